@@ -1,0 +1,1 @@
+"""Pure decision makers of Oktopus: numpy in, numpy or JSON-able data out."""
