@@ -1,0 +1,47 @@
+"""Bodies and answers of the client (tenant) endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator
+
+from models.common import CreateBody, Name, UpdateBody
+
+Currency = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as error:
+        raise ValueError(f"unknown time zone {value!r}") from error
+    return value
+
+
+class ClientCreate(CreateBody):
+    name: Name
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
+    timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Paris.")
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
+
+
+class ClientUpdate(UpdateBody):
+    name: Name | None = None
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    timezone: str | None = None
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
+
+
+class ClientOut(BaseModel):
+    id: str
+    name: str
+    currency: str
+    timezone: str
+    created_at: datetime
+    updated_at: datetime

@@ -1,0 +1,140 @@
+"""Log in (password or client credentials) and change one's own password."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, status
+
+from models.auth import PasswordChange, TokenOut
+from utils.db import as_utc, utcnow
+from utils.deps import AccountPrincipal, HasherDep, SecretKeyDep, SettingsDep, StoreDep
+from utils.security import create_token
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_BAD_LOGIN = "Incorrect username or password"
+
+
+def _requested_scopes(scope: str, granted: list[str]) -> list[str]:
+    """The scopes a token carries: those asked for (all when none are) that the user holds."""
+    asked = scope.split()
+    return [s for s in granted if not asked or s in asked]
+
+
+def _throttled(store: StoreDep, settings: SettingsDep, username: str) -> bool:
+    since = utcnow() - timedelta(seconds=settings.login_window_seconds)
+    failures = store.collection("login_failures")
+    return failures.count({"username": username, "at": {"$gte": since}}) >= (
+        settings.login_max_failures
+    )
+
+
+def _record_failure(store: StoreDep, settings: SettingsDep, username: str) -> None:
+    failures = store.collection("login_failures")
+    failures.insert({"username": username, "at": utcnow()})
+    old = utcnow() - timedelta(seconds=settings.login_window_seconds)
+    failures.delete_many({"username": username, "at": {"$lt": old}})
+
+
+@router.post(
+    "/token",
+    response_model=TokenOut,
+    summary="Log in",
+    description="OAuth2 token endpoint. `grant_type=password` with `username` and `password`, "
+    "or `grant_type=client_credentials` with an API credential's `client_id` and "
+    "`client_secret`. Optional `scope`: space-separated subset of the user's scopes. "
+    "After 10 failed attempts for one username within 5 minutes it answers 429.",
+    responses={401: {"description": "Bad credentials"}, 429: {"description": "Throttled"}},
+)
+def login(
+    store: StoreDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
+    secret_key: SecretKeyDep,
+    grant_type: Annotated[str, Form(pattern="^(password|client_credentials)$")] = "password",
+    username: Annotated[str, Form(max_length=256)] = "",
+    password: Annotated[str, Form(max_length=256)] = "",
+    client_id: Annotated[str, Form(max_length=256)] = "",
+    client_secret: Annotated[str, Form(max_length=256)] = "",
+    scope: Annotated[str, Form(max_length=256)] = "",
+) -> TokenOut:
+    users = store.collection("users")
+    credential_id = None
+    if grant_type == "password":
+        if not username or not password:
+            raise HTTPException(422, detail="username and password are required")
+        throttle_key = username
+        if _throttled(store, settings, throttle_key):
+            raise HTTPException(429, detail="Too many failed logins: try again in a few minutes")
+        user = users.get({"username": username})
+        secret_ok = hasher.verify(password, user and user.get("password_hash"))
+    else:
+        if not client_id or not client_secret:
+            raise HTTPException(422, detail="client_id and client_secret are required")
+        throttle_key = f"credential:{client_id}"
+        if _throttled(store, settings, throttle_key):
+            raise HTTPException(429, detail="Too many failed logins: try again in a few minutes")
+        credential = store.collection("credentials").get({"_id": client_id})
+        expires_at = credential and credential.get("expires_at")
+        if credential and expires_at and as_utc(expires_at) <= utcnow():
+            credential = None
+        user = credential and users.get({"username": credential["username"]})
+        secret_ok = hasher.verify(client_secret, credential and credential.get("secret_hash"))
+        credential_id = client_id
+    if user is None or not secret_ok:
+        _record_failure(store, settings, throttle_key)
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=_BAD_LOGIN,
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    store.collection("login_failures").delete_many({"username": throttle_key})
+    scopes = _requested_scopes(scope, user.get("scopes", []))
+    token = create_token(
+        secret_key,
+        subject=user["username"],
+        scopes=scopes,
+        client_id=user.get("client_id"),
+        token_version=user.get("token_version", 0),
+        minutes=settings.access_token_minutes,
+        credential_id=credential_id,
+    )
+    return TokenOut(
+        access_token=token,
+        scopes=scopes,
+        first_login=bool(user.get("first_login")),
+        expires_in=settings.access_token_minutes * 60,
+    )
+
+
+@router.patch(
+    "/account",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Change your password",
+    description="Changes the caller's password and invalidates every token issued before. "
+    "The only endpoint a first-login token may call.",
+)
+def change_password(
+    body: PasswordChange, principal: AccountPrincipal, store: StoreDep, hasher: HasherDep
+) -> None:
+    users = store.collection("users")
+    user = users.get({"username": principal.username})
+    if user is None or not hasher.verify(body.old_password, user.get("password_hash")):
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Old password is incorrect")
+    if body.new_password == body.old_password:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, detail="New password must differ from the old one"
+        )
+    users.update(
+        {"_id": user["_id"]},
+        {
+            "$set": {
+                "password_hash": hasher.hash(body.new_password),
+                "first_login": False,
+                "updated_at": utcnow(),
+            },
+            "$inc": {"token_version": 1},
+        },
+    )

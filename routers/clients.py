@@ -1,0 +1,74 @@
+"""Clients: the advertisers (tenants) whose users, campaigns and states Oktopus keeps apart."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from models.clients import ClientCreate, ClientOut, ClientUpdate
+from models.common import Page
+from utils.db import Conflict, public, utcnow
+from utils.deps import AdminPrincipal, StoreDep, not_found
+from utils.pagination import PageParams
+
+router = APIRouter(prefix="/clients", tags=["clients"])
+
+
+@router.post("", response_model=ClientOut, status_code=status.HTTP_201_CREATED)
+def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> ClientOut:
+    now = utcnow()
+    doc = {**body.model_dump(), "created_at": now, "updated_at": now}
+    try:
+        store.collection("clients").insert(doc)
+    except Conflict as error:
+        raise HTTPException(409, detail=f"Client {body.name!r} already exists") from error
+    return ClientOut(**public(doc))
+
+
+@router.get("", response_model=Page[ClientOut])
+def list_clients(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[ClientOut]:
+    clients = store.collection("clients")
+    docs = clients.find({}, sort=[("name", 1)], skip=page.offset, limit=page.limit)
+    return Page(
+        items=[ClientOut(**public(d)) for d in docs],
+        total=clients.count({}),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{client_id}", response_model=ClientOut)
+def get_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> ClientOut:
+    doc = store.collection("clients").get({"_id": client_id})
+    if doc is None:
+        raise not_found("Client")
+    return ClientOut(**public(doc))
+
+
+@router.patch("/{client_id}", response_model=ClientOut)
+def update_client(
+    client_id: str, body: ClientUpdate, _: AdminPrincipal, store: StoreDep
+) -> ClientOut:
+    changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
+    try:
+        doc = store.collection("clients").update(
+            {"_id": client_id}, {"$set": {**changes, "updated_at": utcnow()}}
+        )
+    except Conflict as error:
+        raise HTTPException(409, detail=f"Client {changes.get('name')!r} already exists") from error
+    if doc is None:
+        raise not_found("Client")
+    return ClientOut(**public(doc))
+
+
+@router.delete("/{client_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
+    """Delete a client that has no users, campaigns or states left (409 otherwise)."""
+    if store.collection("clients").get({"_id": client_id}) is None:
+        raise not_found("Client")
+    for dependent in ("users", "campaigns", "states"):
+        if store.collection(dependent).count({"client_id": client_id}):
+            raise HTTPException(
+                409, detail=f"Client still has {dependent}: delete or move them first"
+            )
+    store.collection("clients").delete({"_id": client_id})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,172 @@
+"""Users (admin only) and each user's own API credentials for dashboards and cron."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from models.auth import (
+    CredentialCreate,
+    CredentialCreated,
+    CredentialOut,
+    UserCreate,
+    UserOut,
+    UserUpdate,
+)
+from models.common import Page
+from utils.db import Conflict, public, utcnow
+from utils.deps import AdminPrincipal, HasherDep, MePrincipal, StoreDep, not_found
+from utils.pagination import PageParams
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+_HIDDEN = ("password_hash", "token_version")
+
+
+def _user_out(doc: dict) -> UserOut:
+    return UserOut(**public(doc, _HIDDEN))
+
+
+def _check_client(store: StoreDep, client_id: str | None, scopes: list[str]) -> None:
+    if client_id is None:
+        if "admin" not in scopes:
+            raise HTTPException(422, detail="client_id is required for a non-admin user")
+        return
+    if store.collection("clients").get({"_id": client_id}) is None:
+        raise HTTPException(422, detail=f"client_id {client_id!r} names no client")
+
+
+@router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+def create_user(body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep) -> UserOut:
+    """Create a user; every non-admin user belongs to exactly one client."""
+    _check_client(store, body.client_id, body.scopes)
+    now = utcnow()
+    doc = {
+        "username": body.username,
+        "password_hash": hasher.hash(body.password),
+        "client_id": body.client_id,
+        "scopes": body.scopes,
+        "first_login": False,
+        "token_version": 0,
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        store.collection("users").insert(doc)
+    except Conflict as error:
+        raise HTTPException(409, detail=f"User {body.username!r} already exists") from error
+    return _user_out(doc)
+
+
+@router.get("", response_model=Page[UserOut])
+def list_users(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[UserOut]:
+    users = store.collection("users")
+    docs = users.find({}, sort=[("username", 1)], skip=page.offset, limit=page.limit)
+    return Page(
+        items=[_user_out(d) for d in docs],
+        total=users.count({}),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.post(
+    "/me/credentials",
+    response_model=CredentialCreated,
+    status_code=status.HTTP_201_CREATED,
+    tags=["credentials"],
+)
+def create_credential(
+    body: CredentialCreate, principal: MePrincipal, store: StoreDep, hasher: HasherDep
+) -> CredentialCreated:
+    """Create an API credential for the caller; the secret is shown once and stored hashed."""
+    now = utcnow()
+    secret = secrets.token_urlsafe(32)
+    doc = {
+        "_id": "okc_" + secrets.token_hex(12),
+        "username": principal.username,
+        "secret_hash": hasher.hash(secret),
+        "description": body.description,
+        "created_at": now,
+        "expires_at": (
+            now + timedelta(minutes=body.expires_in_minutes) if body.expires_in_minutes else None
+        ),
+    }
+    store.collection("credentials").insert(doc)
+    return CredentialCreated(client_id=doc["_id"], client_secret=secret, **_credential(doc))
+
+
+def _credential(doc: dict) -> dict:
+    return {k: doc.get(k) for k in ("description", "created_at", "expires_at")}
+
+
+@router.get("/me/credentials", response_model=list[CredentialOut], tags=["credentials"])
+def list_credentials(principal: MePrincipal, store: StoreDep) -> list[CredentialOut]:
+    """The caller's API credentials, without secrets."""
+    docs = store.collection("credentials").find(
+        {"username": principal.username}, sort=[("created_at", 1)]
+    )
+    return [CredentialOut(client_id=d["_id"], **_credential(d)) for d in docs]
+
+
+@router.delete(
+    "/me/credentials/{client_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["credentials"],
+)
+def revoke_credential(client_id: str, principal: MePrincipal, store: StoreDep) -> Response:
+    """Revoke a credential: its tokens stop working at once."""
+    if not store.collection("credentials").delete(
+        {"_id": client_id, "username": principal.username}
+    ):
+        raise not_found("Credential")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/{username}", response_model=UserOut)
+def get_user(username: str, _: AdminPrincipal, store: StoreDep) -> UserOut:
+    doc = store.collection("users").get({"username": username})
+    if doc is None:
+        raise not_found("User")
+    return _user_out(doc)
+
+
+@router.patch("/{username}", response_model=UserOut)
+def update_user(
+    username: str, body: UserUpdate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep
+) -> UserOut:
+    """Change a user's password, client or scopes; a password change revokes its tokens."""
+    users = store.collection("users")
+    doc = users.get({"username": username})
+    if doc is None:
+        raise not_found("User")
+    changes = body.model_dump(exclude_unset=True)
+    if "client_id" in changes or "scopes" in changes:
+        _check_client(
+            store,
+            changes.get("client_id", doc.get("client_id")),
+            changes.get("scopes") or doc["scopes"],
+        )
+    update: dict = {"$set": {"updated_at": utcnow()}}
+    for key in ("client_id", "scopes"):
+        if changes.get(key) is not None:
+            update["$set"][key] = changes[key]
+    if changes.get("password"):
+        update["$set"]["password_hash"] = hasher.hash(changes["password"])
+        update["$inc"] = {"token_version": 1}
+    if changes.get("scopes") is not None or changes.get("client_id") is not None:
+        update.setdefault("$inc", {"token_version": 1})
+    return _user_out(users.update({"_id": doc["_id"]}, update))
+
+
+@router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_user(username: str, principal: AdminPrincipal, store: StoreDep) -> Response:
+    """Delete a user and its API credentials; its tokens stop working at once."""
+    if username == principal.username:
+        raise HTTPException(409, detail="You cannot delete your own account")
+    if not store.collection("users").delete({"username": username}):
+        raise not_found("User")
+    store.collection("credentials").delete_many({"username": username})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,235 @@
+"""The data-access module: one place that talks to the document store.
+
+Every backend speaks PyMongo's synchronous API: a real MongoDB server through PyMongo itself,
+mongomock in memory, and litemongo (mongomock over SQLite files) embedded under DATA_DIR.
+The two single-process backends are not thread-safe (SQLite handles are bound to the thread
+that opened them), so their calls are funnelled through one worker thread; calls to a real
+server go straight through the driver's own connection pool.
+
+Routers never see a collection: they call `Collection` methods, whose every query is a
+plain filter dict the caller scopes by tenant (`client_id`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import pymongo
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from utils.settings import Settings
+
+logger = logging.getLogger("oktopus.db")
+
+T = TypeVar("T")
+Document = dict[str, Any]
+
+# Unique and lookup indexes, per collection: (keys, options). Idempotent to create.
+INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
+    "users": [
+        ([("username", 1)], {"unique": True}),
+        ([("client_id", 1)], {}),
+    ],
+    "clients": [([("name", 1)], {"unique": True})],
+    "credentials": [([("username", 1)], {})],
+    "login_failures": [([("username", 1), ("at", 1)], {})],
+    "campaigns": [
+        ([("client_id", 1), ("name", 1)], {"unique": True}),
+        ([("client_id", 1), ("created_at", 1)], {}),
+    ],
+    "states": [
+        ([("client_id", 1), ("created_at", 1)], {}),
+        ([("status", 1), ("next_due_at", 1)], {}),
+    ],
+    "history": [([("state_id", 1), ("timestep", 1)], {"unique": True})],
+    "metrics": [
+        ([("state_id", 1), ("timestep", 1), ("campaign_id", 1)], {"unique": True}),
+    ],
+    "fits": [([("client_id", 1), ("created_at", 1)], {})],
+}
+
+
+class Conflict(Exception):
+    """A write broke a unique index: the API answers 409."""
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached: the API answers 503."""
+
+
+def new_id() -> str:
+    """A fresh document id: a random UUID in hex, the same on every backend."""
+    return uuid.uuid4().hex
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC, at the millisecond precision BSON keeps."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+def as_utc(value: datetime) -> datetime:
+    """A datetime read back from any backend, as timezone-aware UTC."""
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value.astimezone(UTC)
+
+
+def _normalize(doc: Document | None) -> Document | None:
+    if doc is None:
+        return None
+    for key, value in doc.items():
+        if isinstance(value, datetime):
+            doc[key] = as_utc(value)
+    return doc
+
+
+class Store:
+    """A connected document store: its database, its backend's name, and how calls run."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.backend = settings.backend
+        self._executor: ThreadPoolExecutor | None = None
+        self._worker: threading.Thread | None = None
+        if self.backend == "mongodb":
+            self.client = pymongo.MongoClient(
+                settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000
+            )
+            self.location = "MongoDB server"
+        else:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oktopus-store")
+            self._worker = self._executor.submit(threading.current_thread).result()
+            if self.backend == "mongomock":
+                import mongomock
+
+                self.client = self.run(lambda: mongomock.MongoClient(tz_aware=True))
+                self.location = "in memory"
+            else:
+                import litemongo
+
+                path = (settings.data_dir / "store").resolve()
+                path.mkdir(parents=True, exist_ok=True)
+                self.client = self.run(lambda: litemongo.connect(str(path), tz_aware=True))
+                self.location = "embedded store"
+        self.db = self.client[settings.mongodb_db]
+
+    def run(self, call: Callable[[], T]) -> T:
+        """Run one database call where this backend allows it, translating driver errors."""
+        try:
+            if self._executor is None or threading.current_thread() is self._worker:
+                return call()
+            return self._executor.submit(call).result()
+        except DuplicateKeyError as error:
+            raise Conflict("duplicate key") from error
+        except PyMongoError as error:
+            raise StoreUnavailable(str(error)) from error
+
+    def collection(self, name: str) -> Collection:
+        return Collection(self, name)
+
+    def ping(self) -> None:
+        """Raise StoreUnavailable unless the database answers."""
+        self.run(lambda: self.db.command("ping"))
+
+    def ensure_indexes(self) -> None:
+        """Create every index Oktopus relies on; safe to run at every start-up."""
+        for name, indexes in INDEXES.items():
+            for keys, options in indexes:
+                self.run(lambda n=name, k=keys, o=options: self.db[n].create_index(k, **o))
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self.run(self.client.close)
+            self._executor.shutdown(wait=True)
+            self._executor = None
+        else:
+            self.client.close()
+
+
+class Collection:
+    """CRUD on one collection, every call run through the store and returning plain dicts."""
+
+    def __init__(self, store: Store, name: str) -> None:
+        self._store = store
+        self._coll = store.db[name]
+
+    def insert(self, doc: Document) -> Document:
+        doc.setdefault("_id", new_id())
+        self._store.run(lambda: self._coll.insert_one(doc))
+        return doc
+
+    def insert_many(self, docs: list[Document]) -> list[Document]:
+        for doc in docs:
+            doc.setdefault("_id", new_id())
+        if docs:
+            self._store.run(lambda: self._coll.insert_many(docs, ordered=True))
+        return docs
+
+    def get(self, filter: Mapping[str, Any]) -> Document | None:
+        return _normalize(self._store.run(lambda: self._coll.find_one(dict(filter))))
+
+    def find(
+        self,
+        filter: Mapping[str, Any],
+        *,
+        sort: list[tuple[str, int]] | None = None,
+        skip: int = 0,
+        limit: int = 0,
+        projection: Mapping[str, Any] | None = None,
+    ) -> list[Document]:
+        def query() -> list[Document]:
+            cursor = self._coll.find(
+                dict(filter),
+                projection=dict(projection) if projection else None,
+                sort=sort,
+                skip=skip,
+                limit=limit,
+            )
+            return list(cursor)
+
+        return [_normalize(doc) for doc in self._store.run(query)]
+
+    def count(self, filter: Mapping[str, Any]) -> int:
+        return self._store.run(lambda: self._coll.count_documents(dict(filter)))
+
+    def update(
+        self,
+        filter: Mapping[str, Any],
+        update: Mapping[str, Any],
+        *,
+        upsert: bool = False,
+    ) -> Document | None:
+        """Atomically apply `update` to the one document matching `filter`; return it after."""
+        return _normalize(
+            self._store.run(
+                lambda: self._coll.find_one_and_update(
+                    dict(filter),
+                    dict(update),
+                    upsert=upsert,
+                    return_document=ReturnDocument.AFTER,
+                )
+            )
+        )
+
+    def replace(self, filter: Mapping[str, Any], doc: Document, *, upsert: bool = True) -> None:
+        self._store.run(lambda: self._coll.replace_one(dict(filter), doc, upsert=upsert))
+
+    def delete(self, filter: Mapping[str, Any]) -> bool:
+        return self._store.run(lambda: self._coll.delete_one(dict(filter)).deleted_count) == 1
+
+    def delete_many(self, filter: Mapping[str, Any]) -> int:
+        return self._store.run(lambda: self._coll.delete_many(dict(filter)).deleted_count)
+
+
+def public(doc: Document, hidden: Iterable[str] = ()) -> Document:
+    """A stored document as the API shows it: `_id` becomes `id`, hidden fields dropped."""
+    out = {"id": doc["_id"]}
+    out.update((k, v) for k, v in doc.items() if k != "_id" and k not in hidden)
+    return out

@@ -1,0 +1,101 @@
+"""Password hashing (passlib API from libpass, argon2), JWTs (python-jose) and the signing key."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from jose import JWTError, jwt
+from passlib.context import CryptContext
+
+from utils.settings import Settings
+
+ALGORITHM = "HS256"
+SCOPES: dict[str, str] = {
+    "admin": "Everything, across all clients: users, clients and every tenant's data.",
+    "read": "Read the campaigns, states and analyses of your client.",
+    "write": "Create and change the campaigns and states of your client.",
+    "me": "Manage your own account and API credentials.",
+    "api": "Programmatic access by dashboards through API credentials.",
+    "cron": "Advance due timesteps (the scheduler).",
+}
+MIN_PASSWORD_LENGTH = 8
+
+
+class TokenInvalid(Exception):
+    """The token is malformed, badly signed or expired: the API answers 401."""
+
+
+class PasswordHasher:
+    """argon2 hashing through passlib's CryptContext."""
+
+    def __init__(self, memory_kib: int = 65536) -> None:
+        self._context = CryptContext(
+            schemes=["argon2"], deprecated="auto", argon2__memory_cost=memory_kib
+        )
+
+    def hash(self, password: str) -> str:
+        return self._context.hash(password)
+
+    def verify(self, password: str, hashed: str | None) -> bool:
+        if not hashed:
+            # Spend the same time as a real check so unknown names are not revealed by timing.
+            self._context.dummy_verify()
+            return False
+        return self._context.verify(password, hashed)
+
+
+def load_secret_key(settings: Settings) -> str:
+    """SECRET_KEY, or a random key generated once and kept in DATA_DIR (mode 600)."""
+    if settings.secret_key is not None and settings.secret_key.get_secret_value():
+        return settings.secret_key.get_secret_value()
+    path = Path(settings.data_dir) / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def create_token(
+    key: str,
+    *,
+    subject: str,
+    scopes: list[str],
+    client_id: str | None,
+    token_version: int,
+    minutes: int,
+    credential_id: str | None = None,
+) -> str:
+    now = datetime.now(UTC)
+    claims: dict[str, Any] = {
+        "sub": subject,
+        "scopes": scopes,
+        "client_id": client_id,
+        "ver": token_version,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+    }
+    if credential_id is not None:
+        claims["cred"] = credential_id
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def decode_token(key: str, token: str) -> dict[str, Any]:
+    try:
+        claims = jwt.decode(token, key, algorithms=[ALGORITHM])
+    except JWTError as error:
+        raise TokenInvalid(str(error)) from error
+    if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("scopes"), list):
+        raise TokenInvalid("token lacks subject or scopes")
+    return claims

@@ -1,0 +1,67 @@
+"""One settings object, read from environment variables (and an optional `.env` file)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration of an Oktopus server; every field maps to the upper-case variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    mongodb_uri: str | None = Field(
+        default=None,
+        description="mongodb://… or mongodb+srv://… (server), mongomock:// (in-memory), "
+        "unset for the embedded file-backed store under DATA_DIR.",
+    )
+    mongodb_db: str = "oktopus"
+    data_dir: Path = Path("./data")
+    secret_key: SecretStr | None = None
+    access_token_minutes: int = Field(default=60, ge=1, le=60 * 24 * 30)
+    admin_username: str = "admin"
+    admin_password: SecretStr | None = None
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    login_max_failures: int = Field(default=10, ge=1)
+    login_window_seconds: int = Field(default=300, ge=1)
+    password_hash_memory_kib: int = Field(
+        default=65536,
+        ge=8,
+        description="argon2 memory cost; lower it only for test suites.",
+    )
+    llm_api_key: SecretStr | None = None
+    llm_base_url: str = "https://api.openai.com/v1"
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_seconds: float = Field(default=10.0, gt=0)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @property
+    def backend(self) -> str:
+        """Which document store the URI selects: `mongodb`, `mongomock` or `embedded`."""
+        uri = (self.mongodb_uri or "").strip()
+        if not uri:
+            return "embedded"
+        if uri.startswith("mongomock://"):
+            return "mongomock"
+        if uri.startswith(("mongodb://", "mongodb+srv://")):
+            return "mongodb"
+        raise ValueError("MONGODB_URI must start with mongodb://, mongodb+srv:// or mongomock://")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings of the running process (tests build their own Settings instead)."""
+    return Settings()
