@@ -365,7 +365,13 @@ def simulate_price_streams(
     volatility = np.array([[volatility_a], [volatility_b]], dtype=float)
     log_paths = np.cumsum(drift + volatility * shocks, axis=1)
     log_start = np.log(np.array([[start_a], [start_b]], dtype=float))
-    prices = np.exp(log_start + np.concatenate((np.zeros((2, 1)), log_paths), axis=1))
+    with np.errstate(over="ignore", under="ignore"):
+        prices = np.exp(log_start + np.concatenate((np.zeros((2, 1)), log_paths), axis=1))
+    if not (np.isfinite(prices).all() and (prices > 0).all()):
+        raise EngineError(
+            "simulated prices left the floating-point range: use fewer steps or a smaller "
+            "drift or volatility"
+        )
     return prices[0], prices[1]
 
 
@@ -375,20 +381,33 @@ def _validate_budget(budget: float) -> float:
     return float(budget)
 
 
+def _yields(a: np.ndarray, b: np.ndarray, kind: str) -> np.ndarray:
+    """What one unit of spend returns per channel and step, shape (2, T).
+
+    Cost prices buy ``1 / price`` units (clicks, conversions); value prices return ``price``.
+    """
+    prices = np.stack((a, b))
+    return 1.0 / prices if kind == "cost" else prices
+
+
 def _applied_allocations(decided: np.ndarray) -> np.ndarray:
     """Shift decisions one step forward: the split decided at t is spent at t+1; t=0 is 50/50."""
-    first = np.broadcast_to(_FLAT_SPLIT, (*decided.shape[:-2], 1, 2))
-    return np.concatenate((first, decided[..., :-1, :]), axis=-2)
+    return np.concatenate((_FLAT_SPLIT[None, :], decided[:-1]), axis=0)
 
 
-def _outcomes(
-    allocations: np.ndarray, a: np.ndarray, b: np.ndarray, budget: float, kind: str
+def _strategy_results(
+    yields: np.ndarray, budget: float, allocations: np.ndarray, band_index: np.ndarray
 ) -> np.ndarray:
-    """What each step's spend buys: units (spend / price) for costs, spend * price for values."""
-    prices = np.stack((a, b), axis=-1)
-    spend = budget * allocations
-    per_channel = spend / prices if kind == "cost" else spend * prices
-    return per_channel.sum(axis=-1)
+    """Per-step results when the band decided at t sets the split at t+1 (t=0 is 50/50).
+
+    ``band_index`` has shape (..., T); one result table per band avoids materialising a split
+    for every setting and step.
+    """
+    per_band = budget * (allocations @ yields)
+    flat_first = budget * (_FLAT_SPLIT @ yields[:, 0])
+    later = per_band[band_index[..., :-1], np.arange(1, yields.shape[1])]
+    first = np.full((*band_index.shape[:-1], 1), flat_first)
+    return np.concatenate((first, later), axis=-1)
 
 
 def _comparison(flat_total: float, rps_total: float) -> dict:
@@ -429,14 +448,14 @@ def backtest(
     table = validate_bands(bands)
     mean_rps = _rolling_mean(np.log(a) - np.log(b), window)
     band_index = _band_index(_edge_sign(kind) * mean_rps, table.thresholds)
-    applied = _applied_allocations(table.allocations[band_index])
-    flat = _outcomes(np.broadcast_to(_FLAT_SPLIT, applied.shape), a, b, budget, kind)
-    strategy = _outcomes(applied, a, b, budget, kind)
+    yields = _yields(a, b, kind)
+    flat = budget * (_FLAT_SPLIT @ yields)
+    strategy = _strategy_results(yields, budget, table.allocations, band_index)
     return {
         "steps": int(a.size),
         "rps": mean_rps.tolist(),
         "bands": [BAND_NAMES[i] for i in band_index],
-        "allocations": applied.tolist(),
+        "allocations": _applied_allocations(table.allocations[band_index]).tolist(),
         "next_allocation": table.allocations[band_index[-1]].tolist(),
         "flat_results": flat.tolist(),
         "rps_results": strategy.tolist(),
@@ -510,19 +529,23 @@ def grid_search(
     grid_thresholds = np.column_stack((-pairs[:, 1], -pairs[:, 0], pairs[:, 0], pairs[:, 1]))
     log_ratio = np.log(a) - np.log(b)
     sign = _edge_sign(kind)
-    flat = _outcomes(np.broadcast_to(_FLAT_SPLIT, (a.size, 2)), a, b, budget, kind)
+    yields = _yields(a, b, kind)
+    flat = budget * (_FLAT_SPLIT @ yields)
 
-    edges = np.stack([sign * _rolling_mean(log_ratio, lb) for lb in usable_lookbacks])
-    band_index = _band_index(edges[:, None, :], grid_thresholds[None, :, :])
-    results = _outcomes(_applied_allocations(table.allocations[band_index]), a, b, budget, kind)
-    train_totals = results[..., :train_steps].sum(axis=-1)
+    train_totals = np.empty((len(usable_lookbacks), len(pairs)))
+    tail_totals = np.empty_like(train_totals)
+    for row, grid_lookback in enumerate(usable_lookbacks):
+        edge = sign * _rolling_mean(log_ratio, grid_lookback)
+        band_index = _band_index(edge[None, :], grid_thresholds)
+        results = _strategy_results(yields, budget, table.allocations, band_index)
+        train_totals[row] = results[:, :train_steps].sum(axis=-1)
+        tail_totals[row] = results[:, train_steps:].sum(axis=-1)
     best_lookback_at, best_pair_at = np.unravel_index(np.argmax(train_totals), train_totals.shape)
     equal_threshold, heavy_threshold = pairs[best_pair_at].tolist()
-    best_tail = float(results[best_lookback_at, best_pair_at, train_steps:].sum())
+    best_tail = float(tail_totals[best_lookback_at, best_pair_at])
 
     baseline_index = _band_index(sign * _rolling_mean(log_ratio, window), table.thresholds)
-    baseline_allocations = _applied_allocations(table.allocations[baseline_index])
-    baseline = _outcomes(baseline_allocations, a, b, budget, kind)
+    baseline = _strategy_results(yields, budget, table.allocations, baseline_index)
     flat_train, flat_tail = float(flat[:train_steps].sum()), float(flat[train_steps:].sum())
     return {
         "train_steps": int(train_steps),

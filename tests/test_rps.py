@@ -412,3 +412,8 @@ def test_cli_without_backtest_flag_or_with_bad_settings_exits_with_2(tmp_path, c
     assert main([]) == 2
     assert main(["--backtest", "--steps", "1", "--output", str(tmp_path / "x.png")]) == 2
     assert "at least 2 prices" in capsys.readouterr().err
+
+
+def test_simulation_that_overflows_is_rejected_instead_of_returning_infinite_prices() -> None:
+    with pytest.raises(EngineError, match="left the floating-point range"):
+        simulate_price_streams(1000, drift_a=1.0)
