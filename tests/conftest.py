@@ -7,11 +7,16 @@ Backends: `mongomock` (in memory) and `embedded` (litemongo files under a temp d
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -128,3 +133,92 @@ def tenant(make_tenant: Callable[..., TenantUser]) -> TenantUser:
 @pytest.fixture
 def other_tenant(make_tenant: Callable[..., TenantUser]) -> TenantUser:
     return make_tenant()
+
+
+@dataclass
+class LiveServer:
+    """A real `uvicorn fast:app` process on a loopback port."""
+
+    url: str
+    process: subprocess.Popen
+    data_dir: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir.parent / "server.log"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(data_dir: Path, env: dict[str, str], timeout: float = 30.0) -> LiveServer:
+    """Start uvicorn with `env` added to the environment and wait until /api/health answers."""
+    port = free_port()
+    log_path = data_dir.parent / "server.log"
+    full_env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "ADMIN_"))},
+        "DATA_DIR": str(data_dir),
+        "PASSWORD_HASH_MEMORY_KIB": "1024",
+        **env,
+    }
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "fast:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=full_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    server = LiveServer(f"http://127.0.0.1:{port}", process, data_dir)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.output()}")
+        try:
+            if httpx.get(server.url + "/api/health", timeout=1.0).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    stop_server(server)
+    raise RuntimeError(f"server did not start in {timeout} s:\n{server.output()}")
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+
+
+@pytest.fixture
+def live_server(backend: str, tmp_path: Path) -> Iterator[LiveServer]:
+    """A real server on this test's backend, admin password ADMIN_PASSWORD."""
+    env = {"ADMIN_PASSWORD": ADMIN_PASSWORD, "SECRET_KEY": "live-" + uuid.uuid4().hex}
+    if backend == "mongomock":
+        env["MONGODB_URI"] = "mongomock://"
+    elif backend == "mongodb":
+        env["MONGODB_URI"] = os.environ["MONGODB_URI"]
+        env["MONGODB_DB"] = f"oktopus_live_{uuid.uuid4().hex[:12]}"
+    server = start_server(tmp_path / "data", env)
+    yield server
+    stop_server(server)
