@@ -1,0 +1,42 @@
+"""Per-campaign return estimates shared by the value-estimate bandits (seed 001's family).
+
+A campaign's return is its observed value per unit spend, relative to the pooled return of all
+campaigns (1 = average), so that exploration constants do not depend on the currency. Its visits
+count how much it was tried, in timesteps of an equal share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from engine.framework import Context
+
+
+@dataclass(frozen=True)
+class Returns:
+    """Relative value per unit spend (1 where nothing was observed) and equal-share visits."""
+
+    rate: np.ndarray
+    visits: np.ndarray
+
+
+def observed_returns(context: Context) -> Returns:
+    """Pool every observed timestep of every campaign (vectorized over both)."""
+    observed = np.isfinite(context.value)
+    spend = np.where(observed, context.spend, 0.0).sum(axis=0)
+    value = np.where(observed, context.value, 0.0).sum(axis=0)
+    total_spend, total_value = spend.sum(), value.sum()
+    n_campaigns = context.n_campaigns
+    if total_spend <= 0 or total_value <= 0:
+        return Returns(rate=np.ones(n_campaigns), visits=np.zeros(n_campaigns))
+    pooled = total_value / total_spend
+    rate = np.divide(value, spend * pooled, out=np.ones(n_campaigns), where=spend > 0)
+    visits = spend / (total_spend / observed.sum())
+    return Returns(rate=rate, visits=visits)
+
+
+def best_active(scores: np.ndarray, active: np.ndarray) -> int:
+    """Index of the highest score among active campaigns."""
+    return int(np.argmax(np.where(active, scores, -np.inf)))

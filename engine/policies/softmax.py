@@ -1,0 +1,24 @@
+"""Softmax exploration (seed 001): picks campaigns in proportion to exp(return / tau)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.framework import Context, Policy
+from engine.params import Number
+from engine.policies.returns import observed_returns
+from engine.policies.step_rule import step_toward
+
+
+class Softmax(Policy):
+    """Draws the campaign to grow from softmax(relative return / tau) over active campaigns."""
+
+    name = "softmax"
+    param_specs = {"tau": Number(0.1, 0.0, low_open=True)}
+
+    def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
+        returns = observed_returns(context)
+        logits = np.where(context.active, returns.rate / self.params["tau"], -np.inf)
+        weights = np.exp(logits - logits.max())
+        chosen = int(rng.choice(context.n_campaigns, p=weights / weights.sum()))
+        return step_toward(context, chosen, returns.rate)
