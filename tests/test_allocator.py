@@ -1,0 +1,136 @@
+"""The exact KKT allocator: optimality conditions, agreement with SLSQP, invariants."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.optimize import minimize
+
+from engine.allocator import allocate_budget, solve_budget
+from engine.errors import EngineError
+from engine.response import NegExpCurves
+
+
+def random_negexp(rng: np.random.Generator, size: int) -> NegExpCurves:
+    return NegExpCurves(rng.uniform(50, 1000, size), rng.uniform(1e-4, 1e-2, size))
+
+
+def assert_kkt(curves, spend, multiplier, lower, upper, budget, weights=None):
+    weights = np.ones(curves.size) if weights is None else weights
+    marginal = weights * curves.marginal(spend)
+    scale = max(abs(multiplier), 1e-12)
+    at_lower = spend <= lower + 1e-7
+    at_upper = spend >= upper - 1e-7
+    interior = ~at_lower & ~at_upper
+    assert spend.sum() == pytest.approx(budget, rel=1e-10, abs=1e-8)
+    assert np.all(spend >= lower - 1e-9) and np.all(spend <= upper + 1e-9)
+    np.testing.assert_allclose(marginal[interior], multiplier, rtol=1e-6)
+    assert np.all(marginal[at_lower & ~at_upper] <= multiplier + 1e-6 * scale)
+    assert np.all(marginal[at_upper & ~at_lower] >= multiplier - 1e-6 * scale)
+
+
+def slsqp_allocation(curves, budget, lower, upper):
+    start = np.clip(np.full(curves.size, budget / curves.size), lower, upper)
+    result = minimize(
+        lambda x: -curves.response(x).sum(),
+        start,
+        jac=lambda x: -curves.marginal(x),
+        bounds=list(zip(lower, upper, strict=True)),
+        constraints=[
+            {"type": "eq", "fun": lambda x: x.sum() - budget, "jac": lambda x: np.ones_like(x)}
+        ],
+        method="SLSQP",
+        options={"maxiter": 500, "ftol": 1e-12},
+    )
+    return result.x
+
+
+def test_negexp_inverse_marginal_inverts_the_marginal():
+    curves = NegExpCurves(np.array([100.0, 500.0, 20.0]), np.array([0.01, 0.002, 0.05]))
+    spend = np.array([0.0, 350.0, 12.5])
+    np.testing.assert_allclose(curves.inverse_marginal(curves.marginal(spend)), spend, atol=1e-9)
+    above_start = curves.marginal(np.zeros(3)) * 1.5
+    np.testing.assert_array_equal(curves.inverse_marginal(above_start), 0.0)
+    assert np.all(np.isinf(curves.inverse_marginal(0.0)))
+
+
+def test_kkt_conditions_hold_with_bounds():
+    rng = np.random.default_rng(1)
+    curves = random_negexp(rng, 40)
+    lower = rng.uniform(0, 50, 40)
+    upper = lower + rng.uniform(20, 600, 40)
+    budget = 8000.0
+    solution = solve_budget(curves, budget, lower, upper)
+    assert_kkt(curves, solution.spend, solution.multiplier, lower, upper, budget)
+    hits = (solution.spend <= lower + 1e-7) | (solution.spend >= upper - 1e-7)
+    assert hits.any() and (~hits).any(), "the problem should exercise bounds and interior"
+
+
+def test_equal_curves_share_the_budget_equally():
+    curves = NegExpCurves(np.full(4, 300.0), np.full(4, 0.003))
+    np.testing.assert_allclose(allocate_budget(curves, 1000.0), 250.0, rtol=1e-9)
+
+
+@pytest.mark.parametrize("size", [2, 5, 12])
+def test_matches_or_beats_slsqp_on_small_problems(size):
+    rng = np.random.default_rng(size)
+    curves = random_negexp(rng, size)
+    lower = rng.uniform(0, 30, size)
+    upper = lower + rng.uniform(100, 900, size)
+    budget = 0.5 * (lower.sum() + upper.sum())
+    exact = allocate_budget(curves, budget, lower, upper)
+    reference = slsqp_allocation(curves, budget, lower, upper)
+    exact_value = curves.response(exact).sum()
+    reference_value = curves.response(reference).sum()
+    assert exact_value >= reference_value - 1e-7 * abs(reference_value)
+    np.testing.assert_allclose(exact, reference, atol=1e-2 * budget / size)
+
+
+def test_weighted_objective_moves_spend_to_valuable_campaigns():
+    curves = NegExpCurves(np.full(2, 400.0), np.full(2, 0.004))
+    plain = solve_budget(curves, 600.0)
+    weighted = solve_budget(curves, 600.0, weights=np.array([1.0, 3.0]))
+    assert plain.spend[0] == pytest.approx(300.0)
+    assert weighted.spend[1] > weighted.spend[0]
+    assert_kkt(curves, weighted.spend, weighted.multiplier, 0, np.inf, 600.0, np.array([1.0, 3.0]))
+
+
+def test_budget_outside_the_bounds_is_an_engine_error():
+    curves = NegExpCurves(np.full(3, 100.0), np.full(3, 0.01))
+    with pytest.raises(EngineError, match="minimum spends"):
+        allocate_budget(curves, 10.0, lower=np.full(3, 5.0))
+    with pytest.raises(EngineError, match="maximum spends"):
+        allocate_budget(curves, 100.0, upper=np.full(3, 20.0))
+    with pytest.raises(EngineError, match="budget"):
+        allocate_budget(curves, float("nan"))
+    with pytest.raises(EngineError, match="exceeds upper"):
+        allocate_budget(curves, 10.0, lower=np.array([0, 6.0, 0]), upper=np.array([9, 5.0, 9]))
+
+
+def test_zero_budget_spends_nothing():
+    curves = NegExpCurves(np.full(3, 100.0), np.full(3, 0.01))
+    np.testing.assert_array_equal(allocate_budget(curves, 0.0), 0.0)
+
+
+problems = st.integers(min_value=1, max_value=30).flatmap(
+    lambda size: st.tuples(
+        st.lists(st.floats(1.0, 1e4), min_size=size, max_size=size),
+        st.lists(st.floats(1e-5, 1e-1), min_size=size, max_size=size),
+        st.lists(st.floats(0.0, 100.0), min_size=size, max_size=size),
+        st.lists(st.floats(0.0, 5000.0), min_size=size, max_size=size),
+        st.floats(0.0, 1.0),
+    )
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(problems)
+def test_bounds_respected_and_budget_met(problem):
+    alpha, mu, lower, width, position = (np.asarray(part, dtype=float) for part in problem)
+    curves = NegExpCurves(alpha, mu)
+    upper = lower + width
+    budget = float(lower.sum() + position * width.sum())
+    solution = solve_budget(curves, budget, lower, upper)
+    assert np.all(solution.spend >= lower) and np.all(solution.spend <= upper)
+    assert solution.spend.sum() == pytest.approx(budget, rel=1e-9, abs=1e-7)
+    assert_kkt(curves, solution.spend, solution.multiplier, lower, upper, budget)
