@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 
 from engine.errors import EngineError
 from initialize import announce_password, initialize
-from routers import auth, clients, health, users
+from routers import allocate, auth, campaigns, clients, health, states, timesteps, users
 from utils.db import Conflict, Store, StoreUnavailable
 from utils.security import PasswordHasher, load_secret_key
 from utils.settings import Settings, get_settings
@@ -105,7 +105,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["*"],
         )
     _install_error_handlers(app)
-    for router in (health.router, auth.router, users.router, clients.router):
+    routers = (
+        health.router,
+        auth.router,
+        users.router,
+        clients.router,
+        campaigns.router,
+        states.router,
+        timesteps.router,
+        allocate.router,
+    )
+    for router in routers:
         app.include_router(router, prefix="/api")
     return app
 

@@ -1,0 +1,159 @@
+"""Bodies and answers of the state (optimization run) and timestep endpoints."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
+
+from models.common import CreateBody, FiniteFloat, Id, Money, PositiveMoney, Share
+
+Objective = Literal["revenue", "conversions", "profit"]
+StateStatus = Literal["active", "paused", "completed"]
+MAX_CAMPAIGNS = 200
+
+
+class PolicySpec(CreateBody):
+    name: str = Field(
+        default="curve",
+        max_length=40,
+        description="curve (default), thompson, epsilon_greedy, ucb, softmax, optimistic, "
+        "or rps (exactly two campaigns).",
+    )
+    params: dict[str, FiniteFloat | int | str | bool] = Field(
+        default_factory=dict,
+        max_length=20,
+        description='Policy parameters, e.g. {"epsilon": 0.1} for epsilon_greedy.',
+    )
+
+
+class StateCreate(CreateBody):
+    name: str | None = Field(default=None, max_length=200)
+    campaign_ids: list[Id] = Field(min_length=2, max_length=MAX_CAMPAIGNS)
+    budget: PositiveMoney = Field(description="Total budget b of the run.", examples=[10000])
+    timesteps: int = Field(default=30, ge=1, le=10_000, description="Number of timesteps n.")
+    timestep_hours: FiniteFloat = Field(
+        default=24, gt=0, le=24 * 366, description="Length of one timestep."
+    )
+    start_at: AwareDatetime | None = Field(
+        default=None, description="Start of timestep 0 (ISO 8601 with zone); default now."
+    )
+    policy: PolicySpec = Field(default_factory=PolicySpec)
+    objective: Objective = "revenue"
+    step: FiniteFloat = Field(
+        default=0.1,
+        gt=0,
+        le=1,
+        description="Most a campaign's share may move in one timestep, in absolute share "
+        "points (1.0 = no pacing).",
+    )
+    floor: Share = Field(default=0.02, description="Least share of every active campaign.")
+    seed: int | None = Field(default=None, ge=0, lt=2**63, description="RNG seed; default random.")
+
+    @field_validator("campaign_ids")
+    @classmethod
+    def _distinct(cls, ids: list[str]) -> list[str]:
+        if len(set(ids)) != len(ids):
+            raise ValueError("campaign_ids must not repeat")
+        return ids
+
+
+class MetricRow(CreateBody):
+    campaign_id: Id
+    spend: Money
+    impressions: Money | None = None
+    clicks: Money | None = None
+    conversions: Money | None = None
+    revenue: Money | None = None
+
+    @model_validator(mode="after")
+    def _funnel(self) -> MetricRow:
+        if (
+            self.clicks is not None
+            and self.conversions is not None
+            and self.conversions > self.clicks
+        ):
+            raise ValueError("conversions cannot exceed clicks")
+        if (
+            self.impressions is not None
+            and self.clicks is not None
+            and self.clicks > self.impressions
+        ):
+            raise ValueError("clicks cannot exceed impressions")
+        return self
+
+
+class MetricsPost(CreateBody):
+    timestep: int = Field(
+        ge=0, description="The current timestep, or an earlier one (a late correction)."
+    )
+    metrics: list[MetricRow] = Field(min_length=1, max_length=MAX_CAMPAIGNS)
+
+    @field_validator("metrics")
+    @classmethod
+    def _one_row_per_campaign(cls, rows: list[MetricRow]) -> list[MetricRow]:
+        ids = [row.campaign_id for row in rows]
+        if len(set(ids)) != len(ids):
+            raise ValueError("one row per campaign_id")
+        return rows
+
+
+class NextBody(CreateBody):
+    expected_time: int | None = Field(
+        default=None,
+        ge=0,
+        description="Advance only if current_time equals this (409 otherwise): safe retries.",
+    )
+
+
+class StateOut(BaseModel):
+    id: str
+    client_id: str
+    name: str | None
+    status: StateStatus
+    campaign_ids: list[str]
+    current_time: int = Field(description="Index of the timestep now being spent, from 0.")
+    timesteps: int
+    timestep_hours: float
+    budget: float
+    remaining: float
+    timestep_budget: float
+    allocation: dict[str, float] = Field(description="Share per campaign for current_time.")
+    budgets: dict[str, float] = Field(description="Amount per campaign for current_time.")
+    policy: dict[str, Any]
+    objective: Objective
+    step: float
+    floor: float
+    seed: int
+    start_at: datetime
+    next_due_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None = None
+
+
+class MetricsOut(BaseModel):
+    state_id: str
+    timestep: int
+    recorded: int
+    correction: bool = Field(description="True when the timestep was already finished.")
+
+
+class HistoryRow(BaseModel):
+    timestep: int
+    allocation: dict[str, float]
+    budgets: dict[str, float]
+    metrics: dict[str, dict[str, float | None] | None] = Field(
+        description="Per campaign: what was reported, or null when nothing was (unobserved)."
+    )
+    unobserved: list[str]
+    reward: float | None = Field(description="The objective's value over observed campaigns.")
+    decided_at: datetime
+    corrected_at: datetime | None = None
+
+
+class RunOutcome(BaseModel):
+    advanced: list[dict[str, Any]]
+    skipped: list[dict[str, Any]]
+    errors: list[dict[str, Any]]

@@ -1,0 +1,108 @@
+"""Campaigns of a client: what budgets are spread over."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Response, status
+
+from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
+from models.common import Page
+from utils.db import Conflict, public, utcnow
+from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found
+from utils.pagination import PageParams
+from utils.timesteps import rebalance
+
+router = APIRouter(prefix="/campaigns", tags=["campaigns"])
+
+
+def _duplicate(name: str) -> HTTPException:
+    return HTTPException(409, detail=f"A campaign named {name!r} already exists for this client")
+
+
+@router.post("", response_model=CampaignOut, status_code=status.HTTP_201_CREATED)
+def create_campaign(body: CampaignCreate, tenant: WriteTenant, store: StoreDep) -> CampaignOut:
+    """Create a campaign (status active). Names are unique within a client."""
+    now = utcnow()
+    doc = {
+        "client_id": tenant.require_id(),
+        **body.model_dump(),
+        "status": "active",
+        "created_at": now,
+        "updated_at": now,
+    }
+    try:
+        store.collection("campaigns").insert(doc)
+    except Conflict as error:
+        raise _duplicate(body.name) from error
+    return CampaignOut(**public(doc))
+
+
+@router.get("", response_model=Page[CampaignOut])
+def list_campaigns(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[CampaignOut]:
+    campaigns = store.collection("campaigns")
+    docs = campaigns.find(
+        tenant.filter, sort=[("created_at", 1), ("_id", 1)], skip=page.offset, limit=page.limit
+    )
+    return Page(
+        items=[CampaignOut(**public(d)) for d in docs],
+        total=campaigns.count(tenant.filter),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{campaign_id}", response_model=CampaignOut)
+def get_campaign(campaign_id: str, tenant: ReadTenant, store: StoreDep) -> CampaignOut:
+    doc = store.collection("campaigns").get({**tenant.filter, "_id": campaign_id})
+    if doc is None:
+        raise not_found("Campaign")
+    return CampaignOut(**public(doc))
+
+
+@router.patch("/{campaign_id}", response_model=CampaignOut)
+def update_campaign(
+    campaign_id: str, body: CampaignUpdate, tenant: WriteTenant, store: StoreDep
+) -> CampaignOut:
+    """Rename, re-bound or pause/stop/resume a campaign.
+
+    A status change re-balances the current timestep of every running state using the
+    campaign at once: paused and stopped campaigns get nothing.
+    """
+    campaigns = store.collection("campaigns")
+    current = campaigns.get({**tenant.filter, "_id": campaign_id})
+    if current is None:
+        raise not_found("Campaign")
+    changes = body.model_dump(exclude_unset=True)
+    for key in ("name", "platform", "status"):
+        if key in changes and changes[key] is None:
+            raise HTTPException(422, detail=f"{key} cannot be null")
+    low = changes.get("min_budget", current.get("min_budget"))
+    high = changes.get("max_budget", current.get("max_budget"))
+    if low is not None and high is not None and low > high:
+        raise HTTPException(422, detail="min_budget must not exceed max_budget")
+    try:
+        doc = campaigns.update(
+            {**tenant.filter, "_id": campaign_id}, {"$set": {**changes, "updated_at": utcnow()}}
+        )
+    except Conflict as error:
+        raise _duplicate(changes["name"]) from error
+    if doc is None:
+        raise not_found("Campaign")
+    if changes.get("status") not in (None, current["status"]):
+        rebalance(store, doc["client_id"], campaign_id)
+    return CampaignOut(**public(doc))
+
+
+@router.delete("/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
+    """Delete a campaign no running (active or paused) state uses (409 otherwise)."""
+    campaigns = store.collection("campaigns")
+    doc = campaigns.get({**tenant.filter, "_id": campaign_id})
+    if doc is None:
+        raise not_found("Campaign")
+    in_use = store.collection("states").count(
+        {"client_id": doc["client_id"], "campaign_ids": campaign_id, "status": {"$ne": "completed"}}
+    )
+    if in_use:
+        raise HTTPException(409, detail="A running state uses this campaign: stop or delete it")
+    campaigns.delete({"_id": campaign_id, "client_id": doc["client_id"]})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,183 @@
+"""States: optimization runs over a timeframe, advanced one timestep at a time."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, HTTPException, Query, Response, status
+
+from models.common import Page
+from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
+from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
+from utils.pagination import PageParams
+from utils.timesteps import (
+    InvalidRequest,
+    StateConflict,
+    advance,
+    create_state,
+    metric_rows,
+    record_metrics,
+    state_view,
+)
+
+router = APIRouter(prefix="/states", tags=["states"])
+
+_CONFLICT = {409: {"description": "Completed, paused, or advanced by another call"}}
+
+
+def _load(store: StoreDep, tenant: Tenant, state_id: str) -> dict:
+    doc = store.collection("states").get({**tenant.filter, "_id": state_id})
+    if doc is None:
+        raise not_found("State")
+    return doc
+
+
+def _conflict(error: StateConflict) -> HTTPException:
+    return HTTPException(409, detail={"message": error.detail, "current_time": error.current_time})
+
+
+@router.post("", response_model=StateOut, status_code=status.HTTP_201_CREATED)
+def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
+    """Start a run: the first allocation is decided at once, for timestep 0."""
+    try:
+        doc = create_state(store, tenant.require_id(), body)
+    except InvalidRequest as error:
+        raise HTTPException(422, detail=str(error)) from error
+    return state_view(doc)
+
+
+@router.get("", response_model=Page[StateOut])
+def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
+    states = store.collection("states")
+    docs = states.find(
+        tenant.filter,
+        sort=[("created_at", -1), ("_id", 1)],
+        skip=page.offset,
+        limit=page.limit,
+        projection={"engine": 0},
+    )
+    return Page(
+        items=[StateOut(**state_view(d)) for d in docs],
+        total=states.count(tenant.filter),
+        limit=page.limit,
+        offset=page.offset,
+    )
+
+
+@router.get("/{state_id}", response_model=StateOut)
+def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
+    return state_view(_load(store, tenant, state_id))
+
+
+@router.delete("/{state_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_state(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
+    """Delete a state with its history and metrics."""
+    doc = _load(store, tenant, state_id)
+    store.collection("states").delete({"_id": doc["_id"]})
+    store.collection("history").delete_many({"state_id": doc["_id"]})
+    store.collection("metrics").delete_many({"state_id": doc["_id"]})
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: str) -> dict:
+    doc = _load(store, tenant, state_id)
+    if doc["status"] != old:
+        raise HTTPException(409, detail=f"The state is {doc['status']}, not {old}")
+    updated = store.collection("states").update(
+        {"_id": doc["_id"], "status": old}, {"$set": {"status": new}, "$inc": {"version": 1}}
+    )
+    if updated is None:
+        raise HTTPException(409, detail="The state changed meanwhile: try again")
+    return state_view(updated)
+
+
+@router.post("/{state_id}/pause", response_model=StateOut, responses=_CONFLICT)
+def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
+    """Stop advancing (cron skips it; `next` answers 409) until resumed."""
+    return _set_status(store, tenant, state_id, "active", "paused")
+
+
+@router.post("/{state_id}/resume", response_model=StateOut, responses=_CONFLICT)
+def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
+    return _set_status(store, tenant, state_id, "paused", "active")
+
+
+@router.post("/{state_id}/metrics", response_model=MetricsOut)
+def post_metrics(
+    state_id: str, body: MetricsPost, tenant: WriteTenant, store: StoreDep
+) -> MetricsOut:
+    """Record what happened in a timestep; reposting a campaign's row replaces it.
+
+    An earlier timestep is a late correction: its history row is updated too (the
+    decisions already taken stand).
+    """
+    doc = _load(store, tenant, state_id)
+    try:
+        correction = record_metrics(store, doc, body)
+    except InvalidRequest as error:
+        raise HTTPException(422, detail=str(error)) from error
+    return MetricsOut(
+        state_id=doc["_id"],
+        timestep=body.timestep,
+        recorded=len(body.metrics),
+        correction=correction,
+    )
+
+
+@router.get("/{state_id}/metrics", response_model=dict[str, dict[str, float | None] | None])
+def get_metrics(
+    state_id: str,
+    tenant: ReadTenant,
+    store: StoreDep,
+    timestep: Annotated[int | None, Query(ge=0, description="Default: the current one.")] = None,
+) -> dict:
+    """What has been reported for a timestep, per campaign (null: nothing yet)."""
+    doc = _load(store, tenant, state_id)
+    return metric_rows(store, doc, doc["current_time"] if timestep is None else timestep)
+
+
+@router.post("/{state_id}/next", response_model=StateOut, responses=_CONFLICT)
+def next_timestep(
+    state_id: str,
+    tenant: WriteTenant,
+    store: StoreDep,
+    body: Annotated[NextBody | None, Body()] = None,
+) -> dict:
+    """Feed timestep `current_time`'s metrics to the policy and advance by one.
+
+    Exactly once: with concurrent calls one answers 200 and the others 409 with the current
+    `current_time`. After the last timestep (or when the budget is spent) the state is
+    completed and further calls answer 409.
+    """
+    doc = _load(store, tenant, state_id)
+    try:
+        updated = advance(store, doc, body.expected_time if body else None)
+    except StateConflict as error:
+        raise _conflict(error) from error
+    except InvalidRequest as error:
+        raise HTTPException(422, detail=str(error)) from error
+    return state_view(updated)
+
+
+@router.get("/{state_id}/budget", response_model=dict[str, float])
+def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
+    """`{campaign_id: amount}` to spend in the current timestep."""
+    return _load(store, tenant, state_id)["budgets"]
+
+
+@router.get("/{state_id}/history", response_model=Page[HistoryRow])
+def history(
+    state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
+) -> Page[HistoryRow]:
+    """One row per finished timestep, oldest first."""
+    doc = _load(store, tenant, state_id)
+    rows = store.collection("history")
+    found = rows.find(
+        {"state_id": doc["_id"]}, sort=[("timestep", 1)], skip=page.offset, limit=page.limit
+    )
+    return Page(
+        items=[HistoryRow(**r) for r in found],
+        total=rows.count({"state_id": doc["_id"]}),
+        limit=page.limit,
+        offset=page.offset,
+    )

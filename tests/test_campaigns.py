@@ -1,0 +1,120 @@
+"""Campaign endpoints: CRUD, validation, pagination, status changes and tenant isolation."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def _create(client, headers, **fields):
+    body = {"name": "Search", "platform": "google", **fields}
+    return client.post("/api/campaigns", json=body, headers=headers)
+
+
+def test_create_returns_active_campaign(client, tenant):
+    response = _create(client, tenant.headers, external_id="g-1", min_budget=5, max_budget=50)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] == "active"
+    assert body["client_id"] == tenant.client_id
+    assert (body["min_budget"], body["max_budget"], body["external_id"]) == (5, 50, "g-1")
+    fetched = client.get(f"/api/campaigns/{body['id']}", headers=tenant.headers)
+    assert fetched.json() == body
+
+
+def test_names_are_unique_within_a_client_only(client, tenant, other_tenant):
+    assert _create(client, tenant.headers).status_code == 201
+    assert _create(client, tenant.headers).status_code == 409
+    assert _create(client, other_tenant.headers).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"min_budget": -1},
+        {"min_budget": 10, "max_budget": 5},
+        {"platform": "Google Ads!"},
+        {"name": ""},
+        {"color": "red"},
+    ],
+)
+def test_bad_bodies_answer_422_and_store_nothing(client, tenant, fields):
+    assert _create(client, tenant.headers, **fields).status_code == 422
+    assert client.get("/api/campaigns", headers=tenant.headers).json()["total"] == 0
+
+
+@pytest.mark.parametrize("literal", [b"NaN", b"Infinity", b"-Infinity"])
+def test_non_finite_literals_are_rejected(client, tenant, literal):
+    raw = b'{"name": "x", "platform": "google", "min_budget": %s}' % literal
+    response = client.post(
+        "/api/campaigns",
+        content=raw,
+        headers={**tenant.headers, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 422
+    assert client.get("/api/campaigns", headers=tenant.headers).json()["total"] == 0
+
+
+def test_list_is_paginated_in_creation_order(client, tenant):
+    for n in range(5):
+        assert _create(client, tenant.headers, name=f"c{n}").status_code == 201
+    page = client.get("/api/campaigns?limit=2&offset=1", headers=tenant.headers).json()
+    assert page["total"] == 5
+    assert [c["name"] for c in page["items"]] == ["c1", "c2"]
+    assert client.get("/api/campaigns?limit=0", headers=tenant.headers).status_code == 422
+
+
+def test_patch_changes_status_and_validates(client, tenant):
+    cid = _create(client, tenant.headers, min_budget=10).json()["id"]
+    paused = client.patch(
+        f"/api/campaigns/{cid}", json={"status": "paused"}, headers=tenant.headers
+    )
+    assert paused.status_code == 200 and paused.json()["status"] == "paused"
+    for bad in ({"status": "deleted"}, {"max_budget": 5}, {"status": None}, {"extra": 1}):
+        response = client.patch(f"/api/campaigns/{cid}", json=bad, headers=tenant.headers)
+        assert response.status_code == 422, bad
+    assert client.get(f"/api/campaigns/{cid}", headers=tenant.headers).json()["max_budget"] is None
+
+
+def test_delete(client, tenant):
+    cid = _create(client, tenant.headers).json()["id"]
+    assert client.delete(f"/api/campaigns/{cid}", headers=tenant.headers).status_code == 204
+    assert client.get(f"/api/campaigns/{cid}", headers=tenant.headers).status_code == 404
+    assert client.delete(f"/api/campaigns/{cid}", headers=tenant.headers).status_code == 404
+
+
+def test_other_tenant_gets_404_everywhere(client, tenant, other_tenant):
+    cid = _create(client, tenant.headers).json()["id"]
+    url = f"/api/campaigns/{cid}"
+    h = other_tenant.headers
+    assert client.get(url, headers=h).status_code == 404
+    assert client.patch(url, json={"status": "paused"}, headers=h).status_code == 404
+    assert client.delete(url, headers=h).status_code == 404
+    assert client.get("/api/campaigns", headers=h).json()["total"] == 0
+    assert client.get(url, headers=tenant.headers).json()["status"] == "active"
+
+
+def test_scopes_are_enforced(client, make_tenant):
+    reader = make_tenant(scopes=("read",))
+    assert _create(client, reader.headers).status_code == 403
+    assert client.get("/api/campaigns", headers=reader.headers).status_code == 200
+    assert client.get("/api/campaigns").status_code == 401
+
+
+def test_admin_acts_on_a_named_client(client, admin_headers, tenant):
+    assert _create(client, admin_headers).status_code == 422
+    made = client.post(
+        f"/api/campaigns?client_id={tenant.client_id}",
+        json={"name": "Admin made", "platform": "meta"},
+        headers=admin_headers,
+    )
+    assert made.status_code == 201
+    assert client.get("/api/campaigns", headers=tenant.headers).json()["total"] == 1
+    assert client.get("/api/campaigns?client_id=nope", headers=admin_headers).status_code == 404
+
+
+def test_client_user_cannot_reach_another_client_by_query(client, tenant, other_tenant):
+    _create(client, other_tenant.headers)
+    page = client.get(
+        f"/api/campaigns?client_id={other_tenant.client_id}", headers=tenant.headers
+    ).json()
+    assert page["total"] == 0

@@ -1,0 +1,290 @@
+"""State endpoints: creation, metrics, next, history, pause/resume, corrections, isolation."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+
+def make_campaigns(client, headers, n=3, **fields):
+    ids = []
+    for k in range(n):
+        response = client.post(
+            "/api/campaigns",
+            json={"name": f"campaign {k}", "platform": "google", **fields},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+def make_state(client, headers, ids, **fields):
+    body = {"campaign_ids": ids, "budget": 3000, "timesteps": 10, "seed": 7, **fields}
+    return client.post("/api/states", json=body, headers=headers)
+
+
+@pytest.fixture
+def campaigns(client, tenant):
+    return make_campaigns(client, tenant.headers)
+
+
+@pytest.fixture
+def state(client, tenant, campaigns):
+    response = make_state(client, tenant.headers, campaigns)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_created_state_document(state, campaigns):
+    assert state["status"] == "active"
+    assert state["current_time"] == 0
+    assert state["policy"]["name"] == "curve"
+    assert set(state["allocation"]) == set(campaigns)
+    assert math.isclose(sum(state["allocation"].values()), 1.0, abs_tol=1e-9)
+    assert math.isclose(sum(state["budgets"].values()), 300.0, rel_tol=1e-9)
+    assert state["remaining"] == 3000
+    assert state["next_due_at"] is not None
+    assert "engine" not in state
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"budget": -5},
+        {"budget": 0},
+        {"timesteps": 0},
+        {"step": 0},
+        {"step": 1.5},
+        {"floor": 0.5},
+        {"policy": {"name": "astrology"}},
+        {"policy": {"name": "epsilon_greedy", "params": {"epsilon": -1}}},
+        {"objective": "likes"},
+        {"start_at": "2026-01-01T00:00:00"},
+        {"surprise": True},
+    ],
+)
+def test_bad_states_answer_422_and_store_nothing(client, tenant, campaigns, fields):
+    response = make_state(client, tenant.headers, campaigns, **fields)
+    assert response.status_code == 422, response.text
+    assert client.get("/api/states", headers=tenant.headers).json()["total"] == 0
+
+
+def test_campaign_ids_must_be_own_distinct_and_two(client, tenant, other_tenant, campaigns):
+    foreign = make_campaigns(client, other_tenant.headers, n=1)
+    for ids in ([campaigns[0]], [campaigns[0], campaigns[0]], [campaigns[0], foreign[0]]):
+        assert make_state(client, tenant.headers, ids).status_code == 422
+    assert client.get("/api/states", headers=tenant.headers).json()["total"] == 0
+
+
+def test_mins_above_the_timestep_budget_are_rejected(client, tenant):
+    ids = make_campaigns(client, tenant.headers, n=2, min_budget=200)
+    response = make_state(client, tenant.headers, ids)
+    assert response.status_code == 422
+    assert "min" in response.text.lower()
+
+
+def test_metrics_validation_stores_nothing(client, tenant, state, other_tenant):
+    url = f"/api/states/{state['id']}/metrics"
+    cid = state["campaign_ids"][0]
+    bad_bodies = [
+        {"timestep": 1, "metrics": [{"campaign_id": cid, "spend": 1}]},
+        {"timestep": 0, "metrics": [{"campaign_id": "unknown", "spend": 1}]},
+        {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": -1}]},
+        {
+            "timestep": 0,
+            "metrics": [{"campaign_id": cid, "spend": 1, "clicks": 2, "conversions": 3}],
+        },
+        {
+            "timestep": 0,
+            "metrics": [{"campaign_id": cid, "spend": 1}, {"campaign_id": cid, "spend": 2}],
+        },
+        {"timestep": 0, "metrics": []},
+        {"timestep": -1, "metrics": [{"campaign_id": cid, "spend": 1}]},
+    ]
+    for body in bad_bodies:
+        assert client.post(url, json=body, headers=tenant.headers).status_code == 422, body
+    raw = b'{"timestep": 0, "metrics": [{"campaign_id": "%s", "spend": Infinity}]}' % cid.encode()
+    response = client.post(
+        url, content=raw, headers={**tenant.headers, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    reported = client.get(url, headers=tenant.headers).json()
+    assert all(row is None for row in reported.values())
+    good = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 1}]}
+    assert client.post(url, json=good, headers=other_tenant.headers).status_code == 404
+
+
+def test_metrics_repost_replaces_the_row(client, tenant, state):
+    url = f"/api/states/{state['id']}/metrics"
+    cid = state["campaign_ids"][0]
+    for revenue in (10, 25):
+        body = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 50, "revenue": revenue}]}
+        assert client.post(url, json=body, headers=tenant.headers).status_code == 200
+    reported = client.get(url, headers=tenant.headers).json()
+    assert reported[cid]["revenue"] == 25
+    assert reported[state["campaign_ids"][1]] is None
+
+
+def test_next_advances_and_writes_history(client, tenant, state):
+    sid, ids = state["id"], state["campaign_ids"]
+    metrics = [{"campaign_id": c, "spend": 100, "revenue": 150 + 50 * k} for k, c in enumerate(ids)]
+    metrics.pop()  # the last campaign reports nothing: unobserved
+    posted = client.post(
+        f"/api/states/{sid}/metrics",
+        json={"timestep": 0, "metrics": metrics},
+        headers=tenant.headers,
+    )
+    assert posted.status_code == 200
+    advanced = client.post(f"/api/states/{sid}/next", headers=tenant.headers)
+    assert advanced.status_code == 200, advanced.text
+    doc = advanced.json()
+    assert doc["current_time"] == 1
+    # Unreported spend counts as its full budget (100), so the run can never overspend.
+    assert math.isclose(doc["remaining"], 3000 - 200 - 100)
+    assert math.isclose(sum(doc["budgets"].values()), 2700 / 9, rel_tol=1e-9)
+    history = client.get(f"/api/states/{sid}/history", headers=tenant.headers).json()
+    assert history["total"] == 1
+    row = history["items"][0]
+    assert row["timestep"] == 0
+    assert row["budgets"] == state["budgets"]
+    assert row["unobserved"] == [ids[-1]]
+    assert row["metrics"][ids[-1]] is None
+    assert row["reward"] == 150 + 200
+    budget = client.get(f"/api/states/{sid}/budget", headers=tenant.headers).json()
+    assert budget == doc["budgets"]
+
+
+def test_expected_time_guards_retries(client, tenant, state):
+    url = f"/api/states/{state['id']}/next"
+    assert client.post(url, json={"expected_time": 0}, headers=tenant.headers).status_code == 200
+    again = client.post(url, json={"expected_time": 0}, headers=tenant.headers)
+    assert again.status_code == 409
+    assert again.json()["detail"]["current_time"] == 1
+
+
+def test_run_completes_after_last_timestep(client, tenant, campaigns):
+    state = make_state(client, tenant.headers, campaigns, timesteps=3).json()
+    url = f"/api/states/{state['id']}/next"
+    for _ in range(3):
+        assert client.post(url, headers=tenant.headers).status_code == 200
+    doc = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert doc["status"] == "completed" and doc["next_due_at"] is None
+    assert client.post(url, headers=tenant.headers).status_code == 409
+    history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    assert [r["timestep"] for r in history["items"]] == [0, 1, 2]
+
+
+def test_pause_and_resume(client, tenant, state):
+    sid = state["id"]
+    assert (
+        client.post(f"/api/states/{sid}/pause", headers=tenant.headers).json()["status"] == "paused"
+    )
+    assert client.post(f"/api/states/{sid}/pause", headers=tenant.headers).status_code == 409
+    assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 409
+    assert (
+        client.post(f"/api/states/{sid}/resume", headers=tenant.headers).json()["status"]
+        == "active"
+    )
+    assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 200
+
+
+def test_paused_campaign_gets_nothing_at_once(client, tenant, state):
+    paused = state["campaign_ids"][0]
+    response = client.patch(
+        f"/api/campaigns/{paused}", json={"status": "paused"}, headers=tenant.headers
+    )
+    assert response.status_code == 200
+    doc = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert doc["budgets"][paused] == 0
+    assert math.isclose(sum(doc["budgets"].values()), 300.0, rel_tol=1e-9)
+    doc = client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).json()
+    assert doc["budgets"][paused] == 0
+
+
+def test_campaign_in_running_state_cannot_be_deleted(client, tenant, state):
+    cid = state["campaign_ids"][0]
+    assert client.delete(f"/api/campaigns/{cid}", headers=tenant.headers).status_code == 409
+    assert client.delete(f"/api/states/{state['id']}", headers=tenant.headers).status_code == 204
+    assert client.delete(f"/api/campaigns/{cid}", headers=tenant.headers).status_code == 204
+
+
+def test_late_correction_updates_history(client, tenant, state):
+    sid, cid = state["id"], state["campaign_ids"][0]
+    client.post(f"/api/states/{sid}/next", headers=tenant.headers)
+    body = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 120}]}
+    response = client.post(f"/api/states/{sid}/metrics", json=body, headers=tenant.headers)
+    assert response.status_code == 200 and response.json()["correction"] is True
+    row = client.get(f"/api/states/{sid}/history", headers=tenant.headers).json()["items"][0]
+    assert row["metrics"][cid]["revenue"] == 120 and row["corrected_at"] is not None
+    assert row["reward"] == 120
+
+
+def test_states_are_isolated(client, tenant, other_tenant, state):
+    sid = state["id"]
+    h = other_tenant.headers
+    for method, path in [
+        ("get", ""),
+        ("get", "/budget"),
+        ("get", "/history"),
+        ("get", "/metrics"),
+        ("post", "/next"),
+        ("post", "/pause"),
+        ("post", "/resume"),
+        ("delete", ""),
+    ]:
+        assert getattr(client, method)(f"/api/states/{sid}{path}", headers=h).status_code == 404
+    assert client.get("/api/states", headers=h).json()["total"] == 0
+    assert client.get(f"/api/states/{sid}", headers=tenant.headers).json()["current_time"] == 0
+
+
+def test_crash_between_writes_is_completed_by_a_retry(client, tenant, state, monkeypatch):
+    from utils.db import Collection, StoreUnavailable
+
+    original = Collection.update
+
+    def failing_update(self, filter, update, **kwargs):
+        if "current_time" in filter:
+            raise StoreUnavailable("connection lost")
+        return original(self, filter, update, **kwargs)
+
+    monkeypatch.setattr(Collection, "update", failing_update)
+    url = f"/api/states/{state['id']}/next"
+    assert client.post(url, headers=tenant.headers).status_code == 503
+    monkeypatch.setattr(Collection, "update", original)
+    history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    assert history["total"] == 1
+    assert client.post(url, json={"expected_time": 0}, headers=tenant.headers).status_code == 200
+    history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    assert [r["timestep"] for r in history["items"]] == [0]
+
+
+def test_a_client_loop_moves_budget_to_the_best_campaign(client, tenant):
+    """The product's promise, over HTTP only: read budgets, report, advance, learn."""
+    ids = make_campaigns(client, tenant.headers, n=3)
+    state = make_state(
+        client, tenant.headers, ids, budget=30_000, timesteps=15, step=0.2, floor=0.02
+    ).json()
+    value = {ids[0]: 3.0, ids[1]: 1.0, ids[2]: 0.5}
+    rng = np.random.default_rng(3)
+    for t in range(15):
+        budgets = client.get(f"/api/states/{state['id']}/budget", headers=tenant.headers).json()
+        rows = []
+        for cid, amount in budgets.items():
+            revenue = value[cid] * 1500 * (1 - math.exp(-amount / 1500)) * rng.uniform(0.9, 1.1)
+            rows.append({"campaign_id": cid, "spend": amount, "revenue": revenue})
+        body = {"timestep": t, "metrics": rows}
+        posted = client.post(
+            f"/api/states/{state['id']}/metrics", json=body, headers=tenant.headers
+        )
+        assert posted.status_code == 200, posted.text
+        advanced = client.post(f"/api/states/{state['id']}/next", headers=tenant.headers)
+        assert advanced.status_code == 200, advanced.text
+    final = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert final["status"] == "completed"
+    history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    last = history["items"][-1]["allocation"]
+    assert last[ids[0]] > last[ids[1]] > last[ids[2]]
+    assert last[ids[0]] > history["items"][0]["allocation"][ids[0]]

@@ -1,0 +1,144 @@
+"""Exactly-once advancement: concurrent `next` on a real server, and the cron run."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
+from tests.test_states import make_campaigns, make_state
+from utils import cron
+
+
+def _past(hours: float) -> str:
+    return (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
+
+
+def _setup_tenant(http: httpx.Client) -> dict[str, str]:
+    token = http.post("/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
+    admin = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    client_id = http.post("/api/clients", json={"name": "Live"}, headers=admin).json()["id"]
+    user = {"username": "live", "password": USER_PASSWORD, "client_id": client_id}
+    assert http.post("/api/users", json=user, headers=admin).status_code == 201
+    token = http.post("/api/auth/token", data={"username": "live", "password": USER_PASSWORD})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _fire(url: str, path: str, headers: dict, body: dict | None, n: int = 20) -> list:
+    """`n` simultaneous POSTs, each on its own connection."""
+    barrier = threading.Barrier(n)
+
+    def call(_: int) -> httpx.Response:
+        with httpx.Client(base_url=url, timeout=30) as own:
+            barrier.wait()
+            return own.post(path, json=body, headers=headers)
+
+    with ThreadPoolExecutor(max_workers=n) as pool:
+        return list(pool.map(call, range(n)))
+
+
+def test_twenty_concurrent_next_calls_advance_once(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        headers = _setup_tenant(http)
+        ids = make_campaigns(http, headers, n=20)
+        state = make_state(http, headers, ids, budget=20_000, timesteps=30).json()
+        path = f"/api/states/{state['id']}/next"
+        responses = _fire(live_server.url, path, headers, {"expected_time": 0})
+        codes = sorted(r.status_code for r in responses)
+        assert codes == [200] + [409] * 19, [r.text for r in responses if r.status_code != 409]
+        for r in responses:
+            if r.status_code == 409:
+                assert r.json()["detail"]["current_time"] == 1
+        doc = http.get(f"/api/states/{state['id']}", headers=headers).json()
+        assert doc["current_time"] == 1
+        history = http.get(f"/api/states/{state['id']}/history", headers=headers).json()
+        assert [row["timestep"] for row in history["items"]] == [0]
+
+        # Without expected_time each call means "advance whatever is current": every 200 is
+        # one distinct timestep, with no timestep advanced twice or skipped.
+        responses = _fire(live_server.url, path, headers, None)
+        won = sorted(r.json()["current_time"] for r in responses if r.status_code == 200)
+        assert won == list(range(2, 2 + len(won)))
+        assert all(r.status_code in (200, 409) for r in responses)
+        history = http.get(f"/api/states/{state['id']}/history", headers=headers).json()
+        assert [row["timestep"] for row in history["items"]] == list(range(1 + len(won)))
+
+
+def test_cron_advances_due_states_once(client, tenant, make_tenant, admin_headers):
+    ids = make_campaigns(client, tenant.headers, n=2)
+    due = make_state(client, tenant.headers, ids, start_at=_past(25), timestep_hours=24).json()
+    fresh = make_state(client, tenant.headers, ids, timestep_hours=24).json()
+    paused = make_state(client, tenant.headers, ids, start_at=_past(25), timestep_hours=24).json()
+    client.post(f"/api/states/{paused['id']}/pause", headers=tenant.headers)
+
+    first = client.post("/api/timesteps/run", headers=admin_headers)
+    assert first.status_code == 200, first.text
+    outcome = first.json()
+    assert [a["id"] for a in outcome["advanced"]] == [due["id"]]
+    assert outcome["errors"] == [] and outcome["skipped"] == []
+    second = client.post("/api/timesteps/run", headers=admin_headers).json()
+    assert second["advanced"] == []
+    doc = client.get(f"/api/states/{due['id']}", headers=tenant.headers).json()
+    assert doc["current_time"] == 1
+    history = client.get(f"/api/states/{due['id']}/history", headers=tenant.headers).json()
+    assert history["items"][0]["unobserved"] == ids
+    for other in (fresh, paused):
+        doc = client.get(f"/api/states/{other['id']}", headers=tenant.headers).json()
+        assert doc["current_time"] == 0
+
+
+def test_cron_scope_and_tenant(client, tenant, make_tenant):
+    ids = make_campaigns(client, tenant.headers, n=2)
+    state = make_state(client, tenant.headers, ids, start_at=_past(2), timestep_hours=1).json()
+    assert client.post("/api/timesteps/run", headers=tenant.headers).status_code == 403
+    other_cron = make_tenant(scopes=("cron",))
+    assert client.post("/api/timesteps/run", headers=other_cron.headers).json()["advanced"] == []
+    doc = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert doc["current_time"] == 0
+
+
+def test_one_failing_state_does_not_stop_the_others(client, tenant):
+    ids = make_campaigns(client, tenant.headers, n=4)
+    broken = make_state(client, tenant.headers, ids[:2], start_at=_past(2), timestep_hours=1).json()
+    healthy = make_state(
+        client, tenant.headers, ids[2:], start_at=_past(2), timestep_hours=1
+    ).json()
+    for cid in ids[:2]:
+        client.patch(f"/api/campaigns/{cid}", json={"status": "stopped"}, headers=tenant.headers)
+    admin = client.post(
+        "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+    ).json()["access_token"]
+    outcome = client.post("/api/timesteps/run", headers={"Authorization": f"Bearer {admin}"}).json()
+    assert [e["id"] for e in outcome["errors"]] == [broken["id"]]
+    assert [a["id"] for a in outcome["advanced"]] == [healthy["id"]]
+
+
+@pytest.mark.parametrize("backend", ["embedded"], indirect=True)
+def test_cron_cli_with_api_credentials(live_server):
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        headers = _setup_tenant(http)
+        ids = make_campaigns(http, headers, n=2)
+        state = make_state(http, headers, ids, start_at=_past(3), timestep_hours=1).json()
+        token = http.post("/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
+        admin = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        made = http.post("/api/users/me/credentials", json={"description": "cron"}, headers=admin)
+        credential = made.json()
+    code = cron.main(
+        [
+            "--url",
+            live_server.url,
+            "--client-id",
+            credential["client_id"],
+            "--client-secret",
+            credential["client_secret"],
+        ]
+    )
+    assert code == 0
+    with httpx.Client(base_url=live_server.url, timeout=30) as http:
+        doc = http.get(f"/api/states/{state['id']}", headers=headers).json()
+    assert doc["current_time"] == 1
+    assert cron.main(["--url", live_server.url, "--client-id", "x", "--client-secret", "y"]) == 2

@@ -1,0 +1,321 @@
+"""Optimization runs ("states") over time: creation, metrics, and exactly-once advancement.
+
+Advancing a timestep writes two things: the history row of the finished timestep, keyed by
+(state, timestep) under a unique index, then the state itself by compare-and-set on
+`current_time`. A retry after a crash between the two finds the history row already there
+and completes the state update; two concurrent advances of one timestep cannot both pass the
+compare-and-set, so exactly one wins and the other answers 409.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from engine import EngineError, make_policy
+from models.states import MetricsPost, StateCreate
+from utils.db import Conflict, Store, as_utc, public, utcnow
+
+logger = logging.getLogger("oktopus.timesteps")
+
+METRIC_FIELDS = ("spend", "impressions", "clicks", "conversions", "revenue")
+_HIDDEN = ("engine", "version")
+
+
+class StateConflict(Exception):
+    """The state cannot be advanced now (completed, paused, or another call won)."""
+
+    def __init__(self, detail: str, current_time: int) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.current_time = current_time
+
+
+class InvalidRequest(Exception):
+    """The request names things that do not fit this state: the API answers 422."""
+
+
+def state_view(doc: dict[str, Any]) -> dict[str, Any]:
+    """The state document as the API returns it (engine internals left out)."""
+    return public(doc, _HIDDEN)
+
+
+def _due_at(start_at: datetime, hours: float, current_time: int) -> datetime:
+    return as_utc(start_at) + timedelta(hours=hours * (current_time + 1))
+
+
+def _by_campaign(ids: list[str], values: list[float]) -> dict[str, float]:
+    return {cid: float(v) for cid, v in zip(ids, values, strict=True)}
+
+
+def _active_mask(store: Store, client_id: str, campaign_ids: list[str]) -> list[bool]:
+    campaigns = store.collection("campaigns").find(
+        {"client_id": client_id, "_id": {"$in": campaign_ids}},
+        projection={"status": 1},
+    )
+    status = {c["_id"]: c.get("status", "active") for c in campaigns}
+    return [status.get(cid) == "active" for cid in campaign_ids]
+
+
+def _allocation_fields(engine_state: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+    return {
+        "allocation": _by_campaign(ids, engine_state["shares"]),
+        "budgets": _by_campaign(ids, engine_state["budgets"]),
+        "timestep_budget": float(sum(engine_state["budgets"])),
+        "remaining": float(engine_state["remaining"]),
+    }
+
+
+def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, Any]:
+    """Validate the run against the tenant's campaigns and the engine, then store it."""
+    campaigns = store.collection("campaigns").find(
+        {"client_id": client_id, "_id": {"$in": body.campaign_ids}}
+    )
+    found = {c["_id"]: c for c in campaigns}
+    unknown = [cid for cid in body.campaign_ids if cid not in found]
+    if unknown:
+        raise InvalidRequest(f"Unknown campaign ids: {', '.join(unknown)}")
+    ordered = [found[cid] for cid in body.campaign_ids]
+    active = [c.get("status", "active") == "active" for c in ordered]
+    if sum(active) < 1:
+        raise InvalidRequest("At least one of the campaigns must be active")
+    seed = body.seed if body.seed is not None else secrets.randbelow(2**63)
+    policy = make_policy(body.policy.name, body.policy.params)
+    engine_state = policy.init(
+        len(ordered),
+        {
+            "budget": body.budget,
+            "timesteps": body.timesteps,
+            "step": body.step,
+            "floor": body.floor,
+            "objective": body.objective,
+            "seed": seed,
+            "min_budget": [c.get("min_budget") for c in ordered],
+            "max_budget": [c.get("max_budget") for c in ordered],
+        },
+        active,
+    )
+    now = utcnow()
+    start_at = as_utc(body.start_at) if body.start_at else now
+    start_at = start_at.replace(microsecond=start_at.microsecond // 1000 * 1000)
+    doc = {
+        "client_id": client_id,
+        "name": body.name,
+        "status": "active",
+        "campaign_ids": body.campaign_ids,
+        "current_time": 0,
+        "timesteps": body.timesteps,
+        "timestep_hours": body.timestep_hours,
+        "budget": body.budget,
+        "policy": {"name": body.policy.name, "params": body.policy.params},
+        "objective": body.objective,
+        "step": body.step,
+        "floor": body.floor,
+        "seed": seed,
+        "start_at": start_at,
+        "next_due_at": _due_at(start_at, body.timestep_hours, 0),
+        "engine": engine_state,
+        "version": 0,
+        "created_at": now,
+        "updated_at": now,
+        "completed_at": None,
+        **_allocation_fields(engine_state, body.campaign_ids),
+    }
+    return store.collection("states").insert(doc)
+
+
+def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bool:
+    """Store a timestep's metrics (replacing earlier rows of the same campaign).
+
+    Returns True when the timestep was already finished: a late correction, which is also
+    written into that timestep's history row. Everything is checked before anything is
+    written, so a rejected request stores nothing.
+    """
+    ids = set(state["campaign_ids"])
+    unknown = [row.campaign_id for row in body.metrics if row.campaign_id not in ids]
+    if unknown:
+        raise InvalidRequest(f"Campaigns not in this state: {', '.join(unknown)}")
+    last = min(state["current_time"], state["timesteps"] - 1)
+    if body.timestep > last:
+        raise InvalidRequest(
+            f"timestep {body.timestep} has not started: the current timestep is "
+            f"{state['current_time']}"
+        )
+    now = utcnow()
+    metrics = store.collection("metrics")
+    for row in body.metrics:
+        values = row.model_dump(exclude={"campaign_id"})
+        metrics.replace(
+            {"state_id": state["_id"], "timestep": body.timestep, "campaign_id": row.campaign_id},
+            {
+                "_id": f"{state['_id']}:{body.timestep}:{row.campaign_id}",
+                "state_id": state["_id"],
+                "client_id": state["client_id"],
+                "timestep": body.timestep,
+                "campaign_id": row.campaign_id,
+                **values,
+                "recorded_at": now,
+            },
+        )
+    correction = body.timestep < state["current_time"]
+    if correction:
+        rows = metric_rows(store, state, body.timestep)
+        store.collection("history").update(
+            {"state_id": state["_id"], "timestep": body.timestep},
+            {
+                "$set": {
+                    "metrics": rows,
+                    "unobserved": [cid for cid, r in rows.items() if r is None],
+                    "reward": _reward(state["objective"], rows),
+                    "corrected_at": now,
+                }
+            },
+        )
+    return correction
+
+
+def metric_rows(store: Store, state: dict[str, Any], timestep: int) -> dict[str, Any]:
+    """Reported metrics of one timestep per campaign, None where nothing was reported."""
+    found = store.collection("metrics").find({"state_id": state["_id"], "timestep": timestep})
+    by_campaign = {m["campaign_id"]: {k: m.get(k) for k in METRIC_FIELDS} for m in found}
+    return {cid: by_campaign.get(cid) for cid in state["campaign_ids"]}
+
+
+def _reward(objective: str, rows: dict[str, Any]) -> float | None:
+    observed = [r for r in rows.values() if r is not None]
+    if objective == "profit":
+        values = [r["revenue"] - r["spend"] for r in observed if r.get("revenue") is not None]
+    else:
+        values = [r[objective] for r in observed if r.get(objective) is not None]
+    return float(sum(values)) if values else None
+
+
+def _observations(state: dict[str, Any], rows: dict[str, Any]) -> dict[str, list]:
+    return {
+        field: [
+            None if rows[cid] is None else rows[cid].get(field) for cid in state["campaign_ids"]
+        ]
+        for field in METRIC_FIELDS
+    }
+
+
+def advance(
+    store: Store, state: dict[str, Any], expected_time: int | None = None
+) -> dict[str, Any]:
+    """Feed timestep `current_time`'s metrics to the engine and move to the next timestep."""
+    t = state["current_time"]
+    if state["status"] == "completed":
+        raise StateConflict("The state is completed", t)
+    if state["status"] == "paused":
+        raise StateConflict("The state is paused: resume it first", t)
+    if expected_time is not None and expected_time != t:
+        raise StateConflict(f"current_time is {t}, not {expected_time}", t)
+    ids = state["campaign_ids"]
+    rows = metric_rows(store, state, t)
+    active = _active_mask(store, state["client_id"], ids)
+    if not any(active):
+        raise InvalidRequest("Every campaign of this state is paused or stopped")
+    policy = make_policy(state["policy"]["name"], state["policy"]["params"])
+    engine_state, _ = policy.advance(state["engine"], _observations(state, rows), active)
+    now = utcnow()
+    try:
+        store.collection("history").insert(
+            {
+                "_id": f"{state['_id']}:{t}",
+                "state_id": state["_id"],
+                "client_id": state["client_id"],
+                "timestep": t,
+                "allocation": state["allocation"],
+                "budgets": state["budgets"],
+                "metrics": rows,
+                "unobserved": [cid for cid, r in rows.items() if r is None],
+                "reward": _reward(state["objective"], rows),
+                "decided_at": now,
+                "corrected_at": None,
+            }
+        )
+    except Conflict:
+        logger.info("History of state %s timestep %d already written: completing", state["_id"], t)
+    done = bool(engine_state.get("done"))
+    changes = {
+        "engine": engine_state,
+        "current_time": t + 1,
+        "status": "completed" if done else "active",
+        "next_due_at": None if done else _due_at(state["start_at"], state["timestep_hours"], t + 1),
+        "completed_at": now if done else None,
+        "updated_at": now,
+        **_allocation_fields(engine_state, ids),
+    }
+    updated = store.collection("states").update(
+        {"_id": state["_id"], "current_time": t, "status": "active"},
+        {"$set": changes, "$inc": {"version": 1}},
+    )
+    if updated is None:
+        current = store.collection("states").get({"_id": state["_id"]})
+        now_at = current["current_time"] if current else t
+        raise StateConflict(f"Timestep {t} was already advanced; current_time is {now_at}", now_at)
+    return updated
+
+
+def rebalance(store: Store, client_id: str, campaign_id: str) -> int:
+    """Re-apply constraints to every running state using a campaign whose status changed."""
+    states = store.collection("states")
+    count = 0
+    for state in states.find(
+        {"client_id": client_id, "campaign_ids": campaign_id, "status": {"$ne": "completed"}}
+    ):
+        active = _active_mask(store, client_id, state["campaign_ids"])
+        if not any(active):
+            continue
+        policy = make_policy(state["policy"]["name"], state["policy"]["params"])
+        engine_state = policy.rebalance(state["engine"], active)
+        updated = states.update(
+            {"_id": state["_id"], "version": state["version"]},
+            {
+                "$set": {
+                    "engine": engine_state,
+                    "updated_at": utcnow(),
+                    **_allocation_fields(engine_state, state["campaign_ids"]),
+                },
+                "$inc": {"version": 1},
+            },
+        )
+        count += updated is not None
+    return count
+
+
+def run_due(store: Store, tenant_filter: dict[str, Any], limit: int = 10_000) -> dict[str, list]:
+    """Advance every active state whose current timestep has ended, once each.
+
+    A state another run advanced meanwhile is reported as skipped; one state's failure is
+    reported in `errors` and does not stop the others.
+    """
+    now = utcnow()
+    due = store.collection("states").find(
+        {**tenant_filter, "status": "active", "next_due_at": {"$lte": now}},
+        sort=[("next_due_at", 1)],
+        limit=limit,
+    )
+    outcome: dict[str, list] = {"advanced": [], "skipped": [], "errors": []}
+    for state in due:
+        t = state["current_time"]
+        try:
+            updated = advance(store, state, expected_time=t)
+        except StateConflict as conflict:
+            outcome["skipped"].append(
+                {"id": state["_id"], "timestep": t, "reason": conflict.detail}
+            )
+        except (EngineError, InvalidRequest) as error:
+            outcome["errors"].append({"id": state["_id"], "timestep": t, "detail": str(error)})
+        except Exception:
+            logger.exception("Advancing state %s failed", state["_id"])
+            outcome["errors"].append(
+                {"id": state["_id"], "timestep": t, "detail": "internal error"}
+            )
+        else:
+            outcome["advanced"].append(
+                {"id": state["_id"], "timestep": t, "status": updated["status"]}
+            )
+    return outcome
