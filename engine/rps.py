@@ -387,7 +387,22 @@ def _yields(a: np.ndarray, b: np.ndarray, kind: str) -> np.ndarray:
     Cost prices buy ``1 / price`` units (clicks, conversions); value prices return ``price``.
     """
     prices = np.stack((a, b))
-    return 1.0 / prices if kind == "cost" else prices
+    with np.errstate(over="ignore"):
+        return 1.0 / prices if kind == "cost" else prices
+
+
+def _flat_results(yields: np.ndarray, budget: float) -> np.ndarray:
+    """Per-step results of the 50/50 split, refusing totals floating point cannot hold.
+
+    No split returns more than twice the flat split in a step, so a finite doubled flat total
+    keeps every strategy total finite too.
+    """
+    with np.errstate(over="ignore"):
+        flat = budget * (_FLAT_SPLIT @ yields)
+        total = float(flat.sum())
+    if not (math.isfinite(2.0 * total) and total > 0):
+        raise EngineError("budget and prices give results beyond floating-point range: rescale")
+    return flat
 
 
 def _applied_allocations(decided: np.ndarray) -> np.ndarray:
@@ -449,7 +464,7 @@ def backtest(
     mean_rps = _rolling_mean(np.log(a) - np.log(b), window)
     band_index = _band_index(_edge_sign(kind) * mean_rps, table.thresholds)
     yields = _yields(a, b, kind)
-    flat = budget * (_FLAT_SPLIT @ yields)
+    flat = _flat_results(yields, budget)
     strategy = _strategy_results(yields, budget, table.allocations, band_index)
     return {
         "steps": int(a.size),
@@ -530,7 +545,7 @@ def grid_search(
     log_ratio = np.log(a) - np.log(b)
     sign = _edge_sign(kind)
     yields = _yields(a, b, kind)
-    flat = budget * (_FLAT_SPLIT @ yields)
+    flat = _flat_results(yields, budget)
 
     train_totals = np.empty((len(usable_lookbacks), len(pairs)))
     tail_totals = np.empty_like(train_totals)

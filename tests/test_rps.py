@@ -417,3 +417,13 @@ def test_cli_without_backtest_flag_or_with_bad_settings_exits_with_2(tmp_path, c
 def test_simulation_that_overflows_is_rejected_instead_of_returning_infinite_prices() -> None:
     with pytest.raises(EngineError, match="left the floating-point range"):
         simulate_price_streams(1000, drift_a=1.0)
+
+
+@pytest.mark.parametrize("price_kind", ["cost", "value"])
+def test_results_beyond_floating_point_range_are_rejected(price_kind: str) -> None:
+    tiny, huge = [1e-300, 1e-300], [1e300, 1e300]
+    prices = tiny if price_kind == "cost" else huge
+    with pytest.raises(EngineError, match="beyond floating-point range"):
+        backtest(prices, prices, budget=1e12, price_kind=price_kind)
+    with pytest.raises(EngineError, match="beyond floating-point range"):
+        grid_search(prices * 5, prices * 5, budget=1e12, price_kind=price_kind)

@@ -1,0 +1,105 @@
+"""Two-channel budget split by Relative Price Strength (RPS) bands, and its backtest."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body
+
+from engine.rps import backtest, grid_search, rps_allocation, simulate_price_streams
+from models.allocate import (
+    SEED_EXAMPLE,
+    SIMULATED_EXAMPLE,
+    AllocateRequest,
+    AllocationOut,
+    BacktestOut,
+    BacktestRequest,
+)
+from utils.deps import ReadPrincipal
+
+router = APIRouter(prefix="/allocate", tags=["allocate"])
+
+INVALID = {422: {"description": "Invalid prices or settings; the detail says which and why."}}
+
+AllocateBody = Annotated[
+    AllocateRequest,
+    Body(
+        openapi_examples={
+            "seed": {
+                "summary": "The seed's example: A is cheaper, so it gets 75%",
+                "value": SEED_EXAMPLE,
+            },
+            "value prices": {
+                "summary": "Revenue per click: the dearer channel is the stronger one",
+                "value": {**SEED_EXAMPLE, "price_kind": "value", "lookback": 2},
+            },
+        }
+    ),
+]
+
+BacktestBody = Annotated[
+    BacktestRequest,
+    Body(
+        openapi_examples={
+            "simulated": {
+                "summary": "30 simulated time units, as in the seed",
+                "value": SIMULATED_EXAMPLE,
+            },
+            "history": {
+                "summary": "A supplied history with a 3-price lookback",
+                "value": {
+                    "prices_a": [1.00, 1.20, 1.10, 1.05, 0.98, 0.95, 0.97, 0.92],
+                    "prices_b": [1.30, 1.35, 1.25, 1.20, 1.22, 1.30, 1.28, 1.33],
+                    "budget": 100,
+                    "lookback": 3,
+                },
+            },
+        }
+    ),
+]
+
+
+@router.post("", response_model=AllocationOut, summary="Split a budget by RPS", responses=INVALID)
+def allocate(body: AllocateBody, _: ReadPrincipal) -> AllocationOut:
+    """Average `ln(price_a / price_b)` over the last `lookback` prices and return the split of
+    the band that mean falls in. With the default `price_kind: "cost"` the cheaper channel is
+    the stronger one; `"value"` flips that."""
+    result = rps_allocation(
+        body.prices_a, body.prices_b, body.lookback, body.price_kind, body.band_dicts()
+    )
+    return AllocationOut(**result)
+
+
+@router.post(
+    "/backtest",
+    response_model=BacktestOut,
+    summary="Backtest RPS bands against a flat 50/50 split",
+    responses=INVALID,
+)
+def allocate_backtest(body: BacktestBody, _: ReadPrincipal) -> BacktestOut:
+    """Spend `budget` every time unit, 50/50 or as the RPS bands decide from prices up to the
+    previous unit (never later ones), and compare. A grid search over lookback and band
+    thresholds, scored on all but the latest steps and judged on that held-out tail, tells
+    whether other settings would have done better."""
+    if body.prices_a is not None and body.prices_b is not None:
+        prices_a, prices_b = body.prices_a, body.prices_b
+    else:
+        simulation = body.simulate.model_dump() if body.simulate else {}
+        prices_a, prices_b = simulate_price_streams(**simulation)
+    bands = body.band_dicts()
+    report = backtest(prices_a, prices_b, body.budget, body.lookback, body.price_kind, bands)
+    search = grid_search(
+        prices_a,
+        prices_b,
+        body.budget,
+        body.price_kind,
+        bands,
+        body.lookback,
+        **body.grid.model_dump(),
+    )
+    return BacktestOut(
+        prices_a=list(map(float, prices_a)),
+        prices_b=list(map(float, prices_b)),
+        **report,
+        grid_search=search,
+    )
