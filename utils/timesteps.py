@@ -9,6 +9,7 @@ compare-and-set, so exactly one wins and the other answers 409.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -22,6 +23,16 @@ logger = logging.getLogger("oktopus.timesteps")
 
 METRIC_FIELDS = ("spend", "impressions", "clicks", "conversions", "revenue")
 _HIDDEN = ("engine", "version")
+
+
+def _engine_text(engine_state: dict[str, Any]) -> str:
+    """The engine's state as stored: one JSON text, so document stores copy one string
+    instead of thousands of small lists (mongomock deep-copies every document it touches)."""
+    return json.dumps(engine_state, allow_nan=False, separators=(",", ":"))
+
+
+def _engine_state(doc: dict[str, Any]) -> dict[str, Any]:
+    return json.loads(doc["engine"])
 
 
 class StateConflict(Exception):
@@ -116,7 +127,7 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         "seed": seed,
         "start_at": start_at,
         "next_due_at": _due_at(start_at, body.timestep_hours, 0),
-        "engine": engine_state,
+        "engine": _engine_text(engine_state),
         "version": 0,
         "created_at": now,
         "updated_at": now,
@@ -218,7 +229,7 @@ def advance(
     if not any(active):
         raise InvalidRequest("Every campaign of this state is paused or stopped")
     policy = make_policy(state["policy"]["name"], state["policy"]["params"])
-    engine_state, _ = policy.advance(state["engine"], _observations(state, rows), active)
+    engine_state, _ = policy.advance(_engine_state(state), _observations(state, rows), active)
     now = utcnow()
     try:
         store.collection("history").insert(
@@ -240,7 +251,7 @@ def advance(
         logger.info("History of state %s timestep %d already written: completing", state["_id"], t)
     done = bool(engine_state.get("done"))
     changes = {
-        "engine": engine_state,
+        "engine": _engine_text(engine_state),
         "current_time": t + 1,
         "status": "completed" if done else "active",
         "next_due_at": None if done else _due_at(state["start_at"], state["timestep_hours"], t + 1),
@@ -270,12 +281,12 @@ def rebalance(store: Store, client_id: str, campaign_id: str) -> int:
         if not any(active):
             continue
         policy = make_policy(state["policy"]["name"], state["policy"]["params"])
-        engine_state = policy.rebalance(state["engine"], active)
+        engine_state = policy.rebalance(_engine_state(state), active)
         updated = states.update(
             {"_id": state["_id"], "version": state["version"]},
             {
                 "$set": {
-                    "engine": engine_state,
+                    "engine": _engine_text(engine_state),
                     "updated_at": utcnow(),
                     **_allocation_fields(engine_state, state["campaign_ids"]),
                 },
