@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, status
 
 from models.auth import PasswordChange, TokenOut
+from utils import throttle
 from utils.db import as_utc, utcnow
 from utils.deps import AccountPrincipal, HasherDep, SecretKeyDep, SettingsDep, StoreDep
 from utils.security import create_token
@@ -23,19 +23,14 @@ def _requested_scopes(scope: str, granted: list[str]) -> list[str]:
     return [s for s in granted if not asked or s in asked]
 
 
-def _throttled(store: StoreDep, settings: SettingsDep, username: str) -> bool:
-    since = utcnow() - timedelta(seconds=settings.login_window_seconds)
-    failures = store.collection("login_failures")
-    return failures.count({"username": username, "at": {"$gte": since}}) >= (
-        settings.login_max_failures
-    )
-
-
-def _record_failure(store: StoreDep, settings: SettingsDep, username: str) -> None:
-    failures = store.collection("login_failures")
-    failures.insert({"username": username, "at": utcnow()})
-    old = utcnow() - timedelta(seconds=settings.login_window_seconds)
-    failures.delete_many({"username": username, "at": {"$lt": old}})
+def _check_throttle(store: StoreDep, settings: SettingsDep, key: str) -> None:
+    wait = throttle.retry_after(store, settings, key)
+    if wait is not None:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail="Too many failed logins: try again in a few minutes",
+            headers={"Retry-After": str(wait)},
+        )
 
 
 @router.post(
@@ -66,16 +61,14 @@ def login(
         if not username or not password:
             raise HTTPException(422, detail="username and password are required")
         throttle_key = username
-        if _throttled(store, settings, throttle_key):
-            raise HTTPException(429, detail="Too many failed logins: try again in a few minutes")
+        _check_throttle(store, settings, throttle_key)
         user = users.get({"username": username})
         secret_ok = hasher.verify(password, user and user.get("password_hash"))
     else:
         if not client_id or not client_secret:
             raise HTTPException(422, detail="client_id and client_secret are required")
         throttle_key = f"credential:{client_id}"
-        if _throttled(store, settings, throttle_key):
-            raise HTTPException(429, detail="Too many failed logins: try again in a few minutes")
+        _check_throttle(store, settings, throttle_key)
         credential = store.collection("credentials").get({"_id": client_id})
         expires_at = credential and credential.get("expires_at")
         if credential and expires_at and as_utc(expires_at) <= utcnow():
@@ -84,17 +77,18 @@ def login(
         secret_ok = hasher.verify(client_secret, credential and credential.get("secret_hash"))
         credential_id = client_id
     if user is None or not secret_ok:
-        _record_failure(store, settings, throttle_key)
+        throttle.record_failure(store, settings, throttle_key)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail=_BAD_LOGIN,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    store.collection("login_failures").delete_many({"username": throttle_key})
+    throttle.clear(store, throttle_key)
     scopes = _requested_scopes(scope, user.get("scopes", []))
     token = create_token(
         secret_key,
         subject=user["username"],
+        user_id=user["_id"],
         scopes=scopes,
         client_id=user.get("client_id"),
         token_version=user.get("token_version", 0),

@@ -39,7 +39,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     ],
     "clients": [([("name", 1)], {"unique": True})],
     "credentials": [([("username", 1)], {})],
-    "login_failures": [([("username", 1), ("at", 1)], {})],
+    "login_failures": [([("username", 1), ("at", 1)], {}), ([("at", 1)], {})],
     "campaigns": [
         ([("client_id", 1), ("name", 1)], {"unique": True}),
         ([("client_id", 1), ("created_at", 1)], {}),

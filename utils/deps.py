@@ -71,7 +71,13 @@ def _principal_from_token(request: Request, token: str | None) -> Principal:
         raise _unauthorized("Invalid or expired token") from error
     store: Store = request.app.state.store
     user = store.collection("users").get({"username": claims["sub"]})
-    if user is None or user.get("token_version", 0) != claims.get("ver"):
+    # A token names one account: a user deleted and re-created under the same name is a new
+    # account (new `_id`), and a password or scope change bumps `token_version`.
+    if (
+        user is None
+        or user["_id"] != claims.get("uid")
+        or user.get("token_version", 0) != claims.get("ver")
+    ):
         raise _unauthorized("Token revoked: log in again")
     credential_id = claims.get("cred")
     if credential_id is not None:

@@ -71,15 +71,18 @@ def create_token(
     key: str,
     *,
     subject: str,
+    user_id: str,
     scopes: list[str],
     client_id: str | None,
     token_version: int,
     minutes: int,
     credential_id: str | None = None,
 ) -> str:
+    """A signed access token; `uid` and `ver` let the server revoke it by changing the user."""
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": subject,
+        "uid": user_id,
         "scopes": scopes,
         "client_id": client_id,
         "ver": token_version,
