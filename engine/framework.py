@@ -16,8 +16,9 @@ revenue for both and conversions for `conversions`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import ClassVar
 
 import numpy as np
@@ -41,20 +42,43 @@ _STATE_KEYS = frozenset(
 )
 
 
+class History(Mapping):
+    """Observation rows as read-only (t, K) float arrays, NaN where unobserved.
+
+    Converted on first access, so a policy pays only for the metrics it reads.
+    """
+
+    def __init__(self, rows: Mapping[str, list], n_campaigns: int) -> None:
+        self._rows = rows
+        self._n_campaigns = n_campaigns
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, metric: str) -> np.ndarray:
+        if metric not in self._arrays:
+            rows = self._rows[metric]
+            array = np.array(rows, dtype=float) if rows else np.empty((0, self._n_campaigns))
+            array.flags.writeable = False
+            self._arrays[metric] = array
+        return self._arrays[metric]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+
 @dataclass(frozen=True)
 class Context:
-    """What a policy sees when it decides the coming timestep (arrays are read-only copies).
+    """What a policy sees when it decides the coming timestep (arrays are read-only).
 
-    `history[metric]` has shape (t, K) with NaN where unobserved; `spend` has unobserved spend
-    replaced by the budget planned for it; `value` is the objective's value metric. `lower` and
+    `history[metric]` has shape (t, K) with NaN where unobserved, metrics being those of
+    engine.settings.METRICS plus `planned` (the budgets the framework planned). `lower` and
     `upper` are the share bounds of the coming timestep and `budget` the amount to split.
     """
 
     t: int
-    history: dict[str, np.ndarray]
-    spend: np.ndarray
-    value: np.ndarray
-    planned: np.ndarray
+    history: History
     previous: np.ndarray
     active: np.ndarray
     lower: np.ndarray
@@ -68,6 +92,19 @@ class Context:
         """K, the number of campaigns (arms)."""
         return self.active.size
 
+    @cached_property
+    def spend(self) -> np.ndarray:
+        """Reported spend, with unreported spend taken to be the planned budget."""
+        reported = self.history["spend"]
+        spend = np.where(np.isnan(reported), self.history["planned"], reported)
+        spend.flags.writeable = False
+        return spend
+
+    @property
+    def value(self) -> np.ndarray:
+        """The objective's value metric: conversions, or revenue for revenue and profit."""
+        return self.history[_VALUE_METRIC[self.settings["objective"]]]
+
 
 def uniform_target(active: np.ndarray) -> np.ndarray:
     """Equal shares over the active campaigns."""
@@ -77,12 +114,6 @@ def uniform_target(active: np.ndarray) -> np.ndarray:
 
 def _amount_array(amounts: list[float | None], missing: float) -> np.ndarray:
     return np.array([missing if amount is None else amount for amount in amounts], dtype=float)
-
-
-def _history_array(rows: list[list[float | None]], n_campaigns: int) -> np.ndarray:
-    if not rows:
-        return np.empty((0, n_campaigns))
-    return np.array(rows, dtype=float)
 
 
 def _copied(state: Mapping) -> dict:
@@ -262,22 +293,11 @@ class Policy:
         upper: np.ndarray,
         spendable: float,
     ) -> Context:
-        n_campaigns = mask.size
-        history = {
-            metric: _history_array(rows, n_campaigns) for metric, rows in state["history"].items()
-        }
-        planned = history.pop("planned")
-        spend = np.where(np.isnan(history["spend"]), planned, history["spend"])
-        value = history[_VALUE_METRIC[state["settings"]["objective"]]]
-        arrays = [*history.values(), spend, value, planned, previous, mask, lower, upper]
-        for array in arrays:
+        for array in (previous, mask, lower, upper):
             array.flags.writeable = False
         return Context(
             t=state["t"],
-            history=history,
-            spend=spend,
-            value=value,
-            planned=planned,
+            history=History(state["history"], mask.size),
             previous=previous,
             active=mask,
             lower=lower,

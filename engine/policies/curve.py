@@ -1,0 +1,141 @@
+"""Thompson sampling over saturating response curves: the default policy, and the one to beat.
+
+Every campaign's value per timestep is modelled as y = a * (1 - exp(-x / s)) + noise. For a
+fixed scale s the curve is linear in a, so on a log grid of scales each grid point has a
+conjugate Normal-inverse-gamma posterior on (a, noise variance) and a closed-form marginal
+likelihood that weights the grid. The grid prior is shared by all campaigns (empirical Bayes:
+campaigns of one advertiser saturate at comparable spends), which matters when many campaigns
+each have few observations. Each timestep one (s, a) is drawn per campaign, the allocation is
+solved exactly on the drawn curves by the shared KKT allocator (engine.allocator), and the
+framework moves toward it within `step`. The spends it chooses vary from draw to draw, which is
+what identifies the scales; seed 001's fixed step never learns a curve at all.
+
+Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
+priors below are unit-free. All sums run over campaigns x grid x observations as arrays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from engine.allocator import allocate_budget
+from engine.errors import EngineError
+from engine.framework import Context, Policy
+from engine.params import Number
+from engine.response import NegExpCurves
+
+_NOISE_SHAPE = 1.0
+_NOISE_SCALE = 0.01
+_LOWEST_AMPLITUDE = 1e-9
+
+
+class Curve(Policy):
+    """Per-campaign negexp posteriors on a scale grid, sampled and allocated exactly each step."""
+
+    name = "curve"
+    param_specs = {
+        "grid_size": Number(40, 4, 400, integer=True),
+        "scale_min": Number(0.05, 0.0, low_open=True),
+        "scale_max": Number(50.0, 0.0, low_open=True),
+        "prior_weight": Number(0.5, 0.0, low_open=True),
+        "scale_spread": Number(1.0, 0.0, low_open=True),
+        "pooling": Number(0.5, 0.0, 1.0),
+        "discount": Number(1.0, 0.0, 1.0, low_open=True),
+        "draws": Number(4, 1, 64, integer=True),
+    }
+
+    def __init__(self, params: Mapping | None = None) -> None:
+        super().__init__(params)
+        if self.params["scale_min"] >= self.params["scale_max"]:
+            raise EngineError("parameter 'scale_min' must be below 'scale_max'")
+        self.scales = np.geomspace(
+            self.params["scale_min"], self.params["scale_max"], self.params["grid_size"]
+        )
+        self.at_equal_share = -np.expm1(-1.0 / self.scales)
+        log_prior = -0.5 * (np.log(self.scales) / self.params["scale_spread"]) ** 2
+        self.scale_prior = np.exp(log_prior - log_prior.max())
+
+    def posterior(self, context: Context) -> dict[str, np.ndarray]:
+        """Grid weights (K, G) and Normal-inverse-gamma parameters of every campaign's curve.
+
+        The amplitude parameter b is the curve's value at an equal share of the timestep budget
+        (a = b / (1 - exp(-1 / s))), which keeps one prior on b sensible across all scales.
+        """
+        settings = context.settings
+        spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
+        observed = np.isfinite(context.value) & np.isfinite(context.spend)
+        values = np.where(observed, context.value, 0.0)
+        value_unit = values.sum() / max(observed.sum(), 1)
+        if value_unit <= 0:
+            value_unit = 1.0
+        age = np.arange(context.t)[::-1, None]
+        weights = (self.params["discount"] ** age * observed).T  # (K, T)
+        y = values.T / value_unit  # (K, T)
+        x = context.spend.T / spend_unit  # (K, T)
+
+        features = -np.expm1(-x[:, None, :] / self.scales[None, :, None])
+        features /= self.at_equal_share[None, :, None]  # (K, G, T)
+        weighted = features * weights[:, None, :]
+        s_ff = np.einsum("kgt,kgt->kg", weighted, features)
+        s_fy = np.einsum("kgt,kt->kg", weighted, y)
+        s_yy = (weights * y * y).sum(axis=1)
+        count = weights.sum(axis=1)
+
+        kappa0, mean0 = self.params["prior_weight"], 1.0
+        kappa = kappa0 + s_ff
+        mean = (kappa0 * mean0 + s_fy) / kappa
+        shape = _NOISE_SHAPE + 0.5 * count  # (K,)
+        scale = _NOISE_SCALE + 0.5 * np.maximum(
+            s_yy[:, None] + kappa0 * mean0**2 - kappa * mean**2, 0.0
+        )
+        log_evidence = 0.5 * np.log(kappa0 / kappa) - shape[:, None] * np.log(scale)
+        likelihood = np.exp(log_evidence - log_evidence.max(axis=1, keepdims=True))
+        own = likelihood * self.scale_prior
+        own /= own.sum(axis=1, keepdims=True)
+        prior = self.scale_prior / self.scale_prior.sum()
+        pooling = self.params["pooling"]
+        shared_prior = (1 - pooling) * prior + pooling * own.mean(axis=0)
+        grid = likelihood * shared_prior[None, :]
+        grid /= grid.sum(axis=1, keepdims=True)
+        return {
+            "grid": grid,
+            "mean": mean,
+            "kappa": kappa,
+            "shape": shape,
+            "scale": scale,
+            "spend_unit": np.array(spend_unit),
+            "value_unit": np.array(value_unit),
+        }
+
+    def sample_curves(self, context: Context, rng: np.random.Generator) -> NegExpCurves:
+        """One posterior draw of every campaign's curve, in spend and value units of the run."""
+        post = self.posterior(context)
+        n_campaigns = context.n_campaigns
+        rows = np.arange(n_campaigns)
+        cumulative = np.cumsum(post["grid"], axis=1)
+        uniforms = rng.random(n_campaigns)
+        chosen = np.minimum((cumulative < uniforms[:, None]).sum(axis=1), self.scales.size - 1)
+        variance = post["scale"][rows, chosen] / rng.gamma(post["shape"])
+        noise = rng.standard_normal(n_campaigns)
+        at_share = (
+            post["mean"][rows, chosen] + np.sqrt(variance / post["kappa"][rows, chosen]) * noise
+        )
+        amplitude = np.maximum(at_share, _LOWEST_AMPLITUDE) / self.at_equal_share[chosen]
+        return NegExpCurves(
+            alpha=amplitude * post["value_unit"],
+            mu=1.0 / (self.scales[chosen] * post["spend_unit"]),
+        )
+
+    def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
+        total = 0
+        for _ in range(self.params["draws"]):
+            curves = self.sample_curves(context, rng)
+            total = total + allocate_budget(
+                curves,
+                context.budget,
+                context.lower * context.budget,
+                context.upper * context.budget,
+            )
+        return total / self.params["draws"] / context.budget
