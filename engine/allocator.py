@@ -81,14 +81,21 @@ def kkt_path(
 
 
 def bracket_multiplier(
-    curves: ResponseCurves, lower: np.ndarray, upper: np.ndarray, weights: np.ndarray
+    curves: ResponseCurves,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    weights: np.ndarray,
+    budget: float,
 ) -> tuple[float, float]:
-    """Multipliers at which everything sits at its upper (first) and lower (second) bound.
+    """Multipliers whose KKT spends add up to at least (first) and at most (second) the budget.
 
-    Bounds must be finite here.
+    Bounds must be finite and sum(lower) < budget <= sum(upper). The top multiplier is the
+    largest weighted marginal a hair above the lower bounds, which stays finite even for
+    curves with an infinite marginal at zero spend (Hill with n < 1).
     """
-    top = float(np.max(weights * curves.marginal(lower)))
-    top = top + abs(top) * 1e-9 + 1e-300
+    step = 1e-6 * (budget - float(lower.sum())) / curves.size
+    top = float(np.max(weights * curves.marginal(np.minimum(lower + step, upper))))
+    top = top * (1.0 + 1e-9) + 1e-300
     bottom = float(np.min(weights * curves.marginal(upper)))
     bottom = bottom - abs(bottom) * 1e-9
     if bottom > 0 and not np.all(kkt_path(curves, lower, upper, weights)(bottom) >= upper):
@@ -167,7 +174,9 @@ def solve_budget(
     # No campaign can take more than what the others' minimums leave, so every bound is finite.
     high = np.minimum(high, budget - float(np.sum(low)) + low)
     high = np.maximum(high, low)
-    bottom, top = bracket_multiplier(curves, low, high, value)
+    if budget <= float(low.sum()):
+        return KKTSolution(spend=low.copy(), multiplier=float(np.max(value * curves.marginal(low))))
+    bottom, top = bracket_multiplier(curves, low, high, value, budget)
     path = kkt_path(curves, low, high, value)
     lam_low, lam_high = solve_monotone_multiplier(
         lambda lams: path(lams).sum(axis=-1), budget, bottom, top, section_count(size)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import numpy as np
+from scipy.special import expit
 
 from engine.errors import EngineError
 
@@ -33,10 +34,6 @@ def _same_size(**arrays: np.ndarray) -> int:
     if size == 0:
         raise EngineError("at least one campaign is needed")
     return size
-
-
-def _lambda_array(lam: float | np.ndarray, size: int) -> np.ndarray:
-    return np.broadcast_to(np.asarray(lam, dtype=float), (size,))
 
 
 class ResponseCurves(ABC):
@@ -108,3 +105,252 @@ class NegExpCurves(ResponseCurves):
 
     def subset(self, index: np.ndarray) -> NegExpCurves:
         return NegExpCurves(self.alpha[index], self.mu[index])
+
+
+class MichaelisMentenCurves(ResponseCurves):
+    """Michaelis-Menten saturation vmax * x / (k + x): half of vmax is reached at spend k."""
+
+    def __init__(self, vmax: np.ndarray, k: np.ndarray):
+        self.vmax = as_campaign_array("vmax", vmax)
+        self.k = as_campaign_array("k", k)
+        self._size = _same_size(vmax=self.vmax, k=self.k)
+        if np.any(self.vmax < 0):
+            raise EngineError("vmax must be >= 0")
+        if np.any(self.k <= 0):
+            raise EngineError("k must be > 0")
+        self._vmax_k = self.vmax * self.k
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return self.vmax * x / (self.k + x)
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        return self._vmax_k / (self.k + np.asarray(x, dtype=float)) ** 2
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            spend = np.sqrt(self._vmax_k / np.maximum(lam, 0.0)) - self.k
+        return np.fmax(spend, 0.0)
+
+    def saturation_spend(self, share: float) -> np.ndarray:
+        """Spend at which the curve reaches `share` of its asymptote."""
+        return share * self.k / (1.0 - share)
+
+    def subset(self, index: np.ndarray) -> MichaelisMentenCurves:
+        return MichaelisMentenCurves(self.vmax[index], self.k[index])
+
+
+class HillCurves(ResponseCurves):
+    """Hill saturation vmax * x^n / (k^n + x^n), as in Meta's Robyn.
+
+    For n > 1 the curve is S-shaped and not concave at low spend, so `response`,
+    `marginal` and `inverse_marginal` describe its concave envelope: the straight line
+    from the origin to the tangent point x_t = k * (n - 1)^(1/n), then the curve itself.
+    The envelope equals the curve at 0 and beyond x_t; the allocator leaves at most one
+    campaign strictly inside (0, x_t), and `true_response` reports the curve there.
+    """
+
+    NEWTON_STEPS = 60
+
+    def __init__(self, vmax: np.ndarray, k: np.ndarray, n: np.ndarray):
+        self.vmax = as_campaign_array("vmax", vmax)
+        self.k = as_campaign_array("k", k)
+        self.n = as_campaign_array("n", n)
+        self._size = _same_size(vmax=self.vmax, k=self.k, n=self.n)
+        if np.any(self.vmax < 0):
+            raise EngineError("vmax must be >= 0")
+        if np.any(self.k <= 0) or np.any(self.n <= 0):
+            raise EngineError("k and n must be > 0")
+        s_shaped = self.n > 1
+        self.tangent_spend = np.where(s_shaped, self.k * np.abs(self.n - 1) ** (1 / self.n), 0.0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tangent_slope = self.true_response(self.tangent_spend) / self.tangent_spend
+        self.tangent_slope = np.where(
+            s_shaped, tangent_slope, self.true_marginal(np.zeros(self._size))
+        )
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def true_response(self, x: np.ndarray) -> np.ndarray:
+        ratio = np.asarray(x, dtype=float) / self.k
+        with np.errstate(divide="ignore", over="ignore"):
+            return self.vmax / (1.0 + ratio ** (-self.n))
+
+    def true_marginal(self, x: np.ndarray) -> np.ndarray:
+        """Derivative of the S-curve itself."""
+        ratio = np.asarray(x, dtype=float) / self.k
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            value = (self.vmax * self.n / self.k) * ratio ** (self.n - 1) / (1 + ratio**self.n) ** 2
+        return np.nan_to_num(value, nan=0.0, posinf=np.inf)
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        on_line = x < self.tangent_spend
+        line = np.where(on_line, self.tangent_slope, 0.0) * x
+        return np.where(on_line, line, self.true_response(x))
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return np.where(x < self.tangent_spend, self.tangent_slope, self.true_marginal(x))
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        """Solve the curve's marginal == lam past the tangent point by Newton in log spend.
+
+        In t = log(x / k) the log-marginal (n-1) t - 2 log(1 + e^(n t)) is concave and
+        decreasing past the tangent point, so Newton started right of the root converges
+        monotonically (there is no closed form for general n).
+        """
+        lam = np.asarray(lam, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            level = np.log(np.maximum(lam, 0.0)) - np.log(self.vmax * self.n / self.k)
+            start_right = np.where(level <= 0, -level / (self.n + 1), level / (self.n - 1))
+            t = np.where(np.isfinite(start_right), start_right, 0.0)
+            for _ in range(self.NEWTON_STEPS):
+                slope = (self.n - 1) - 2 * self.n * expit(self.n * t)
+                step = ((self.n - 1) * t - 2 * np.logaddexp(0.0, self.n * t) - level) / slope
+                t = t - np.nan_to_num(step)
+                if np.max(np.abs(step), initial=0.0, where=np.isfinite(step)) < 1e-12:
+                    break
+            spend = self.k * np.exp(t)
+        spend = np.where(lam >= self.tangent_slope, 0.0, spend)
+        return np.where(lam <= 0, np.inf, spend)
+
+    def saturation_spend(self, share: float) -> np.ndarray:
+        """Spend at which the curve reaches `share` of its asymptote."""
+        return self.k * (share / (1.0 - share)) ** (1 / self.n)
+
+    def subset(self, index: np.ndarray) -> HillCurves:
+        return HillCurves(self.vmax[index], self.k[index], self.n[index])
+
+
+class GridCurves(ResponseCurves):
+    """Curves given on spend grids: piecewise-linear response, so piecewise-constant marginal.
+
+    Used for the nonparametric local-slope estimator and for ensembles. Grids have shape
+    (K, G), start at spend 0 and must be concave (non-increasing slopes, within a small
+    tolerance); repeated spend points (padding) are allowed. Past the last point the
+    response is flat.
+    """
+
+    CONCAVITY_TOLERANCE = 1e-9
+
+    def __init__(self, spend: np.ndarray, response: np.ndarray, names: list[str] | None = None):
+        self.knots = np.atleast_2d(np.asarray(spend, dtype=float))
+        self.levels = np.atleast_2d(np.asarray(response, dtype=float))
+        label = (lambda row: repr(names[row])) if names else (lambda row: f"#{row}")
+        if self.knots.shape != self.levels.shape or self.knots.shape[1] < 2:
+            raise EngineError("spend and response grids need the same shape, two points or more")
+        if not (np.all(np.isfinite(self.knots)) and np.all(np.isfinite(self.levels))):
+            raise EngineError("spend and response grids must be finite numbers")
+        self.widths = np.diff(self.knots, axis=1)
+        rises = np.diff(self.levels, axis=1)
+        checks = {
+            "must start at spend 0": np.abs(self.knots[:, 0]) > 0,
+            "spend must not decrease": np.any(self.widths < 0, axis=1),
+            "response must not decrease": np.any(rises < 0, axis=1),
+            "the grid has no spend range": self.knots[:, -1] <= 0,
+        }
+        for problem, rows in checks.items():
+            if np.any(rows):
+                raise EngineError(f"campaign {label(int(np.flatnonzero(rows)[0]))}: grid {problem}")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            slopes = np.where(self.widths > 0, rises / self.widths, np.nan)
+        floor = np.fmin.accumulate(slopes, axis=1)
+        previous = np.concatenate([np.full((len(slopes), 1), np.inf), floor[:, :-1]], axis=1)
+        tolerance = self.CONCAVITY_TOLERANCE * (1.0 + np.abs(previous))
+        bad = np.any(slopes > previous + tolerance, axis=1)
+        if np.any(bad):
+            row = label(int(np.flatnonzero(bad)[0]))
+            raise EngineError(f"campaign {row}: response grid is not concave (slopes increase)")
+        # Exactly non-increasing; zero-width (padding) segments take the next real slope.
+        cleaned = np.where(np.isnan(slopes), np.nan, floor)
+        self.slopes = np.nan_to_num(np.fmax.accumulate(cleaned[:, ::-1], axis=1)[:, ::-1])
+
+    @property
+    def size(self) -> int:
+        return self.knots.shape[0]
+
+    def _segment(self, x: np.ndarray) -> np.ndarray:
+        return np.minimum(
+            np.sum(self.knots[:, 1:] < x[..., None], axis=-1), self.slopes.shape[1] - 1
+        )
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        x = np.clip(np.asarray(x, dtype=float), 0.0, self.knots[:, -1])
+        segment = self._segment(x)
+        rows = np.arange(self.size)
+        return self.levels[rows, segment] + self.slopes[rows, segment] * (
+            x - self.knots[rows, segment]
+        )
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        segment = self._segment(x)
+        slope = self.slopes[np.arange(self.size), segment]
+        return np.where(x > self.knots[:, -1], 0.0, slope)
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        lam = np.asarray(lam, dtype=float)
+        spend = np.sum(self.widths * (self.slopes > lam[..., None]), axis=-1)
+        return np.where(lam <= 0, np.inf, spend)
+
+    def subset(self, index: np.ndarray) -> GridCurves:
+        return GridCurves(self.knots[index], self.levels[index])
+
+
+class OffsetCurves(ResponseCurves):
+    """Curves f(x + offset): what a period's spend adds on top of carried-over adstock."""
+
+    def __init__(self, base: ResponseCurves, offset: np.ndarray):
+        self.base = base
+        self.offset = np.broadcast_to(as_campaign_array("offset", offset), base.size)
+        if np.any(self.offset < 0):
+            raise EngineError("carried-over spend must be >= 0")
+
+    @property
+    def size(self) -> int:
+        return self.base.size
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        return self.base.response(np.asarray(x, dtype=float) + self.offset)
+
+    def true_response(self, x: np.ndarray) -> np.ndarray:
+        return self.base.true_response(np.asarray(x, dtype=float) + self.offset)
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        return self.base.marginal(np.asarray(x, dtype=float) + self.offset)
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        return np.maximum(self.base.inverse_marginal(lam) - self.offset, 0.0)
+
+
+class SpendScaledCurves(ResponseCurves):
+    """Curves f(scale * x): e.g. the steady state of adstocked spend, scale = 1 / (1 - theta)."""
+
+    def __init__(self, base: ResponseCurves, scale: np.ndarray):
+        self.base = base
+        self.scale = np.broadcast_to(as_campaign_array("scale", scale), base.size)
+        if np.any(self.scale <= 0):
+            raise EngineError("spend scale must be > 0")
+
+    @property
+    def size(self) -> int:
+        return self.base.size
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        return self.base.response(self.scale * np.asarray(x, dtype=float))
+
+    def true_response(self, x: np.ndarray) -> np.ndarray:
+        return self.base.true_response(self.scale * np.asarray(x, dtype=float))
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        return self.scale * self.base.marginal(self.scale * np.asarray(x, dtype=float))
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        return self.base.inverse_marginal(np.asarray(lam, dtype=float) / self.scale) / self.scale

@@ -1,0 +1,321 @@
+"""Budget scenarios on top of the exact allocator, and the per-campaign report.
+
+Every scenario walks the same KKT path (spend where each campaign's weighted marginal
+equals a common multiplier lam) and only differs in how it picks lam:
+
+- fixed_budget: spend the whole budget (Robyn's max_response, Meridian's fixed budget).
+- flexible_budget: the budget is a ceiling; spend while the marginal return stays above a
+  target marginal ROI (for net profit, by default while an extra unit still pays for
+  itself: marginal ROI 1), as in Meridian's flexible budget.
+- target_efficiency: the most response whose overall ROAS stays >= target_roas, or whose
+  CPA stays <= target_cpa (Robyn's target_efficiency); the budget is a ceiling.
+
+Objectives: "response" maximizes sum(value_i * f_i(x_i)) (value defaults to 1), and
+"net_profit" maximizes sum(value_i * f_i(x_i)) - sum(x_i), with value_i the worth of one
+unit of response (downstream conversion rate x value per transaction).
+
+An operating capacity caps total response sum(f_i(x_i)); it turns the budget into a
+ceiling, because conversions beyond capacity cannot be served. For net profit the cap is
+solved exactly with a second multiplier; for the response objective Oktopus takes the
+least spend on the optimal path that reaches the capacity (exact when values are equal).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from engine.allocator import (
+    kkt_path,
+    resolve_bounds,
+    resolve_weights,
+    section_count,
+    solve_budget,
+    solve_monotone_multiplier,
+)
+from engine.errors import EngineError
+from engine.response import ResponseCurves
+
+SCENARIOS = ("fixed_budget", "flexible_budget", "target_efficiency")
+OBJECTIVES = ("response", "net_profit")
+CAPACITY_BISECTIONS = 100
+
+
+def _positive(name: str, value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise EngineError(f"{name} must be a finite number > 0")
+    return value
+
+
+def _ceiling_solution(
+    curves: ResponseCurves,
+    floor_multiplier: float,
+    budget: float,
+    low: np.ndarray,
+    high: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Spend down to the marginal floor, unless the budget runs out first."""
+    spend = kkt_path(curves, low, high, weights)(floor_multiplier)
+    if float(spend.sum()) <= budget:
+        return spend, floor_multiplier
+    solution = solve_budget(curves, budget, low, high, weights)
+    return solution.spend, max(solution.multiplier, floor_multiplier)
+
+
+def _target_efficiency(
+    curves: ResponseCurves,
+    target_ratio: float,
+    budget: float,
+    low: np.ndarray,
+    high: np.ndarray,
+    weights: np.ndarray,
+    label: str,
+) -> tuple[np.ndarray, float]:
+    """Largest spend on the KKT path whose value / spend stays >= target_ratio.
+
+    Along the path, value - target_ratio * spend peaks where lam == target_ratio and falls
+    on both sides, so the answer is the root below that peak, capped by the budget.
+    """
+    path = kkt_path(curves, low, high, weights)
+
+    def surplus(lams: np.ndarray) -> np.ndarray:
+        spend = path(lams)
+        return (weights * curves.response(spend)).sum(axis=-1) - target_ratio * spend.sum(axis=-1)
+
+    peak = path(target_ratio)
+    best = float(surplus(np.array([target_ratio]))[0])
+    if best < -1e-9 * target_ratio * float(peak.sum()) or float(peak.sum()) <= 0:
+        if float(peak.sum()) > 0:
+            reachable = float((weights * curves.response(peak)).sum() / peak.sum())
+        else:
+            reachable = float(np.max(weights * curves.marginal(low)))
+        raise EngineError(
+            f"{label} cannot be reached: the best this mix achieves is {reachable:.6g}"
+        )
+    _, lam_high = solve_monotone_multiplier(
+        lambda lams: -surplus(lams), 0.0, 0.0, target_ratio, section_count(curves.size)
+    )
+    spend = path(lam_high)
+    if float(spend.sum()) > budget:
+        solution = solve_budget(curves, budget, low, high, weights)
+        return solution.spend, solution.multiplier
+    return spend, lam_high
+
+
+def _cap_on_path(
+    curves: ResponseCurves,
+    capacity: float,
+    multiplier: float,
+    low: np.ndarray,
+    high: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Least spend on the KKT path whose total response equals the capacity."""
+    path = kkt_path(curves, low, high, weights)
+    top = float(np.max(weights * curves.marginal(low))) * (1 + 1e-9) + 1e-300
+    lam_low, lam_high = solve_monotone_multiplier(
+        lambda lams: curves.response(path(lams)).sum(axis=-1),
+        capacity,
+        max(multiplier, 0.0),
+        max(top, multiplier),
+        section_count(curves.size),
+    )
+    return _fill_to_response(curves, path(lam_low), path(lam_high), capacity), lam_high
+
+
+def _fill_to_response(
+    curves: ResponseCurves, more: np.ndarray, less: np.ndarray, target: float
+) -> np.ndarray:
+    """Between two path points, add spend campaign by campaign until response hits target.
+
+    Within the bracket each moving campaign is on a stretch where its response is linear
+    in spend (a flat marginal), or the bracket is tiny; either way the split is exact.
+    """
+    gain = np.maximum(curves.response(more) - curves.response(less), 0.0)
+    needed = target - float(curves.response(less).sum())
+    taken = np.clip(needed - (np.cumsum(gain) - gain), 0.0, gain)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(gain > 0, taken / gain, 0.0)
+    return less + share * (more - less)
+
+
+def _cap_net_profit(
+    curves: ResponseCurves,
+    capacity: float,
+    floor_multiplier: float,
+    budget: float,
+    low: np.ndarray,
+    high: np.ndarray,
+    values: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """Net profit with total response <= capacity: bisection on the capacity multiplier mu.
+
+    For a given mu the problem is the plain one with values (value_i - mu); its total
+    response falls as mu grows, so bisection on mu meets the capacity exactly.
+    """
+
+    def solve(mu: float) -> tuple[np.ndarray, float]:
+        return _ceiling_solution(
+            curves, floor_multiplier, budget, low, high, np.maximum(values - mu, 0.0)
+        )
+
+    low_mu, high_mu = 0.0, float(np.max(values))
+    for _ in range(CAPACITY_BISECTIONS):
+        middle = 0.5 * (low_mu + high_mu)
+        if float(curves.response(solve(middle)[0]).sum()) > capacity:
+            low_mu = middle
+        else:
+            high_mu = middle
+        if high_mu - low_mu <= 1e-12 * max(high_mu, 1e-300):
+            break
+    spend, multiplier = solve(high_mu)
+    return spend, multiplier
+
+
+def optimize_allocation(
+    curves: ResponseCurves,
+    budget: float,
+    scenario: str = "fixed_budget",
+    *,
+    objective: str = "response",
+    values: np.ndarray | None = None,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+    current: np.ndarray | None = None,
+    capacity: float | None = None,
+    target_mroi: float | None = None,
+    target_roas: float | None = None,
+    target_cpa: float | None = None,
+    names: Sequence[str] | None = None,
+) -> dict:
+    """Solve one scenario and report spend, share, response, ROI and marginal ROI per campaign.
+
+    ROI is value / spend and marginal ROI the value of the next unit of spend, both at the
+    optimum; `change` is spend minus `current` when a current allocation is given.
+    """
+    if scenario not in SCENARIOS:
+        raise EngineError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    if objective not in OBJECTIVES:
+        raise EngineError(f"unknown objective {objective!r} (known: {', '.join(OBJECTIVES)})")
+    size = curves.size
+    names = list(names) if names is not None else [f"campaign_{i}" for i in range(size)]
+    if len(names) != size:
+        raise EngineError("one name per campaign is needed")
+    budget = float(budget)
+    if not np.isfinite(budget) or budget < 0:
+        raise EngineError("budget must be a finite number >= 0")
+    low, high = resolve_bounds(size, lower, upper)
+    if float(low.sum()) > budget * (1 + 1e-12):
+        raise EngineError(f"minimum spends add up to {low.sum():g}, above the budget {budget:g}")
+    high = np.maximum(np.minimum(high, budget - float(low.sum()) + low), low)
+    worth = resolve_weights(size, values)
+    capacity = _positive("capacity", capacity)
+    target_mroi = _positive("target_mroi", target_mroi)
+    target_roas = _positive("target_roas", target_roas)
+    target_cpa = _positive("target_cpa", target_cpa)
+    floor_multiplier = target_mroi if target_mroi is not None else 1.0
+
+    if scenario == "fixed_budget":
+        solution = solve_budget(curves, budget, low, high, worth)
+        spend, multiplier = solution.spend, solution.multiplier
+    elif scenario == "flexible_budget":
+        if target_mroi is None and objective != "net_profit":
+            raise EngineError("flexible_budget needs target_mroi (or the net_profit objective)")
+        spend, multiplier = _ceiling_solution(curves, floor_multiplier, budget, low, high, worth)
+    else:
+        if (target_roas is None) == (target_cpa is None):
+            raise EngineError("target_efficiency needs exactly one of target_roas and target_cpa")
+        if target_roas is not None:
+            spend, multiplier = _target_efficiency(
+                curves, target_roas, budget, low, high, worth, f"target ROAS {target_roas:g}"
+            )
+        else:
+            worth = np.ones(size)
+            spend, multiplier = _target_efficiency(
+                curves, 1.0 / target_cpa, budget, low, high, worth, f"target CPA {target_cpa:g}"
+            )
+
+    capacity_binding = False
+    if capacity is not None and float(curves.response(spend).sum()) > capacity * (1 + 1e-12):
+        if float(curves.response(low).sum()) > capacity:
+            raise EngineError(f"minimum spends alone exceed the capacity {capacity:g}")
+        capacity_binding = True
+        if objective == "net_profit" and scenario != "target_efficiency":
+            floor = floor_multiplier if scenario == "flexible_budget" else 1.0
+            spend, multiplier = _cap_net_profit(curves, capacity, floor, budget, low, high, worth)
+        else:
+            spend, multiplier = _cap_on_path(curves, capacity, multiplier, low, high, worth)
+    return allocation_report(
+        curves,
+        spend,
+        names=names,
+        values=worth,
+        current=current,
+        scenario=scenario,
+        objective=objective,
+        multiplier=multiplier,
+        capacity_binding=capacity_binding,
+    )
+
+
+def _json_number(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+def allocation_report(
+    curves: ResponseCurves,
+    spend: np.ndarray,
+    *,
+    names: Sequence[str],
+    values: np.ndarray | None = None,
+    current: np.ndarray | None = None,
+    scenario: str = "fixed_budget",
+    objective: str = "response",
+    multiplier: float | None = None,
+    capacity_binding: bool = False,
+) -> dict:
+    """JSON-able summary of an allocation: per-campaign figures and totals."""
+    size = curves.size
+    worth = resolve_weights(size, values)
+    spend = np.asarray(spend, dtype=float)
+    response = curves.true_response(spend)
+    value = worth * response
+    marginal_roi = worth * curves.marginal(spend)
+    total_spend = float(spend.sum())
+    if current is not None:
+        current = np.broadcast_to(np.asarray(current, dtype=float), size)
+        if not np.all(np.isfinite(current)):
+            raise EngineError("current spends must be finite numbers")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        roi = np.where(spend > 0, value / spend, np.nan)
+    rows = [
+        {
+            "campaign": names[i],
+            "spend": float(spend[i]),
+            "share": float(spend[i] / total_spend) if total_spend > 0 else 0.0,
+            "response": float(response[i]),
+            "value": float(value[i]),
+            "roi": _json_number(roi[i]),
+            "mroi": _json_number(marginal_roi[i]),
+            "change": None if current is None else float(spend[i] - current[i]),
+        }
+        for i in range(size)
+    ]
+    total_value = float(value.sum())
+    return {
+        "scenario": scenario,
+        "objective": objective,
+        "allocation": rows,
+        "total_spend": total_spend,
+        "total_response": float(response.sum()),
+        "total_value": total_value,
+        "net_profit": total_value - total_spend,
+        "roi": total_value / total_spend if total_spend > 0 else None,
+        "marginal_roi": None if multiplier is None else _json_number(multiplier),
+        "capacity_binding": capacity_binding,
+    }
