@@ -41,6 +41,10 @@ class ErrorOut(BaseModel):
     detail: str | list | dict
 
 
+# MongoDB stores skip counts as 64-bit integers; larger offsets would fail in the driver.
+MAX_OFFSET = 1_000_000_000
+
+
 class Pagination(BaseModel):
     limit: int = Field(default=50, ge=1, le=500)
-    offset: int = Field(default=0, ge=0)
+    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
