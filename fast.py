@@ -65,6 +65,20 @@ def _install_error_handlers(app: FastAPI) -> None:
         return JSONResponse({"detail": "Database unavailable"}, status_code=503)
 
 
+def _ensure_log_output() -> None:
+    """Give Oktopus's INFO lines (the backend in use, ...) a console handler when nothing else did.
+
+    `python fast.py` configures logging itself; under `uvicorn fast:app` only uvicorn's own
+    loggers have handlers, and Python would silently drop everything below WARNING.
+    """
+    if logger.handlers or logging.getLogger().handlers:
+        return
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s:     %(name)s: %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build an Oktopus application; tests pass their own settings."""
     settings = settings or get_settings()
@@ -77,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.hasher = hasher
         app.state.secret_key = load_secret_key(settings)
+        _ensure_log_output()
         logger.info("Oktopus %s using the %s backend (%s)", VERSION, store.backend, store.location)
         password = initialize(store, settings, hasher)
         if password:

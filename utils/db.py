@@ -99,9 +99,12 @@ class Store:
         self._executor: ThreadPoolExecutor | None = None
         self._worker: threading.Thread | None = None
         if self.backend == "mongodb":
-            self.client = pymongo.MongoClient(
-                settings.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000
-            )
+            uri = settings.mongodb_uri or ""
+            options: dict[str, Any] = {"tz_aware": True}
+            # PyMongo lets keyword options override the URI's: default only what it leaves out.
+            if "serverselectiontimeoutms=" not in uri.lower():
+                options["serverSelectionTimeoutMS"] = 5000
+            self.client = pymongo.MongoClient(uri, **options)
             self.location = "MongoDB server"
         else:
             self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="oktopus-store")

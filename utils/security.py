@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from typing import Any
 from jose import JWTError, jwt
 from passlib.context import CryptContext
 
+from utils.settings import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH
 from utils.settings import Settings
 
 ALGORITHM = "HS256"
@@ -22,7 +24,6 @@ SCOPES: dict[str, str] = {
     "api": "Programmatic access by dashboards through API credentials.",
     "cron": "Advance due timesteps (the scheduler).",
 }
-MIN_PASSWORD_LENGTH = 8
 
 
 class TokenInvalid(Exception):
@@ -53,13 +54,22 @@ def load_secret_key(settings: Settings) -> str:
     if settings.secret_key is not None and settings.secret_key.get_secret_value():
         return settings.secret_key.get_secret_value()
     path = Path(settings.data_dir) / "secret_key"
-    if path.exists():
-        return path.read_text().strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_urlsafe(48)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written whole to a private file, then linked into place: a process starting at the
+        # same moment either wins or reads the complete key of the one that did.
+        draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+        finally:
+            draft.unlink(missing_ok=True)
+    key = path.read_text().strip()
+    if not key:
+        raise RuntimeError(f"{path} is empty: delete it to generate a new signing key")
     return key
 
 

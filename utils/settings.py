@@ -9,6 +9,8 @@ from typing import Annotated
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+MIN_PASSWORD_LENGTH = 8
+
 
 class Settings(BaseSettings):
     """Configuration of an Oktopus server; every field maps to the upper-case variable."""
@@ -40,6 +42,14 @@ class Settings(BaseSettings):
     llm_timeout_seconds: float = Field(default=10.0, gt=0)
     host: str = "127.0.0.1"
     port: int = 8000
+
+    @field_validator("admin_password")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        secret = value.get_secret_value() if value is not None else ""
+        if 0 < len(secret) < MIN_PASSWORD_LENGTH:
+            raise ValueError(f"ADMIN_PASSWORD must have at least {MIN_PASSWORD_LENGTH} characters")
+        return value
 
     @field_validator("cors_origins", mode="before")
     @classmethod

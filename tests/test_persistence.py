@@ -1,0 +1,168 @@
+"""Restarts keep the embedded store and the generated key; initialize.py is idempotent."""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fast import create_app
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login, make_settings
+from utils.db import Store
+from utils.security import load_secret_key
+from utils.settings import Settings
+
+REPO = Path(__file__).resolve().parent.parent
+BANNER = re.compile(r"Generated password \(shown once, change it at first login\): (\S+)")
+
+
+def _embedded(data_dir: Path, **overrides: object) -> Settings:
+    return make_settings("embedded", data_dir, **overrides)
+
+
+def test_embedded_store_keeps_users_clients_and_credentials_across_restarts(tmp_path):
+    settings = _embedded(tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        acme = client.post("/api/clients", json={"name": "Acme", "currency": "USD"}, headers=admin)
+        user = client.post(
+            "/api/users",
+            json={"username": "dana", "password": USER_PASSWORD, "client_id": acme.json()["id"]},
+            headers=admin,
+        )
+        assert user.status_code == 201
+        dana = login(client, "dana", USER_PASSWORD)
+        credential = client.post("/api/users/me/credentials", json={}, headers=dana).json()
+        clients_before = client.get("/api/clients", headers=admin).json()
+        users_before = client.get("/api/users", headers=admin).json()
+
+    with TestClient(create_app(settings)) as client:
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        assert client.get("/api/clients", headers=admin).json() == clients_before
+        assert client.get("/api/users", headers=admin).json() == users_before
+        assert client.get("/api/users/me/credentials", headers=dana).status_code == 200
+        token = client.post(
+            "/api/auth/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": credential["client_id"],
+                "client_secret": credential["client_secret"],
+            },
+        )
+        assert token.status_code == 200
+        # Unique indexes still hold after the restart.
+        again = client.post("/api/clients", json={"name": "Acme"}, headers=admin)
+        assert again.status_code == 409
+        assert client.get("/api/clients", headers=admin).json()["total"] == 1
+
+
+def test_a_different_data_dir_is_a_different_store(tmp_path):
+    with TestClient(create_app(_embedded(tmp_path / "one"))) as client:
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        assert client.post("/api/clients", json={"name": "Acme"}, headers=admin).status_code == 201
+    with TestClient(create_app(_embedded(tmp_path / "two"))) as client:
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        assert client.get("/api/clients", headers=admin).json()["total"] == 0
+
+
+def test_generated_secret_key_is_private_and_tokens_survive_a_restart(tmp_path):
+    settings = _embedded(tmp_path / "data", secret_key=None)
+    with TestClient(create_app(settings)) as client:
+        headers = login(client, "admin", ADMIN_PASSWORD)
+        assert client.get("/api/users", headers=headers).status_code == 200
+    key_file = tmp_path / "data" / "secret_key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    key = key_file.read_text()
+    assert len(key) >= 43
+    assert [p.name for p in key_file.parent.iterdir() if p.name.startswith(".secret")] == []
+
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/users", headers=headers).status_code == 200
+    assert key_file.read_text() == key
+
+    # Another data dir means another key: the old token does not verify there.
+    with TestClient(create_app(_embedded(tmp_path / "elsewhere", secret_key=None))) as client:
+        assert client.get("/api/users", headers=headers).status_code == 401
+
+
+def test_configured_secret_key_writes_no_key_file(tmp_path):
+    settings = _embedded(tmp_path / "data", secret_key="configured-signing-key")
+    with TestClient(create_app(settings)) as client:
+        login(client, "admin", ADMIN_PASSWORD)
+    assert not (tmp_path / "data" / "secret_key").exists()
+    assert load_secret_key(settings) == "configured-signing-key"
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path):
+    settings = _embedded(tmp_path / "data", secret_key=None)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        keys = set(pool.map(lambda _: load_secret_key(settings), range(32)))
+    assert len(keys) == 1
+    assert keys == {(tmp_path / "data" / "secret_key").read_text()}
+
+
+def test_an_empty_key_file_is_refused_not_used(tmp_path):
+    settings = _embedded(tmp_path / "data", secret_key=None)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "secret_key").write_text("\n")
+    with pytest.raises(RuntimeError, match="empty"):
+        load_secret_key(settings)
+
+
+# --- python initialize.py -------------------------------------------------------------------
+
+
+def _run_initialize(data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("MONGODB_", "ADMIN_")) and k != "SECRET_KEY"
+    }
+    env.update({"DATA_DIR": str(data_dir), "PASSWORD_HASH_MEMORY_KIB": "1024"})
+    return subprocess.run(
+        [sys.executable, str(REPO / "initialize.py")],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_initialize_script_is_idempotent(tmp_path):
+    data_dir = tmp_path / "data"
+    first = _run_initialize(data_dir, tmp_path)
+    assert first.returncode == 0, first.stderr
+    passwords = BANNER.findall(first.stderr)
+    assert len(passwords) == 1
+    assert "embedded" in first.stderr
+
+    second = _run_initialize(data_dir, tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert BANNER.findall(second.stderr) == []
+    assert "present" in second.stderr
+    assert passwords[0] not in second.stderr + second.stdout
+
+    settings = _embedded(data_dir, admin_password=None)
+    store = Store(settings)
+    try:
+        users = store.collection("users").find({})
+        indexes = store.run(lambda: store.db["users"].index_information())
+    finally:
+        store.close()
+    assert [(u["username"], u["first_login"]) for u in users] == [("admin", True)]
+    assert indexes["username_1"]["unique"] is True
+
+    with TestClient(create_app(settings)) as client:
+        token = client.post(
+            "/api/auth/token", data={"username": "admin", "password": passwords[0]}
+        ).json()
+        assert token["first_login"] is True
