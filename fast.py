@@ -19,7 +19,18 @@ from fastapi.responses import JSONResponse
 
 from engine.errors import EngineError
 from initialize import announce_password, initialize
-from routers import allocate, auth, campaigns, clients, health, states, timesteps, users
+from routers import (
+    allocate,
+    auth,
+    campaigns,
+    clients,
+    dashboard,
+    health,
+    insights,
+    states,
+    timesteps,
+    users,
+)
 from utils.db import Conflict, Store, StoreUnavailable
 from utils.security import PasswordHasher, load_secret_key
 from utils.settings import Settings, get_settings
@@ -129,9 +140,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         states.router,
         timesteps.router,
         allocate.router,
+        insights.router,
     )
     for router in routers:
         app.include_router(router, prefix="/api")
+    app.include_router(dashboard.router)
     return app
 
 

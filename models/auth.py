@@ -83,3 +83,20 @@ class CredentialOut(BaseModel):
 
 class CredentialCreated(CredentialOut):
     client_secret: str = Field(description="Shown once: only a hash is stored.")
+
+
+class MeClient(BaseModel):
+    id: str
+    name: str
+    currency: str
+    timezone: str
+
+
+class MeOut(BaseModel):
+    """Who the caller is, and the client it acts for: what a dashboard needs to label things."""
+
+    username: str
+    client_id: str | None
+    scopes: list[str] = Field(description="The scopes of the token used.")
+    is_admin: bool
+    client: MeClient | None = Field(description="The caller's client; null for admins.")

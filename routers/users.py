@@ -11,13 +11,15 @@ from models.auth import (
     CredentialCreate,
     CredentialCreated,
     CredentialOut,
+    MeClient,
+    MeOut,
     UserCreate,
     UserOut,
     UserUpdate,
 )
 from models.common import Page
 from utils.db import Conflict, public, utcnow
-from utils.deps import AdminPrincipal, HasherDep, MePrincipal, StoreDep, not_found
+from utils.deps import AdminPrincipal, AnyPrincipal, HasherDep, MePrincipal, StoreDep, not_found
 from utils.pagination import PageParams
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -69,6 +71,24 @@ def list_users(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[Use
         total=users.count({}),
         limit=page.limit,
         offset=page.offset,
+    )
+
+
+@router.get("/me", response_model=MeOut)
+def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
+    """The caller's name, scopes and client (name, currency, time zone) for dashboards."""
+    doc = principal.client_id and store.collection("clients").get({"_id": principal.client_id})
+    client = None
+    if doc:
+        client = MeClient(
+            id=doc["_id"], name=doc["name"], currency=doc["currency"], timezone=doc["timezone"]
+        )
+    return MeOut(
+        username=principal.username,
+        client_id=principal.client_id,
+        scopes=sorted(principal.scopes),
+        is_admin=principal.is_admin,
+        client=client,
     )
 
 

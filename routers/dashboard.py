@@ -1,0 +1,77 @@
+"""The web dashboard: static pages that use the public REST API with the user's token.
+
+Served outside /api. Plotly comes from the installed `plotly` Python package (its bundled
+plotly.min.js), so the pages work offline and nothing third-party lives in the repository.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse
+
+DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
+_ASSET = re.compile(r"^[a-z0-9_-]+\.(js|css)$")
+_MEDIA_TYPES = {"js": "text/javascript", "css": "text/css"}
+# Scripts only from this server: no CDN can slip in. Plotly sets inline styles and draws
+# its images as data: URIs.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; frame-ancestors 'none'",
+    "Cache-Control": "no-cache",
+}
+
+router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+
+
+@lru_cache
+def plotly_js() -> Path:
+    """plotly.min.js as shipped inside the installed plotly package."""
+    path = Path(str(resources.files("plotly") / "package_data" / "plotly.min.js"))
+    if not path.is_file():
+        raise RuntimeError("the installed plotly package has no package_data/plotly.min.js")
+    return path
+
+
+def _page(name: str) -> FileResponse:
+    return FileResponse(DASHBOARD_DIR / name, media_type="text/html", headers=_PAGE_HEADERS)
+
+
+@router.get("")
+def states_page() -> FileResponse:
+    """Log in, pick a state, see its charts and insights, post metrics and advance."""
+    return _page("index.html")
+
+
+@router.get("/rps")
+def rps_page() -> FileResponse:
+    """Paste two price series and see the RPS band and budget split."""
+    return _page("rps.html")
+
+
+@router.get("/optimizer")
+def optimizer_page() -> FileResponse:
+    """Upload spend/value history, see the fitted curves and the allocation."""
+    return _page("optimizer.html")
+
+
+@router.get("/static/plotly.min.js")
+def plotly_bundle() -> FileResponse:
+    return FileResponse(
+        plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"}
+    )
+
+
+@router.get("/static/{name}")
+def asset(name: str) -> FileResponse:
+    """The dashboard's own scripts and styles (flat names only: no paths)."""
+    path = DASHBOARD_DIR / name
+    if not _ASSET.match(name) or not path.is_file():
+        raise HTTPException(404, detail="Not found")
+    return FileResponse(
+        path, media_type=_MEDIA_TYPES[name.rsplit(".", 1)[1]], headers={"Cache-Control": "no-cache"}
+    )

@@ -1,0 +1,65 @@
+"""Insights: what a performance analyst and a budget strategist read in a state's history."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from engine.insights import CampaignInfo, RunInfo, analyze
+from models.insights import InsightsOut
+from routers.states import get_state
+from utils.deps import ReadTenant, SettingsDep, StoreDep
+from utils.narration import narrate
+
+router = APIRouter(prefix="/states", tags=["insights"])
+
+
+def _campaign_infos(store: StoreDep, state: dict) -> list[CampaignInfo]:
+    """The state's campaigns in its order; a campaign deleted since shows by id, inactive."""
+    found = store.collection("campaigns").find(
+        {"client_id": state["client_id"], "_id": {"$in": state["campaign_ids"]}}
+    )
+    by_id = {doc["_id"]: doc for doc in found}
+    infos = []
+    for cid in state["campaign_ids"]:
+        doc = by_id.get(cid)
+        if doc is None:
+            infos.append(CampaignInfo(cid, cid, active=False))
+            continue
+        infos.append(
+            CampaignInfo(
+                cid,
+                doc["name"],
+                min_budget=doc.get("min_budget"),
+                max_budget=doc.get("max_budget"),
+                active=doc.get("status", "active") == "active",
+            )
+        )
+    return infos
+
+
+@router.get("/{state_id}/insights", response_model=InsightsOut)
+def insights(
+    state_id: str, tenant: ReadTenant, store: StoreDep, settings: SettingsDep
+) -> InsightsOut:
+    """Trends, anomalies, saturation, learning status, recommendations and warnings.
+
+    Computed by Oktopus from the state's history. When LLM_API_KEY is set, a language model
+    also narrates the analysis (`narrative`); when it is not, or the call fails or times out,
+    `narrative_error` says why and the analysis is returned alone.
+    """
+    state = get_state(state_id, tenant, store)
+    history = store.collection("history").find({"state_id": state["id"]}, sort=[("timestep", 1)])
+    run = RunInfo(
+        budget=state["budget"],
+        remaining=state["remaining"],
+        timesteps=state["timesteps"],
+        current_time=state["current_time"],
+        floor=state["floor"],
+        step=state["step"],
+        budgets=state["budgets"] if state["status"] != "completed" else None,
+    )
+    analysis = analyze(history, _campaign_infos(store, state), state["objective"], run)
+    narrative, narrative_error = narrate(analysis, settings)
+    return InsightsOut(
+        state_id=state["id"], **analysis, narrative=narrative, narrative_error=narrative_error
+    )
