@@ -5,10 +5,13 @@ fixed scale s the curve is linear in a, so on a log grid of scales each grid poi
 conjugate Normal-inverse-gamma posterior on (a, noise variance) and a closed-form marginal
 likelihood that weights the grid. The grid prior is shared by all campaigns (empirical Bayes:
 campaigns of one advertiser saturate at comparable spends), which matters when many campaigns
-each have few observations. Each timestep one (s, a) is drawn per campaign, the allocation is
+each have few observations. Each timestep (s, a) is drawn per campaign, the allocation is
 solved exactly on the drawn curves by the shared KKT allocator (engine.allocator), and the
 framework moves toward it within `step`. The spends it chooses vary from draw to draw, which is
 what identifies the scales; seed 001's fixed step never learns a curve at all.
+
+`draws` > 1 averages the exact allocations of that many independent draws (1 = plain Thompson
+sampling): the same posterior, less allocation noise while it is still wide.
 
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
 priors below are unit-free. All sums run over campaigns x grid x observations as arrays.
@@ -32,11 +35,11 @@ _LOWEST_AMPLITUDE = 1e-9
 
 
 class Curve(Policy):
-    """Per-campaign negexp posteriors on a scale grid, sampled and allocated exactly each step."""
+    """Per-campaign saturating-curve posteriors on a grid, sampled and allocated exactly."""
 
     name = "curve"
     param_specs = {
-        "grid_size": Number(40, 4, 400, integer=True),
+        "grid_size": Number(24, 4, 200, integer=True),
         "scale_min": Number(0.05, 0.0, low_open=True),
         "scale_max": Number(50.0, 0.0, low_open=True),
         "prior_weight": Number(0.5, 0.0, low_open=True),
@@ -55,13 +58,14 @@ class Curve(Policy):
         )
         self.at_equal_share = -np.expm1(-1.0 / self.scales)
         log_prior = -0.5 * (np.log(self.scales) / self.params["scale_spread"]) ** 2
-        self.scale_prior = np.exp(log_prior - log_prior.max())
+        prior = np.exp(log_prior - log_prior.max())
+        self.grid_prior = prior / prior.sum()
 
     def posterior(self, context: Context) -> dict[str, np.ndarray]:
         """Grid weights (K, G) and Normal-inverse-gamma parameters of every campaign's curve.
 
         The amplitude parameter b is the curve's value at an equal share of the timestep budget
-        (a = b / (1 - exp(-1 / s))), which keeps one prior on b sensible across all scales.
+        (a = b / (1 - exp(-1 / s))), which keeps one prior on b sensible across the grid.
         """
         settings = context.settings
         spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
@@ -92,11 +96,10 @@ class Curve(Policy):
         )
         log_evidence = 0.5 * np.log(kappa0 / kappa) - shape[:, None] * np.log(scale)
         likelihood = np.exp(log_evidence - log_evidence.max(axis=1, keepdims=True))
-        own = likelihood * self.scale_prior
+        own = likelihood * self.grid_prior
         own /= own.sum(axis=1, keepdims=True)
-        prior = self.scale_prior / self.scale_prior.sum()
         pooling = self.params["pooling"]
-        shared_prior = (1 - pooling) * prior + pooling * own.mean(axis=0)
+        shared_prior = (1 - pooling) * self.grid_prior + pooling * own.mean(axis=0)
         grid = likelihood * shared_prior[None, :]
         grid /= grid.sum(axis=1, keepdims=True)
         return {
@@ -109,19 +112,16 @@ class Curve(Policy):
             "value_unit": np.array(value_unit),
         }
 
-    def sample_curves(self, context: Context, rng: np.random.Generator) -> NegExpCurves:
+    def sample_curves(self, post: dict[str, np.ndarray], rng: np.random.Generator) -> NegExpCurves:
         """One posterior draw of every campaign's curve, in spend and value units of the run."""
-        post = self.posterior(context)
-        n_campaigns = context.n_campaigns
+        n_campaigns = post["grid"].shape[0]
         rows = np.arange(n_campaigns)
         cumulative = np.cumsum(post["grid"], axis=1)
         uniforms = rng.random(n_campaigns)
         chosen = np.minimum((cumulative < uniforms[:, None]).sum(axis=1), self.scales.size - 1)
         variance = post["scale"][rows, chosen] / rng.gamma(post["shape"])
-        noise = rng.standard_normal(n_campaigns)
-        at_share = (
-            post["mean"][rows, chosen] + np.sqrt(variance / post["kappa"][rows, chosen]) * noise
-        )
+        spread = np.sqrt(variance / post["kappa"][rows, chosen])
+        at_share = post["mean"][rows, chosen] + spread * rng.standard_normal(n_campaigns)
         amplitude = np.maximum(at_share, _LOWEST_AMPLITUDE) / self.at_equal_share[chosen]
         return NegExpCurves(
             alpha=amplitude * post["value_unit"],
@@ -129,13 +129,10 @@ class Curve(Policy):
         )
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
-        total = 0
+        post = self.posterior(context)
+        lower, upper = context.lower * context.budget, context.upper * context.budget
+        total = np.zeros(context.n_campaigns)
         for _ in range(self.params["draws"]):
-            curves = self.sample_curves(context, rng)
-            total = total + allocate_budget(
-                curves,
-                context.budget,
-                context.lower * context.budget,
-                context.upper * context.budget,
-            )
+            curves = self.sample_curves(post, rng)
+            total += allocate_budget(curves, context.budget, lower, upper)
         return total / self.params["draws"] / context.budget
