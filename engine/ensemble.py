@@ -37,10 +37,10 @@ from engine.fitting import (
     make_curves,
 )
 from engine.local_slope import fit_local_slope
-from engine.response import GridCurves, ResponseCurves, SpendScaledCurves
+from engine.response import GridCurves, MarginalGridCurves, ResponseCurves, SpendScaledCurves
 
 MODELS = ("negexp", "mm", "hill", "local_slope")
-GRID_POINTS = 101
+GRID_POINTS = 201
 MIN_ADSTOCK_POINTS = 6
 
 
@@ -164,6 +164,10 @@ def fit_campaign(
         curves = SpendScaledCurves(fitted[family].curves(), scale)
         ensemble_response += weight * curves.response(grid[:, None])[:, 0]
         ensemble_marginal += weight * curves.marginal(grid[:, None])[:, 0]
+    if not np.isfinite(ensemble_marginal[0]):
+        # Hill with n < 1 starts with an infinite marginal: use the first chord's slope.
+        chord = (ensemble_response[1] - ensemble_response[0]) / (grid[1] - grid[0])
+        ensemble_marginal[0] = max(chord, ensemble_marginal[1])
     ensemble = {
         "spend": grid.tolist(),
         "response": ensemble_response.tolist(),
@@ -242,17 +246,19 @@ def curves_from_fit(fit: Mapping, model: str = "ensemble") -> tuple[list[str], R
     """Campaign names and per-period (steady-state) curves of one model of a stored fit."""
     campaigns = fit["campaigns"]
     names = [campaign["campaign"] for campaign in campaigns]
-    if model == "ensemble" or model == "local_slope":
-        if model == "ensemble":
-            grids = [campaign["ensemble"] for campaign in campaigns]
-        else:
-            grids = [campaign["models"]["local_slope"]["params"] for campaign in campaigns]
-        scales = [
-            1.0 if model == "ensemble" else float(steady_state_scale(campaign["theta"]))
-            for campaign in campaigns
-        ]
+    if model == "ensemble":
+        spend, marginal = pad_grids(
+            [campaign["ensemble"]["spend"] for campaign in campaigns],
+            [campaign["ensemble"]["marginal"] for campaign in campaigns],
+        )
+        return names, MarginalGridCurves(spend, marginal, names)
+    if model == "local_slope":
+        if any("local_slope" not in campaign["models"] for campaign in campaigns):
+            raise EngineError("the fit has no local_slope model")
+        grids = [campaign["models"]["local_slope"]["params"] for campaign in campaigns]
         spend, response = pad_grids([g["spend"] for g in grids], [g["response"] for g in grids])
-        return names, SpendScaledCurves(GridCurves(spend, response, names), np.array(scales))
+        scales = steady_state_scale(np.array([campaign["theta"] for campaign in campaigns]))
+        return names, SpendScaledCurves(GridCurves(spend, response, names), scales)
     if model not in PARAMETERS:
         raise EngineError(f"unknown model {model!r} (known: ensemble, {', '.join(MODELS)})")
     if any(model not in campaign["models"] for campaign in campaigns):

@@ -354,3 +354,82 @@ class SpendScaledCurves(ResponseCurves):
 
     def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
         return self.base.inverse_marginal(np.asarray(lam, dtype=float) / self.scale) / self.scale
+
+
+class MarginalGridCurves(ResponseCurves):
+    """Curves given by their marginal on spend grids, linearly interpolated between points.
+
+    The marginal must be non-increasing (concave response); the response is its integral
+    from spend 0, and past the last point the marginal is 0. Used for ensembles, whose
+    marginal is known at every grid point: unlike a piecewise-linear response, the
+    marginal is continuous, so the allocator equalizes it exactly.
+    """
+
+    def __init__(self, spend: np.ndarray, marginal: np.ndarray, names: list[str] | None = None):
+        self.knots = np.atleast_2d(np.asarray(spend, dtype=float))
+        self.marginals = np.atleast_2d(np.asarray(marginal, dtype=float))
+        label = (lambda row: repr(names[row])) if names else (lambda row: f"#{row}")
+        if self.knots.shape != self.marginals.shape or self.knots.shape[1] < 2:
+            raise EngineError("spend and marginal grids need the same shape, two points or more")
+        if not (np.all(np.isfinite(self.knots)) and np.all(np.isfinite(self.marginals))):
+            raise EngineError("spend and marginal grids must be finite numbers")
+        self.widths = np.diff(self.knots, axis=1)
+        drops = np.diff(self.marginals, axis=1)
+        tolerance = 1e-9 * (1.0 + np.abs(self.marginals[:, :-1]))
+        checks = {
+            "must start at spend 0": np.abs(self.knots[:, 0]) > 0,
+            "spend must increase": np.any(self.widths <= 0, axis=1),
+            "marginal must be >= 0": np.any(self.marginals < 0, axis=1),
+            "marginal must not increase (response not concave)": np.any(drops > tolerance, axis=1),
+        }
+        for problem, rows in checks.items():
+            if np.any(rows):
+                raise EngineError(f"campaign {label(int(np.flatnonzero(rows)[0]))}: grid {problem}")
+        self.marginals = np.minimum.accumulate(self.marginals, axis=1)
+        areas = 0.5 * (self.marginals[:, 1:] + self.marginals[:, :-1]) * self.widths
+        self.levels = np.concatenate([np.zeros((self.size, 1)), np.cumsum(areas, axis=1)], axis=1)
+
+    @property
+    def size(self) -> int:
+        return self.knots.shape[0]
+
+    def _locate(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Segment index, offset into it and the marginal's slope there, for each spend."""
+        x = np.clip(np.asarray(x, dtype=float), 0.0, self.knots[:, -1])
+        segment = np.minimum(
+            np.sum(self.knots[:, 1:-1] < x[..., None], axis=-1), self.widths.shape[1] - 1
+        )
+        rows = np.arange(self.size)
+        offset = x - self.knots[rows, segment]
+        tilt = (self.marginals[rows, segment + 1] - self.marginals[rows, segment]) / self.widths[
+            rows, segment
+        ]
+        return segment, offset, tilt
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        segment, offset, tilt = self._locate(x)
+        rows = np.arange(self.size)
+        start = self.marginals[rows, segment]
+        return self.levels[rows, segment] + offset * (start + 0.5 * tilt * offset)
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        segment, offset, tilt = self._locate(x)
+        value = self.marginals[np.arange(self.size), segment] + tilt * offset
+        return np.where(np.asarray(x, dtype=float) > self.knots[:, -1], 0.0, value)
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        lam = np.asarray(lam, dtype=float)
+        above = np.sum(self.marginals > lam[..., None], axis=-1)
+        last = self.knots.shape[1] - 1
+        segment = np.clip(above - 1, 0, last - 1)
+        rows = np.arange(self.size)
+        high = self.marginals[rows, segment]
+        low = self.marginals[rows, segment + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fraction = np.clip((high - lam) / (high - low), 0.0, 1.0)
+        inside = self.knots[rows, segment] + np.nan_to_num(fraction) * self.widths[rows, segment]
+        spend = np.where(above == 0, 0.0, np.where(above > last, self.knots[:, -1], inside))
+        return np.where(lam <= 0, np.inf, spend)
+
+    def subset(self, index: np.ndarray) -> MarginalGridCurves:
+        return MarginalGridCurves(self.knots[index], self.marginals[index])

@@ -90,3 +90,15 @@ def test_unknown_campaign_in_settings_and_bad_downstream_figures():
         fit_dataset(data, downstream={"a": {"conversion_rate": 0.5}})
     with pytest.raises(EngineError, match="unknown models"):
         fit_dataset(data, models=["negexp", "spline"])
+
+
+def test_allocating_on_the_ensemble_equalizes_marginal_roi():
+    data = Dataset(
+        (series("negexp", "a"), series("mm", "b", seed=1), series("hill", "c", seed=2)),
+        "revenue",
+        "long",
+    )
+    _, curves = curves_from_fit(fit_dataset(data), "ensemble")
+    spend = allocate_budget(curves, 4000.0)
+    marginal = curves.marginal(spend)
+    np.testing.assert_allclose(marginal, marginal.mean(), rtol=1e-6)

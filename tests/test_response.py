@@ -9,6 +9,7 @@ from engine.errors import EngineError
 from engine.response import (
     GridCurves,
     HillCurves,
+    MarginalGridCurves,
     MichaelisMentenCurves,
     NegExpCurves,
     OffsetCurves,
@@ -133,3 +134,33 @@ def test_offset_and_scaled_curves_shift_and_stretch_spend():
     np.testing.assert_allclose(scaled.response(spend), base.response(spend * [2.0, 4.0]))
     np.testing.assert_allclose(scaled.marginal(spend), numeric_derivative(scaled, spend), rtol=1e-6)
     np.testing.assert_allclose(scaled.inverse_marginal(scaled.marginal(spend)), spend, rtol=1e-9)
+
+
+def test_marginal_grid_curves_interpolate_the_marginal():
+    spend = np.linspace(0.0, 3000.0, 301)
+    exact = NegExpCurves(np.array([1000.0, 500.0]), np.array([0.002, 0.004]))
+    grid = MarginalGridCurves(
+        np.stack([spend, spend]), exact.marginal(np.stack([spend, spend], 1)).T
+    )
+    x = np.array([123.0, 2000.0])
+    np.testing.assert_allclose(grid.response(x), exact.response(x), rtol=1e-3)
+    np.testing.assert_allclose(grid.marginal(x), exact.marginal(x), rtol=1e-3)
+    np.testing.assert_allclose(grid.inverse_marginal(grid.marginal(x)), x, rtol=1e-9)
+    np.testing.assert_array_equal(grid.inverse_marginal(np.array([50.0, 50.0])), 0.0)
+    np.testing.assert_array_equal(grid.inverse_marginal(np.array([1e-9, 1e-9])), 3000.0)
+    spend_split = allocate_budget(grid, 1500.0)
+    np.testing.assert_allclose(grid.marginal(spend_split)[0], grid.marginal(spend_split)[1])
+    np.testing.assert_allclose(spend_split, allocate_budget(exact, 1500.0), rtol=1e-3)
+
+
+@pytest.mark.parametrize(
+    ("marginal", "problem"),
+    [
+        ([[1.0, 2.0, 0.5]], "not concave"),
+        ([[1.0, -0.5, -1.0]], ">= 0"),
+        ([[1.0, np.inf, 0]], "finite"),
+    ],
+)
+def test_marginal_grid_rejects_bad_grids(marginal, problem):
+    with pytest.raises(EngineError, match=problem):
+        MarginalGridCurves(np.array([[0.0, 1.0, 2.0]]), np.array(marginal), names=["tv"])
