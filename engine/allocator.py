@@ -122,6 +122,7 @@ def solve_monotone_multiplier(
     final bracket (lam_low, lam_high) with total(lam_low) >= target >= total(lam_high).
     """
     scale = max(abs(low), abs(high), 1e-300)
+    slack = 1e-12 * abs(target)
     fractions = np.arange(1, sections + 1) / (sections + 1)
     for _ in range(MAX_BISECTIONS):
         if low > 0:
@@ -133,7 +134,8 @@ def solve_monotone_multiplier(
             if high - low <= RELATIVE_TOLERANCE * scale:
                 break
             candidates = low + (high - low) * fractions
-        above = np.asarray(total_at(candidates)) >= target
+        # Rounding slack: where the total is flat at the target, move to the top of the flat.
+        above = np.asarray(total_at(candidates)) >= target - slack
         count = int(np.count_nonzero(above))
         if count:
             low = float(candidates[count - 1])

@@ -2,7 +2,7 @@
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
@@ -125,6 +125,9 @@ problems = st.integers(min_value=1, max_value=30).flatmap(
 
 @settings(max_examples=60, deadline=None)
 @given(problems)
+@example(  # one campaign takes all the budget left above the others' minimums
+    ([1.0] * 3, [0.0625] * 3, [62.0, 1.0000000000010019, 2.561435898130057], [0.0, 2.0, 2.0], 0.25)
+)
 def test_bounds_respected_and_budget_met(problem):
     alpha, mu, lower, width, position = (np.asarray(part, dtype=float) for part in problem)
     curves = NegExpCurves(alpha, mu)
