@@ -1,0 +1,196 @@
+"""Every policy: invariants under random and adversarial use, determinism, and learning."""
+
+import json
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import POLICY_NAMES, make_policy
+
+TOLERANCE = 1e-7
+PROPERTY_SETTINGS = settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def campaign_count(name: str, draw) -> int:
+    return 2 if name == "rps" else draw(st.integers(2, 5))
+
+
+@st.composite
+def runs(draw, name: str, min_timesteps: int = 1):
+    """Feasible settings and a few timesteps of arbitrary (possibly adversarial) reports."""
+    k = campaign_count(name, draw)
+    timesteps = draw(st.integers(min_timesteps, 6))
+    budget = draw(st.floats(10.0, 1e5))
+    per_step = budget / timesteps
+    floor = draw(st.sampled_from([0.0, 0.5 / k, 1.0 / k]))
+    settings_ = {
+        "budget": budget,
+        "timesteps": timesteps,
+        "step": draw(st.sampled_from([0.05, 0.1, 0.3, 1.0])),
+        "floor": floor,
+        "objective": draw(st.sampled_from(["revenue", "conversions", "profit"])),
+        "seed": draw(st.integers(0, 2**31)),
+    }
+    if floor < 1.0 / k and draw(st.booleans()):
+        room = per_step * (1 - floor * k)
+        lows = [room * draw(st.floats(0, 0.9)) / k for _ in range(k)]
+        settings_["min_budget"] = lows
+        settings_["max_budget"] = [None] + [
+            max(low, per_step * floor) + per_step * draw(st.floats(0.1, 2.0)) / k
+            for low in lows[1:]
+        ]
+    reports = []
+    spends = st.sampled_from([0.0, 0.5, 1.0, 1.0, 3.0, None])
+    for _ in range(draw(st.integers(1, 6))):
+        factors = draw(st.lists(spends, min_size=k, max_size=k))
+        rates = draw(st.lists(st.floats(0.0, 5.0), min_size=k, max_size=k))
+        active = draw(st.lists(st.booleans(), min_size=k, max_size=k))
+        reports.append((factors, rates, active))
+    return k, settings_, reports
+
+
+def observations(state: dict, factors: list, rates: list) -> dict:
+    spend = [None if f is None else b * f for f, b in zip(factors, state["budgets"], strict=True)]
+    seen = [b if s is None else s for s, b in zip(spend, state["budgets"], strict=True)]
+    clicks = [s / 2.0 for s in seen]
+    conversions = [c * min(r / 5.0, 1.0) for c, r in zip(clicks, rates, strict=True)]
+    return {
+        "spend": spend,
+        "clicks": clicks,
+        "conversions": conversions,
+        "revenue": [c * 20.0 for c in conversions],
+    }
+
+
+def check_allocation(state: dict, allocation: dict, active: list[bool]) -> None:
+    shares, budgets = np.array(state["shares"]), np.array(state["budgets"])
+    assert allocation["shares"] == state["shares"] and allocation["budgets"] == state["budgets"]
+    assert np.all(budgets >= 0) and np.all(shares >= -TOLERANCE)
+    assert budgets.sum() == pytest.approx(state["timestep_budget"], rel=1e-9, abs=1e-9)
+    spent = min(state["spent"], state["settings"]["budget"])
+    assert spent + state["timestep_budget"] <= state["settings"]["budget"] * (1 + 1e-9)
+    if state["timestep_budget"] > 0:
+        assert shares[np.array(active)].sum() == pytest.approx(1.0)
+        assert np.all(shares[~np.array(active)] == 0)
+    maxima = state["settings"]["max_budget"]
+    for budget, high in zip(budgets, maxima, strict=True):
+        assert high is None or budget <= high * (1 + 1e-9) + 1e-9
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_invariants_hold_under_adversarial_reports(name, data):
+    k, settings_, reports = data.draw(runs(name))
+    policy = make_policy(name)
+    state = policy.init(k, settings_)
+    check_allocation(state, policy._allocation(state), [True] * k)
+    for factors, rates, active in reports:
+        if state["done"]:
+            break
+        before = json.dumps(state)
+        obs = observations(state, factors, rates)
+        new_state, allocation = policy.advance(state, obs, active)
+        assert json.dumps(state) == before, "advance must not mutate its input"
+        again = policy.advance(json.loads(before), obs, active)
+        assert again == (new_state, allocation), "equal inputs must give equal outputs"
+        json.dumps(new_state, allow_nan=False)
+        check_allocation(new_state, allocation, active)
+        state = new_state
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+@PROPERTY_SETTINGS
+@given(data=st.data())
+def test_constraints_hold_when_spend_is_as_planned(name, data):
+    k, settings_, reports = data.draw(runs(name, min_timesteps=4))
+    policy = make_policy(name)
+    state = policy.init(k, settings_)
+    floor, step = settings_["floor"], settings_["step"]
+    lows = settings_.get("min_budget") or [0.0] * k
+    for _, rates, _ in reports[: settings_["timesteps"] - 1]:
+        previous = np.array(state["shares"])
+        state, _ = policy.advance(state, observations(state, [1.0] * k, rates))
+        shares, budgets = np.array(state["shares"]), np.array(state["budgets"])
+        per_step = settings_["budget"] / settings_["timesteps"]
+        assert state["timestep_budget"] == pytest.approx(per_step)
+        assert np.all(shares >= floor - TOLERANCE)
+        assert np.all(budgets >= np.array(lows) * (1 - 1e-9) - 1e-9)
+        assert np.max(np.abs(shares - previous)) <= step + TOLERANCE
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_rebalance_pauses_without_learning(name):
+    k = 2 if name == "rps" else 3
+    policy = make_policy(name)
+    state = policy.init(k, {"budget": 900.0, "timesteps": 9, "floor": 0.1})
+    state, _ = policy.advance(state, {"spend": state["budgets"], "revenue": [1.0] * k})
+    paused = [True] + [False] * (k - 1)
+    rebalanced = policy.rebalance(state, paused)
+    assert rebalanced["shares"][0] == pytest.approx(1.0)
+    assert rebalanced["budgets"][0] == pytest.approx(100.0)
+    assert rebalanced["history"] == state["history"] and rebalanced["rng"] == state["rng"]
+
+
+# --- learning -----------------------------------------------------------------------------------
+
+
+def linear_world(state: dict, returns: list[float], cost_per_click: list[float]) -> dict:
+    spend = state["budgets"]
+    clicks = [s / c for s, c in zip(spend, cost_per_click, strict=True)]
+    revenue = [s * r for s, r in zip(spend, returns, strict=True)]
+    return {
+        "spend": spend,
+        "clicks": clicks,
+        "conversions": [r / 10.0 for r in revenue],
+        "revenue": revenue,
+    }
+
+
+@pytest.mark.parametrize("name", [name for name in POLICY_NAMES if name != "uniform"])
+def test_every_policy_moves_budget_toward_a_clearly_best_campaign(name):
+    k = 2 if name == "rps" else 3
+    returns = [3.0] + [1.0] * (k - 1)
+    cost_per_click = [1.0] + [3.0] * (k - 1)
+    policy = make_policy(name)
+    state = policy.init(k, {"budget": 20_000.0, "timesteps": 20, "seed": 3})
+    for _ in range(15):
+        state, allocation = policy.advance(state, linear_world(state, returns, cost_per_click))
+    assert allocation["shares"][0] > 0.55
+    assert allocation["shares"][0] == max(allocation["shares"])
+
+
+def test_uniform_keeps_equal_shares():
+    policy = make_policy("uniform")
+    state = policy.init(4, {"budget": 400.0, "timesteps": 4})
+    state, allocation = policy.advance(state, linear_world(state, [5, 1, 1, 1], [1, 1, 1, 1]))
+    assert allocation["shares"] == pytest.approx([0.25] * 4)
+
+
+def test_different_seeds_give_different_thompson_draws():
+    def final_shares(seed):
+        policy = make_policy("thompson")
+        state = policy.init(3, {"budget": 300.0, "timesteps": 3, "seed": seed, "step": 1.0})
+        obs = {"spend": state["budgets"], "clicks": [5, 5, 5], "conversions": [1, 1, 1]}
+        return policy.advance(state, obs)[1]["shares"]
+
+    assert final_shares(1) != final_shares(2)
+    assert final_shares(1) == final_shares(1)
+
+
+def test_conversions_objective_learns_conversions_not_revenue():
+    policy = make_policy("curve")
+    state = policy.init(2, {"budget": 2000.0, "timesteps": 20, "objective": "conversions"})
+    for _ in range(12):
+        spend = state["budgets"]
+        obs = {
+            "spend": spend,
+            "conversions": [spend[0] * 0.01, spend[1] * 0.05],
+            "revenue": [spend[0] * 5.0, spend[1] * 0.5],
+        }
+        state, allocation = policy.advance(state, obs)
+    assert allocation["shares"][1] > 0.7

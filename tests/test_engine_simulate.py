@@ -1,0 +1,83 @@
+"""The simulator: worlds, oracle, runner and command line; and `curve` reaching the oracle."""
+
+import numpy as np
+import pytest
+
+from engine.simulate import FAMILIES, main, make_world, oracle_spend, run
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_oracle_beats_every_other_split(family):
+    world = make_world(family, 4, 5, seed=1)
+    k, budget = world.n_campaigns, world.timestep_budget
+    best = oracle_spend(world, 0, np.zeros(k), np.full(k, np.inf))
+    assert best.sum() == pytest.approx(budget)
+    best_value = world.expected_revenue(best, 0)
+    rng = np.random.default_rng(0)
+    for shares in rng.dirichlet(np.ones(k), 200):
+        assert world.expected_revenue(shares * budget, 0) <= best_value * (1 + 1e-9)
+
+
+def test_worlds_are_reproducible_and_differ_by_seed():
+    first, again = make_world("hill", 5, 10, seed=3), make_world("hill", 5, 10, seed=3)
+    assert np.array_equal(first.amplitude, again.amplitude)
+    assert not np.array_equal(first.scale, make_world("hill", 5, 10, seed=4).scale)
+
+
+def test_drift_and_seasonality_move_the_curves_over_time():
+    still = make_world("negexp", 3, 30, seed=0)
+    moving = make_world("negexp", 3, 30, seed=0, drift=0.05, seasonality=0.2)
+    assert np.allclose(still.amplitude, still.amplitude[0])
+    assert not np.allclose(moving.amplitude, moving.amplitude[0])
+
+
+def test_reported_conversions_and_revenue_average_to_the_curves():
+    world = make_world("michaelis_menten", 3, 1, seed=2)
+    spend = np.array([2000.0, 3000.0, 5000.0])
+    rng = np.random.default_rng(0)
+    reports = [world.observe(spend, 0, rng) for _ in range(400)]
+    conversions = np.mean([report["conversions"] for report in reports], axis=0)
+    revenue = np.mean([report["revenue"] for report in reports], axis=0)
+    expected = world.expected_conversions(spend, 0)
+    assert conversions == pytest.approx(expected, rel=0.05)
+    assert revenue == pytest.approx(expected * world.value_per_conversion, rel=0.05)
+    assert all(report["spend"] == spend.tolist() for report in reports)
+
+
+def test_efficiency_and_regret_of_the_uniform_split():
+    world = make_world("negexp", 4, 6, seed=5)
+    result = run("uniform", world, seed=0)
+    equal = np.full(4, world.timestep_budget / 4)
+    best = oracle_spend(world, 0, np.zeros(4), np.full(4, np.inf))
+    expected = world.expected_revenue(equal, 0) / world.expected_revenue(best, 0)
+    assert result.efficiency == pytest.approx(expected)
+    assert result.cumulative_regret[-1] == pytest.approx(6 * (1 - expected))
+
+
+def test_curve_ends_within_a_few_percent_of_the_oracle_allocation():
+    world = make_world("negexp", 3, 40, seed=11)
+    result = run("curve", world, seed=11)
+    best = oracle_spend(world, 0, np.zeros(3), np.full(3, np.inf)) / world.timestep_budget
+    final = result.shares[-5:].mean(axis=0)
+    assert np.max(np.abs(final - best)) < 0.05
+    assert result.revenue[-5:].mean() / result.oracle[-1] > 0.99
+    assert result.efficiency > run("uniform", world, seed=11).efficiency
+
+
+def test_command_line_prints_the_table_and_draws_the_regret(tmp_path, capsys):
+    png = tmp_path / "regret.png"
+    code = main(
+        [
+            "--policies=uniform,curve",
+            "--families=negexp",
+            "--campaigns=3",
+            "--timesteps=5",
+            "--seeds=1",
+            f"--png={png}",
+            "--no-progress",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "T = 5" in out and "curve" in out and "negexp K=3" in out
+    assert png.stat().st_size > 1000
