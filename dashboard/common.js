@@ -1,0 +1,282 @@
+// Shared by every dashboard page: the session, calls to the public REST API, the page header
+// (navigation, client picker for admins, log out), DOM building and chart helpers.
+
+const TOKEN_KEY = "oktopus.token";
+const ME_KEY = "oktopus.me";
+const CLIENT_KEY = "oktopus.client";
+
+export class ApiError extends Error {
+  constructor(status, detail) {
+    super(typeof detail === "string" ? detail : JSON.stringify(detail));
+    this.status = status;
+    this.detail = detail;
+  }
+}
+
+function stored(key) {
+  const text = sessionStorage.getItem(key);
+  return text ? JSON.parse(text) : null;
+}
+
+export const session = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  get me() {
+    return stored(ME_KEY);
+  },
+  get client() {
+    return stored(CLIENT_KEY);
+  },
+  set(key, value) {
+    if (value === null) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, typeof value === "string" ? value : JSON.stringify(value));
+  },
+  clear() {
+    [TOKEN_KEY, ME_KEY, CLIENT_KEY].forEach((key) => sessionStorage.removeItem(key));
+  },
+};
+
+/** Call the API with the user's bearer token; admins act on the client they picked. */
+export async function api(path, { method = "GET", json, form, query = {} } = {}) {
+  const url = new URL(path, window.location.origin);
+  for (const [key, value] of Object.entries(query)) url.searchParams.set(key, value);
+  const me = session.me;
+  if (me?.is_admin && session.client && !url.searchParams.has("client_id")) {
+    url.searchParams.set("client_id", session.client.id);
+  }
+  const headers = { Accept: "application/json" };
+  if (session.token) headers.Authorization = `Bearer ${session.token}`;
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form instanceof FormData ? form : new URLSearchParams(form);
+  }
+  const response = await fetch(url, { method, headers, body });
+  if (response.status === 204) return null;
+  const data = await response.json().catch(() => null);
+  if (!response.ok) {
+    if (response.status === 401 && session.token) {
+      session.clear();
+      window.location.reload();
+    }
+    throw new ApiError(response.status, data?.detail ?? response.statusText);
+  }
+  return data;
+}
+
+/** Every item of a paginated list endpoint. */
+export async function allPages(path, query = {}) {
+  const items = [];
+  for (let offset = 0; ; offset += 500) {
+    const page = await api(path, { query: { ...query, limit: 500, offset } });
+    items.push(...page.items);
+    if (items.length >= page.total || page.items.length === 0) return items;
+  }
+}
+
+/** A readable sentence from an API error (plain detail, {message}, or validation errors). */
+export function errorText(error) {
+  if (!(error instanceof ApiError)) return String(error?.message ?? error);
+  const detail = error.detail;
+  if (typeof detail === "string") return `${error.status}: ${detail}`;
+  if (Array.isArray(detail)) {
+    const parts = detail.map((d) => {
+      const where = (d.loc || []).slice(1).join(".");
+      return where ? `${where}: ${d.msg}` : d.msg;
+    });
+    return `${error.status}: ${parts.join("; ")}`;
+  }
+  if (detail && typeof detail === "object" && detail.message) return `${error.status}: ${detail.message}`;
+  return `${error.status}: ${JSON.stringify(detail)}`;
+}
+
+/** Build an element: el("p", {class: "x"}, "text", child). Text is never parsed as HTML. */
+export function el(tag, attributes = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else if (key === "class") node.className = value;
+    else node.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child === null || child === undefined || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+export function money(value, currency) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  return new Intl.NumberFormat("en", { style: "currency", currency }).format(value);
+}
+
+export function number(value, digits = 2) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  return new Intl.NumberFormat("en", { maximumFractionDigits: digits }).format(value);
+}
+
+export function percent(value, digits = 1) {
+  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
+  return `${(100 * value).toFixed(digits)}%`;
+}
+
+/** Show a message in a notice box; kind is ok, error or conflict. */
+export function notify(box, text, kind = "ok") {
+  box.replaceChildren(el("p", { class: `notice ${kind}`, role: kind === "ok" ? "status" : "alert" }, text));
+}
+
+const CHART_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
+
+/**
+ * Draw a Plotly chart: every chart has a title and axis titles with units. `steps` (the number
+ * of timesteps on the x axis) makes the x ticks whole numbers.
+ */
+export function chart(node, traces, { title, x, y, steps, height = 340, ...extra }) {
+  const xaxis = { title: { text: x }, automargin: true };
+  if (steps !== undefined) Object.assign(xaxis, { tick0: 0, dtick: Math.max(1, Math.ceil(steps / 10)) });
+  const layout = {
+    title: { text: title, font: { size: 15 } },
+    xaxis,
+    yaxis: { title: { text: y }, automargin: true, rangemode: "tozero" },
+    height,
+    margin: { l: 56, r: 16, t: 48, b: 40 },
+    legend: { orientation: "h", x: 0, y: -0.3, yanchor: "top" },
+    paper_bgcolor: "rgba(0,0,0,0)",
+    plot_bgcolor: "rgba(0,0,0,0)",
+    ...extra,
+  };
+  window.Plotly.react(node, traces, layout, CHART_CONFIG);
+}
+
+const PAGES = [
+  ["/dashboard", "Runs"],
+  ["/dashboard/rps", "RPS allocator"],
+  ["/dashboard/optimizer", "Curve optimizer"],
+];
+
+function header(onClientChange) {
+  const me = session.me;
+  const nav = el(
+    "nav",
+    {},
+    PAGES.map(([href, label]) =>
+      el("a", { href, "aria-current": window.location.pathname === href ? "page" : null }, label),
+    ),
+  );
+  const who = el("div", { class: "who" });
+  if (me) {
+    who.append(el("span", { class: "user" }, me.username));
+    if (me.is_admin) who.append(clientPicker(onClientChange));
+    else if (me.client) who.append(el("span", { class: "client" }, `${me.client.name} · ${me.client.currency}`));
+    who.append(
+      el("button", { type: "button", class: "link", id: "logout", onclick: () => { session.clear(); window.location.reload(); } }, "Log out"),
+    );
+  }
+  return el("header", { class: "top" }, el("a", { class: "brand", href: "/dashboard" }, "Oktopus"), nav, who);
+}
+
+function clientPicker(onClientChange) {
+  const select = el("select", { id: "client-picker", "aria-label": "Client" }, el("option", { value: "" }, "Pick a client…"));
+  api("/api/clients", { query: { limit: 500 } })
+    .then((page) => {
+      for (const client of page.items) {
+        select.append(el("option", { value: client.id, selected: session.client?.id === client.id }, `${client.name} (${client.currency})`));
+      }
+      select.addEventListener("change", () => {
+        const client = page.items.find((c) => c.id === select.value) || null;
+        session.set(CLIENT_KEY, client && { id: client.id, name: client.name, currency: client.currency });
+        onClientChange();
+      });
+    })
+    .catch((error) => select.replaceChildren(el("option", {}, errorText(error))));
+  return select;
+}
+
+function loginForm(main, onLoggedIn) {
+  const message = el("div", { class: "messages" });
+  const form = el(
+    "form",
+    { class: "card login", id: "login-form" },
+    el("h1", {}, "Log in to Oktopus"),
+    el("label", {}, "Username", el("input", { name: "username", autocomplete: "username", required: true })),
+    el("label", {}, "Password", el("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
+    el("button", { type: "submit" }, "Log in"),
+    message,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    try {
+      const token = await api("/api/auth/token", {
+        method: "POST",
+        form: { grant_type: "password", username: data.get("username"), password: data.get("password") },
+      });
+      session.set(TOKEN_KEY, token.access_token);
+      if (token.first_login) {
+        passwordChange(main, data.get("username"), data.get("password"), onLoggedIn);
+        return;
+      }
+      session.set(ME_KEY, await api("/api/users/me"));
+      onLoggedIn();
+    } catch (error) {
+      session.clear();
+      notify(message, error.status === 401 ? "Incorrect username or password." : errorText(error), "error");
+    }
+  });
+  main.replaceChildren(form);
+}
+
+function passwordChange(main, username, oldPassword, onLoggedIn) {
+  const message = el("div", { class: "messages" });
+  const form = el(
+    "form",
+    { class: "card login" },
+    el("h1", {}, "Choose a new password"),
+    el("p", {}, "This is your first login: set your own password to continue."),
+    el("label", {}, "New password", el("input", { name: "password", type: "password", autocomplete: "new-password", minlength: 8, required: true })),
+    el("button", { type: "submit" }, "Change password"),
+    message,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const password = new FormData(form).get("password");
+    try {
+      await api("/api/auth/account", { method: "PATCH", json: { old_password: oldPassword, new_password: password } });
+      const token = await api("/api/auth/token", { method: "POST", form: { username, password } });
+      session.set(TOKEN_KEY, token.access_token);
+      session.set(ME_KEY, await api("/api/users/me"));
+      onLoggedIn();
+    } catch (error) {
+      notify(message, errorText(error), "error");
+    }
+  });
+  main.replaceChildren(form);
+}
+
+/**
+ * Start a page: header, login when needed, client choice for admins, then
+ * `onReady({main, me, currency})` (again whenever an admin picks another client).
+ */
+export function startPage(onReady) {
+  const shell = document.getElementById("app");
+  const main = el("main", { id: "main" });
+  const render = () => {
+    const me = session.me;
+    shell.replaceChildren(header(render), main);
+    if (!session.token || !me) {
+      loginForm(main, render);
+      return;
+    }
+    const client = me.is_admin ? session.client : me.client;
+    if (me.is_admin && !client) {
+      main.replaceChildren(el("section", { class: "card" }, el("h1", {}, "Pick a client"), el("p", {}, "Admins see one client at a time: choose it in the menu at the top.")));
+      return;
+    }
+    onReady({ main, me, client, currency: client?.currency || "EUR" });
+  };
+  render();
+}

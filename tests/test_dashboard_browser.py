@@ -1,0 +1,249 @@
+"""The dashboard in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+A client user logs in, opens a run, posts metrics through the forms, advances, runs into the
+409 case after the run moved on behind the page's back, and sees every chart with its title.
+Screenshots (1280x800 and a 390-px phone) go to the test's temp dir. Skipped, with the reason
+printed, only when Chromium or Playwright is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ADMIN_PASSWORD
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+USER, PASSWORD = "ana", "ana-dashboard-password"
+CAMPAIGNS = {"Display": (0.01, 1.2), "Search": (0.05, 3.0), "Social": (0.02, 1.8)}
+CHART_TITLES = {
+    "chart-split": "Budget split now",
+    "chart-allocation": "Allocation over time",
+    "chart-conversions": "Conversions per campaign",
+    "chart-revenue": "Revenue per campaign",
+    "chart-cpa": "CPA per campaign",
+    "chart-roas": "ROAS per campaign",
+    "chart-success": "Success rate per campaign",
+}
+
+pytestmark = pytest.mark.parametrize("backend", ["embedded"])
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        print("SKIP: the playwright Python package is not installed")
+        pytest.skip("the playwright Python package is not installed (pip install playwright)")
+    if CHROMIUM is None:
+        print("SKIP: no chromium executable on PATH")
+        pytest.skip("no chromium executable (apt-get install -y chromium)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def report_metrics(api: httpx.Client, state_id: str, timestep: int) -> None:
+    budgets = api.get(f"/api/states/{state_id}/budget").json()
+    names = {c["id"]: c["name"] for c in api.get("/api/campaigns").json()["items"]}
+    rows = []
+    for cid, amount in budgets.items():
+        rate, roas = CAMPAIGNS[names[cid]]
+        rows.append(
+            {
+                "campaign_id": cid,
+                "spend": amount,
+                "clicks": round(amount),
+                "conversions": round(amount * rate),
+                "revenue": amount * roas,
+            }
+        )
+    posted = api.post(
+        f"/api/states/{state_id}/metrics", json={"timestep": timestep, "metrics": rows}
+    )
+    assert posted.status_code == 200, posted.text
+
+
+@pytest.fixture
+def run(live_server):
+    """A client (USD) with a user, three campaigns and a run advanced three timesteps."""
+    with httpx.Client(base_url=live_server.url, timeout=10) as admin:
+        token = admin.post(
+            "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+        ).json()["access_token"]
+        admin.headers["Authorization"] = f"Bearer {token}"
+        client = admin.post("/api/clients", json={"name": "Acme", "currency": "USD"}).json()
+        user = {"username": USER, "password": PASSWORD, "client_id": client["id"]}
+        assert admin.post("/api/users", json={**user, "scopes": ["read", "write", "me"]}).is_success
+    api = httpx.Client(base_url=live_server.url, timeout=10)
+    token = api.post("/api/auth/token", data={"username": USER, "password": PASSWORD}).json()
+    api.headers["Authorization"] = f"Bearer {token['access_token']}"
+    ids = [
+        api.post("/api/campaigns", json={"name": name, "platform": "google"}).json()["id"]
+        for name in CAMPAIGNS
+    ]
+    state = api.post(
+        "/api/states",
+        json={"name": "Spring sale", "campaign_ids": ids, "budget": 9000, "timesteps": 10},
+    ).json()
+    for t in range(3):
+        report_metrics(api, state["id"], t)
+        assert api.post(f"/api/states/{state['id']}/next", json={"expected_time": t}).is_success
+    yield live_server.url, api, state["id"]
+    api.close()
+
+
+def open_page(browser, url: str, width: int, height: int):
+    """A fresh browser page that records failed scripts and every host it talks to."""
+    context = browser.new_context(viewport={"width": width, "height": height})
+    page = context.new_page()
+    page.problems = []
+    page.hosts = set()
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.on("console", lambda message: _record_console(page, message))
+    page.on("request", lambda request: page.hosts.add(request.url.split("/")[2]))
+    page.goto(url + "/dashboard")
+    return page
+
+
+def _record_console(page, message) -> None:
+    """Script errors and refused loads (CSP); HTTP error statuses are the API's answers."""
+    if message.type == "error" and not message.text.startswith("Failed to load resource"):
+        page.problems.append(message.text)
+
+
+def log_in(page) -> None:
+    page.fill("#login-form input[name=username]", USER)
+    page.fill("#login-form input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#states-table")
+
+
+def open_run(page) -> None:
+    page.click("a.state-link:has-text('Spring sale')")
+    page.wait_for_selector("#chart-success .gtitle")
+    page.wait_for_selector("#insights-table")
+
+
+def chart_titles(page) -> dict[str, str]:
+    return {chart_id: page.text_content(f"#{chart_id} .gtitle") for chart_id in CHART_TITLES}
+
+
+def test_a_client_user_works_a_run_in_the_browser(browser, run, tmp_path: Path) -> None:
+    url, api, state_id = run
+    page = open_page(browser, url, 1280, 800)
+    page.fill("#login-form input[name=username]", USER)
+    page.fill("#login-form input[name=password]", "wrong password")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-form .notice.error")
+    assert "Incorrect username or password" in page.inner_text("#login-form")
+    log_in(page)
+    assert "Acme · USD" in page.inner_text("header")
+    assert "Spring sale" in page.inner_text("#states-table")
+    open_run(page)
+    page.screenshot(path=str(tmp_path / "run-1280.png"), full_page=True)
+
+    titles = chart_titles(page)
+    for chart_id, title in CHART_TITLES.items():
+        assert titles[chart_id].startswith(title), titles
+    assert titles["chart-split"] == "Budget split now (timestep 3)"
+    assert page.text_content("#chart-revenue .ytitle") == "Revenue (USD)"
+    assert page.text_content("#chart-split .xtitle") == "Budget for the timestep (USD)"
+    assert page.text_content("#chart-allocation .xtitle") == "Timestep"
+    assert page.locator("#chart-allocation .scatterlayer .trace").count() == 3
+    assert page.locator("#chart-success .bars .point").count() == 3
+    assert "from Display to Search" in page.inner_text("#recommendations")
+    assert "Search" in page.inner_text("#insights-table")
+    assert page.inner_text("#current-time").startswith("3 of 10")
+
+    # Two charts side by side on a desktop screen.
+    split = page.locator("#chart-split").bounding_box()
+    allocation = page.locator("#chart-allocation").bounding_box()
+    assert split["y"] == allocation["y"] and allocation["x"] > split["x"] + split["width"] - 1
+
+    for name, (rate, roas) in CAMPAIGNS.items():
+        form = page.locator(f"form.metrics:has(h3:text-is('{name}'))")
+        form.locator("input[name=spend]").fill("250")
+        form.locator("input[name=clicks]").fill("200")
+        form.locator("input[name=conversions]").fill(str(round(200 * rate)))
+        form.locator("input[name=revenue]").fill(str(250 * roas))
+        form.locator("button[type=submit]").click()
+        form.locator(".notice.ok").wait_for()
+        assert form.locator(".notice.ok").inner_text() == "Recorded for timestep 3."
+    reported = api.get(f"/api/states/{state_id}/metrics").json()
+    assert sorted(row["spend"] for row in reported.values()) == [250, 250, 250]
+    assert sorted(row["clicks"] for row in reported.values()) == [200, 200, 200]
+
+    page.click("#advance")
+    page.wait_for_selector("#notice .notice.ok")
+    assert "now spending timestep 4" in page.inner_text("#notice")
+    page.wait_for_selector("#chart-success .gtitle")
+    assert page.text_content("#chart-split .gtitle") == "Budget split now (timestep 4)"
+    assert api.get(f"/api/states/{state_id}").json()["current_time"] == 4
+    history = api.get(f"/api/states/{state_id}/history").json()
+    assert history["total"] == 4 and history["items"][-1]["metrics"]
+
+    # The scheduler advances the run behind the page's back: the page's click must not.
+    assert api.post(f"/api/states/{state_id}/next", json={"expected_time": 4}).is_success
+    page.click("#advance")
+    conflict = page.locator("#notice .notice.conflict")
+    conflict.wait_for()
+    text = conflict.inner_text()
+    assert "409 Conflict: not advanced" in text and "timestep 5" in text
+    assert conflict.get_attribute("role") == "alert"
+    assert api.get(f"/api/states/{state_id}").json()["current_time"] == 5
+    page.wait_for_selector("#chart-success .gtitle")
+    assert page.inner_text("#current-time").startswith("5 of 10")
+    page.screenshot(path=str(tmp_path / "conflict-1280.png"), full_page=False)
+
+    # The RPS allocator page: the seed's example (A cheaper throughout) gives A 75%.
+    page.click("header nav a:text-is('RPS allocator')")
+    page.fill("#rps-form textarea[name=prices_a]", "1.00, 1.20, 1.10")
+    page.fill("#rps-form textarea[name=prices_b]", "1.30\n1.35\n1.25")
+    page.fill("#rps-form input[name=budget]", "1000")
+    page.click("#rps-form button[type=submit]")
+    page.wait_for_selector("#rps-split .gtitle")
+    assert page.inner_text("#rps-band") == "A_HEAVY"
+    assert page.inner_text("#rps-share-a") == "75% · $750.00"
+    assert page.inner_text("#rps-share-b") == "25% · $250.00"
+    assert page.text_content("#rps-prices .ytitle") == "Price (USD)"
+    assert page.text_content("#rps-ratio .gtitle") == "Relative price strength (band A_HEAVY)"
+    page.fill("#rps-form textarea[name=prices_b]", "1.30, 1.35")
+    page.click("#rps-form button[type=submit]")
+    page.wait_for_selector("#rps-message .notice.error")
+    assert "same length" in page.inner_text("#rps-message")
+    page.screenshot(path=str(tmp_path / "rps-1280.png"), full_page=True)
+
+    assert page.problems == []
+    assert page.hosts == {url.split("/")[2]}, "the dashboard must not fetch from other hosts"
+    print(f"screenshots: {tmp_path}")
+
+
+def test_the_run_page_fits_a_phone(browser, run, tmp_path: Path) -> None:
+    url, _, _ = run
+    page = open_page(browser, url, 390, 844)
+    log_in(page)
+    open_run(page)
+    page.screenshot(path=str(tmp_path / "run-390.png"), full_page=True)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    for chart_id in CHART_TITLES:
+        box = page.locator(f"#{chart_id}").bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, chart_id
+    titles = chart_titles(page)
+    assert all(titles[c].startswith(t) for c, t in CHART_TITLES.items())
+    assert page.problems == []
+    print(f"screenshots: {tmp_path}")
