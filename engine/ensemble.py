@@ -242,33 +242,43 @@ def fit_dataset(
     }
 
 
-def curves_from_fit(fit: Mapping, model: str = "ensemble") -> tuple[list[str], ResponseCurves]:
-    """Campaign names and per-period (steady-state) curves of one model of a stored fit."""
+def curves_from_fit(
+    fit: Mapping, model: str = "ensemble", *, steady_state: bool = True
+) -> tuple[list[str], ResponseCurves]:
+    """Campaign names and curves of one model of a stored fit.
+
+    steady_state=True gives per-period curves (the same spend every period, for a single
+    allocation); False gives the curves of the adstocked stock itself, for multi-period
+    plans that carry the stock over with each campaign's theta.
+    """
     campaigns = fit["campaigns"]
     names = [campaign["campaign"] for campaign in campaigns]
+    scales = steady_state_scale(np.array([campaign["theta"] for campaign in campaigns]))
     if model == "ensemble":
         spend, marginal = pad_grids(
             [campaign["ensemble"]["spend"] for campaign in campaigns],
             [campaign["ensemble"]["marginal"] for campaign in campaigns],
         )
-        return names, MarginalGridCurves(spend, marginal, names)
+        if steady_state:
+            return names, MarginalGridCurves(spend, marginal, names)
+        return names, MarginalGridCurves(spend * scales[:, None], marginal / scales[:, None], names)
     if model == "local_slope":
         if any("local_slope" not in campaign["models"] for campaign in campaigns):
             raise EngineError("the fit has no local_slope model")
         grids = [campaign["models"]["local_slope"]["params"] for campaign in campaigns]
         spend, response = pad_grids([g["spend"] for g in grids], [g["response"] for g in grids])
-        scales = steady_state_scale(np.array([campaign["theta"] for campaign in campaigns]))
-        return names, SpendScaledCurves(GridCurves(spend, response, names), scales)
-    if model not in PARAMETERS:
+        curves = GridCurves(spend, response, names)
+    elif model in PARAMETERS:
+        if any(model not in campaign["models"] for campaign in campaigns):
+            raise EngineError(f"the fit has no {model} model")
+        params = {
+            name: np.array([campaign["models"][model]["params"][name] for campaign in campaigns])
+            for name in PARAMETERS[model]
+        }
+        curves = make_curves(model, params)
+    else:
         raise EngineError(f"unknown model {model!r} (known: ensemble, {', '.join(MODELS)})")
-    if any(model not in campaign["models"] for campaign in campaigns):
-        raise EngineError(f"the fit has no {model} model")
-    params = {
-        name: np.array([campaign["models"][model]["params"][name] for campaign in campaigns])
-        for name in PARAMETERS[model]
-    }
-    scales = steady_state_scale(np.array([campaign["theta"] for campaign in campaigns]))
-    return names, SpendScaledCurves(make_curves(model, params), scales)
+    return names, SpendScaledCurves(curves, scales) if steady_state else curves
 
 
 def pad_grids(

@@ -433,3 +433,42 @@ class MarginalGridCurves(ResponseCurves):
 
     def subset(self, index: np.ndarray) -> MarginalGridCurves:
         return MarginalGridCurves(self.knots[index], self.marginals[index])
+
+
+class CombinedCurves(ResponseCurves):
+    """Several curve sets side by side (e.g. campaigns of different families) as one set."""
+
+    def __init__(self, parts: list[tuple[ResponseCurves, np.ndarray]]):
+        self.parts = [(curves, np.asarray(index, dtype=int)) for curves, index in parts]
+        self._size = sum(index.size for _, index in self.parts)
+        covered = np.sort(np.concatenate([index for _, index in self.parts]))
+        if not np.array_equal(covered, np.arange(self._size)):
+            raise EngineError("combined curves must cover each campaign exactly once")
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def _apply(self, method: str, values: float | np.ndarray) -> np.ndarray:
+        values = np.asarray(values, dtype=float)
+        values = (
+            np.broadcast_to(values, (*values.shape[:-1], self._size))
+            if values.ndim
+            else (np.full(self._size, float(values)))
+        )
+        out = np.empty(values.shape)
+        for curves, index in self.parts:
+            out[..., index] = getattr(curves, method)(values[..., index])
+        return out
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        return self._apply("response", x)
+
+    def true_response(self, x: np.ndarray) -> np.ndarray:
+        return self._apply("true_response", x)
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        return self._apply("marginal", x)
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        return self._apply("inverse_marginal", lam)
