@@ -371,6 +371,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--drift", type=float, default=0.0, help="sd of log-amplitude walk")
     parser.add_argument("--seasonality", type=float, default=0.0, help="weekly relative swing")
     parser.add_argument("--png", default="regret_curves.png", help="'' to skip the plot")
+    parser.add_argument(
+        "--report", default="", help="directory for an HTML report of the same charts (Plotly)"
+    )
     parser.add_argument("--quick", action="store_true", help="K = 3, 8; T = 30; 2 seeds")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
@@ -388,14 +391,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         seasonality=args.seasonality,
         progress=not args.no_progress,
     )
-    print(
+    summary = (
         f"seeds {seeds[0]}..{seeds[-1]}, step {args.step:g}, drift {args.drift:g}, "
         f"seasonality {args.seasonality:g}"
     )
+    print(summary)
     print(format_table(cells))
     if args.png:
         plot_regret(cells, args.png)
         print(f"\ncumulative regret curves: {args.png}")
+    if args.report:
+        from engine.report import write_report
+
+        print(f"HTML report: {write_report(cells, args.report, summary)}")
     return 0
 
 
