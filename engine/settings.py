@@ -10,6 +10,8 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+
 from engine.errors import EngineError
 
 OBJECTIVES: tuple[str, ...] = ("revenue", "conversions", "profit")
@@ -29,7 +31,10 @@ _FEASIBILITY_TOLERANCE = 1e-9
 def _real(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise EngineError(f"{name} must be a number (got {value!r})")
-    value = float(value)
+    try:
+        value = float(value)
+    except OverflowError as exc:
+        raise EngineError(f"{name} is too large") from exc
     if not math.isfinite(value):
         raise EngineError(f"{name} must be finite (got {value!r})")
     return value
@@ -152,6 +157,24 @@ def validate_active(active: object, n_campaigns: int) -> list[bool]:
     return list(active)
 
 
+def _observed_row(metric: str, values: Sequence) -> list[float | None]:
+    """One metric's K values as floats or None; all-float rows are checked as one array."""
+    if {type(value) for value in values} <= {float, type(None)}:
+        numbers_ = np.array([0.0 if value is None else value for value in values])
+        if np.all(np.isfinite(numbers_) & (numbers_ >= 0)):
+            return [None if value is None else float(value) for value in values]
+    row: list[float | None] = []
+    for index, value in enumerate(values):
+        if value is None:
+            row.append(None)
+            continue
+        number = _real(f"observations[{metric!r}][{index}]", value)
+        if number < 0:
+            raise EngineError(f"observations[{metric!r}][{index}] must be >= 0 (got {number:g})")
+        row.append(number)
+    return row
+
+
 def validate_observations(observations: object, n_campaigns: int) -> dict[str, list]:
     """Every metric as K floats or None (unobserved); `spend` is required, negatives rejected."""
     if not isinstance(observations, Mapping):
@@ -173,16 +196,5 @@ def validate_observations(observations: object, n_campaigns: int) -> dict[str, l
             raise EngineError(
                 f"observations[{metric!r}] must have {n_campaigns} entries (got {len(values)})"
             )
-        row: list[float | None] = []
-        for index, value in enumerate(values):
-            if value is None:
-                row.append(None)
-                continue
-            number = _real(f"observations[{metric!r}][{index}]", value)
-            if number < 0:
-                raise EngineError(
-                    f"observations[{metric!r}][{index}] must be >= 0 (got {number:g})"
-                )
-            row.append(number)
-        clean[metric] = row
+        clean[metric] = _observed_row(metric, values)
     return clean

@@ -1,0 +1,82 @@
+"""Time of one `advance` (one decision step) per policy, against a trivial baseline.
+
+Each policy plays a negexp world of K campaigns for `history` timesteps; then the next
+`advance` (validation, learning from the whole history, allocation, new JSON state) is timed
+`repeats` times and the median reported. The baseline, measured in the same run, is the
+`uniform` policy: the same framework work (validation, pacing, projection, state) around a
+trivial decision. A JSON round trip of the state (what storing and loading it costs anyway) is
+shown for scale.
+
+    python -m benchmarks.decision_step [--campaigns 20] [--history 30 90] [--repeats 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+
+import numpy as np
+
+from engine import POLICY_NAMES, make_policy
+from engine.simulate import make_world
+
+TARGET_MS = 5.0
+
+
+def median_ms(action: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `action` in milliseconds."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        action()
+        times.append(time.perf_counter() - start)
+    return 1e3 * float(np.median(times))
+
+
+def state_after(policy_name: str, n_campaigns: int, history: int) -> tuple:
+    """A policy, its state after `history` timesteps of a world, and the next report."""
+    world = make_world("negexp", n_campaigns, history + 1, seed=0)
+    policy = make_policy(policy_name)
+    state = policy.init(n_campaigns, {"budget": 1e4 * (history + 2), "timesteps": history + 2})
+    rng = np.random.default_rng(0)
+    for t in range(history):
+        state, _ = policy.advance(state, world.observe(np.array(state["budgets"]), t, rng))
+    return policy, state, world.observe(np.array(state["budgets"]), history, rng)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--campaigns", type=int, default=20)
+    parser.add_argument("--history", type=int, nargs="+", default=[30, 90])
+    parser.add_argument("--repeats", type=int, default=200)
+    args = parser.parse_args(argv)
+    policies = [name for name in POLICY_NAMES if name != "rps" or args.campaigns == 2]
+    print(f"one advance, K = {args.campaigns}, median of {args.repeats} (ms)")
+    print(f"{'policy':<16}" + "".join(f"{f'T={h}':>10}{'x uniform':>10}" for h in args.history))
+    rows: dict[str, list[float]] = {"json round trip": []}
+    for history in args.history:
+        _, state, _ = state_after("uniform", args.campaigns, history)
+        rows["json round trip"].append(
+            median_ms(lambda state=state: json.loads(json.dumps(state)), args.repeats)
+        )
+    for name in policies:
+        rows[name] = []
+        for history in args.history:
+            policy, state, report = state_after(name, args.campaigns, history)
+            rows[name].append(
+                median_ms(lambda p=policy, s=state, r=report: p.advance(s, r), args.repeats)
+            )
+    base = rows["uniform"]
+    for name, times in rows.items():
+        cells = "".join(f"{ms:>10.3f}{ms / b:>10.1f}" for ms, b in zip(times, base, strict=True))
+        print(f"{name:<16}{cells}")
+    worst = max(rows["curve"])
+    verdict = "meets" if worst < TARGET_MS else "misses"
+    print(f"\ncurve: {worst:.2f} ms at worst, {verdict} the {TARGET_MS:g} ms target")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
