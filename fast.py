@@ -27,6 +27,7 @@ from routers import (
     dashboard,
     health,
     insights,
+    optimize,
     states,
     timesteps,
     users,
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         timesteps.router,
         allocate.router,
         insights.router,
+        optimize.router,
     )
     for router in routers:
         app.include_router(router, prefix="/api")

@@ -196,7 +196,8 @@ def optimize_allocation(
     """Solve one scenario and report spend, share, response, ROI and marginal ROI per campaign.
 
     ROI is value / spend and marginal ROI the value of the next unit of spend, both at the
-    optimum; `change` is spend minus `current` when a current allocation is given.
+    optimum; `change` is spend minus `current` when a current allocation is given (NaN
+    entries of `current` mark campaigns whose current spend is unknown).
     """
     if scenario not in SCENARIOS:
         raise EngineError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
@@ -289,8 +290,8 @@ def allocation_report(
     total_spend = float(spend.sum())
     if current is not None:
         current = np.broadcast_to(np.asarray(current, dtype=float), size)
-        if not np.all(np.isfinite(current)):
-            raise EngineError("current spends must be finite numbers")
+        if np.any(np.isinf(current)):
+            raise EngineError("current spends must be finite numbers (NaN marks unknown)")
     with np.errstate(divide="ignore", invalid="ignore"):
         roi = np.where(spend > 0, value / spend, np.nan)
     rows = [
@@ -302,7 +303,9 @@ def allocation_report(
             "value": float(value[i]),
             "roi": _json_number(roi[i]),
             "mroi": _json_number(marginal_roi[i]),
-            "change": None if current is None else float(spend[i] - current[i]),
+            "change": None
+            if current is None or np.isnan(current[i])
+            else float(spend[i] - current[i]),
         }
         for i in range(size)
     ]

@@ -1,0 +1,256 @@
+"""Request and response shapes of the curve-fit optimizers: /optimize/fit, /allocate, /plan."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from models.common import CreateBody, FiniteFloat, Id, Money, Name, PositiveMoney
+
+MAX_ROWS = 100_000
+MAX_CSV_BYTES = 10_000_000
+MAX_FIT_CAMPAIGNS = 200
+MAX_CURVES = 5_000
+MAX_GRID_POINTS = 1_000
+MAX_GRID_VALUES = 1_000_000
+MAX_PERIODS = 120
+
+Scenario = Literal["fixed_budget", "flexible_budget", "target_efficiency"]
+Objective = Literal["response", "net_profit"]
+Family = Literal["negexp", "mm", "hill", "local_slope", "ensemble"]
+FitModel = Literal["negexp", "mm", "hill", "local_slope"]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Cell = FiniteFloat | str | None
+Grid = Annotated[list[FiniteFloat], Field(min_length=2, max_length=MAX_GRID_POINTS)]
+ParamValue = FiniteFloat | Grid
+
+
+class Downstream(BaseModel):
+    """What one unit of response is worth: conversion rate downstream x value per transaction."""
+
+    conversion_rate: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1.0
+    value_per_transaction: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+
+
+class FitSettings(CreateBody):
+    """How to fit; shared by JSON bodies and CSV uploads (as form fields)."""
+
+    models: list[FitModel] = Field(
+        default=["negexp", "mm", "hill", "local_slope"], min_length=1, max_length=4
+    )
+    metric: Literal["auto", "conversions", "revenue"] = Field(
+        default="auto", description="Response column: revenue if present, else conversions."
+    )
+    holdout_share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+        default=0.25, description="Share of the latest dates held out to score forecasts."
+    )
+    adstock: bool = Field(default=True, description="Fit a geometric adstock decay per campaign.")
+    spend_ranges: dict[Name, PositiveMoney] = Field(
+        default_factory=dict,
+        max_length=MAX_FIT_CAMPAIGNS,
+        description="Per campaign, the spend range to optimize over (default: twice the "
+        "largest observed spend).",
+    )
+    downstream: dict[Name, Downstream] = Field(
+        default_factory=dict,
+        max_length=MAX_FIT_CAMPAIGNS,
+        description="Per campaign, downstream figures for the net-profit grids.",
+    )
+
+
+class FitRequest(FitSettings):
+    """Observations as JSON rows, long (date, campaign, spend, conversions and/or revenue;
+    also day, segment_key, spent, conv) or wide monthly (Month_Year, one column per
+    channel, gmv)."""
+
+    rows: list[dict[Annotated[str, Field(max_length=200)], Cell]] = Field(
+        min_length=1, max_length=MAX_ROWS
+    )
+
+
+class Metrics(BaseModel):
+    rmse: float
+    mape: float | None
+    r2: float
+    points: int | None = None
+
+
+class Confidence(BaseModel):
+    fit: float = Field(description="Akaike weight of the in-sample fit among the models.")
+    forecast: float | None = Field(description="1 / (1 + holdout RMSE / mean response).")
+    support: float = Field(description="Share of the optimized spend range the model covers.")
+
+
+class ModelFit(BaseModel):
+    params: dict[str, float | list[float]]
+    train: Metrics
+    holdout: Metrics | None
+    confidence: Confidence
+    weight: float
+
+
+class EnsembleGrid(BaseModel):
+    spend: list[float]
+    response: list[float]
+    marginal: list[float]
+    net_profit: list[float] | None = None
+    marginal_net_profit: list[float] | None = None
+
+
+class CampaignFit(BaseModel):
+    campaign: str
+    observations: int
+    theta: float = Field(description="Fitted adstock decay: A_t = x_t + theta * A_(t-1).")
+    max_spend: float
+    spend_range: float
+    best_model: str
+    models: dict[str, ModelFit]
+    ensemble: EnsembleGrid = Field(description="Per-period response at steady state.")
+    value_per_response: float | None
+
+
+class FitOut(BaseModel):
+    id: str = Field(description="Give it to /optimize/allocate or /optimize/plan as fit_id.")
+    metric: str
+    layout: str
+    models: list[str]
+    campaigns: list[CampaignFit]
+
+
+class CurveIn(BaseModel):
+    """One campaign's response curve and its spend bounds."""
+
+    model_config = {"extra": "forbid"}
+
+    campaign: Name
+    family: Family
+    params: dict[Annotated[str, Field(max_length=20)], ParamValue] = Field(
+        max_length=3,
+        description='negexp {"alpha", "mu"}; mm {"vmax", "k"}; hill {"vmax", "k", "n"}; '
+        'local_slope {"spend": [...], "response": [...]}; ensemble {"spend": [...], '
+        '"marginal": [...]} as /fit answers them.',
+    )
+    min: Money = 0.0
+    max: Money | None = None
+    current: Money | None = None
+    value: Money | None = Field(default=None, description="Worth of one unit of response.")
+
+
+class CampaignBounds(CreateBody):
+    """Bounds and value of one campaign of a stored fit."""
+
+    min: Money = 0.0
+    max: Money | None = None
+    current: Money | None = None
+    value: Money | None = None
+
+
+class CurveSource(CreateBody):
+    """Curves given inline, or a stored fit (with optional bounds per campaign)."""
+
+    curves: list[CurveIn] | None = Field(default=None, min_length=1, max_length=MAX_CURVES)
+    fit_id: Id | None = None
+    model: Literal["ensemble", "negexp", "mm", "hill", "local_slope"] = Field(
+        default="ensemble", description="Which model of the stored fit to allocate on."
+    )
+    campaigns: dict[Name, CampaignBounds] = Field(default_factory=dict, max_length=MAX_CURVES)
+
+    @model_validator(mode="after")
+    def one_source(self) -> CurveSource:
+        if (self.curves is None) == (self.fit_id is None):
+            raise ValueError("give exactly one of curves and fit_id")
+        if self.curves is not None and self.campaigns:
+            raise ValueError("campaigns settings go with fit_id; put bounds in each curve")
+        if self.curves is not None:
+            points = sum(
+                len(value)
+                for curve in self.curves
+                for value in curve.params.values()
+                if isinstance(value, list)
+            )
+            if points > MAX_GRID_VALUES:
+                raise ValueError(f"curves hold {points} grid values, more than {MAX_GRID_VALUES}")
+        return self
+
+
+class AllocateRequest(CurveSource):
+    budget: Money
+    scenario: Scenario = "fixed_budget"
+    objective: Objective = "response"
+    target_mroi: Positive | None = None
+    target_roas: Positive | None = None
+    target_cpa: Positive | None = None
+    capacity: Positive | None = Field(default=None, description="Maximum total response.")
+
+
+class AllocationRow(BaseModel):
+    campaign: str
+    spend: float
+    share: float
+    response: float
+    value: float
+    roi: float | None = Field(description="value / spend at the optimum (None at zero spend).")
+    mroi: float | None = Field(description="Value of the next unit of spend at the optimum.")
+    change: float | None = Field(description="spend - current, when current is given.")
+
+
+class AllocateOut(BaseModel):
+    scenario: str
+    objective: str
+    allocation: list[AllocationRow]
+    total_spend: float
+    total_response: float
+    total_value: float
+    net_profit: float
+    roi: float | None
+    marginal_roi: float | None
+    capacity_binding: bool
+    fit_id: str | None = None
+
+
+class PlanCurveIn(CurveIn):
+    theta: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+        default=0.0, description="Adstock decay; the curve is f(adstocked spend)."
+    )
+
+
+class PlanRequest(CurveSource):
+    curves: list[PlanCurveIn] | None = Field(default=None, min_length=1, max_length=MAX_CURVES)
+    budgets: list[Money] = Field(min_length=1, max_length=MAX_PERIODS)
+
+
+class PlanRow(BaseModel):
+    campaign: str
+    spend: float
+    share: float
+    response: float
+
+
+class PlanPeriod(BaseModel):
+    period: int
+    budget: float
+    allocation: list[PlanRow]
+    response: float
+
+
+class PlanOut(BaseModel):
+    periods: list[PlanPeriod]
+    total_response: float
+    total_spend: float
+
+
+class StaticPlanOut(PlanOut):
+    weights: dict[str, float] = Field(description="The one share vector used in every period.")
+
+
+class PlanTotals(BaseModel):
+    sequential: float
+    static: float
+
+
+class PlanResponse(BaseModel):
+    sequential: PlanOut = Field(description="Month by month, with adstock carried over.")
+    static: StaticPlanOut = Field(description="One weight vector for every period (bilevel).")
+    total_response: PlanTotals
+    fit_id: str | None = None

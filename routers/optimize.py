@@ -1,0 +1,291 @@
+"""Curve-fit optimizers: fit response curves, allocate a budget exactly, plan several periods.
+
+/fit stores its result per tenant, so /allocate and /plan can take its `fit_id` instead of
+curves. Bad data or settings answer 422 naming the campaign and the problem.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from fastapi import APIRouter, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from engine.datasets import Dataset, parse_csv, parse_rows
+from engine.ensemble import curves_from_fit, fit_dataset
+from engine.errors import EngineError
+from engine.planning import plan_budgets
+from engine.response import ResponseCurves
+from engine.scenarios import optimize_allocation
+from engine.specs import curves_from_specs
+from models.optimize import (
+    MAX_CSV_BYTES,
+    MAX_FIT_CAMPAIGNS,
+    AllocateOut,
+    AllocateRequest,
+    CurveSource,
+    FitOut,
+    FitRequest,
+    FitSettings,
+    PlanRequest,
+    PlanResponse,
+)
+from utils.db import utcnow
+from utils.deps import ReadTenant, StoreDep, Tenant, not_found
+
+router = APIRouter(prefix="/optimize", tags=["optimize"])
+
+INVALID = {422: {"description": "Invalid data or settings; the detail names the campaign."}}
+FORM_FIELDS = ("models", "metric", "holdout_share", "adstock", "spend_ranges", "downstream")
+
+
+def _inline_refs(schema: dict) -> dict:
+    """A pydantic JSON schema with its $defs inlined, to embed in the OpenAPI document."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return resolve(schema)
+
+
+FIT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": _inline_refs(FitRequest.model_json_schema()),
+                "example": {
+                    "rows": [
+                        {"date": "2024-01-01", "campaign": "search", "spend": 120, "revenue": 410},
+                        {"date": "2024-01-02", "campaign": "search", "spend": 80, "revenue": 300},
+                    ],
+                    "holdout_share": 0.25,
+                },
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "CSV"},
+                        "models": {"type": "string", "description": "comma-separated"},
+                        "metric": {"type": "string", "enum": ["auto", "conversions", "revenue"]},
+                        "holdout_share": {"type": "number"},
+                        "adstock": {"type": "boolean"},
+                        "spend_ranges": {"type": "string", "description": "JSON object"},
+                        "downstream": {"type": "string", "description": "JSON object"},
+                    },
+                }
+            },
+        },
+    }
+}
+
+
+def _validated(model: type, data: Any) -> Any:
+    """Validate like FastAPI does for declared bodies: errors answer 422 in the same shape."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None
+
+
+def _form_settings(form: Mapping[str, Any]) -> dict[str, Any]:
+    settings: dict[str, Any] = {}
+    for field in FORM_FIELDS:
+        value = form.get(field)
+        if value is None or isinstance(value, UploadFile):
+            continue
+        if field == "models":
+            settings[field] = [name.strip() for name in value.split(",") if name.strip()]
+        elif field in ("spend_ranges", "downstream"):
+            try:
+                settings[field] = json.loads(value)
+            except json.JSONDecodeError:
+                raise HTTPException(422, detail=f"{field} must be a JSON object") from None
+        else:
+            settings[field] = value
+    unknown = sorted(set(form) - {*FORM_FIELDS, "file"})
+    if unknown:
+        raise HTTPException(422, detail=f"unknown form fields: {', '.join(unknown)}")
+    return settings
+
+
+async def _read_fit_request(request: Request) -> tuple[Dataset, FitSettings]:
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith("multipart/form-data"):
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > MAX_CSV_BYTES + 100_000:
+            raise HTTPException(422, detail=f"the upload is larger than {MAX_CSV_BYTES} bytes")
+        form = await request.form(max_files=1, max_fields=len(FORM_FIELDS))
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise HTTPException(422, detail="upload the CSV as the form field 'file'")
+        raw = await upload.read(MAX_CSV_BYTES + 1)
+        if len(raw) > MAX_CSV_BYTES:
+            raise HTTPException(422, detail=f"the CSV is larger than {MAX_CSV_BYTES} bytes")
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise HTTPException(422, detail="the CSV must be UTF-8 text") from None
+        settings = _validated(FitSettings, _form_settings(form))
+        return await run_in_threadpool(parse_csv, text, settings.metric), settings
+    try:
+        payload = await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise HTTPException(422, detail="the body must be JSON rows or a CSV upload") from None
+    body = _validated(FitRequest, payload)
+    return await run_in_threadpool(parse_rows, body.rows, body.metric), body
+
+
+def _fit_out(doc: dict) -> FitOut:
+    return FitOut(id=doc["_id"], **doc["fit"])
+
+
+@router.post(
+    "/fit",
+    response_model=FitOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Fit response curves per campaign and store them",
+    responses=INVALID,
+    openapi_extra=FIT_BODY,
+)
+async def fit(request: Request, tenant: ReadTenant, store: StoreDep) -> FitOut:
+    """Fit negative-exponential, Michaelis-Menten, Hill and local-slope curves per campaign
+    (adstock decay fitted too), score them on the latest dates, and weight them into an
+    ensemble. Send JSON `rows` or upload a CSV as `file` (form fields for the settings)."""
+    client_id = tenant.require_id()
+    dataset, settings = await _read_fit_request(request)
+    if len(dataset.campaigns) > MAX_FIT_CAMPAIGNS:
+        raise EngineError(
+            f"the data has {len(dataset.campaigns)} campaigns; fit at most {MAX_FIT_CAMPAIGNS}"
+        )
+    result = await run_in_threadpool(
+        fit_dataset,
+        dataset,
+        settings.models,
+        holdout_share=settings.holdout_share,
+        adstock=settings.adstock,
+        spend_ranges=settings.spend_ranges,
+        downstream={name: d.model_dump() for name, d in settings.downstream.items()},
+    )
+    doc = {"client_id": client_id, "created_at": utcnow(), "fit": result}
+    await run_in_threadpool(store.collection("fits").insert, doc)
+    return _fit_out(doc)
+
+
+@router.get("/fits/{fit_id}", response_model=FitOut, summary="A stored fit")
+def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
+    doc = store.collection("fits").get({"_id": fit_id, **tenant.filter})
+    if doc is None:
+        raise not_found("Fit")
+    return _fit_out(doc)
+
+
+def _resolve_curves(
+    body: CurveSource, tenant: Tenant, store: StoreDep, *, steady_state: bool
+) -> tuple[list[str], ResponseCurves, dict[str, np.ndarray]]:
+    """Names, curves and per-campaign arrays (min, max, current, value, theta)."""
+    if body.curves is not None:
+        names, curves = curves_from_specs([curve.model_dump() for curve in body.curves])
+        rows = [curve.model_dump() for curve in body.curves]
+        fitted_values = [None] * len(rows)
+        thetas = [row.get("theta", 0.0) for row in rows]
+    else:
+        doc = store.collection("fits").get({"_id": body.fit_id, **tenant.filter})
+        if doc is None:
+            raise not_found("Fit")
+        names, curves = curves_from_fit(doc["fit"], body.model, steady_state=steady_state)
+        unknown = sorted(set(body.campaigns) - set(names))
+        if unknown:
+            raise EngineError(f"campaign {unknown[0]!r} is not in fit {body.fit_id}")
+        rows = [
+            body.campaigns[name].model_dump() if name in body.campaigns else {} for name in names
+        ]
+        fitted_values = [c.get("value_per_response") for c in doc["fit"]["campaigns"]]
+        thetas = [c["theta"] for c in doc["fit"]["campaigns"]]
+
+    def column(key: str, missing: float, fallback: list | None = None) -> np.ndarray:
+        values = []
+        for position, row in enumerate(rows):
+            value = row.get(key)
+            if value is None and fallback is not None:
+                value = fallback[position]
+            values.append(missing if value is None else value)
+        return np.array(values, dtype=float)
+
+    arrays = {
+        "lower": column("min", 0.0),
+        "upper": column("max", np.inf),
+        "current": column("current", np.nan),
+        "value": column("value", 1.0, fitted_values),
+        "theta": np.array(thetas, dtype=float),
+    }
+    return names, curves, arrays
+
+
+@router.post(
+    "/allocate",
+    response_model=AllocateOut,
+    summary="Allocate a budget exactly over response curves",
+    responses=INVALID,
+)
+def allocate(body: AllocateRequest, tenant: ReadTenant, store: StoreDep) -> AllocateOut:
+    """The exact optimum (KKT, bisection on the Lagrange multiplier) of a fixed budget, a
+    flexible budget (spend while marginal ROI >= `target_mroi`, or while an extra unit still
+    pays for itself under `objective: net_profit`), or a target efficiency (most response
+    with overall ROAS >= `target_roas` or CPA <= `target_cpa`); `capacity` caps the total
+    response. Hill curves are optimized through their concave envelope."""
+    names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=True)
+    current = arrays["current"] if np.any(~np.isnan(arrays["current"])) else None
+    report = optimize_allocation(
+        curves,
+        body.budget,
+        body.scenario,
+        objective=body.objective,
+        values=arrays["value"],
+        lower=arrays["lower"],
+        upper=arrays["upper"],
+        current=current,
+        capacity=body.capacity,
+        target_mroi=body.target_mroi,
+        target_roas=body.target_roas,
+        target_cpa=body.target_cpa,
+        names=names,
+    )
+    return AllocateOut(**report, fit_id=body.fit_id)
+
+
+@router.post(
+    "/plan",
+    response_model=PlanResponse,
+    summary="Plan several periods: sequential with carry-over, and one static weight vector",
+    responses=INVALID,
+)
+def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
+    """Allocate each period's budget month by month with adstock carried over (each curve is
+    f(adstock), theta per campaign), and, for comparison, the single weight vector that does
+    best when applied to every period's budget. Both totals are reported."""
+    names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=False)
+    result = plan_budgets(
+        curves,
+        body.budgets,
+        arrays["theta"],
+        arrays["lower"],
+        arrays["upper"],
+        names=names,
+    )
+    return PlanResponse(**result, fit_id=body.fit_id)
