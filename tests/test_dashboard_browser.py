@@ -9,9 +9,11 @@ printed, only when Chromium or Playwright is missing.
 from __future__ import annotations
 
 import shutil
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from tests.conftest import ADMIN_PASSWORD
@@ -143,7 +145,7 @@ def chart_titles(page) -> dict[str, str]:
     return {chart_id: page.text_content(f"#{chart_id} .gtitle") for chart_id in CHART_TITLES}
 
 
-def test_a_client_user_works_a_run_in_the_browser(browser, run, tmp_path: Path) -> None:
+def test_a_client_user_works_a_run_on_desktop_and_phone(browser, run, tmp_path: Path) -> None:
     url, api, state_id = run
     page = open_page(browser, url, 1280, 800)
     page.fill("#login-form input[name=username]", USER)
@@ -230,20 +232,64 @@ def test_a_client_user_works_a_run_in_the_browser(browser, run, tmp_path: Path) 
 
     assert page.problems == []
     assert page.hosts == {url.split("/")[2]}, "the dashboard must not fetch from other hosts"
+
+    # The same run on a 390-px phone: one column, nothing wider than the screen.
+    phone = open_page(browser, url, 390, 844)
+    log_in(phone)
+    open_run(phone)
+    phone.screenshot(path=str(tmp_path / "run-390.png"), full_page=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    boxes = [phone.locator(f"#{chart_id}").bounding_box() for chart_id in CHART_TITLES]
+    assert all(box["x"] >= 0 and box["x"] + box["width"] <= 390 for box in boxes)
+    assert all(a["y"] + a["height"] <= b["y"] for a, b in pairwise(boxes))
+    titles = chart_titles(phone)
+    assert all(titles[c].startswith(t) for c, t in CHART_TITLES.items())
+    assert phone.problems == []
     print(f"screenshots: {tmp_path}")
 
 
-def test_the_run_page_fits_a_phone(browser, run, tmp_path: Path) -> None:
-    url, _, _ = run
-    page = open_page(browser, url, 390, 844)
+def history_csv(path: Path) -> Path:
+    """30 days of two campaigns with saturating revenue: Search pays more per unit of spend."""
+    rng = np.random.default_rng(4)
+    lines = ["date,campaign,spend,revenue"]
+    for day in range(30):
+        for name, top, scale in (("Search", 4000.0, 400.0), ("Display", 1500.0, 300.0)):
+            spend = rng.uniform(50, 600)
+            revenue = top * (1 - np.exp(-spend / scale)) * rng.normal(1, 0.03)
+            lines.append(f"2024-01-{day + 1:02d},{name},{spend:.2f},{revenue:.2f}")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_the_curve_optimizer_fits_an_upload_and_allocates(browser, run, tmp_path: Path) -> None:
+    url, api, _ = run
+    if "/api/optimize/fit" not in api.get("/api/openapi.json").json()["paths"]:
+        print("SKIP: this build has no curve optimizer API")
+        pytest.skip("this build has no /api/optimize/fit")
+    page = open_page(browser, url, 1280, 800)
     log_in(page)
-    open_run(page)
-    page.screenshot(path=str(tmp_path / "run-390.png"), full_page=True)
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    for chart_id in CHART_TITLES:
-        box = page.locator(f"#{chart_id}").bounding_box()
-        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, chart_id
-    titles = chart_titles(page)
-    assert all(titles[c].startswith(t) for c, t in CHART_TITLES.items())
+    page.click("header nav a:text-is('Curve optimizer')")
+    page.set_input_files("#fit-form input[name=file]", str(history_csv(tmp_path / "history.csv")))
+    page.click("#fit-form button[type=submit]")
+    page.wait_for_selector("#opt-marginal .gtitle", timeout=60_000)
+    assert page.text_content("#opt-curves .gtitle") == "Fitted response curves (ensemble)"
+    assert page.text_content("#opt-curves .xtitle") == "Spend per period (USD)"
+    assert page.text_content("#opt-curves .ytitle") == "Revenue per period (USD)"
+    assert page.locator("#opt-curves .scatterlayer .trace").count() == 2
+    assert {"Search", "Display"} <= set(page.inner_text("#fit-table").split())
+
+    page.fill("#allocate-form input[name=budget]", "600")
+    page.click("#allocate-form button[type=submit]")
+    page.wait_for_selector("#opt-allocation .gtitle")
+    assert page.inner_text("#opt-total-spend") == "$600.00"
+    spends = {
+        row.locator("td").nth(0).inner_text(): row.locator("td").nth(1).inner_text()
+        for row in page.locator("#allocation-table tbody tr").all()
+    }
+    amounts = {name: float(text.strip("$").replace(",", "")) for name, text in spends.items()}
+    assert sum(amounts.values()) == pytest.approx(600, abs=0.02)
+    assert amounts["Search"] > amounts["Display"]
+    assert page.locator("#opt-curves .scatterlayer .trace").count() == 3  # optimum marked
+    page.screenshot(path=str(tmp_path / "optimizer-1280.png"), full_page=True)
     assert page.problems == []
     print(f"screenshots: {tmp_path}")
