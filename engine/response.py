@@ -207,15 +207,17 @@ class HillCurves(ResponseCurves):
         monotonically (there is no closed form for general n).
         """
         lam = np.asarray(lam, dtype=float)
+        solvable = (lam > 0) & (lam < self.tangent_slope)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            level = np.log(np.maximum(lam, 0.0)) - np.log(self.vmax * self.n / self.k)
+            level = np.log(np.where(solvable, lam, 1.0)) - np.log(self.vmax * self.n / self.k)
             start_right = np.where(level <= 0, -level / (self.n + 1), level / (self.n - 1))
-            t = np.where(np.isfinite(start_right), start_right, 0.0)
+            t = np.where(solvable & np.isfinite(start_right), start_right, 0.0)
             for _ in range(self.NEWTON_STEPS):
                 slope = (self.n - 1) - 2 * self.n * expit(self.n * t)
                 step = ((self.n - 1) * t - 2 * np.logaddexp(0.0, self.n * t) - level) / slope
-                t = t - np.nan_to_num(step)
-                if np.max(np.abs(step), initial=0.0, where=np.isfinite(step)) < 1e-12:
+                step = np.where(solvable & np.isfinite(step), step, 0.0)
+                t = t - step
+                if np.max(np.abs(step), initial=0.0) < 1e-12:
                     break
             spend = self.k * np.exp(t)
         spend = np.where(lam >= self.tangent_slope, 0.0, spend)
