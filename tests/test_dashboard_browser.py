@@ -261,13 +261,21 @@ def history_csv(path: Path) -> Path:
     return path
 
 
-def test_the_curve_optimizer_fits_an_upload_and_allocates(browser, run, tmp_path: Path) -> None:
+def test_an_admin_picks_a_client_and_uses_the_curve_optimizer(browser, run, tmp_path: Path) -> None:
     url, api, _ = run
     if "/api/optimize/fit" not in api.get("/api/openapi.json").json()["paths"]:
         print("SKIP: this build has no curve optimizer API")
         pytest.skip("this build has no /api/optimize/fit")
     page = open_page(browser, url, 1280, 800)
-    log_in(page)
+    # An admin picks the client first; every call then carries ?client_id=.
+    page.fill("#login-form input[name=username]", "admin")
+    page.fill("#login-form input[name=password]", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("main h1:text-is('Pick a client')")
+    page.wait_for_selector("#client-picker option:text-is('Acme (USD)')", state="attached")
+    page.select_option("#client-picker", label="Acme (USD)")
+    page.wait_for_selector("#states-table")
+    assert "Spring sale" in page.inner_text("#states-table")
     page.click("header nav a:text-is('Curve optimizer')")
     page.set_input_files("#fit-form input[name=file]", str(history_csv(tmp_path / "history.csv")))
     page.click("#fit-form button[type=submit]")
