@@ -194,3 +194,11 @@ def test_conversions_objective_learns_conversions_not_revenue():
         }
         state, allocation = policy.advance(state, obs)
     assert allocation["shares"][1] > 0.7
+
+
+@pytest.mark.parametrize("name", ["curve", "epsilon_greedy", "ucb", "softmax", "optimistic"])
+def test_without_any_reported_value_shares_stay_put(name):
+    policy = make_policy(name, {"epsilon": 0.0} if name == "epsilon_greedy" else None)
+    state = policy.init(3, {"budget": 300.0, "timesteps": 3, "step": 1.0})
+    state, allocation = policy.advance(state, {"spend": state["budgets"], "clicks": [9, 9, 9]})
+    assert allocation["shares"] == pytest.approx([1 / 3] * 3)

@@ -129,6 +129,8 @@ class Curve(Policy):
         )
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
+        if not np.isfinite(context.value).any():
+            return context.previous
         post = self.posterior(context)
         lower, upper = context.lower * context.budget, context.upper * context.budget
         total = np.zeros(context.n_campaigns)

@@ -21,6 +21,8 @@ class EpsilonGreedy(Policy):
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)
+        if not returns.informed:
+            return context.previous
         epsilon = self.params["epsilon"] * self.params["decay"] ** (context.t - 1)
         explore = rng.random() < epsilon
         random_pick = int(rng.choice(np.flatnonzero(context.active)))

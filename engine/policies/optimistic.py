@@ -24,6 +24,8 @@ class Optimistic(Policy):
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)
+        if not returns.informed:
+            return context.previous
         prior_visits = self.params["initial_visits"]
         prior_total = prior_visits * self.params["initial_value"]
         weight = np.maximum(returns.visits + prior_visits, 1e-12)

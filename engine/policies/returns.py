@@ -16,10 +16,14 @@ from engine.framework import Context
 
 @dataclass(frozen=True)
 class Returns:
-    """Relative value per unit spend (1 where nothing was observed) and equal-share visits."""
+    """Relative value per unit spend (1 where nothing was observed) and equal-share visits.
+
+    `informed` is False until some value was reported: then there is nothing to act on.
+    """
 
     rate: np.ndarray
     visits: np.ndarray
+    informed: bool = True
 
 
 def observed_returns(context: Context) -> Returns:
@@ -30,7 +34,7 @@ def observed_returns(context: Context) -> Returns:
     total_spend, total_value = spend.sum(), value.sum()
     n_campaigns = context.n_campaigns
     if total_spend <= 0 or total_value <= 0:
-        return Returns(rate=np.ones(n_campaigns), visits=np.zeros(n_campaigns))
+        return Returns(rate=np.ones(n_campaigns), visits=np.zeros(n_campaigns), informed=False)
     pooled = total_value / total_spend
     rate = np.divide(value, spend * pooled, out=np.ones(n_campaigns), where=spend > 0)
     visits = spend / (total_spend / observed.sum())

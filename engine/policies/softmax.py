@@ -18,6 +18,8 @@ class Softmax(Policy):
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)
+        if not returns.informed:
+            return context.previous
         logits = np.where(context.active, returns.rate / self.params["tau"], -np.inf)
         weights = np.exp(logits - logits.max())
         chosen = int(rng.choice(context.n_campaigns, p=weights / weights.sum()))

@@ -18,6 +18,8 @@ class UCB(Policy):
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)
+        if not returns.informed:
+            return context.previous
         total = max(returns.visits.sum(), 1.0)
         bonus = np.sqrt(
             np.divide(
