@@ -83,19 +83,55 @@ def _first_run(server: LiveServer) -> dict:
         return {"ids": ids, "admin": admin, "dana": dana, "generated": printed[0]}
 
 
+def _start_fast_py(data_dir: Path, timeout: float = 30.0) -> tuple[subprocess.Popen, str, Path]:
+    """`python fast.py` with HOST and PORT from the environment; its URL once it answers."""
+    port = free_port()
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "ADMIN_"))},
+        **FRESH_CHECKOUT,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "DATA_DIR": str(data_dir),
+        "PASSWORD_HASH_MEMORY_KIB": "1024",
+    }
+    log_path = data_dir.parent / "fast.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, str(REPO / "fast.py")],
+            cwd=data_dir.parent,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            if httpx.get(url + "/api/health", timeout=1.0).status_code == 200:
+                return process, url, log_path
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    process.wait(timeout=10)
+    raise AssertionError(f"python fast.py did not answer:\n{log_path.read_text()}")
+
+
 def test_fresh_server_flow_survives_a_restart(tmp_path):
+    """First run under `uvicorn fast:app`; the restart on the same DATA_DIR is `python fast.py`."""
     data_dir = tmp_path / "data"
     server = start_server(data_dir, FRESH_CHECKOUT)
     try:
         state = _first_run(server)
     finally:
         stop_server(server)
-    first_output = server.output()
-    assert "embedded backend" in first_output
+    assert "embedded backend" in server.output()
 
-    server = start_server(data_dir, FRESH_CHECKOUT)
+    process, url, log_path = _start_fast_py(data_dir)
     try:
-        with _http(server) as http:
+        with httpx.Client(base_url=url, timeout=10.0) as http:
+            assert http.get("/api/health").json()["backend"] == "embedded"
             # The generated signing key was kept: tokens from before the restart still work.
             users = http.get("/api/users", headers=state["admin"])
             assert users.status_code == 200
@@ -117,53 +153,12 @@ def test_fresh_server_flow_survives_a_restart(tmp_path):
             hidden = http.get(f"/api/campaigns/{state['ids']['campaign']}", headers=erin)
             assert hidden.status_code == 404
     finally:
-        stop_server(server)
-    output = server.output()
+        process.terminate()
+        process.wait(timeout=15)
+    restarted = log_path.read_text()
+    assert "embedded backend" in restarted
+    assert f"127.0.0.1:{url.rsplit(':', 1)[1]}" in restarted
+    output = server.output() + restarted
     assert output.count(state["generated"]) == 1
     for secret in (NEW_ADMIN_PASSWORD, USER_PASSWORD, OTHER_PASSWORD):
         assert secret not in output
-
-
-def test_python_fast_py_starts_the_server_on_host_and_port(tmp_path):
-    port = free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "ADMIN_"))},
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "DATA_DIR": str(tmp_path / "data"),
-        "MONGODB_URI": "mongomock://",
-        "ADMIN_PASSWORD": "fast-py-password",
-        "PASSWORD_HASH_MEMORY_KIB": "1024",
-    }
-    log_path = tmp_path / "fast.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, str(REPO / "fast.py")],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        health = None
-        deadline = time.monotonic() + 30
-        while health is None and time.monotonic() < deadline:
-            assert process.poll() is None, log_path.read_text()
-            try:
-                health = httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=1.0)
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        assert health is not None, log_path.read_text()
-        assert health.json()["backend"] == "mongomock"
-        token = httpx.post(
-            f"http://127.0.0.1:{port}/api/auth/token",
-            data={"username": "admin", "password": "fast-py-password"},
-            timeout=10.0,
-        )
-        assert token.status_code == 200
-    finally:
-        process.terminate()
-        process.wait(timeout=15)
-    output = log_path.read_text()
-    assert "mongomock backend" in output
-    assert "fast-py-password" not in output
