@@ -24,7 +24,7 @@ data (NaN becomes None).
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -132,11 +132,11 @@ def _tables(history: Sequence[Mapping[str, Any]], ids: Sequence[str]) -> _Tables
     rows = sorted(history, key=lambda row: row["timestep"])
     n_campaigns = len(ids)
 
-    def table(pick: Any) -> np.ndarray:
+    def table(pick: Callable[[Mapping[str, Any], str], float]) -> np.ndarray:
         values = [[pick(row, cid) for cid in ids] for row in rows]
         return np.array(values, dtype=float).reshape(len(rows), n_campaigns)
 
-    def metric(field: str) -> Any:
+    def metric(field: str) -> Callable[[Mapping[str, Any], str], float]:
         return lambda row, cid: _number(((row.get("metrics") or {}).get(cid) or {}).get(field))
 
     return _Tables(
@@ -232,8 +232,9 @@ def _trends(
     }
 
 
-def _robust_z(values: np.ndarray) -> np.ndarray:
-    """Modified z-score of every entry against its column (axis 1 of an (M, T, K) stack)."""
+def _robust_z(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Modified z-score of every entry against its column (axis 1 of an (M, T, K) stack), and
+    the column medians."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         median = np.nanmedian(values, axis=1, keepdims=True)
