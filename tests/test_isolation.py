@@ -8,6 +8,8 @@ walks the app's own route list, so a new `{..._id}` route is covered once `OWNED
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from uuid import uuid4
@@ -37,12 +39,34 @@ def _state(client: TestClient, headers: dict, campaign_ids: list[str], **fields)
     return made.json()["id"]
 
 
+def _fit(client: TestClient, headers: dict) -> str:
+    """A stored curve fit: 30 days of two campaigns with saturating revenue."""
+    rows = [
+        {
+            "date": f"2024-01-{day:02d}",
+            "campaign": name,
+            "spend": spend,
+            "revenue": round(scale * (1 - math.exp(-spend / scale)), 2),
+        }
+        for day in range(1, 31)
+        for name, spend, scale in [("search", 40.0 * day, 900.0), ("social", 25.0 * day, 700.0)]
+    ]
+    made = client.post("/api/optimize/fit", json={"rows": rows}, headers=headers)
+    assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
 @pytest.fixture
 def owned(client: TestClient, tenant: TenantUser) -> dict[str, str]:
     """Resources of `tenant`, by the path parameter that names them."""
     campaigns = [_campaign(client, tenant.headers, name) for name in ("Search", "Social")]
     state = _state(client, tenant.headers, campaigns)
-    return {"campaign_id": campaigns[0], "state_id": state, "other_campaign": campaigns[1]}
+    return {
+        "campaign_id": campaigns[0],
+        "state_id": state,
+        "fit_id": _fit(client, tenant.headers),
+        "other_campaign": campaigns[1],
+    }
 
 
 # --- admin-only resources -------------------------------------------------------------------
@@ -74,7 +98,9 @@ BODIES: dict[str, Callable[[dict], dict]] = {
     },
     "POST /api/states/{state_id}/next": lambda owned: {},
 }
-OWNED = ("campaign_id", "state_id")
+OWNED = ("campaign_id", "state_id", "fit_id")
+# Path parameters that name no tenant-owned data: clients (admin only) and one's credentials.
+NOT_OWNED = {"client_id", "username"}
 
 
 def _id_routes(client: TestClient) -> list[tuple[str, str, str]]:
@@ -90,6 +116,14 @@ def _id_routes(client: TestClient) -> list[tuple[str, str, str]]:
 
 def _call(client: TestClient, headers: dict, method: str, url: str, body: dict | None):
     return client.request(method, url, json=body, headers=headers)
+
+
+def test_every_path_parameter_is_known_here(client):
+    """A new `{something_id}` route must join OWNED (and `owned`) to be checked below."""
+    parameters = {
+        name for path in client.app.openapi()["paths"] for name in re.findall(r"\{([^}]+)\}", path)
+    }
+    assert parameters - NOT_OWNED == set(OWNED)
 
 
 def test_every_id_route_hides_other_tenants(client, tenant, other_tenant, owned):
@@ -113,7 +147,11 @@ def test_every_id_route_hides_other_tenants(client, tenant, other_tenant, owned)
         query = f"{urls[owned[parameter]]}?client_id={tenant.client_id}"
         assert _call(client, other_tenant.headers, method, query, body).status_code == 404, key
     # And the owner still sees everything, unchanged.
-    for parameter, route in [("campaign_id", "campaigns"), ("state_id", "states")]:
+    for parameter, route in [
+        ("campaign_id", "campaigns"),
+        ("state_id", "states"),
+        ("fit_id", "optimize/fits"),
+    ]:
         response = client.get(f"/api/{route}/{owned[parameter]}", headers=tenant.headers)
         assert response.status_code == 200, route
     campaign = client.get(f"/api/campaigns/{owned['campaign_id']}", headers=tenant.headers)
