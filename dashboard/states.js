@@ -282,7 +282,7 @@ function recommendationText(r, insights) {
   const { currency } = page;
   const name = Object.fromEntries(insights.campaigns.map((c) => [c.campaign_id, c.name]));
   const revenue = r.metric === "revenue";
-  const marginal = (m) => (revenue ? number(m, 1) : m > 0 ? money(1 / m, currency) : "none");
+  const marginal = (m) => (revenue ? m.toFixed(1) : m > 0 ? money(1 / m, currency) : "none");
   const gain = revenue ? money(r.expected_gain, currency) : `${number(r.expected_gain, 1)} conversions`;
   const relative = r.expected_gain_relative === null ? "" : ` (${r.expected_gain_relative >= 0 ? "+" : ""}${percent(r.expected_gain_relative)})`;
   const hint = r.confidence === "learning" ? " Still learning: treat as a hint." : "";

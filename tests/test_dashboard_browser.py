@@ -168,7 +168,9 @@ def test_a_client_user_works_a_run_on_desktop_and_phone(browser, run, tmp_path: 
     assert page.text_content("#chart-allocation .xtitle") == "Timestep"
     assert page.locator("#chart-allocation .scatterlayer .trace").count() == 3
     assert page.locator("#chart-success .bars .point").count() == 3
-    assert "from Display to Search" in page.inner_text("#recommendations")
+    recommendation = page.inner_text("#recommendations")
+    assert "from Display to Search" in recommendation
+    assert "of the timestep budget ($" in recommendation and "revenue per timestep" in recommendation
     assert "Search" in page.inner_text("#insights-table")
     assert page.inner_text("#current-time").startswith("3 of 10")
 
