@@ -170,7 +170,8 @@ def test_a_client_user_works_a_run_on_desktop_and_phone(browser, run, tmp_path: 
     assert page.locator("#chart-success .bars .point").count() == 3
     recommendation = page.inner_text("#recommendations")
     assert "from Display to Search" in recommendation
-    assert "of the timestep budget ($" in recommendation and "revenue per timestep" in recommendation
+    assert "of the timestep budget ($" in recommendation
+    assert "revenue per timestep" in recommendation
     assert "Search" in page.inner_text("#insights-table")
     assert page.inner_text("#current-time").startswith("3 of 10")
 
