@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from collections.abc import Callable
 
@@ -53,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=200)
     args = parser.parse_args(argv)
     policies = [name for name in POLICY_NAMES if name != "rps" or args.campaigns == 2]
-    print(f"one advance, K = {args.campaigns}, median of {args.repeats} (ms)")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    print(f"one advance, K = {args.campaigns}, median of {args.repeats} (ms); load average {load}")
     print(f"{'policy':<16}" + "".join(f"{f'T={h}':>10}{'x uniform':>10}" for h in args.history))
     rows: dict[str, list[float]] = {"json round trip": []}
     for history in args.history:
