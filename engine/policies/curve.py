@@ -13,6 +13,11 @@ what identifies the scales; seed 001's fixed step never learns a curve at all.
 `draws` > 1 averages the exact allocations of that many independent draws (1 = plain Thompson
 sampling): the same posterior, less allocation noise while it is still wide.
 
+`discount` < 1 forgets old observations geometrically, for markets whose curves drift (0.97 is a
+reasonable start). Known limit: a strongly S-shaped campaign that only pays off at high spend
+looks poor at the low spends it is given and can be starved, since a concave model cannot say
+that its average return would rise with more budget.
+
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
 priors below are unit-free. All sums run over campaigns x grid x observations as arrays.
 """
