@@ -42,6 +42,7 @@ from engine.response import GridCurves, MarginalGridCurves, ResponseCurves, Spen
 MODELS = ("negexp", "mm", "hill", "local_slope")
 GRID_POINTS = 201
 MIN_ADSTOCK_POINTS = 6
+MAX_SPEND_SPAN_INVERSE = 1e-9
 
 
 class FittedModel:
@@ -90,6 +91,11 @@ def _validate(series: CampaignSeries, models: Sequence[str]) -> None:
     if not np.any(series.spend > 0):
         raise EngineError(f"campaign {series.name!r}: all spends are zero, nothing to fit")
     positive = np.unique(series.spend[series.spend > 0])
+    if positive[0] < MAX_SPEND_SPAN_INVERSE * positive[-1]:
+        raise EngineError(
+            f"campaign {series.name!r}: positive spends range from {positive[0]:g} to "
+            f"{positive[-1]:g}, more than nine orders of magnitude: inconsistent units?"
+        )
     if positive.size < 2:
         raise EngineError(
             f"campaign {series.name!r}: spend never varies, so no response curve can be told"
@@ -131,7 +137,7 @@ def fit_campaign(
         train = holdout_split(spend.size, holdout_share, model.parameters)
         holdout = None
         forecast = None
-        if train < spend.size:
+        if train < spend.size and np.unique(spend[:train][spend[:train] > 0]).size >= 2:
             trial = _fit_model(family, stock[:train], response[:train])
             holdout = error_metrics(response[train:], trial.predict(stock[train:]))
             holdout["points"] = int(spend.size - train)

@@ -50,9 +50,9 @@ def _mm_jacobian(x: np.ndarray, p: np.ndarray) -> np.ndarray:
 
 def _hill_share(x: np.ndarray, p: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ratio = np.maximum(x, 0.0) / p[1]
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         log_ratio = np.log(ratio)
-    return 1.0 / (1.0 + np.exp(-p[2] * log_ratio)), log_ratio
+        return 1.0 / (1.0 + np.exp(-p[2] * log_ratio)), log_ratio
 
 
 def _hill(x: np.ndarray, p: np.ndarray) -> np.ndarray:
@@ -62,7 +62,8 @@ def _hill(x: np.ndarray, p: np.ndarray) -> np.ndarray:
 def _hill_jacobian(x: np.ndarray, p: np.ndarray) -> np.ndarray:
     share, log_ratio = _hill_share(x, p)
     spread = share * (1.0 - share)
-    by_n = np.where(np.isfinite(log_ratio), p[0] * spread * log_ratio, 0.0)
+    with np.errstate(invalid="ignore"):
+        by_n = np.where(np.isfinite(log_ratio), p[0] * spread * log_ratio, 0.0)
     return np.column_stack([share, -p[0] * p[2] / p[1] * spread, by_n])
 
 
@@ -92,7 +93,7 @@ def _basis(family: str, xs: np.ndarray, shapes: np.ndarray) -> np.ndarray:
     if family == "mm":
         return xs / (first + xs)
     exponent = shapes[:, 1:2].reshape((-1,) + (1,) * xs.ndim)
-    with np.errstate(divide="ignore"):
+    with np.errstate(divide="ignore", over="ignore"):
         return 1.0 / (1.0 + np.exp(-exponent * np.log(xs / first)))
 
 
@@ -213,8 +214,11 @@ def fit_theta(spend: np.ndarray, response: np.ndarray) -> float:
 def error_metrics(actual: np.ndarray, predicted: np.ndarray) -> dict[str, float | None]:
     """RMSE, MAPE (over non-zero actuals; None if there are none) and R^2."""
     actual = np.asarray(actual, dtype=float)
-    residual = np.asarray(predicted, dtype=float) - actual
-    nonzero = actual != 0
+    predicted = np.asarray(predicted, dtype=float)
+    residual = predicted - actual
+    # Percentages of (numerically) zero actuals say nothing and overflow: leave them out.
+    scale = max(float(np.max(np.abs(actual), initial=0.0)), float(np.max(np.abs(predicted))))
+    nonzero = np.abs(actual) > 1e-9 * scale
     spread = float(np.sum((actual - actual.mean()) ** 2))
     sse = float(np.sum(residual**2))
     return {

@@ -4,6 +4,8 @@ from datetime import date, timedelta
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.allocator import allocate_budget
 from engine.datasets import CampaignSeries, Dataset
@@ -74,6 +76,7 @@ def test_stored_fit_gives_curves_for_the_allocator():
         ([10.0, 20.0], [1.0, 2.0], "'x': 2 observations, fewer than"),
         ([0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0], "'x': all spends are zero"),
         ([5.0, 5.0, 5.0, 5.0], [1.0, 2.0, 3.0, 4.0], "'x': spend never varies"),
+        ([1e-12, 5.0, 6.0, 7.0], [1.0, 2.0, 3.0, 4.0], "'x': .*inconsistent units"),
     ],
 )
 def test_unfittable_campaigns_are_named(spend, response, problem):
@@ -102,3 +105,30 @@ def test_allocating_on_the_ensemble_equalizes_marginal_roi():
     spend = allocate_budget(curves, 4000.0)
     marginal = curves.marginal(spend)
     np.testing.assert_allclose(marginal, marginal.mean(), rtol=1e-6)
+
+
+def finite_json(value) -> bool:
+    if isinstance(value, dict):
+        return all(finite_json(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(finite_json(item) for item in value)
+    return not isinstance(value, float) or np.isfinite(value)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(st.floats(0, 1e12), st.floats(0, 1e12)), min_size=1, max_size=25),
+    st.booleans(),
+)
+def test_fitting_never_fails_with_anything_but_an_engine_error(points, adstock):
+    spend = np.array([p[0] for p in points])
+    response = np.array([p[1] for p in points])
+    dates = tuple(date(2024, 1, 1) + timedelta(days=i) for i in range(len(points)))
+    try:
+        fit = fit_campaign(CampaignSeries("x", dates, spend, response), adstock=adstock)
+    except EngineError as error:
+        assert "'x'" in str(error)
+        return
+    assert finite_json(fit)
+    _, curves = curves_from_fit({"campaigns": [fit]}, "ensemble")
+    assert np.isfinite(allocate_budget(curves, float(spend.max())).sum())
