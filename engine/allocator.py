@@ -75,7 +75,9 @@ def kkt_path(
 
     def spend(lam: np.ndarray | float) -> np.ndarray:
         targets = np.multiply.outer(lam, inverse_weights)
-        return np.minimum(np.maximum(curves.inverse_marginal(targets), lower), upper)
+        inside = np.minimum(np.maximum(curves.inverse_marginal(targets), lower), upper)
+        # At lam <= 0 even a flat curve is worth filling: the budget must go somewhere.
+        return np.where(np.asarray(lam)[..., None] <= 0, upper, inside)
 
     return spend
 

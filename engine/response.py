@@ -94,7 +94,7 @@ class NegExpCurves(ResponseCurves):
         return self._initial_marginal * np.exp(-self.mu * np.asarray(x, dtype=float))
 
     def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             spend = (self._log_initial_marginal - np.log(np.maximum(lam, 0.0))) / self.mu
         # fmax also maps the undefined 0/0 case (alpha == 0, lam == 0) to no spend.
         return np.fmax(spend, 0.0)
@@ -132,7 +132,7 @@ class MichaelisMentenCurves(ResponseCurves):
         return self._vmax_k / (self.k + np.asarray(x, dtype=float)) ** 2
 
     def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             spend = np.sqrt(self._vmax_k / np.maximum(lam, 0.0)) - self.k
         return np.fmax(spend, 0.0)
 

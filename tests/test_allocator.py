@@ -107,6 +107,12 @@ def test_budget_outside_the_bounds_is_an_engine_error():
         allocate_budget(curves, 10.0, lower=np.array([0, 6.0, 0]), upper=np.array([9, 5.0, 9]))
 
 
+def test_flat_curves_still_take_a_fixed_budget():
+    curves = NegExpCurves(np.array([0.0, 0.0]), np.array([1.0, 2.0]))
+    spend = allocate_budget(curves, 10.0, upper=np.array([4.0, np.inf]))
+    assert spend.sum() == pytest.approx(10.0) and spend[0] <= 4.0
+
+
 def test_zero_budget_spends_nothing():
     curves = NegExpCurves(np.full(3, 100.0), np.full(3, 0.01))
     np.testing.assert_array_equal(allocate_budget(curves, 0.0), 0.0)
