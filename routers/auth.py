@@ -108,15 +108,26 @@ def login(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change your password",
     description="Changes the caller's password and invalidates every token issued before. "
-    "The only endpoint a first-login token may call.",
+    "The only endpoint a first-login token may call. After 10 wrong old passwords within "
+    "5 minutes it answers 429.",
 )
 def change_password(
-    body: PasswordChange, principal: AccountPrincipal, store: StoreDep, hasher: HasherDep
+    body: PasswordChange,
+    principal: AccountPrincipal,
+    store: StoreDep,
+    settings: SettingsDep,
+    hasher: HasherDep,
 ) -> None:
+    # Guesses of the old password are throttled like logins: a leaked token must not become
+    # a way to find the password, which outlives the token.
+    throttle_key = f"account:{principal.username}"
+    _check_throttle(store, settings, throttle_key)
     users = store.collection("users")
     user = users.get({"username": principal.username})
     if user is None or not hasher.verify(body.old_password, user.get("password_hash")):
+        throttle.record_failure(store, settings, throttle_key)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Old password is incorrect")
+    throttle.clear(store, throttle_key)
     if body.new_password == body.old_password:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, detail="New password must differ from the old one"

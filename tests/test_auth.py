@@ -468,6 +468,17 @@ def test_client_credentials_are_throttled_per_credential(client, tenant: TenantU
     login(client, tenant.username, USER_PASSWORD)
 
 
+def test_guesses_of_the_old_password_are_throttled(client, tenant):
+    wrong = {"old_password": "guess-guess", "new_password": "a-new-password"}
+    codes = [
+        client.patch(ACCOUNT, json=wrong, headers=tenant.headers).status_code for _ in range(11)
+    ]
+    assert codes == [400] * 10 + [429]
+    right = {"old_password": USER_PASSWORD, "new_password": "a-new-password"}
+    assert client.patch(ACCOUNT, json=right, headers=tenant.headers).status_code == 429
+    login(client, tenant.username, USER_PASSWORD)
+
+
 # --- nothing secret in answers or logs ------------------------------------------------------
 
 
