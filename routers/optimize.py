@@ -151,6 +151,23 @@ async def _read_fit_request(request: Request) -> tuple[Dataset, FitSettings]:
     return await run_in_threadpool(parse_rows, body.rows, body.metric), body
 
 
+def _finite(value: Any) -> bool:
+    if isinstance(value, dict):
+        return all(_finite(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return all(_finite(item) for item in value)
+    return not isinstance(value, float) or bool(np.isfinite(value))
+
+
+def _checked(result: dict) -> dict:
+    """Refuse answers that overflowed (JSON has no infinities): 422 instead of a failure."""
+    if not _finite(result):
+        raise EngineError(
+            "the figures overflow at this scale: express spend and response in larger units"
+        )
+    return result
+
+
 def _fit_out(doc: dict) -> FitOut:
     return FitOut(id=doc["_id"], **doc["fit"])
 
@@ -182,7 +199,7 @@ async def fit(request: Request, tenant: ReadTenant, store: StoreDep) -> FitOut:
         spend_ranges=settings.spend_ranges,
         downstream={name: d.model_dump() for name, d in settings.downstream.items()},
     )
-    doc = {"client_id": client_id, "created_at": utcnow(), "fit": result}
+    doc = {"client_id": client_id, "created_at": utcnow(), "fit": _checked(result)}
     await run_in_threadpool(store.collection("fits").insert, doc)
     return _fit_out(doc)
 
@@ -266,7 +283,7 @@ def allocate(body: AllocateRequest, tenant: ReadTenant, store: StoreDep) -> Allo
         target_cpa=body.target_cpa,
         names=names,
     )
-    return AllocateOut(**report, fit_id=body.fit_id)
+    return AllocateOut(**_checked(report), fit_id=body.fit_id)
 
 
 @router.post(
@@ -288,4 +305,4 @@ def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse
         arrays["upper"],
         names=names,
     )
-    return PlanResponse(**result, fit_id=body.fit_id)
+    return PlanResponse(**_checked(result), fit_id=body.fit_id)

@@ -234,6 +234,16 @@ def with_params(**params):
 
 
 BAD_SETTINGS = [
+    (
+        {
+            "budget": 1000,
+            "curves": [
+                {**CURVES[0], "params": {"alpha": 1.5e308, "mu": 1}},
+                {**CURVES[1], "params": {"vmax": 1.5e308, "k": 1}},
+            ],
+        },
+        "overflow",
+    ),
     ({"budget": 100, "curves": with_params(alpha=5, mu=-1)}, "'a': mu must be > 0"),
     ({"budget": 100, "curves": with_params(alpha=5)}, "'a'.*missing mu"),
     ({"budget": 10, "curves": CURVES}, "minimum spends"),
