@@ -174,7 +174,7 @@ class CurveSource(CreateBody):
         return self
 
 
-class AllocateRequest(CurveSource):
+class CurveAllocateRequest(CurveSource):
     budget: Money
     scenario: Scenario = "fixed_budget"
     objective: Objective = "response"
@@ -184,7 +184,7 @@ class AllocateRequest(CurveSource):
     capacity: Positive | None = Field(default=None, description="Maximum total response.")
 
 
-class AllocationRow(BaseModel):
+class CurveAllocationRow(BaseModel):
     campaign: str
     spend: float
     share: float
@@ -195,10 +195,10 @@ class AllocationRow(BaseModel):
     change: float | None = Field(description="spend - current, when current is given.")
 
 
-class AllocateOut(BaseModel):
+class CurveAllocateOut(BaseModel):
     scenario: str
     objective: str
-    allocation: list[AllocationRow]
+    allocation: list[CurveAllocationRow]
     total_spend: float
     total_response: float
     total_value: float

@@ -27,8 +27,8 @@ from engine.specs import curves_from_specs
 from models.optimize import (
     MAX_CSV_BYTES,
     MAX_FIT_CAMPAIGNS,
-    AllocateOut,
-    AllocateRequest,
+    CurveAllocateOut,
+    CurveAllocateRequest,
     CurveSource,
     FitOut,
     FitRequest,
@@ -256,11 +256,11 @@ def _resolve_curves(
 
 @router.post(
     "/allocate",
-    response_model=AllocateOut,
+    response_model=CurveAllocateOut,
     summary="Allocate a budget exactly over response curves",
     responses=INVALID,
 )
-def allocate(body: AllocateRequest, tenant: ReadTenant, store: StoreDep) -> AllocateOut:
+def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) -> CurveAllocateOut:
     """The exact optimum (KKT, bisection on the Lagrange multiplier) of a fixed budget, a
     flexible budget (spend while marginal ROI >= `target_mroi`, or while an extra unit still
     pays for itself under `objective: net_profit`), or a target efficiency (most response
@@ -283,7 +283,7 @@ def allocate(body: AllocateRequest, tenant: ReadTenant, store: StoreDep) -> Allo
         target_cpa=body.target_cpa,
         names=names,
     )
-    return AllocateOut(**_checked(report), fit_id=body.fit_id)
+    return CurveAllocateOut(**_checked(report), fit_id=body.fit_id)
 
 
 @router.post(
