@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ClassVar
 
@@ -38,7 +38,7 @@ _EXHAUSTED = 1e-9
 _VALUE_METRIC = {"revenue": "revenue", "profit": "revenue", "conversions": "conversions"}
 _STATE_KEYS = frozenset(
     {"version", "policy", "params", "settings", "t", "remaining", "spent", "shares", "budgets"}
-    | {"timestep_budget", "active", "previous_shares", "done", "rng", "history"}
+    | {"timestep_budget", "active", "previous_shares", "done", "rng", "history", "stats"}
 )
 
 
@@ -61,6 +61,10 @@ class History(Mapping):
             self._arrays[metric] = array
         return self._arrays[metric]
 
+    def latest(self, metric: str) -> np.ndarray:
+        """The last row of one metric (K,), without converting the whole history."""
+        return np.array(self._rows[metric][-1], dtype=float)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)
 
@@ -75,6 +79,7 @@ class Context:
     `history[metric]` has shape (t, K) with NaN where unobserved, metrics being those of
     engine.settings.METRICS plus `planned` (the budgets the framework planned). `lower` and
     `upper` are the share bounds of the coming timestep and `budget` the amount to split.
+    `stats` is what the policy's `update_stats` made of the history (None if it keeps none).
     """
 
     t: int
@@ -86,6 +91,7 @@ class Context:
     budget: float
     settings: dict
     params: dict
+    stats: dict | None = None
 
     @property
     def n_campaigns(self) -> int:
@@ -101,9 +107,19 @@ class Context:
         return spend
 
     @property
+    def value_metric(self) -> str:
+        """The metric policies learn: conversions, or revenue for revenue and profit."""
+        return _VALUE_METRIC[self.settings["objective"]]
+
+    @property
     def value(self) -> np.ndarray:
-        """The objective's value metric: conversions, or revenue for revenue and profit."""
-        return self.history[_VALUE_METRIC[self.settings["objective"]]]
+        """The objective's value metric over the whole history."""
+        return self.history[self.value_metric]
+
+    def latest_spend(self) -> np.ndarray:
+        """Spend of the timestep just finished (planned budget where unreported)."""
+        reported = self.history.latest("spend")
+        return np.where(np.isnan(reported), self.history.latest("planned"), reported)
 
 
 def uniform_target(active: np.ndarray) -> np.ndarray:
@@ -150,6 +166,14 @@ class Policy:
         """Target shares for the coming timestep (projected onto the constraints afterwards)."""
         raise NotImplementedError
 
+    def update_stats(self, stats: dict | None, context: Context) -> dict | None:
+        """Sufficient statistics after the timestep just recorded (JSON-able), kept in the state.
+
+        Policies whose learning is cheaper from running sums than from the whole history
+        override this; `context.stats` is then the updated value. Default: none.
+        """
+        return None
+
     def initial_target(self, active: np.ndarray) -> np.ndarray:
         """Shares of the first timestep, before any observation: equal over active campaigns."""
         return uniform_target(active)
@@ -186,6 +210,7 @@ class Policy:
             "done": False,
             "rng": {"seed": clean["seed"], "counter": 0},
             "history": {metric: [] for metric in (*METRICS, "planned")},
+            "stats": None,
         }
 
     def advance(
@@ -226,6 +251,8 @@ class Policy:
             settings, mask, remaining / (settings["timesteps"] - t)
         )
         context = self._context(state, mask, previous, lower, upper, spendable)
+        state["stats"] = self.update_stats(state["stats"], context)
+        context = replace(context, stats=state["stats"])
         rng = np.random.default_rng([state["rng"]["seed"], state["rng"]["counter"]])
         state["rng"]["counter"] += 1
         target = self.propose(context, rng) if spendable > 0 else previous

@@ -202,3 +202,21 @@ def test_without_any_reported_value_shares_stay_put(name):
     state = policy.init(3, {"budget": 300.0, "timesteps": 3, "step": 1.0})
     state, allocation = policy.advance(state, {"spend": state["budgets"], "clicks": [9, 9, 9]})
     assert allocation["shares"] == pytest.approx([1 / 3] * 3)
+
+
+def test_curve_running_sums_match_a_rebuild_from_the_history():
+    policy = make_policy("curve", {"discount": 0.9})
+    state = policy.init(3, {"budget": 3000.0, "timesteps": 30, "seed": 5})
+    for step in range(8):
+        spend = state["budgets"]
+        revenue = [20 * s**0.5 + step for s in spend]
+        state, _ = policy.advance(state, {"spend": spend, "revenue": revenue})
+    report = {"spend": state["budgets"], "revenue": [100.0, 50.0, 80.0]}
+    incremental, allocation = policy.advance(state, report)
+    rebuilt, again = policy.advance({**state, "stats": None}, report)
+    assert incremental["stats"]["rows"] == rebuilt["stats"]["rows"] == 9
+    assert np.allclose(incremental["stats"]["ff"], rebuilt["stats"]["ff"])
+    assert np.allclose(incremental["stats"]["fy"], rebuilt["stats"]["fy"])
+    assert allocation["shares"] == pytest.approx(again["shares"], abs=1e-9)
+    other = make_policy("curve", {"discount": 0.5})
+    assert other.advance(state, report)[0]["stats"]["signature"][-1] == 0.5

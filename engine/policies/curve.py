@@ -66,6 +66,64 @@ class Curve(Policy):
         prior = np.exp(log_prior - log_prior.max())
         self.grid_prior = prior / prior.sum()
 
+    def _signature(self) -> list[float]:
+        """The parameters running sums depend on; sums made under others are rebuilt."""
+        keys = ("scale_min", "scale_max", "grid_size", "discount")
+        return [float(self.params[key]) for key in keys]
+
+    def _sums(
+        self, spend: np.ndarray, value: np.ndarray, age: np.ndarray, spend_unit: float
+    ) -> dict[str, np.ndarray]:
+        """Discounted sums of timesteps (T, K) over observations, for every campaign x scale."""
+        observed = np.isfinite(value)
+        weights = (self.params["discount"] ** age[:, None] * observed).T  # (K, T)
+        y = np.where(observed, value, 0.0).T  # (K, T), in the run's value units
+        features = -np.expm1(-spend.T[:, None, :] / spend_unit / self.scales[None, :, None])
+        features /= self.at_equal_share[None, :, None]  # (K, G, T)
+        weighted = features * weights[:, None, :]
+        return {
+            "ff": np.einsum("kgt,kgt->kg", weighted, features),
+            "fy": np.einsum("kgt,kt->kg", weighted, y),
+            "yy": (weights * y * y).sum(axis=1),
+            "count": weights.sum(axis=1),
+            "value_total": np.array(y.sum()),
+            "value_cells": np.array(float(observed.sum())),
+        }
+
+    def update_stats(self, stats: dict | None, context: Context) -> dict:
+        """Running discounted sums per campaign x scale, so a step costs O(K x G), not O(T).
+
+        Rebuilt from the whole history when missing, stale or made with other parameters.
+        """
+        settings = context.settings
+        spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
+        current = (
+            stats is not None
+            and stats.get("signature") == self._signature()
+            and stats.get("rows") == context.t - 1
+        )
+        if current:
+            latest = self._sums(
+                context.latest_spend()[None, :],
+                context.history.latest(context.value_metric)[None, :],
+                np.zeros(1),
+                spend_unit,
+            )
+            discount = self.params["discount"]
+            sums = {
+                key: (1.0 if key.startswith("value_") else discount) * np.asarray(stats[key])
+                + latest[key]
+                for key in latest
+            }
+        else:
+            age = np.arange(context.t, dtype=float)[::-1]
+            sums = self._sums(context.spend, context.value, age, spend_unit)
+        return {
+            "signature": self._signature(),
+            "rows": context.t,
+            **{key: array.tolist() for key, array in sums.items()},
+        }
+
     def posterior(self, context: Context) -> dict[str, np.ndarray]:
         """Grid weights (K, G) and Normal-inverse-gamma parameters of every campaign's curve.
 
@@ -74,23 +132,16 @@ class Curve(Policy):
         """
         settings = context.settings
         spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
-        observed = np.isfinite(context.value) & np.isfinite(context.spend)
-        values = np.where(observed, context.value, 0.0)
-        value_unit = values.sum() / max(observed.sum(), 1)
+        stats = context.stats
+        if stats is None:
+            stats = self.update_stats(None, context)
+        value_unit = stats["value_total"] / max(stats["value_cells"], 1.0)
         if value_unit <= 0:
             value_unit = 1.0
-        age = np.arange(context.t)[::-1, None]
-        weights = (self.params["discount"] ** age * observed).T  # (K, T)
-        y = values.T / value_unit  # (K, T)
-        x = context.spend.T / spend_unit  # (K, T)
-
-        features = -np.expm1(-x[:, None, :] / self.scales[None, :, None])
-        features /= self.at_equal_share[None, :, None]  # (K, G, T)
-        weighted = features * weights[:, None, :]
-        s_ff = np.einsum("kgt,kgt->kg", weighted, features)
-        s_fy = np.einsum("kgt,kt->kg", weighted, y)
-        s_yy = (weights * y * y).sum(axis=1)
-        count = weights.sum(axis=1)
+        s_ff = np.array(stats["ff"])
+        s_fy = np.array(stats["fy"]) / value_unit
+        s_yy = np.array(stats["yy"]) / value_unit**2
+        count = np.array(stats["count"])
 
         kappa0, mean0 = self.params["prior_weight"], 1.0
         kappa = kappa0 + s_ff
@@ -115,6 +166,7 @@ class Curve(Policy):
             "scale": scale,
             "spend_unit": np.array(spend_unit),
             "value_unit": np.array(value_unit),
+            "value_cells": np.array(stats["value_cells"]),
         }
 
     def sample_curves(self, post: dict[str, np.ndarray], rng: np.random.Generator) -> NegExpCurves:
@@ -134,9 +186,9 @@ class Curve(Policy):
         )
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
-        if not np.isfinite(context.value).any():
-            return context.previous
         post = self.posterior(context)
+        if post["value_cells"] == 0:
+            return context.previous
         lower, upper = context.lower * context.budget, context.upper * context.budget
         total = np.zeros(context.n_campaigns)
         for _ in range(self.params["draws"]):
