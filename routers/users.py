@@ -103,7 +103,9 @@ def create_credential(
 ) -> CredentialCreated:
     """Create an API credential for the caller; the secret is shown once and stored hashed."""
     now = utcnow()
-    secret = secrets.token_urlsafe(32)
+    # The prefix keeps the secret from starting with "-" (a command line would read it as an
+    # option) and lets secret scanners recognise a leaked one.
+    secret = "oks_" + secrets.token_urlsafe(32)
     doc = {
         "_id": "okc_" + secrets.token_hex(12),
         "username": principal.username,

@@ -256,6 +256,9 @@ def test_credential_secret_is_shown_once_and_stored_hashed(client, tenant: Tenan
         "expires_at",
     }
     assert len(credential["client_secret"]) >= 32
+    # Safe as a command-line argument (`--client-secret <secret>`): never starts with "-".
+    assert credential["client_secret"].startswith("oks_")
+    assert credential["client_id"].startswith("okc_")
     assert credential["expires_at"] is None
     listed = client.get(CREDENTIALS, headers=tenant.headers)
     assert listed.status_code == 200
