@@ -9,13 +9,13 @@ no database: the ratio shows what persistence costs. Target: the cron run under 
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from engine import make_policy
 from models.states import MetricsPost, StateCreate
@@ -62,7 +62,7 @@ def main() -> None:
         cron_seconds = time.perf_counter() - started
 
         policy = make_policy(args.policy, {})
-        engines = [json.loads(s["engine"]) for s in states]
+        engines = [orjson.loads(s["engine"]) for s in states]
         observations = {
             "spend": [1000.0] * args.campaigns,
             "revenue": list(rng.uniform(500, 3000, args.campaigns)),

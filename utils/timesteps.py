@@ -9,11 +9,12 @@ compare-and-set, so exactly one wins and the other answers 409.
 
 from __future__ import annotations
 
-import json
 import logging
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
+
+import orjson
 
 from engine import EngineError, make_policy
 from models.states import MetricsPost, StateCreate
@@ -27,12 +28,13 @@ _HIDDEN = ("engine", "version")
 
 def _engine_text(engine_state: dict[str, Any]) -> str:
     """The engine's state as stored: one JSON text, so document stores copy one string
-    instead of thousands of small lists (mongomock deep-copies every document it touches)."""
-    return json.dumps(engine_state, allow_nan=False, separators=(",", ":"))
+    instead of thousands of small lists (mongomock deep-copies every document it touches).
+    orjson because this runs twice per timestep and the stdlib encoder is ten times slower."""
+    return orjson.dumps(engine_state).decode()
 
 
 def _engine_state(doc: dict[str, Any]) -> dict[str, Any]:
-    return json.loads(doc["engine"])
+    return orjson.loads(doc["engine"])
 
 
 class StateConflict(Exception):
