@@ -146,14 +146,30 @@ def solve_monotone_multiplier(
     return low, high
 
 
+def _fill_in_turn(spend: np.ndarray, room: np.ndarray, amount: float) -> np.ndarray:
+    """Add up to `amount` to spend, campaign by campaign, within each one's room."""
+    room = np.maximum(room, 0.0)
+    return spend + np.clip(amount - (np.cumsum(room) - room), 0.0, room)
+
+
 def spend_between(
-    spend_low_lam: np.ndarray, spend_high_lam: np.ndarray, amount: float
+    spend_low_lam: np.ndarray,
+    spend_high_lam: np.ndarray,
+    amount: float,
+    upper: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Spend `amount` exactly between two bracketing KKT points, filling campaigns in turn."""
-    gap = np.maximum(spend_low_lam - spend_high_lam, 0.0)
-    remainder = amount - float(spend_high_lam.sum())
-    filled = np.clip(remainder - (np.cumsum(gap) - gap), 0.0, gap)
-    return spend_high_lam + filled
+    """Spend `amount` exactly between two bracketing KKT points, filling campaigns in turn.
+
+    The bisection's rounding slack can leave the low-multiplier point a hair short of the
+    amount (at most 1e-12 of it); with `upper` given, that hair goes to campaigns with room.
+    """
+    spend = _fill_in_turn(
+        spend_high_lam, spend_low_lam - spend_high_lam, amount - float(spend_high_lam.sum())
+    )
+    shortfall = amount - float(spend.sum())
+    if upper is not None and shortfall > 0:
+        spend = _fill_in_turn(spend, upper - spend, shortfall)
+    return spend
 
 
 def solve_budget(
@@ -185,7 +201,7 @@ def solve_budget(
     lam_low, lam_high = solve_monotone_multiplier(
         lambda lams: path(lams).sum(axis=-1), budget, bottom, top, section_count(size)
     )
-    spend = spend_between(path(lam_low), path(lam_high), budget)
+    spend = spend_between(path(lam_low), path(lam_high), budget, high)
     return KKTSolution(spend=spend, multiplier=0.5 * (lam_low + lam_high))
 
 
