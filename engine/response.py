@@ -60,10 +60,6 @@ class ResponseCurves(ABC):
         """Response of the fitted curve itself; differs from `response` only for envelopes."""
         return self.response(x)
 
-    def subset(self, index: np.ndarray) -> ResponseCurves:
-        """The curves of the campaigns selected by an index or mask."""
-        raise NotImplementedError(f"{type(self).__name__} does not support subsets")
-
 
 class NegExpCurves(ResponseCurves):
     """Negative-exponential saturation alpha * (1 - exp(-mu * x)).
@@ -99,13 +95,6 @@ class NegExpCurves(ResponseCurves):
         # fmax also maps the undefined 0/0 case (alpha == 0, lam == 0) to no spend.
         return np.fmax(spend, 0.0)
 
-    def saturation_spend(self, share: float) -> np.ndarray:
-        """Spend at which the curve reaches `share` of its asymptote."""
-        return -np.log1p(-share) / self.mu
-
-    def subset(self, index: np.ndarray) -> NegExpCurves:
-        return NegExpCurves(self.alpha[index], self.mu[index])
-
 
 class MichaelisMentenCurves(ResponseCurves):
     """Michaelis-Menten saturation vmax * x / (k + x): half of vmax is reached at spend k."""
@@ -135,13 +124,6 @@ class MichaelisMentenCurves(ResponseCurves):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             spend = np.sqrt(self._vmax_k / np.maximum(lam, 0.0)) - self.k
         return np.fmax(spend, 0.0)
-
-    def saturation_spend(self, share: float) -> np.ndarray:
-        """Spend at which the curve reaches `share` of its asymptote."""
-        return share * self.k / (1.0 - share)
-
-    def subset(self, index: np.ndarray) -> MichaelisMentenCurves:
-        return MichaelisMentenCurves(self.vmax[index], self.k[index])
 
 
 class HillCurves(ResponseCurves):
@@ -223,13 +205,6 @@ class HillCurves(ResponseCurves):
         spend = np.where(lam >= self.tangent_slope, 0.0, spend)
         return np.where(lam <= 0, np.inf, spend)
 
-    def saturation_spend(self, share: float) -> np.ndarray:
-        """Spend at which the curve reaches `share` of its asymptote."""
-        return self.k * (share / (1.0 - share)) ** (1 / self.n)
-
-    def subset(self, index: np.ndarray) -> HillCurves:
-        return HillCurves(self.vmax[index], self.k[index], self.n[index])
-
 
 class GridCurves(ResponseCurves):
     """Curves given on spend grids: piecewise-linear response, so piecewise-constant marginal.
@@ -301,9 +276,6 @@ class GridCurves(ResponseCurves):
         lam = np.asarray(lam, dtype=float)
         spend = np.sum(self.widths * (self.slopes > lam[..., None]), axis=-1)
         return np.where(lam <= 0, np.inf, spend)
-
-    def subset(self, index: np.ndarray) -> GridCurves:
-        return GridCurves(self.knots[index], self.levels[index])
 
 
 class OffsetCurves(ResponseCurves):
@@ -432,9 +404,6 @@ class MarginalGridCurves(ResponseCurves):
         inside = self.knots[rows, segment] + np.nan_to_num(fraction) * self.widths[rows, segment]
         spend = np.where(above == 0, 0.0, np.where(above > last, self.knots[:, -1], inside))
         return np.where(lam <= 0, np.inf, spend)
-
-    def subset(self, index: np.ndarray) -> MarginalGridCurves:
-        return MarginalGridCurves(self.knots[index], self.marginals[index])
 
 
 class CombinedCurves(ResponseCurves):
