@@ -21,6 +21,7 @@ of x / (1 - theta), so the curves are evaluated at that stock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,13 +46,13 @@ MIN_ADSTOCK_POINTS = 6
 MAX_SPEND_SPAN_INVERSE = 1e-9
 
 
+@dataclass(frozen=True)
 class FittedModel:
     """One fitted model of one campaign, on the adstock scale."""
 
-    def __init__(self, family: str, params: dict, parameters: int):
-        self.family = family
-        self.params = params
-        self.parameters = parameters
+    family: str
+    params: dict
+    parameters: int
 
     def curves(self) -> ResponseCurves:
         """Single-campaign curves (the concave envelope for Hill)."""
@@ -78,6 +79,49 @@ def _aic(actual: np.ndarray, predicted: np.ndarray, parameters: int) -> float:
     mse = float(np.mean((np.asarray(actual) - predicted) ** 2))
     scale = max(float(np.mean(np.asarray(actual) ** 2)), 1e-300)
     return points * np.log(max(mse, 1e-12 * scale)) + 2.0 * parameters
+
+
+def _holdout(
+    family: str,
+    spend: np.ndarray,
+    stock: np.ndarray,
+    response: np.ndarray,
+    share: float,
+    parameters: int,
+) -> dict | None:
+    """Refit on all but the latest dates and score the forecast of those (None if too few)."""
+    train = holdout_split(spend.size, share, parameters)
+    if train == spend.size or np.unique(spend[:train][spend[:train] > 0]).size < 2:
+        return None
+    trial = _fit_model(family, stock[:train], response[:train])
+    scores = error_metrics(response[train:], trial.predict(stock[train:]))
+    level = float(np.mean(np.abs(response[train:]))) or float(np.mean(np.abs(response)))
+    return {
+        **scores,
+        "points": int(spend.size - train),
+        "forecast": 1.0 / (1.0 + scores["rmse"] / (level or 1.0)),
+    }
+
+
+def _ensemble_grids(
+    curves: Sequence[ResponseCurves], weights: np.ndarray, top: float, value: float | None
+) -> dict[str, list[float]]:
+    """Weighted response and marginal of the models on a spend grid, net profit if valued."""
+    grid = np.linspace(0.0, top, GRID_POINTS)
+    response = sum(
+        w * c.response(grid[:, None])[:, 0] for w, c in zip(weights, curves, strict=True)
+    )
+    marginal = sum(
+        w * c.marginal(grid[:, None])[:, 0] for w, c in zip(weights, curves, strict=True)
+    )
+    if not np.isfinite(marginal[0]):
+        # Hill with n < 1 starts with an infinite marginal: use the first chord's slope.
+        marginal[0] = max((response[1] - response[0]) / (grid[1] - grid[0]), marginal[1])
+    grids = {"spend": grid.tolist(), "response": response.tolist(), "marginal": marginal.tolist()}
+    if value is not None:
+        grids["net_profit"] = (value * response - grid).tolist()
+        grids["marginal_net_profit"] = (value * marginal - 1.0).tolist()
+    return grids
 
 
 def _validate(series: CampaignSeries, models: Sequence[str]) -> None:
@@ -132,23 +176,15 @@ def fit_campaign(
         model = _fit_model(family, stock, response)
         fitted[family] = model
         predicted = model.predict(stock)
-        in_sample = error_metrics(response, predicted)
         criteria[family] = _aic(response, predicted, model.parameters)
-        train = holdout_split(spend.size, holdout_share, model.parameters)
-        holdout = None
-        forecast = None
-        if train < spend.size and np.unique(spend[:train][spend[:train] > 0]).size >= 2:
-            trial = _fit_model(family, stock[:train], response[:train])
-            holdout = error_metrics(response[train:], trial.predict(stock[train:]))
-            holdout["points"] = int(spend.size - train)
-            level = float(np.mean(np.abs(response[train:]))) or float(np.mean(np.abs(response)))
-            forecast = 1.0 / (1.0 + holdout["rmse"] / (level or 1.0))
+        holdout = _holdout(family, spend, stock, response, holdout_share, model.parameters)
         components[family] = {
             "fit": 0.0,
-            "forecast": forecast,
+            "forecast": None if holdout is None else holdout.pop("forecast"),
             "support": coverage if family == "local_slope" else 1.0,
         }
-        results[family] = {"params": model.params, "train": in_sample, "holdout": holdout}
+        train = error_metrics(response, predicted)
+        results[family] = {"params": model.params, "train": train, "holdout": holdout}
     aic = np.array([criteria[family] for family in models])
     akaike = np.exp(-0.5 * (aic - aic.min()))
     for family, weight in zip(models, akaike / akaike.sum(), strict=True):
@@ -163,25 +199,8 @@ def fit_campaign(
     for family, weight in zip(models, weights, strict=True):
         results[family]["confidence"] = components[family]
         results[family]["weight"] = float(weight)
-    grid = np.linspace(0.0, top, GRID_POINTS)
-    ensemble_response = np.zeros(GRID_POINTS)
-    ensemble_marginal = np.zeros(GRID_POINTS)
-    for family, weight in zip(models, weights, strict=True):
-        curves = SpendScaledCurves(fitted[family].curves(), scale)
-        ensemble_response += weight * curves.response(grid[:, None])[:, 0]
-        ensemble_marginal += weight * curves.marginal(grid[:, None])[:, 0]
-    if not np.isfinite(ensemble_marginal[0]):
-        # Hill with n < 1 starts with an infinite marginal: use the first chord's slope.
-        chord = (ensemble_response[1] - ensemble_response[0]) / (grid[1] - grid[0])
-        ensemble_marginal[0] = max(chord, ensemble_marginal[1])
-    ensemble = {
-        "spend": grid.tolist(),
-        "response": ensemble_response.tolist(),
-        "marginal": ensemble_marginal.tolist(),
-    }
-    if value_per_response is not None:
-        ensemble["net_profit"] = (value_per_response * ensemble_response - grid).tolist()
-        ensemble["marginal_net_profit"] = (value_per_response * ensemble_marginal - 1.0).tolist()
+    curves = [SpendScaledCurves(fitted[family].curves(), scale) for family in models]
+    ensemble = _ensemble_grids(curves, weights, top, value_per_response)
     return {
         "campaign": series.name,
         "observations": int(spend.size),
