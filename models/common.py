@@ -9,8 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 T = TypeVar("T")
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
-Money = Annotated[float, Field(ge=0, allow_inf_nan=False, description="An amount of money >= 0.")]
-PositiveMoney = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+MAX_AMOUNT = 1e12  # far above any real budget or count, far below what overflows arithmetic
+Money = Annotated[
+    float,
+    Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="An amount of money >= 0."),
+]
+PositiveMoney = Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
 Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 Id = Annotated[str, Field(min_length=1, max_length=64)]

@@ -288,3 +288,11 @@ def test_a_client_loop_moves_budget_to_the_best_campaign(client, tenant):
     last = history["items"][-1]["allocation"]
     assert last[ids[0]] > last[ids[1]] > last[ids[2]]
     assert last[ids[0]] > history["items"][0]["allocation"][ids[0]]
+
+
+def test_absurd_metric_values_are_rejected_before_they_reach_the_engine(client, tenant, state):
+    cid = state["campaign_ids"][0]
+    body = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 1, "revenue": 1e308}]}
+    url = f"/api/states/{state['id']}/metrics"
+    assert client.post(url, json=body, headers=tenant.headers).status_code == 422
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).status_code == 200
