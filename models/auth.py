@@ -72,11 +72,23 @@ class CredentialCreate(CreateBody):
     expires_in_minutes: int | None = Field(
         default=None, ge=1, le=60 * 24 * 366 * 5, description="null: never expires."
     )
+    scopes: list[Scope] | None = Field(
+        default=None,
+        min_length=1,
+        description="What the credential may do, a subset of your scopes (default: all of "
+        'them). A scheduler needs only ["cron"]; a read-only dashboard ["read"].',
+    )
+
+    @field_validator("scopes")
+    @classmethod
+    def _dedupe(cls, value: list[str] | None) -> list[str] | None:
+        return None if value is None else _unique_scopes(value)
 
 
 class CredentialOut(BaseModel):
     client_id: str = Field(description="Use as client_id with grant_type=client_credentials.")
     description: str
+    scopes: list[Scope]
     created_at: datetime
     expires_at: datetime | None
 

@@ -84,7 +84,10 @@ def login(
             headers={"WWW-Authenticate": "Bearer"},
         )
     throttle.clear(store, throttle_key)
-    scopes = _requested_scopes(scope, user.get("scopes", []))
+    granted = user.get("scopes", [])
+    if credential_id is not None:
+        granted = [s for s in granted if s in credential.get("scopes", granted)]
+    scopes = _requested_scopes(scope, granted)
     token = create_token(
         secret_key,
         subject=user["username"],

@@ -102,6 +102,10 @@ def create_credential(
     body: CredentialCreate, principal: MePrincipal, store: StoreDep, hasher: HasherDep
 ) -> CredentialCreated:
     """Create an API credential for the caller; the secret is shown once and stored hashed."""
+    scopes = body.scopes if body.scopes is not None else sorted(principal.scopes)
+    beyond = [s for s in scopes if s not in principal.scopes]
+    if beyond:
+        raise HTTPException(422, detail=f"You do not hold these scopes: {', '.join(beyond)}")
     now = utcnow()
     # The prefix keeps the secret from starting with "-" (a command line would read it as an
     # option) and lets secret scanners recognise a leaked one.
@@ -111,6 +115,7 @@ def create_credential(
         "username": principal.username,
         "secret_hash": hasher.hash(secret),
         "description": body.description,
+        "scopes": scopes,
         "created_at": now,
         "expires_at": (
             now + timedelta(minutes=body.expires_in_minutes) if body.expires_in_minutes else None
@@ -121,7 +126,7 @@ def create_credential(
 
 
 def _credential(doc: dict) -> dict:
-    return {k: doc.get(k) for k in ("description", "created_at", "expires_at")}
+    return {k: doc.get(k) for k in ("description", "scopes", "created_at", "expires_at")}
 
 
 @router.get("/me/credentials", response_model=list[CredentialOut], tags=["credentials"])

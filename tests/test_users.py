@@ -252,9 +252,11 @@ def test_credential_secret_is_shown_once_and_stored_hashed(client, tenant: Tenan
         "client_id",
         "client_secret",
         "description",
+        "scopes",
         "created_at",
         "expires_at",
     }
+    assert credential["scopes"] == ["read", "write", "me"]
     assert len(credential["client_secret"]) >= 32
     # Safe as a command-line argument (`--client-secret <secret>`): never starts with "-".
     assert credential["client_secret"].startswith("oks_")
@@ -355,3 +357,38 @@ def test_credentials_need_the_me_scope(client, make_tenant):
     assert client.get(CREDENTIALS, headers=reader.headers).status_code == 403
     assert client.post(CREDENTIALS, json={}, headers=reader.headers).status_code == 403
     assert client.delete(f"{CREDENTIALS}/okc_x", headers=reader.headers).status_code == 403
+
+
+def test_credential_scopes_narrow_what_its_tokens_may_do(client, tenant):
+    made = client.post(
+        "/api/users/me/credentials",
+        json={"description": "scheduler", "scopes": ["read"]},
+        headers=tenant.headers,
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["scopes"] == ["read"]
+    token = client.post(
+        "/api/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": made.json()["client_id"],
+            "client_secret": made.json()["client_secret"],
+        },
+    ).json()
+    assert token["scopes"] == ["read"]
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    assert client.get("/api/campaigns", headers=headers).status_code == 200
+    created = client.post(
+        "/api/campaigns", json={"name": "x", "platform": "google"}, headers=headers
+    )
+    assert created.status_code == 403
+    listed = client.get("/api/users/me/credentials", headers=tenant.headers).json()
+    assert listed[0]["scopes"] == ["read"]
+
+
+def test_credential_cannot_hold_scopes_its_owner_lacks(client, tenant):
+    response = client.post(
+        "/api/users/me/credentials", json={"scopes": ["admin"]}, headers=tenant.headers
+    )
+    assert response.status_code == 422
+    assert client.get("/api/users/me/credentials", headers=tenant.headers).json() == []

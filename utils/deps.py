@@ -88,6 +88,8 @@ def _principal_from_token(request: Request, token: str | None) -> Principal:
         if credential is None or (expires_at and as_utc(expires_at) <= utcnow()):
             raise _unauthorized("API credential revoked or expired")
     allowed = set(user.get("scopes", []))
+    if credential_id is not None:
+        allowed &= set(credential.get("scopes", allowed))
     return Principal(
         username=user["username"],
         client_id=user.get("client_id"),
