@@ -21,6 +21,7 @@ from models.common import Page
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, AnyPrincipal, HasherDep, MePrincipal, StoreDep, not_found
 from utils.pagination import PageParams
+from utils.security import SCOPES
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -102,7 +103,9 @@ def create_credential(
     body: CredentialCreate, principal: MePrincipal, store: StoreDep, hasher: HasherDep
 ) -> CredentialCreated:
     """Create an API credential for the caller; the secret is shown once and stored hashed."""
-    scopes = body.scopes if body.scopes is not None else sorted(principal.scopes)
+    scopes = (
+        body.scopes if body.scopes is not None else [s for s in SCOPES if s in principal.scopes]
+    )
     beyond = [s for s in scopes if s not in principal.scopes]
     if beyond:
         raise HTTPException(422, detail=f"You do not hold these scopes: {', '.join(beyond)}")
