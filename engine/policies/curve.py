@@ -51,7 +51,7 @@ class Curve(Policy):
         "scale_spread": Number(1.0, 0.0, low_open=True),
         "pooling": Number(0.5, 0.0, 1.0),
         "discount": Number(1.0, 0.0, 1.0, low_open=True),
-        "draws": Number(4, 1, 64, integer=True),
+        "draws": Number(3, 1, 64, integer=True),
     }
 
     def __init__(self, params: Mapping | None = None) -> None:
@@ -169,29 +169,33 @@ class Curve(Policy):
             "value_cells": np.array(stats["value_cells"]),
         }
 
-    def sample_curves(self, post: dict[str, np.ndarray], rng: np.random.Generator) -> NegExpCurves:
-        """One posterior draw of every campaign's curve, in spend and value units of the run."""
+    def sample_curves(
+        self, post: dict[str, np.ndarray], rng: np.random.Generator, count: int = 1
+    ) -> list[NegExpCurves]:
+        """`count` posterior draws of every campaign's curve, in spend and value units of the run.
+
+        All draws are made at once, as (count, K) arrays.
+        """
         n_campaigns = post["grid"].shape[0]
-        rows = np.arange(n_campaigns)
+        shape = (count, n_campaigns)
+        rows = np.arange(n_campaigns)[None, :]
         cumulative = np.cumsum(post["grid"], axis=1)
-        uniforms = rng.random(n_campaigns)
-        chosen = np.minimum((cumulative < uniforms[:, None]).sum(axis=1), self.scales.size - 1)
-        variance = post["scale"][rows, chosen] / rng.gamma(post["shape"])
+        uniforms = rng.random(shape)
+        chosen = (cumulative[None, :, :] < uniforms[:, :, None]).sum(axis=2)
+        chosen = np.minimum(chosen, self.scales.size - 1)
+        variance = post["scale"][rows, chosen] / rng.gamma(post["shape"], size=shape)
         spread = np.sqrt(variance / post["kappa"][rows, chosen])
-        at_share = post["mean"][rows, chosen] + spread * rng.standard_normal(n_campaigns)
-        amplitude = np.maximum(at_share, _LOWEST_AMPLITUDE) / self.at_equal_share[chosen]
-        return NegExpCurves(
-            alpha=amplitude * post["value_unit"],
-            mu=1.0 / (self.scales[chosen] * post["spend_unit"]),
-        )
+        at_share = post["mean"][rows, chosen] + spread * rng.standard_normal(shape)
+        alpha = np.maximum(at_share, _LOWEST_AMPLITUDE) / self.at_equal_share[chosen]
+        alpha *= post["value_unit"]
+        mu = 1.0 / (self.scales[chosen] * post["spend_unit"])
+        return [NegExpCurves(alpha=alpha[draw], mu=mu[draw]) for draw in range(count)]
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         post = self.posterior(context)
         if post["value_cells"] == 0:
             return context.previous
         lower, upper = context.lower * context.budget, context.upper * context.budget
-        total = np.zeros(context.n_campaigns)
-        for _ in range(self.params["draws"]):
-            curves = self.sample_curves(post, rng)
-            total += allocate_budget(curves, context.budget, lower, upper)
-        return total / self.params["draws"] / context.budget
+        draws = self.sample_curves(post, rng, self.params["draws"])
+        total = sum(allocate_budget(curves, context.budget, lower, upper) for curves in draws)
+        return total / len(draws) / context.budget
