@@ -6,7 +6,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from engine.allocator import allocate_budget, solve_budget
+from engine.allocator import allocate_budget, allocate_negexp, solve_budget
 from engine.errors import EngineError
 from engine.response import NegExpCurves
 
@@ -143,3 +143,27 @@ def test_bounds_respected_and_budget_met(problem):
     assert np.all(solution.spend >= lower) and np.all(solution.spend <= upper)
     assert abs(solution.spend.sum() - budget) <= 1e-12 * max(budget, 1.0)
     assert_kkt(curves, solution.spend, solution.multiplier, lower, upper, budget)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(2, 25),
+    st.integers(1, 4),
+    st.floats(1.0, 1e5),
+    st.integers(0, 2**32 - 1),
+)
+def test_closed_form_negexp_batch_matches_the_bisection(size, draws, budget, seed):
+    rng = np.random.default_rng(seed)
+    alpha = rng.uniform(0, 1000, (draws, size)) * (rng.random((draws, size)) > 0.1)
+    mu = rng.uniform(1e-4, 1e-1, (draws, size))
+    lower = rng.uniform(0, budget / size / 2, size) * (rng.random(size) > 0.5)
+    upper = lower + rng.uniform(budget / size, budget, size)
+    batch = allocate_negexp(alpha, mu, budget, lower, upper)
+    for draw in range(draws):
+        curves = NegExpCurves(alpha[draw], mu[draw])
+        exact = allocate_budget(curves, budget, lower, upper)
+        assert batch[draw].sum() == pytest.approx(budget, rel=1e-9)
+        assert np.all(batch[draw] >= lower - 1e-9 * budget)
+        assert np.all(batch[draw] <= upper + 1e-9 * budget)
+        best = curves.response(exact).sum()
+        assert curves.response(batch[draw]).sum() >= best - 1e-9 * max(best, 1.0)

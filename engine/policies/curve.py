@@ -28,11 +28,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.allocator import allocate_budget
+from engine.allocator import allocate_negexp
 from engine.errors import EngineError
 from engine.framework import Context, Policy
 from engine.params import Number
-from engine.response import NegExpCurves
 
 _NOISE_SHAPE = 1.0
 _NOISE_SCALE = 0.01
@@ -171,10 +170,10 @@ class Curve(Policy):
 
     def sample_curves(
         self, post: dict[str, np.ndarray], rng: np.random.Generator, count: int = 1
-    ) -> list[NegExpCurves]:
+    ) -> tuple[np.ndarray, np.ndarray]:
         """`count` posterior draws of every campaign's curve, in spend and value units of the run.
 
-        All draws are made at once, as (count, K) arrays.
+        Answers negexp parameters (alpha, mu), each of shape (count, K), all drawn at once.
         """
         n_campaigns = post["grid"].shape[0]
         shape = (count, n_campaigns)
@@ -189,13 +188,13 @@ class Curve(Policy):
         alpha = np.maximum(at_share, _LOWEST_AMPLITUDE) / self.at_equal_share[chosen]
         alpha *= post["value_unit"]
         mu = 1.0 / (self.scales[chosen] * post["spend_unit"])
-        return [NegExpCurves(alpha=alpha[draw], mu=mu[draw]) for draw in range(count)]
+        return alpha, mu
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         post = self.posterior(context)
         if post["value_cells"] == 0:
             return context.previous
         lower, upper = context.lower * context.budget, context.upper * context.budget
-        draws = self.sample_curves(post, rng, self.params["draws"])
-        total = sum(allocate_budget(curves, context.budget, lower, upper) for curves in draws)
-        return total / len(draws) / context.budget
+        alpha, mu = self.sample_curves(post, rng, self.params["draws"])
+        spend = allocate_negexp(alpha, mu, context.budget, lower, upper)
+        return spend.mean(axis=0) / context.budget
