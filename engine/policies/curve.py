@@ -43,14 +43,14 @@ class Curve(Policy):
 
     name = "curve"
     param_specs = {
-        "grid_size": Number(24, 4, 200, integer=True),
+        "grid_size": Number(40, 4, 200, integer=True),
         "scale_min": Number(0.05, 0.0, low_open=True),
         "scale_max": Number(50.0, 0.0, low_open=True),
-        "prior_weight": Number(0.5, 0.0, low_open=True),
+        "prior_weight": Number(0.25, 0.0, low_open=True),
         "scale_spread": Number(1.0, 0.0, low_open=True),
         "pooling": Number(0.5, 0.0, 1.0),
         "discount": Number(1.0, 0.0, 1.0, low_open=True),
-        "draws": Number(3, 1, 64, integer=True),
+        "draws": Number(16, 1, 64, integer=True),
     }
 
     def __init__(self, params: Mapping | None = None) -> None:
