@@ -32,7 +32,9 @@ class FakeModel(BaseHTTPRequestHandler):
         )
         if self.path == "/slow/chat/completions":
             time.sleep(SLOW_SECONDS)
-        if self.path == "/error/chat/completions":
+        if self.path == "/trickle/chat/completions":
+            self._trickle()
+        elif self.path == "/error/chat/completions":
             self._answer(500, {"error": {"message": "model overloaded"}})
         elif self.path in ("/ok/chat/completions", "/slow/chat/completions"):
             message = {"role": "assistant", "content": f"  {NARRATIVE}\n"}
@@ -52,6 +54,22 @@ class FakeModel(BaseHTTPRequestHandler):
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up (the timeout case)
+
+    def _trickle(self) -> None:
+        """Headers at once, then the body one byte every 0.2 s: each read is quick, the whole
+        answer is not."""
+        data = json.dumps({"choices": [{"message": {"content": NARRATIVE}}]}).encode()
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            for byte in data[: int(SLOW_SECONDS / 0.2)]:
+                self.wfile.write(bytes([byte]))
+                self.wfile.flush()
+                time.sleep(0.2)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
 
     def log_message(self, *args: object) -> None:
         """Quiet: the test output is about Oktopus."""
@@ -201,6 +219,18 @@ def test_model_timeout_answers_in_time(client, tenant, run_state, fake_model):
     assert response.json()["narrative"] is None
     assert "within 0.5 s" in response.json()["narrative_error"]
     assert elapsed < SLOW_SECONDS
+
+
+def test_a_trickling_model_is_cut_off_at_the_deadline(client, tenant, run_state, fake_model):
+    state_id, _ = run_state
+    use_model(client, fake_model + "/trickle", timeout=0.5)
+    started = time.monotonic()
+    response = client.get(f"/api/states/{state_id}/insights", headers=tenant.headers)
+    elapsed = time.monotonic() - started
+    assert response.status_code == 200
+    assert response.json()["narrative"] is None
+    assert "within 0.5 s" in response.json()["narrative_error"]
+    assert elapsed < SLOW_SECONDS / 2
 
 
 def test_me_tells_client_users_their_currency(client, tenant, admin_headers):

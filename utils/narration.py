@@ -7,6 +7,7 @@ an exception. The API key goes in the Authorization header only: it is never log
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
@@ -26,6 +27,13 @@ SYSTEM_PROMPT = (
 )
 
 
+async def _post(url: str, body: dict, headers: dict, seconds: float) -> httpx.Response:
+    """POST with one deadline for the whole exchange: a server that trickles bytes cannot hold
+    the request past it (httpx's own timeouts bound each read, not the total)."""
+    async with httpx.AsyncClient(timeout=seconds) as client:
+        return await asyncio.wait_for(client.post(url, json=body, headers=headers), seconds)
+
+
 def narrate(analysis: dict[str, Any], settings: Settings) -> tuple[str | None, str | None]:
     """(narrative, None) from the configured model, or (None, why there is none)."""
     if settings.llm_api_key is None or not settings.llm_api_key.get_secret_value():
@@ -41,10 +49,10 @@ def narrate(analysis: dict[str, Any], settings: Settings) -> tuple[str | None, s
     }
     headers = {"Authorization": f"Bearer {settings.llm_api_key.get_secret_value()}"}
     try:
-        response = httpx.post(url, json=body, headers=headers, timeout=settings.llm_timeout_seconds)
+        response = asyncio.run(_post(url, body, headers, settings.llm_timeout_seconds))
         response.raise_for_status()
         text = response.json()["choices"][0]["message"]["content"]
-    except httpx.TimeoutException:
+    except (httpx.TimeoutException, TimeoutError):
         error = f"The language model did not answer within {settings.llm_timeout_seconds:g} s."
     except httpx.HTTPStatusError as status_error:
         error = f"The language model answered HTTP {status_error.response.status_code}."
