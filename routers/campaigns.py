@@ -8,7 +8,7 @@ from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
 from models.common import Page
 from utils.db import Conflict, public, utcnow
 from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found
-from utils.pagination import PageParams
+from utils.pagination import PageParams, paginate
 from utils.timesteps import rebalance
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
@@ -38,15 +38,12 @@ def create_campaign(body: CampaignCreate, tenant: WriteTenant, store: StoreDep) 
 
 @router.get("", response_model=Page[CampaignOut])
 def list_campaigns(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[CampaignOut]:
-    campaigns = store.collection("campaigns")
-    docs = campaigns.find(
-        tenant.filter, sort=[("created_at", 1), ("_id", 1)], skip=page.offset, limit=page.limit
-    )
-    return Page(
-        items=[CampaignOut(**public(d)) for d in docs],
-        total=campaigns.count(tenant.filter),
-        limit=page.limit,
-        offset=page.offset,
+    return paginate(
+        store.collection("campaigns"),
+        tenant.filter,
+        page,
+        sort=[("created_at", 1), ("_id", 1)],
+        render=lambda doc: CampaignOut(**public(doc)),
     )
 
 

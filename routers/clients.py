@@ -8,7 +8,7 @@ from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import Page
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, StoreDep, not_found
-from utils.pagination import PageParams
+from utils.pagination import PageParams, paginate
 
 router = APIRouter(prefix="/clients", tags=["clients"])
 
@@ -26,13 +26,12 @@ def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> Cli
 
 @router.get("", response_model=Page[ClientOut])
 def list_clients(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[ClientOut]:
-    clients = store.collection("clients")
-    docs = clients.find({}, sort=[("name", 1)], skip=page.offset, limit=page.limit)
-    return Page(
-        items=[ClientOut(**public(d)) for d in docs],
-        total=clients.count({}),
-        limit=page.limit,
-        offset=page.offset,
+    return paginate(
+        store.collection("clients"),
+        {},
+        page,
+        sort=[("name", 1)],
+        render=lambda doc: ClientOut(**public(doc)),
     )
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 from models.common import Page
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
-from utils.pagination import PageParams
+from utils.pagination import PageParams, paginate
 from utils.timesteps import (
     InvalidRequest,
     StateConflict,
@@ -48,19 +48,13 @@ def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
 
 @router.get("", response_model=Page[StateOut])
 def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
-    states = store.collection("states")
-    docs = states.find(
+    return paginate(
+        store.collection("states"),
         tenant.filter,
+        page,
         sort=[("created_at", -1), ("_id", 1)],
-        skip=page.offset,
-        limit=page.limit,
+        render=lambda doc: StateOut(**state_view(doc)),
         projection={"engine": 0},
-    )
-    return Page(
-        items=[StateOut(**state_view(d)) for d in docs],
-        total=states.count(tenant.filter),
-        limit=page.limit,
-        offset=page.offset,
     )
 
 
@@ -171,13 +165,10 @@ def history(
 ) -> Page[HistoryRow]:
     """One row per finished timestep, oldest first."""
     doc = _load(store, tenant, state_id)
-    rows = store.collection("history")
-    found = rows.find(
-        {"state_id": doc["_id"]}, sort=[("timestep", 1)], skip=page.offset, limit=page.limit
-    )
-    return Page(
-        items=[HistoryRow(**r) for r in found],
-        total=rows.count({"state_id": doc["_id"]}),
-        limit=page.limit,
-        offset=page.offset,
+    return paginate(
+        store.collection("history"),
+        {"state_id": doc["_id"]},
+        page,
+        sort=[("timestep", 1)],
+        render=lambda row: HistoryRow(**row),
     )

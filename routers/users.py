@@ -20,7 +20,7 @@ from models.auth import (
 from models.common import Page
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, AnyPrincipal, HasherDep, MePrincipal, StoreDep, not_found
-from utils.pagination import PageParams
+from utils.pagination import PageParams, paginate
 from utils.security import SCOPES
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -65,14 +65,7 @@ def create_user(body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: Ha
 
 @router.get("", response_model=Page[UserOut])
 def list_users(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[UserOut]:
-    users = store.collection("users")
-    docs = users.find({}, sort=[("username", 1)], skip=page.offset, limit=page.limit)
-    return Page(
-        items=[_user_out(d) for d in docs],
-        total=users.count({}),
-        limit=page.limit,
-        offset=page.offset,
-    )
+    return paginate(store.collection("users"), {}, page, sort=[("username", 1)], render=_user_out)
 
 
 @router.get("/me", response_model=MeOut)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Query
 
-from models.common import MAX_OFFSET, Pagination
+from models.common import MAX_OFFSET, Page, Pagination
+from utils.db import Collection
+
+T = TypeVar("T")
 
 
 def page_params(
@@ -17,3 +21,23 @@ def page_params(
 
 
 PageParams = Annotated[Pagination, Depends(page_params)]
+
+
+def paginate(
+    collection: Collection,
+    filter: Mapping[str, Any],
+    page: Pagination,
+    sort: list[tuple[str, int]],
+    render: Callable[[dict], T],
+    projection: Mapping[str, Any] | None = None,
+) -> Page[T]:
+    """One page of the documents matching `filter`, each rendered for the API, with the total."""
+    docs = collection.find(
+        filter, sort=sort, skip=page.offset, limit=page.limit, projection=projection
+    )
+    return Page(
+        items=[render(doc) for doc in docs],
+        total=collection.count(filter),
+        limit=page.limit,
+        offset=page.offset,
+    )
