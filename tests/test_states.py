@@ -286,8 +286,10 @@ def test_a_client_loop_moves_budget_to_the_best_campaign(client, tenant):
     assert final["status"] == "completed"
     history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
     last = history["items"][-1]["allocation"]
-    assert last[ids[0]] > last[ids[1]] > last[ids[2]]
-    assert last[ids[0]] > history["items"][0]["allocation"][ids[0]]
+    # The optimum gives the best campaign about 90 % here; the two weak ones share a nearly
+    # flat remainder, so only the best one's share is asserted.
+    assert last[ids[0]] > 0.7
+    assert last[ids[0]] > 2 * history["items"][0]["allocation"][ids[0]]
 
 
 def test_absurd_metric_values_are_rejected_before_they_reach_the_engine(client, tenant, state):
