@@ -14,8 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
+from scipy.optimize import brentq
 
 from engine.errors import EngineError
 from engine.response import ResponseCurves
@@ -241,6 +243,101 @@ def allocate_negexp(
     nu = np.where(np.isfinite(nu), nu, np.where(np.isfinite(nu_low), nu_low, nu_high))
     spend = spend_at(nu[:, None])[:, 0, :]
     # Flat curves (alpha == 0) take what the others cannot: the budget is always spent.
+    short = budget - spend.sum(axis=1)
+    room = np.maximum(upper - spend, 0.0)
+    before = np.cumsum(room, axis=1) - room
+    return spend + np.clip(short[:, None] - before, 0.0, room)
+
+
+@lru_cache(maxsize=64)
+def blend_tangent(blend: float) -> float:
+    """u = mu * x where the line from the origin touches the blended curve (0 if concave).
+
+    The curve (1 - z)(1 - w z), z = exp(-u), is concave for w <= 1/3 and S-shaped above.
+    """
+    if blend <= 1.0 / 3.0:
+        return 0.0
+
+    def gap(u: float) -> float:
+        z = np.exp(-u)
+        return (1 - z) * (1 - blend * z) - u * z * (1 + blend - 2 * blend * z)
+
+    return float(brentq(gap, 1e-6, 50.0))
+
+
+def allocate_negexp_blend(
+    alpha: np.ndarray,
+    mu: np.ndarray,
+    blend: np.ndarray,
+    budget: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    sections: int = 15,
+) -> np.ndarray:
+    """Exact allocations over a batch of D draws of K curves, concave or S-shaped.
+
+    Curve (d, k) is alpha * (1 - z) * (1 - w * z) with z = exp(-mu * x) and w = blend[d, k]
+    in [0, 1]: plain negexp at w = 0, its square at w = 1, S-shaped for w > 1/3 and then
+    optimized through its concave envelope (the line from the origin to the tangent point,
+    then the curve). Its marginal alpha * mu * z * (1 + w - 2 w z) is quadratic in z and
+    inverts in closed form, so every draw's log-multiplier is bisected `sections` points a
+    round for all draws at once, and the budget left between the two bracketing multipliers
+    is spent campaign by campaign, which settles the envelope's flat stretch (at most one
+    S-curve partly up its line). Shapes and bounds as in `allocate_negexp`; answers (D, K).
+    """
+    alpha, mu = np.atleast_2d(alpha), np.atleast_2d(mu)
+    blend = np.broadcast_to(np.asarray(blend, dtype=float), alpha.shape)
+    draws, size = alpha.shape
+    values, where = np.unique(blend, return_inverse=True)
+    tangent = np.array([blend_tangent(value) for value in values])[where].reshape(alpha.shape)
+    tangent_z = np.exp(-tangent)
+    start = alpha * mu
+    peak = 1.0 + blend
+    line = start * tangent_z * (peak - 2.0 * blend * tangent_z)  # marginal on the flat stretch
+    with np.errstate(divide="ignore"):
+        log_line = np.log(line)[:, None, :]
+        log_start = np.log(start)[:, None, :]
+    peak_squared = (peak**2)[:, None, :]
+    twice_blend = (2.0 * blend)[:, None, :]
+    peak_b, scale_b = peak[:, None, :], (1.0 / mu)[:, None, :]
+
+    def marginal(x: np.ndarray) -> np.ndarray:
+        z = np.minimum(np.exp(-mu * x), tangent_z)
+        return start * z * (peak - 2.0 * blend * z)
+
+    def spend_at(nu: np.ndarray) -> np.ndarray:
+        """Spends (D, M, K) at log-multipliers nu of shape (D, M)."""
+        nu = nu[:, :, None]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            level = np.exp(nu - log_start)
+            root = np.sqrt(np.maximum(peak_squared - 4.0 * twice_blend * level, 0.0))
+            spend = np.log((peak_b + root) / (2.0 * level)) * scale_b
+        spend = np.where(nu < log_line, spend, 0.0)
+        return np.minimum(np.maximum(spend, lower), upper)
+
+    step = 1e-6 * max(budget - float(lower.sum()), 0.0) / size
+    with np.errstate(divide="ignore"):
+        nu_high = np.log(np.maximum(marginal(np.minimum(lower + step, upper)).max(axis=1), 1e-300))
+        nu_low = np.log(np.maximum(marginal(upper).min(axis=1), 1e-300))
+    nu_high, nu_low = nu_high + 1e-9, np.minimum(nu_low, nu_high) - 1e-9
+    fractions = np.arange(1, sections + 1) / (sections + 1)
+    rows = np.arange(draws)
+    slack = 1e-12 * budget
+    for _ in range(MAX_BISECTIONS):
+        if float(np.max(nu_high - nu_low)) <= 1e-8:
+            break
+        candidates = nu_low[:, None] + (nu_high - nu_low)[:, None] * fractions  # (D, S)
+        count = (spend_at(candidates).sum(axis=2) >= budget - slack).sum(axis=1)
+        nu_low = np.where(count > 0, candidates[rows, np.maximum(count - 1, 0)], nu_low)
+        nu_high = np.where(
+            count < sections, candidates[rows, np.minimum(count, sections - 1)], nu_high
+        )
+    ends = spend_at(np.stack([nu_low, nu_high], axis=1))
+    spend_low, spend_high = ends[:, 0, :], ends[:, 1, :]
+    room = np.maximum(spend_low - spend_high, 0.0)
+    before = np.cumsum(room, axis=1) - room
+    spend = spend_high + np.clip((budget - spend_high.sum(axis=1))[:, None] - before, 0.0, room)
+    # Flat or saturated curves take what the others leave: the budget is always spent.
     short = budget - spend.sum(axis=1)
     room = np.maximum(upper - spend, 0.0)
     before = np.cumsum(room, axis=1) - room

@@ -6,7 +6,13 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import minimize
 
-from engine.allocator import allocate_budget, allocate_negexp, solve_budget
+from engine.allocator import (
+    allocate_budget,
+    allocate_negexp,
+    allocate_negexp_blend,
+    blend_tangent,
+    solve_budget,
+)
 from engine.errors import EngineError
 from engine.response import NegExpCurves
 
@@ -167,3 +173,55 @@ def test_closed_form_negexp_batch_matches_the_bisection(size, draws, budget, see
         assert np.all(batch[draw] <= upper + 1e-9 * budget)
         best = curves.response(exact).sum()
         assert curves.response(batch[draw]).sum() >= best - 1e-9 * max(best, 1.0)
+
+
+def blend_envelope_marginal(alpha, mu, blend, spend):
+    """Marginal of the concave envelope of alpha * (1 - z)(1 - w z), z = exp(-mu * spend)."""
+    tangent = np.array([blend_tangent(value) for value in blend])
+    z = np.minimum(np.exp(-mu * spend), np.exp(-tangent))
+    return alpha * mu * z * (1 + blend - 2 * blend * z)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(2, 20),
+    st.integers(1, 4),
+    st.floats(1.0, 1e5),
+    st.integers(0, 2**32 - 1),
+)
+def test_blend_batch_meets_the_kkt_conditions_of_the_envelopes(size, draws, budget, seed):
+    rng = np.random.default_rng(seed)
+    alpha = rng.uniform(0, 1000, (draws, size))
+    mu = rng.uniform(0.2, 20.0, (draws, size)) * size / budget
+    blend = rng.choice([0.0, 0.3, 0.6, 1.0], (draws, size))
+    lower = rng.uniform(0, budget / size / 2, size) * (rng.random(size) > 0.5)
+    upper = lower + rng.uniform(budget / size, budget, size)
+    batch = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
+    for draw in range(draws):
+        spend = batch[draw]
+        assert spend.sum() == pytest.approx(budget, rel=1e-9)
+        assert np.all(spend >= lower - 1e-9 * budget) and np.all(spend <= upper + 1e-9 * budget)
+        marginal = blend_envelope_marginal(alpha[draw], mu[draw], blend[draw], spend)
+        free = (spend > lower + 1e-6 * budget) & (spend < upper - 1e-6 * budget)
+        # Every campaign between its bounds sits at one multiplier; none at a bound would
+        # rather move: the lowest marginal of those that could give is the highest of the rest.
+        can_give = spend > lower + 1e-6 * budget
+        can_take = spend < upper - 1e-6 * budget
+        if can_give.any() and can_take.any():
+            assert marginal[can_take].max() <= marginal[can_give].min() * (1 + 1e-5) + 1e-12
+        if free.sum() > 1:
+            np.testing.assert_allclose(marginal[free], marginal[free].mean(), rtol=1e-5)
+
+
+def test_blend_batch_without_s_curves_is_the_negexp_batch():
+    rng = np.random.default_rng(3)
+    alpha, mu = rng.uniform(1, 100, (5, 6)), rng.uniform(1e-3, 1e-1, (5, 6))
+    lower, upper = np.zeros(6), np.full(6, 300.0)
+    blend = allocate_negexp_blend(alpha, mu, np.zeros((5, 6)), 300.0, lower, upper)
+    np.testing.assert_allclose(blend, allocate_negexp(alpha, mu, 300.0, lower, upper), atol=1e-5)
+
+
+def test_blend_tangent_touches_the_s_curve_and_is_zero_for_concave_blends():
+    assert blend_tangent(0.0) == blend_tangent(1 / 3) == 0.0
+    u = blend_tangent(1.0)  # e^u - 1 = 2u for the squared negexp
+    assert np.expm1(u) == pytest.approx(2 * u, rel=1e-9)

@@ -220,3 +220,33 @@ def test_curve_running_sums_match_a_rebuild_from_the_history():
     assert allocation["shares"] == pytest.approx(again["shares"], abs=1e-9)
     other = make_policy("curve", {"discount": 0.5})
     assert other.advance(state, report)[0]["stats"]["signature"][-1] == 0.5
+
+
+def test_curve_with_s_curves_funds_a_campaign_that_pays_off_only_at_high_spend():
+    from engine.simulate import make_world, run
+
+    # Hill world where the concave model starves an S-shaped campaign (oracle share 0.42).
+    world = make_world("hill", 3, 60, seed=119)
+    concave = run("curve", world, 119)
+    s_shaped = run("curve", world, 119, params={"s_shaped_prior": 0.8})
+    assert s_shaped.efficiency > concave.efficiency + 0.01
+    assert s_shaped.shares[:, 2].mean() > concave.shares[:, 2].mean() + 0.05
+
+
+def test_curve_with_s_curves_keeps_its_running_sums_and_determinism():
+    policy = make_policy("curve", {"s_shaped_prior": 0.5, "discount": 0.9})
+    state = policy.init(3, {"budget": 3000.0, "timesteps": 30, "seed": 5})
+    for step in range(8):
+        spend = state["budgets"]
+        revenue = [20 * s**2 / (100**2 + s**2) + step for s in spend]
+        state, _ = policy.advance(state, {"spend": spend, "revenue": revenue})
+    report = {"spend": state["budgets"], "revenue": [10.0, 5.0, 8.0]}
+    incremental, allocation = policy.advance(state, report)
+    rebuilt, again = policy.advance(json.loads(json.dumps({**state, "stats": None})), report)
+    assert np.allclose(incremental["stats"]["ff"], rebuilt["stats"]["ff"])
+    assert len(incremental["stats"]["ff"][0]) == 2 * policy.params["grid_size"]
+    assert allocation["shares"] == pytest.approx(again["shares"], abs=1e-9)
+    concave_only = make_policy("curve", {"discount": 0.9})
+    rebuilt_concave = concave_only.advance(state, report)[0]["stats"]
+    assert rebuilt_concave["signature"] != state["stats"]["signature"]
+    assert len(rebuilt_concave["ff"][0]) == policy.params["grid_size"]
