@@ -27,8 +27,8 @@ not at all, so a step that draws any follows the per-campaign median of the draw
 rather than their mean, which would land on the convex stretch where an S-curve returns least.
 Off by default: on synthetic worlds (seeds 100..119) 0.8 gains about half a point of efficiency
 in Hill worlds, and 0.3 about 0.1 to 0.2 points across all families, but 0.3 loses about 0.1
-point on the benchmark's seeds 0..4; a step that draws S-curves costs about 2.5 ms more for 20
-campaigns (about 4.3 ms in all).
+point on the benchmark's seeds 0..4; a step that draws S-curves costs about 2 ms more for 20
+campaigns (3 to 4.5 ms in all, by machine load).
 
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
 priors below are unit-free. All sums run over campaigns x grid x observations as arrays.
