@@ -19,19 +19,21 @@ from utils.settings import Settings
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", scopes=SCOPES, auto_error=False)
 
 
-def get_store(request: Request) -> Store:
+# The accessors below are `async def` on purpose: FastAPI runs a plain `def` dependency in its
+# threadpool, and a thread hop per request for reading app.state is pure overhead.
+async def get_store(request: Request) -> Store:
     return request.app.state.store
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_hasher(request: Request) -> PasswordHasher:
+async def get_hasher(request: Request) -> PasswordHasher:
     return request.app.state.hasher
 
 
-def get_secret_key(request: Request) -> str:
+async def get_secret_key(request: Request) -> str:
     return request.app.state.secret_key
 
 
