@@ -209,28 +209,22 @@ def test_model_errors_leave_the_analysis_alone(client, tenant, run_state, fake_m
     assert API_KEY not in caplog.text
 
 
-def test_model_timeout_answers_in_time(client, tenant, run_state, fake_model):
+@pytest.mark.parametrize(
+    ("path", "within"),
+    [("/slow", SLOW_SECONDS), ("/trickle", SLOW_SECONDS / 2)],
+    ids=["silent", "trickling"],
+)
+def test_model_timeout_answers_in_time(client, tenant, run_state, fake_model, path, within):
+    """A silent model, and one trickling its answer byte by byte: both cut off at 0.5 s."""
     state_id, _ = run_state
-    use_model(client, fake_model + "/slow", timeout=0.5)
+    use_model(client, fake_model + path, timeout=0.5)
     started = time.monotonic()
     response = client.get(f"/api/states/{state_id}/insights", headers=tenant.headers)
     elapsed = time.monotonic() - started
     assert response.status_code == 200
     assert response.json()["narrative"] is None
     assert "within 0.5 s" in response.json()["narrative_error"]
-    assert elapsed < SLOW_SECONDS
-
-
-def test_a_trickling_model_is_cut_off_at_the_deadline(client, tenant, run_state, fake_model):
-    state_id, _ = run_state
-    use_model(client, fake_model + "/trickle", timeout=0.5)
-    started = time.monotonic()
-    response = client.get(f"/api/states/{state_id}/insights", headers=tenant.headers)
-    elapsed = time.monotonic() - started
-    assert response.status_code == 200
-    assert response.json()["narrative"] is None
-    assert "within 0.5 s" in response.json()["narrative_error"]
-    assert elapsed < SLOW_SECONDS / 2
+    assert elapsed < within
 
 
 def test_me_tells_client_users_their_currency(client, tenant, admin_headers):
