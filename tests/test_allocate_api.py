@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 
 from engine.rps import backtest, default_bands, grid_search, simulate_price_streams
 from tests.conftest import TenantUser
+from tests.test_rps import _bands_with
 
 SEED = {"prices_a": [1.00, 1.20, 1.10], "prices_b": [1.30, 1.35, 1.25]}
 
@@ -74,14 +75,6 @@ def test_price_kind_lookback_and_bands_are_applied(client: TestClient, tenant: T
         else:
             band.update(upper=-1.0)
     assert allocate(bands=wide_equal)["band"] == "EQUAL"
-
-
-def _bands_with(band_name: str, **changes: object) -> list[dict]:
-    bands = default_bands()
-    for band in bands:
-        if band["name"] == band_name:
-            band.update(changes)
-    return bands
 
 
 ALLOCATE_BAD_BODIES = [
