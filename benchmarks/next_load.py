@@ -1,10 +1,13 @@
 """Load on `POST /api/states/{id}/next` (20 campaigns, embedded store) vs a bare endpoint.
 
 Both servers run here as single uvicorn processes on loopback ports; the same client threads
-drive each for the same bounded time. Prints requests per second, p50/p99 latency and the
+drive each for the same bounded time. `next` does its real work: timestep by timestep, every
+state's metrics (a simulated market's answer to its budgets) are reported first, untimed, then
+the client threads call `next` on every state, timed, so the curve policy learns from 20
+campaigns' outcomes on every call. Prints requests per second, p50/p99 latency and the
 throughput ratio. Targets: ratio >= 0.30, `next` p99 < 50 ms.
 
-    python -m benchmarks.next_load [--seconds 15] [--threads 4]
+    python -m benchmarks.next_load [--seconds 15] [--threads 4] [--states 32]
 """
 
 from __future__ import annotations
@@ -20,11 +23,29 @@ from pathlib import Path
 import httpx
 import numpy as np
 
+from engine.simulate import TIMESTEP_BUDGET, make_world
 from tests.conftest import ADMIN_PASSWORD, free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = 20
 TIMESTEPS = 90
+
+
+class World:
+    """A simulated market (engine.simulate) answering every state's budgets with metrics."""
+
+    def __init__(self, campaign_ids: list[str], seed: int = 0) -> None:
+        self.ids = campaign_ids
+        self.world = make_world("negexp", len(campaign_ids), TIMESTEPS, seed)
+        self.rng = np.random.default_rng(seed)
+
+    def outcome(self, budgets: dict[str, float]) -> list[dict]:
+        spend = np.array([budgets[cid] for cid in self.ids])
+        observed = self.world.observe(spend, 0, self.rng)
+        return [
+            {"campaign_id": cid, **{metric: values[k] for metric, values in observed.items()}}
+            for k, cid in enumerate(self.ids)
+        ]
 
 
 def _headers(http: httpx.Client, username: str, password: str) -> dict[str, str]:
@@ -33,8 +54,11 @@ def _headers(http: httpx.Client, username: str, password: str) -> dict[str, str]
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-def prepare(url: str, n_states: int) -> tuple[dict[str, str], list[str]]:
-    """A client, a user, 20 campaigns and `n_states` curve states of 90 timesteps."""
+def prepare(url: str, n_states: int) -> tuple[dict[str, str], dict[str, dict], list[str]]:
+    """A client, a user, 20 campaigns and `n_states` curve states of 90 timesteps.
+
+    Answers the user's headers, every state's first budgets by id, and the campaign ids.
+    """
     with httpx.Client(base_url=url, timeout=60) as http:
         admin = _headers(http, "admin", ADMIN_PASSWORD)
         client_id = http.post("/api/clients", json={"name": "Load"}, headers=admin).json()["id"]
@@ -47,30 +71,38 @@ def prepare(url: str, n_states: int) -> tuple[dict[str, str], list[str]]:
             ).json()["id"]
             for k in range(CAMPAIGNS)
         ]
-        states = []
-        for _ in range(n_states):
-            body = {"campaign_ids": ids, "budget": 90_000, "timesteps": TIMESTEPS, "seed": 1}
+        states = {}
+        budget = TIMESTEP_BUDGET * TIMESTEPS
+        for seed in range(n_states):
+            body = {"campaign_ids": ids, "budget": budget, "timesteps": TIMESTEPS, "seed": seed}
             response = http.post("/api/states", json=body, headers=headers)
             response.raise_for_status()
-            states.append(response.json()["id"])
-    return headers, states
+            states[response.json()["id"]] = response.json()["budgets"]
+    return headers, states, ids
 
 
 def drive(url: str, requests: list[tuple[str, dict, dict | None]], threads: int, seconds: float):
-    """Each thread walks its share of `requests` (path, headers, body) until time runs out."""
+    """Each thread walks its share of `requests` (path, headers, body) until time runs out.
+
+    Returns (elapsed seconds, latencies in ms, {status: count}, bodies by request index).
+    """
     latencies: list[list[float]] = [[] for _ in range(threads)]
     statuses: list[dict[int, int]] = [{} for _ in range(threads)]
+    bodies: dict[int, dict] = {}
     deadline = time.perf_counter() + seconds
 
     def worker(k: int) -> None:
         with httpx.Client(base_url=url, timeout=30) as http:
-            for path, headers, body in requests[k::threads]:
+            for index in range(k, len(requests), threads):
                 if time.perf_counter() > deadline:
                     return
+                path, headers, body = requests[index]
                 start = time.perf_counter()
                 response = http.post(path, json=body, headers=headers)
                 latencies[k].append(time.perf_counter() - start)
                 statuses[k][response.status_code] = statuses[k].get(response.status_code, 0) + 1
+                if response.status_code == 200:
+                    bodies[index] = response.json()
 
     started = time.perf_counter()
     pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
@@ -79,19 +111,56 @@ def drive(url: str, requests: list[tuple[str, dict, dict | None]], threads: int,
     for thread in pool:
         thread.join()
     elapsed = time.perf_counter() - started
-    all_latencies = np.array([x for row in latencies for x in row]) * 1000
     codes: dict[int, int] = {}
     for row in statuses:
         for code, n in row.items():
             codes[code] = codes.get(code, 0) + n
-    return len(all_latencies) / elapsed, all_latencies, codes
+    return elapsed, [x * 1000 for row in latencies for x in row], codes, bodies
+
+
+def report_metrics(
+    http: httpx.Client, headers: dict, states: dict[str, dict], t: int, world: World
+) -> None:
+    """Post timestep t's outcome of every state's budgets in the simulated world (untimed)."""
+    for sid, budgets in states.items():
+        rows = world.outcome(budgets)
+        http.post(
+            f"/api/states/{sid}/metrics", json={"timestep": t, "metrics": rows}, headers=headers
+        ).raise_for_status()
+
+
+def drive_next(
+    url: str, headers: dict, states: dict[str, dict], threads: int, seconds: float, world: World
+) -> tuple[float, list[float], dict[int, int], int]:
+    """Timestep rounds: report every state's metrics (untimed), then call `next` on every
+    state from the client threads (timed), until `seconds` of timed calls or the last step."""
+    elapsed, latencies, codes = 0.0, [], {}
+    rounds = 0
+    with httpx.Client(base_url=url, timeout=60, headers=headers) as http:
+        for t in range(TIMESTEPS - 1):
+            if elapsed >= seconds:
+                break
+            report_metrics(http, headers, states, t, world)
+            requests = [
+                (f"/api/states/{sid}/next", headers, {"expected_time": t}) for sid in states
+            ]
+            spent, lat, got, bodies = drive(url, requests, threads, seconds - elapsed)
+            elapsed += spent
+            latencies += lat
+            for code, n in got.items():
+                codes[code] = codes.get(code, 0) + n
+            for index, sid in enumerate(states):
+                if index in bodies:
+                    states[sid] = bodies[index]["budgets"]
+            rounds += 1
+    return elapsed, latencies, codes, rounds
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--states", type=int, default=16, help="states to walk (90 steps each)")
+    parser.add_argument("--states", type=int, default=32, help="states advanced per timestep")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -116,13 +185,8 @@ def main() -> None:
         )
         bare_url = f"http://127.0.0.1:{port}"
         try:
-            headers, states = prepare(server.url, args.states)
-            # Timestep by timestep across states, so threads never race for one state.
-            next_requests = [
-                (f"/api/states/{sid}/next", headers, {"expected_time": t})
-                for t in range(TIMESTEPS)
-                for sid in states
-            ]
+            headers, states, ids = prepare(server.url, args.states)
+            world = World(ids)
             for _ in range(100):
                 try:
                     httpx.post(bare_url + "/bare", json={}, timeout=1)
@@ -130,20 +194,26 @@ def main() -> None:
                 except httpx.HTTPError:
                     time.sleep(0.1)
             bare_requests = [("/bare", {}, {"expected_time": 0})] * 200_000
-            bare_rps, bare_lat, bare_codes = drive(
-                bare_url, bare_requests, args.threads, args.seconds
+            # The bare baseline runs half before and half after `next`, so that load on the
+            # shared machine changing during the run weighs on both sides of the ratio alike.
+            before = drive(bare_url, bare_requests, args.threads, args.seconds / 2)
+            next_time, next_lat, next_codes, rounds = drive_next(
+                server.url, headers, states, args.threads, args.seconds, world
             )
-            next_rps, next_lat, next_codes = drive(
-                server.url, next_requests, args.threads, args.seconds
-            )
+            after = drive(bare_url, bare_requests, args.threads, args.seconds / 2)
         finally:
             stop_server(server)
             bare.terminate()
             bare.wait(timeout=10)
 
+    bare_lat = before[1] + after[1]
+    bare_codes = {code: before[2].get(code, 0) + after[2].get(code, 0) for code in before[2]}
+    bare_rps = len(bare_lat) / (before[0] + after[0])
+    next_rps = len(next_lat) / next_time
     print(
         f"{args.threads} client threads, {args.seconds:.0f} s per endpoint, {CAMPAIGNS} campaigns, "
-        "embedded store, curve policy"
+        f"{len(states)} curve states, {rounds} timesteps each with metrics reported, "
+        "embedded store"
     )
     print(f"{'endpoint':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses")
     for name, rps, lat, codes in (

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
 from models.common import Page
 from utils.db import Conflict, public, utcnow
-from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found
+from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found, owned
 from utils.pagination import PageParams, paginate
 from utils.timesteps import rebalance
 
@@ -49,10 +49,7 @@ def list_campaigns(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Pag
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
 def get_campaign(campaign_id: str, tenant: ReadTenant, store: StoreDep) -> CampaignOut:
-    doc = store.collection("campaigns").get({**tenant.filter, "_id": campaign_id})
-    if doc is None:
-        raise not_found("Campaign")
-    return CampaignOut(**public(doc))
+    return CampaignOut(**public(owned(store, tenant, "campaigns", campaign_id, "Campaign")))
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut)
@@ -93,9 +90,7 @@ def update_campaign(
 def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a campaign no running (active or paused) state uses (409 otherwise)."""
     campaigns = store.collection("campaigns")
-    doc = campaigns.get({**tenant.filter, "_id": campaign_id})
-    if doc is None:
-        raise not_found("Campaign")
+    doc = owned(store, tenant, "campaigns", campaign_id, "Campaign")
     in_use = store.collection("states").count(
         {"client_id": doc["client_id"], "campaign_ids": campaign_id, "status": {"$ne": "completed"}}
     )

@@ -6,9 +6,9 @@ from fastapi import APIRouter
 
 from engine.insights import CampaignInfo, RunInfo, analyze
 from models.insights import InsightsOut
-from routers.states import get_state
-from utils.deps import ReadTenant, SettingsDep, StoreDep
+from utils.deps import ReadTenant, SettingsDep, StoreDep, owned
 from utils.narration import narrate
+from utils.timesteps import state_view
 
 router = APIRouter(prefix="/states", tags=["insights"])
 
@@ -47,7 +47,7 @@ def insights(
     also narrates the analysis (`narrative`); when it is not, or the call fails or times out,
     `narrative_error` says why and the analysis is returned alone.
     """
-    state = get_state(state_id, tenant, store)
+    state = state_view(owned(store, tenant, "states", state_id, "State"))
     history = store.collection("history").find({"state_id": state["id"]}, sort=[("timestep", 1)])
     run = RunInfo(
         budget=state["budget"],

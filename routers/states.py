@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import Page
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
-from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
+from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, owned, runs_on_store
 from utils.pagination import PageParams, paginate
 from utils.timesteps import (
     InvalidRequest,
@@ -26,10 +26,7 @@ _CONFLICT = {409: {"description": "Completed, paused, or advanced by another cal
 
 
 def _load(store: StoreDep, tenant: Tenant, state_id: str) -> dict:
-    doc = store.collection("states").get({**tenant.filter, "_id": state_id})
-    if doc is None:
-        raise not_found("State")
-    return doc
+    return owned(store, tenant, "states", state_id, "State")
 
 
 def _conflict(error: StateConflict) -> HTTPException:
@@ -37,6 +34,7 @@ def _conflict(error: StateConflict) -> HTTPException:
 
 
 @router.post("", response_model=StateOut, status_code=status.HTTP_201_CREATED)
+@runs_on_store
 def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
     """Start a run: the first allocation is decided at once, for timestep 0."""
     try:
@@ -47,6 +45,7 @@ def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
 
 
 @router.get("", response_model=Page[StateOut])
+@runs_on_store
 def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
     return paginate(
         store.collection("states"),
@@ -59,11 +58,13 @@ def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[S
 
 
 @router.get("/{state_id}", response_model=StateOut)
+@runs_on_store
 def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     return state_view(_load(store, tenant, state_id))
 
 
 @router.delete("/{state_id}", status_code=status.HTTP_204_NO_CONTENT)
+@runs_on_store
 def delete_state(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a state with its history and metrics."""
     doc = _load(store, tenant, state_id)
@@ -86,17 +87,20 @@ def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: s
 
 
 @router.post("/{state_id}/pause", response_model=StateOut, responses=_CONFLICT)
+@runs_on_store
 def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     """Stop advancing (cron skips it; `next` answers 409) until resumed."""
     return _set_status(store, tenant, state_id, "active", "paused")
 
 
 @router.post("/{state_id}/resume", response_model=StateOut, responses=_CONFLICT)
+@runs_on_store
 def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     return _set_status(store, tenant, state_id, "paused", "active")
 
 
 @router.post("/{state_id}/metrics", response_model=MetricsOut)
+@runs_on_store
 def post_metrics(
     state_id: str, body: MetricsPost, tenant: WriteTenant, store: StoreDep
 ) -> MetricsOut:
@@ -119,6 +123,7 @@ def post_metrics(
 
 
 @router.get("/{state_id}/metrics", response_model=dict[str, dict[str, float | None] | None])
+@runs_on_store
 def get_metrics(
     state_id: str,
     tenant: ReadTenant,
@@ -131,6 +136,7 @@ def get_metrics(
 
 
 @router.post("/{state_id}/next", response_model=StateOut, responses=_CONFLICT)
+@runs_on_store
 def next_timestep(
     state_id: str,
     tenant: WriteTenant,
@@ -154,12 +160,14 @@ def next_timestep(
 
 
 @router.get("/{state_id}/budget", response_model=dict[str, float])
+@runs_on_store
 def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
     """`{campaign_id: amount}` to spend in the current timestep."""
     return _load(store, tenant, state_id)["budgets"]
 
 
 @router.get("/{state_id}/history", response_model=Page[HistoryRow])
+@runs_on_store
 def history(
     state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
 ) -> Page[HistoryRow]:

@@ -243,17 +243,17 @@ def test_states_are_isolated(client, tenant, other_tenant, state):
 def test_crash_between_writes_is_completed_by_a_retry(client, tenant, state, monkeypatch):
     from utils.db import Collection, StoreUnavailable
 
-    original = Collection.update
+    original = Collection.set_if
 
-    def failing_update(self, filter, update, **kwargs):
+    def failing_update(self, filter, update):
         if "current_time" in filter:
             raise StoreUnavailable("connection lost")
-        return original(self, filter, update, **kwargs)
+        return original(self, filter, update)
 
-    monkeypatch.setattr(Collection, "update", failing_update)
+    monkeypatch.setattr(Collection, "set_if", failing_update)
     url = f"/api/states/{state['id']}/next"
     assert client.post(url, headers=tenant.headers).status_code == 503
-    monkeypatch.setattr(Collection, "update", original)
+    monkeypatch.setattr(Collection, "set_if", original)
     history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
     assert history["total"] == 1
     assert client.post(url, json={"expected_time": 0}, headers=tenant.headers).status_code == 200

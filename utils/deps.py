@@ -6,8 +6,10 @@ body or query field; admins pick a tenant with `?client_id=` where a route needs
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Query, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
@@ -38,6 +40,27 @@ async def get_secret_key(request: Request) -> str:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+
+T = TypeVar("T")
+
+
+def runs_on_store(endpoint: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Serve a plain `def` route, which takes `store: StoreDep`, as one `Store.call`.
+
+    FastAPI would run it in its threadpool and every database call in it would then hop to
+    the store's thread and back; served this way the route body runs where the store does, in
+    one hop. For short routes on the hot path (timesteps): a long computation served this
+    way would hold the embedded store for its whole duration.
+    """
+
+    @functools.wraps(endpoint)
+    async def served(**kwargs: Any) -> T:
+        store: Store = kwargs["store"]
+        return await store.call(functools.partial(endpoint, **kwargs))
+
+    return served
+
+
 SecretKeyDep = Annotated[str, Depends(get_secret_key)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 HasherDep = Annotated[PasswordHasher, Depends(get_hasher)]
@@ -64,7 +87,7 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def _principal_from_token(request: Request, token: str | None) -> Principal:
+async def _principal_from_token(request: Request, token: str | None) -> Principal:
     if not token:
         raise _unauthorized("Not authenticated")
     try:
@@ -72,6 +95,10 @@ def _principal_from_token(request: Request, token: str | None) -> Principal:
     except TokenInvalid as error:
         raise _unauthorized("Invalid or expired token") from error
     store: Store = request.app.state.store
+    return await store.call(lambda: _principal_from_claims(store, claims))
+
+
+def _principal_from_claims(store: Store, claims: dict[str, Any]) -> Principal:
     user = store.collection("users").get({"username": claims["sub"]})
     # A token names one account: a user deleted and re-created under the same name is a new
     # account (new `_id`), and a password or scope change bumps `token_version`.
@@ -111,13 +138,13 @@ def _check_scopes(principal: Principal, required: list[str]) -> None:
         )
 
 
-def current_principal(
+async def current_principal(
     security_scopes: SecurityScopes,
     request: Request,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> Principal:
     """The authenticated caller, holding every scope the route asks for."""
-    principal = _principal_from_token(request, token)
+    principal = await _principal_from_token(request, token)
     if principal.first_login:
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
@@ -127,11 +154,11 @@ def current_principal(
     return principal
 
 
-def account_principal(
+async def account_principal(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     """The caller of the password change: the one route a first-login token may use."""
-    return _principal_from_token(request, token)
+    return await _principal_from_token(request, token)
 
 
 AccountPrincipal = Annotated[Principal, Depends(account_principal)]
@@ -159,14 +186,14 @@ class Tenant:
         return self.client_id
 
 
-def _tenant(principal: Principal, store: Store, client_id: str | None) -> Tenant:
+async def _tenant(principal: Principal, store: Store, client_id: str | None) -> Tenant:
     if not principal.is_admin:
         if principal.client_id is None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="User belongs to no client.")
         return Tenant(principal.client_id, {"client_id": principal.client_id})
     if client_id is None:
         return Tenant(None, {})
-    if store.collection("clients").get({"_id": client_id}) is None:
+    if await store.call(lambda: store.collection("clients").get({"_id": client_id})) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Client not found")
     return Tenant(client_id, {"client_id": client_id})
 
@@ -181,14 +208,16 @@ ClientQuery = Annotated[
 ]
 
 
-def read_tenant(principal: ReadPrincipal, store: StoreDep, client_id: ClientQuery = None) -> Tenant:
-    return _tenant(principal, store, client_id)
+async def read_tenant(
+    principal: ReadPrincipal, store: StoreDep, client_id: ClientQuery = None
+) -> Tenant:
+    return await _tenant(principal, store, client_id)
 
 
-def write_tenant(
+async def write_tenant(
     principal: WritePrincipal, store: StoreDep, client_id: ClientQuery = None
 ) -> Tenant:
-    return _tenant(principal, store, client_id)
+    return await _tenant(principal, store, client_id)
 
 
 ReadTenant = Annotated[Tenant, Depends(read_tenant)]
@@ -198,3 +227,11 @@ WriteTenant = Annotated[Tenant, Depends(write_tenant)]
 def not_found(what: str) -> HTTPException:
     """The one answer for an id that does not exist or belongs to another tenant."""
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} not found")
+
+
+def owned(store: Store, tenant: Tenant, collection: str, doc_id: str, what: str) -> dict:
+    """The tenant's document `doc_id`, or the 404 a missing one and another tenant's share."""
+    doc = store.collection(collection).get({**tenant.filter, "_id": doc_id})
+    if doc is None:
+        raise not_found(what)
+    return doc

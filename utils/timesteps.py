@@ -9,6 +9,7 @@ compare-and-set, so exactly one wins and the other answers 409.
 
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from datetime import datetime, timedelta
@@ -16,13 +17,14 @@ from typing import Any
 
 import orjson
 
-from engine import EngineError, make_policy
+from engine import EngineError, Policy, make_policy
 from models.states import MetricsPost, StateCreate
 from utils.db import Conflict, Store, as_utc, public, utcnow
 
 logger = logging.getLogger("oktopus.timesteps")
 
 METRIC_FIELDS = ("spend", "impressions", "clicks", "conversions", "revenue")
+INACTIVE = ["paused", "stopped"]
 _HIDDEN = ("engine", "version")
 
 
@@ -35,6 +37,17 @@ def _engine_text(engine_state: dict[str, Any]) -> str:
 
 def _engine_state(doc: dict[str, Any]) -> dict[str, Any]:
     return orjson.loads(doc["engine"])
+
+
+def _policy(spec: dict[str, Any]) -> Policy:
+    """The state's policy object. Policies hold nothing but their validated parameters and
+    what those imply (the curve policy's grid), so one object serves every state using them."""
+    return _cached_policy(spec["name"], orjson.dumps(spec["params"], option=orjson.OPT_SORT_KEYS))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_policy(name: str, params: bytes) -> Policy:
+    return make_policy(name, orjson.loads(params))
 
 
 class StateConflict(Exception):
@@ -64,12 +77,14 @@ def _by_campaign(ids: list[str], values: list[float]) -> dict[str, float]:
 
 
 def _active_mask(store: Store, client_id: str, campaign_ids: list[str]) -> list[bool]:
-    campaigns = store.collection("campaigns").find(
-        {"client_id": client_id, "_id": {"$in": campaign_ids}},
-        projection={"status": 1},
+    """Which of the campaigns are active. Asks for the inactive ones only, through the
+    (client_id, status) index: usually none, so nothing is read."""
+    inactive = store.collection("campaigns").find(
+        {"client_id": client_id, "status": {"$in": INACTIVE}, "_id": {"$in": campaign_ids}},
+        projection={"_id": 1},
     )
-    status = {c["_id"]: c.get("status", "active") for c in campaigns}
-    return [status.get(cid) == "active" for cid in campaign_ids]
+    stopped = {c["_id"] for c in inactive}
+    return [cid not in stopped for cid in campaign_ids]
 
 
 def _allocation_fields(engine_state: dict[str, Any], ids: list[str]) -> dict[str, Any]:
@@ -157,26 +172,28 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
             f"{state['current_time']}"
         )
     now = utcnow()
-    metrics = store.collection("metrics")
-    for row in body.metrics:
-        values = row.model_dump(exclude={"campaign_id"})
-        metrics.replace(
-            {"state_id": state["_id"], "timestep": body.timestep, "campaign_id": row.campaign_id},
-            {
-                "_id": f"{state['_id']}:{body.timestep}:{row.campaign_id}",
+    store.collection("metrics").upsert(
+        {"_id": _timestep_key(state["_id"], body.timestep)},
+        {
+            "$set": {
+                f"rows.{row.campaign_id}": {
+                    **row.model_dump(exclude={"campaign_id"}),
+                    "recorded_at": now,
+                }
+                for row in body.metrics
+            },
+            "$setOnInsert": {
                 "state_id": state["_id"],
                 "client_id": state["client_id"],
                 "timestep": body.timestep,
-                "campaign_id": row.campaign_id,
-                **values,
-                "recorded_at": now,
             },
-        )
+        },
+    )
     correction = body.timestep < state["current_time"]
     if correction:
         rows = metric_rows(store, state, body.timestep)
-        store.collection("history").update(
-            {"state_id": state["_id"], "timestep": body.timestep},
+        store.collection("history").set_if(
+            {"_id": _timestep_key(state["_id"], body.timestep)},
             {
                 "$set": {
                     "metrics": rows,
@@ -189,11 +206,23 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
     return correction
 
 
+def _timestep_key(state_id: str, timestep: int) -> str:
+    """The `_id` of a state's metrics and history documents of one timestep: the unique
+    (state, timestep) key, as the primary key every backend enforces and looks up fastest."""
+    return f"{state_id}:{timestep}"
+
+
 def metric_rows(store: Store, state: dict[str, Any], timestep: int) -> dict[str, Any]:
-    """Reported metrics of one timestep per campaign, None where nothing was reported."""
-    found = store.collection("metrics").find({"state_id": state["_id"], "timestep": timestep})
-    by_campaign = {m["campaign_id"]: {k: m.get(k) for k in METRIC_FIELDS} for m in found}
-    return {cid: by_campaign.get(cid) for cid in state["campaign_ids"]}
+    """Reported metrics of one timestep per campaign, None where nothing was reported.
+
+    One document per (state, timestep) holds every campaign's row, so reading a timestep is
+    one lookup by key and reporting 20 campaigns one write."""
+    found = store.collection("metrics").get({"_id": _timestep_key(state["_id"], timestep)})
+    reported = found["rows"] if found else {}
+    return {
+        cid: {k: reported[cid].get(k) for k in METRIC_FIELDS} if cid in reported else None
+        for cid in state["campaign_ids"]
+    }
 
 
 def _reward(objective: str, rows: dict[str, Any]) -> float | None:
@@ -230,13 +259,13 @@ def advance(
     active = _active_mask(store, state["client_id"], ids)
     if not any(active):
         raise InvalidRequest("Every campaign of this state is paused or stopped")
-    policy = make_policy(state["policy"]["name"], state["policy"]["params"])
+    policy = _policy(state["policy"])
     engine_state, _ = policy.advance(_engine_state(state), _observations(state, rows), active)
     now = utcnow()
     try:
         store.collection("history").insert(
             {
-                "_id": f"{state['_id']}:{t}",
+                "_id": _timestep_key(state["_id"], t),
                 "state_id": state["_id"],
                 "client_id": state["client_id"],
                 "timestep": t,
@@ -261,15 +290,15 @@ def advance(
         "updated_at": now,
         **_allocation_fields(engine_state, ids),
     }
-    updated = store.collection("states").update(
+    advanced = store.collection("states").set_if(
         {"_id": state["_id"], "current_time": t, "status": "active"},
         {"$set": changes, "$inc": {"version": 1}},
     )
-    if updated is None:
+    if not advanced:
         current = store.collection("states").get({"_id": state["_id"]})
         now_at = current["current_time"] if current else t
         raise StateConflict(f"Timestep {t} was already advanced; current_time is {now_at}", now_at)
-    return updated
+    return {**state, **changes, "version": state["version"] + 1}
 
 
 def rebalance(store: Store, client_id: str, campaign_id: str) -> int:
@@ -282,7 +311,7 @@ def rebalance(store: Store, client_id: str, campaign_id: str) -> int:
         active = _active_mask(store, client_id, state["campaign_ids"])
         if not any(active):
             continue
-        policy = make_policy(state["policy"]["name"], state["policy"]["params"])
+        policy = _policy(state["policy"])
         engine_state = policy.rebalance(_engine_state(state), active)
         updated = states.update(
             {"_id": state["_id"], "version": state["version"]},
