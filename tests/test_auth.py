@@ -6,9 +6,11 @@ import base64
 import json
 import logging
 import re
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -545,3 +547,27 @@ def test_openapi_declares_the_password_flow_on_the_token_endpoint(tmp_path):
     assert set(flows[0]["password"]["scopes"]) == {"admin", "read", "write", "me", "api", "cron"}
     page = client.get("/api")
     assert page.status_code == 200 and "swagger-ui" in page.text
+
+
+def test_a_remembered_token_still_expires(monkeypatch):
+    """Verified tokens are remembered for speed; expiry is checked on every use regardless."""
+    from utils import security
+
+    key = "k" * 32
+    token = create_token(
+        key,
+        subject="someone",
+        user_id="u",
+        scopes=["read"],
+        client_id=None,
+        token_version=0,
+        minutes=1,
+    )
+    assert security.decode_token(key, token)["sub"] == "someone"
+    assert security.decode_token(key, token)["sub"] == "someone"
+    later = time.time() + 120
+    monkeypatch.setattr(security, "time", SimpleNamespace(time=lambda: later))
+    with pytest.raises(security.TokenInvalid):
+        security.decode_token(key, token)
+    with pytest.raises(security.TokenInvalid):
+        security.decode_token("another key " * 3, token)

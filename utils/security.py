@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -105,10 +107,26 @@ def create_token(
 
 
 def decode_token(key: str, token: str) -> dict[str, Any]:
+    """The claims of a token signed with `key` and not expired, or TokenInvalid.
+
+    Verification is remembered per (key, token): a client sends the same token with every
+    request, and verifying it is a good part of a short request's time. Expiry is checked on
+    every call all the same, and revocation is the caller's (it reads the user each time).
+    """
+    claims = _verified_claims(key, token)
+    if claims["exp"] < int(time.time()):
+        raise TokenInvalid("Signature has expired.")
+    return dict(claims)
+
+
+@functools.lru_cache(maxsize=4096)
+def _verified_claims(key: str, token: str) -> dict[str, Any]:
     try:
         claims = jwt.decode(token, key, algorithms=[ALGORITHM])
     except JWTError as error:
         raise TokenInvalid(str(error)) from error
     if not isinstance(claims.get("sub"), str) or not isinstance(claims.get("scopes"), list):
         raise TokenInvalid("token lacks subject or scopes")
+    if not isinstance(claims.get("exp"), int | float):
+        raise TokenInvalid("token lacks an expiry")
     return claims
