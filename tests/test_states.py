@@ -72,6 +72,16 @@ def test_bad_states_answer_422_and_store_nothing(client, tenant, campaigns, fiel
     assert client.get("/api/states", headers=tenant.headers).json()["total"] == 0
 
 
+def test_campaigns_times_timesteps_is_bounded(client, tenant):
+    """The run's observations live in its state document: its size is bounded at creation."""
+    ids = make_campaigns(client, tenant.headers, n=6)
+    response = make_state(client, tenant.headers, ids, timesteps=10_000)
+    assert response.status_code == 422
+    assert "campaigns x timesteps must not exceed 50,000" in response.text
+    assert client.get("/api/states", headers=tenant.headers).json()["total"] == 0
+    assert make_state(client, tenant.headers, ids[:5], timesteps=10_000).status_code == 201
+
+
 def test_campaign_ids_must_be_own_distinct_and_two(client, tenant, other_tenant, campaigns):
     foreign = make_campaigns(client, other_tenant.headers, n=1)
     for ids in ([campaigns[0]], [campaigns[0], campaigns[0]], [campaigns[0], foreign[0]]):
