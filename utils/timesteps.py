@@ -344,7 +344,9 @@ def run_due(store: Store, tenant_filter: dict[str, Any], limit: int = 10_000) ->
     for state in due:
         t = state["current_time"]
         try:
-            updated = advance(store, state, expected_time=t)
+            # One store call per state: its reads, engine step and writes run together on
+            # the embedded store's thread, and other requests get their turn between states.
+            updated = store.run(functools.partial(advance, store, state, expected_time=t))
         except StateConflict as conflict:
             outcome["skipped"].append(
                 {"id": state["_id"], "timestep": t, "reason": conflict.detail}
