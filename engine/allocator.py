@@ -273,6 +273,7 @@ def allocate_negexp_blend(
     lower: np.ndarray,
     upper: np.ndarray,
     sections: int = 15,
+    tolerance: float = 1e-8,
 ) -> np.ndarray:
     """Exact allocations over a batch of D draws of K curves, concave or S-shaped.
 
@@ -284,6 +285,9 @@ def allocate_negexp_blend(
     round for all draws at once, and the budget left between the two bracketing multipliers
     is spent campaign by campaign, which settles the envelope's flat stretch (at most one
     S-curve partly up its line). Shapes and bounds as in `allocate_negexp`; answers (D, K).
+    The bisection stops when the log-multiplier's bracket is `tolerance` wide; the budget is
+    spent exactly whatever the tolerance, which only bounds how far each spend can be from
+    its optimum (about tolerance / mu).
     """
     alpha, mu = np.atleast_2d(alpha), np.atleast_2d(mu)
     blend = np.broadcast_to(np.asarray(blend, dtype=float), alpha.shape)
@@ -324,7 +328,7 @@ def allocate_negexp_blend(
     rows = np.arange(draws)
     slack = 1e-12 * budget
     for _ in range(MAX_BISECTIONS):
-        if float(np.max(nu_high - nu_low)) <= 1e-8:
+        if float(np.max(nu_high - nu_low)) <= tolerance:
             break
         candidates = nu_low[:, None] + (nu_high - nu_low)[:, None] * fractions  # (D, S)
         count = (spend_at(candidates).sum(axis=2) >= budget - slack).sum(axis=1)

@@ -221,6 +221,20 @@ def test_blend_batch_without_s_curves_is_the_negexp_batch():
     np.testing.assert_allclose(blend, allocate_negexp(alpha, mu, 300.0, lower, upper), atol=1e-5)
 
 
+def test_blend_batch_with_a_loose_tolerance_still_spends_the_budget_near_the_optimum():
+    rng = np.random.default_rng(11)
+    alpha, mu = rng.uniform(1, 100, (6, 20)), rng.uniform(0.2, 5.0, (6, 20)) * 20 / 1000.0
+    blend = rng.choice([0.0, 1.0], (6, 20))
+    lower, upper = np.zeros(20), np.full(20, 1000.0)
+    exact = allocate_negexp_blend(alpha, mu, blend, 1000.0, lower, upper)
+    loose = allocate_negexp_blend(alpha, mu, blend, 1000.0, lower, upper, tolerance=1e-4)
+    np.testing.assert_allclose(loose.sum(axis=1), 1000.0, rtol=1e-12)
+    assert np.all(loose >= lower) and np.all(loose <= upper)
+    # A hair off the optimum (well within 1e-4 of the budget), not a budget-sized jump.
+    assert np.abs(loose - exact).max() <= 1e-4 * 1000.0
+    assert not np.array_equal(loose, exact)  # the bisection did stop earlier
+
+
 def test_blend_tangent_touches_the_s_curve_and_is_zero_for_concave_blends():
     assert blend_tangent(0.0) == blend_tangent(1 / 3) == 0.0
     u = blend_tangent(1.0)  # e^u - 1 = 2u for the squared negexp
