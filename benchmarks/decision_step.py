@@ -5,7 +5,8 @@ Each policy plays a negexp world of K campaigns for `history` timesteps; then th
 `repeats` times and the median reported. The baseline, measured in the same run, is the
 `uniform` policy: the same framework work (validation, pacing, projection, state) around a
 trivial decision. A JSON round trip of the state (what storing and loading it costs anyway) is
-shown for scale.
+shown for scale, and `curve` without its S-shaped curve family ("curve, concave") for what that
+family costs a decision.
 
     python -m benchmarks.decision_step [--campaigns 20] [--history 30 90] [--repeats 200]
 """
@@ -24,6 +25,7 @@ from engine import POLICY_NAMES, make_policy
 from engine.simulate import make_world
 
 TARGET_MS = 5.0
+CONCAVE_ONLY = {"s_shaped_prior": 0.0}
 
 
 def median_ms(action: Callable[[], object], repeats: int) -> float:
@@ -36,10 +38,12 @@ def median_ms(action: Callable[[], object], repeats: int) -> float:
     return 1e3 * float(np.median(times))
 
 
-def state_after(policy_name: str, n_campaigns: int, history: int) -> tuple:
+def state_after(
+    policy_name: str, n_campaigns: int, history: int, params: dict | None = None
+) -> tuple:
     """A policy, its state after `history` timesteps of a world, and the next report."""
     world = make_world("negexp", n_campaigns, history + 1, seed=0)
-    policy = make_policy(policy_name)
+    policy = make_policy(policy_name, params)
     state = policy.init(n_campaigns, {"budget": 1e4 * (history + 2), "timesteps": history + 2})
     rng = np.random.default_rng(0)
     for t in range(history):
@@ -63,11 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         rows["json round trip"].append(
             median_ms(lambda state=state: json.loads(json.dumps(state)), args.repeats)
         )
-    for name in policies:
-        rows[name] = []
+    variants = [(name, name, None) for name in policies]
+    # What the S-shaped curve family costs a decision: curve with the concave family alone.
+    variants.append(("curve, concave", "curve", CONCAVE_ONLY))
+    for label, name, params in variants:
+        rows[label] = []
         for history in args.history:
-            policy, state, report = state_after(name, args.campaigns, history)
-            rows[name].append(
+            policy, state, report = state_after(name, args.campaigns, history, params)
+            rows[label].append(
                 median_ms(lambda p=policy, s=state, r=report: p.advance(s, r), args.repeats)
             )
     base = rows["uniform"]

@@ -33,11 +33,11 @@ Hill worlds gaining about 0.6 point, negexp and Michaelis-Menten worlds losing u
 alike, 0.5 and above cost the concave worlds more; w = 0.6 gains less in Hill worlds and loses
 more in the others; Hill curves x^n / (x^n + s^n), n in {1.5, 2}, in place of this family
 (allocated by the general KKT solver) gained nothing measurable in Hill worlds at T = 30
-(0.1 +- 0.2 point) for many times the cost. It does not find
-every such campaign: one whose spends stay in a narrow band fits a concave curve as well, and
-the worst Hill worlds still end near 0.91 at T = 30. A step that draws S-curves bisects for its
-multiplier, about 1.5 ms more than the closed-form concave step for 20 campaigns (3.7 against
-2.0 ms in one run on a loaded machine).
+(0.1 +- 0.2 point) for many times the cost. It does not find every such campaign: one whose
+spends stay in a narrow band fits a concave curve as well, and the worst Hill worlds still end
+near 0.91 at T = 30. A step that draws S-curves bisects for its multiplier, about 1.5 ms more
+than the closed-form concave step for 20 campaigns (python -m benchmarks.decision_step shows
+both).
 
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
 priors below are unit-free. All sums run over campaigns x grid x observations as arrays.
