@@ -16,28 +16,29 @@ sampling): the same posterior, less allocation noise while it is still wide.
 `discount` < 1 forgets old observations geometrically, for markets whose curves drift (0.97 is a
 reasonable start).
 
-A concave curve cannot say that a campaign's average return would rise with more budget, so
-a strongly S-shaped campaign that only pays off at high spend (brand, video) looks poor at the
+A concave curve cannot say that a campaign's average return would rise with more budget, so a
+strongly S-shaped campaign that only pays off at high spend (brand, video) looks poor at the
 low spends it is given and is starved. `s_shaped_prior` (default 0.2) adds a second family on
 the same grid of scales with that prior probability: S-curves y = a * c * (1 - w * (1 - c)),
-c = 1 - exp(-x / s), w = `s_blend` (S-shaped for w > 1/3; the default w = 1 is the squared
+c = 1 - exp(-x/s), w = `s_blend` (S-shaped for w > 1/3; the default w = 1 is the squared
 negexp, whose value grows like x^2 at low spend as a Hill curve's like x^n, while w < 1 keeps a
 linear start that underrates such a campaign), still linear in a. Their draws are allocated
 exactly through their concave envelopes (engine.allocator.allocate_negexp_blend). Such draws
 fund a campaign fully or not at all, so a step that draws any follows the per-campaign median
 of the draws' allocations rather than their mean, which would land on the convex stretch where
-an S-curve returns least. Measured on synthetic worlds (seeds 100..119, step 0.1), against the
-concave model alone: mean efficiency 0.975 -> 0.977 at T = 30 and 0.984 -> 0.986 at T = 90,
-Hill worlds gaining about 0.6 point, negexp and Michaelis-Menten worlds losing up to 0.1 point
-(0.2 to 0.4 point for 20 negexp campaigns); seeds 120..139 agree. Priors 0.15 to 0.3 score
-alike, 0.5 and above cost the concave worlds more; w = 0.6 gains less in Hill worlds and loses
-more in the others; Hill curves x^n / (x^n + s^n), n in {1.5, 2}, in place of this family
-(allocated by the general KKT solver) gained nothing measurable in Hill worlds at T = 30
-(0.1 +- 0.2 point) for many times the cost. It does not find every such campaign: one whose
-spends stay in a narrow band fits a concave curve as well, and the worst Hill worlds still end
-near 0.91 at T = 30. A step that draws S-curves bisects for its multiplier, about 1.5 ms more
-than the closed-form concave step for 20 campaigns (python -m benchmarks.decision_step shows
-both).
+an S-curve returns least.
+
+Measured on synthetic worlds (seeds 100..139, step 0.1) against the concave model alone: mean
+efficiency 0.975 -> 0.976 at T = 30 and 0.984 -> 0.986 at T = 90, the worst run at T = 30
+0.893 -> 0.908; Hill worlds gain 0.3 to 0.7 point, negexp and Michaelis-Menten worlds move
+within 0.15 point but for 20 negexp campaigns (-0.2). Priors 0.15 to 0.3 score alike, 0.5 and
+above cost the concave worlds more; w = 0.6 gains less in Hill worlds and loses more in the
+others; Hill curves x^n/(x^n + s^n), n in {1.5, 2}, in place of this family (allocated by the
+general KKT solver) gained nothing measurable in Hill worlds at T = 30 (0.1 +- 0.2 point) for
+many times the cost. It does not find every such campaign: one whose spends stay in a narrow
+band fits a concave curve as well, and the worst Hill worlds still end near 0.91 at T = 30. A
+step that draws S-curves bisects for its multiplier, about 1.5 ms more than the closed-form
+concave step for 20 campaigns (python -m benchmarks.decision_step shows both).
 
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
 priors below are unit-free. All sums run over campaigns x grid x observations as arrays.
