@@ -3,10 +3,12 @@
 A run splits a total budget `b` over `n` timesteps. The budget of the coming timestep is
 `remaining / timesteps_left`, so under- or over-spend reported for a timestep is re-planned over
 the rest, and cumulative reported spend (clamped at `b`) plus the current timestep budget never
-exceeds `b`. A policy only proposes target shares from the observation history; the framework
-projects them onto the constraints (engine.constraints), turns shares into budgets and keeps the
-state a JSON-able dict. Randomness comes from `default_rng([seed, counter])`, the counter being
-the number of decisions taken, so equal inputs always give equal allocations.
+exceeds `b`. A policy folds each finished timestep's observations into sufficient statistics of
+its own (running sums), and proposes target shares from them; the framework projects those onto
+the constraints (engine.constraints), turns shares into budgets and keeps the state a JSON-able
+dict. The state keeps no raw observation history, so its size does not grow with the run.
+Randomness comes from `default_rng([seed, counter])`, the counter being the number of decisions
+taken, so equal inputs always give equal allocations.
 
 With a fully spent timestep budget every objective ranks allocations like its value metric:
 profit (revenue - spend) differs from revenue by the fixed timestep spend, so policies learn
@@ -16,7 +18,7 @@ revenue for both and conversions for `conversions`.
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ClassVar
@@ -33,57 +35,28 @@ from engine.settings import (
     validate_settings,
 )
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 _EXHAUSTED = 1e-9
 _VALUE_METRIC = {"revenue": "revenue", "profit": "revenue", "conversions": "conversions"}
 _STATE_KEYS = frozenset(
     {"version", "policy", "params", "settings", "t", "remaining", "spent", "shares", "budgets"}
-    | {"timestep_budget", "active", "previous_shares", "done", "rng", "history", "stats"}
+    | {"timestep_budget", "active", "previous_shares", "done", "rng", "stats"}
 )
-
-
-class History(Mapping):
-    """Observation rows as read-only (t, K) float arrays, NaN where unobserved.
-
-    Converted on first access, so a policy pays only for the metrics it reads.
-    """
-
-    def __init__(self, rows: Mapping[str, list], n_campaigns: int) -> None:
-        self._rows = rows
-        self._n_campaigns = n_campaigns
-        self._arrays: dict[str, np.ndarray] = {}
-
-    def __getitem__(self, metric: str) -> np.ndarray:
-        if metric not in self._arrays:
-            rows = self._rows[metric]
-            array = np.array(rows, dtype=float) if rows else np.empty((0, self._n_campaigns))
-            array.flags.writeable = False
-            self._arrays[metric] = array
-        return self._arrays[metric]
-
-    def latest(self, metric: str) -> np.ndarray:
-        """The last row of one metric (K,), without converting the whole history."""
-        return np.array(self._rows[metric][-1], dtype=float)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._rows)
-
-    def __len__(self) -> int:
-        return len(self._rows)
 
 
 @dataclass(frozen=True)
 class Context:
-    """What a policy sees when it decides the coming timestep (arrays are read-only).
+    """What a policy sees when it learns from a finished timestep and decides the next one.
 
-    `history[metric]` has shape (t, K) with NaN where unobserved, metrics being those of
-    engine.settings.METRICS plus `planned` (the budgets the framework planned). `lower` and
-    `upper` are the share bounds of the coming timestep and `budget` the amount to split.
-    `stats` is what the policy's `update_stats` made of the history (None if it keeps none).
+    `observed[metric]` is the finished timestep's row (K,), NaN where unobserved, metrics being
+    those of engine.settings.METRICS plus `planned` (the budgets the framework planned); `t` is
+    the number of finished timesteps. `lower` and `upper` are the share bounds of the coming
+    timestep and `budget` the amount to split. `stats` is what the policy's `update_stats`
+    made of every finished timestep (None for a policy that keeps none). Arrays are read-only.
     """
 
     t: int
-    history: History
+    observed: Mapping[str, np.ndarray]
     previous: np.ndarray
     active: np.ndarray
     lower: np.ndarray
@@ -100,9 +73,9 @@ class Context:
 
     @cached_property
     def spend(self) -> np.ndarray:
-        """Reported spend, with unreported spend taken to be the planned budget."""
-        reported = self.history["spend"]
-        spend = np.where(np.isnan(reported), self.history["planned"], reported)
+        """The finished timestep's spend, its planned budget where spend was not reported."""
+        reported = self.observed["spend"]
+        spend = np.where(np.isnan(reported), self.observed["planned"], reported)
         spend.flags.writeable = False
         return spend
 
@@ -113,13 +86,8 @@ class Context:
 
     @property
     def value(self) -> np.ndarray:
-        """The objective's value metric over the whole history."""
-        return self.history[self.value_metric]
-
-    def latest_spend(self) -> np.ndarray:
-        """Spend of the timestep just finished (planned budget where unreported)."""
-        reported = self.history.latest("spend")
-        return np.where(np.isnan(reported), self.history.latest("planned"), reported)
+        """The finished timestep's value metric (K,), NaN where unobserved."""
+        return self.observed[self.value_metric]
 
 
 def uniform_target(active: np.ndarray) -> np.ndarray:
@@ -140,11 +108,6 @@ def _copied(state: Mapping) -> dict:
     if state["previous_shares"] is not None:
         copied["previous_shares"] = list(state["previous_shares"])
     copied["rng"] = dict(state["rng"])
-    history = state["history"]
-    if isinstance(history, Mapping):
-        copied["history"] = {
-            metric: [list(row) for row in rows] for metric, rows in history.items()
-        }
     return copied
 
 
@@ -166,11 +129,16 @@ class Policy:
         """Target shares for the coming timestep (projected onto the constraints afterwards)."""
         raise NotImplementedError
 
-    def update_stats(self, stats: dict | None, context: Context) -> dict | None:
-        """Sufficient statistics after the timestep just recorded (JSON-able), kept in the state.
+    def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict | None:
+        """Sufficient statistics before any observation (JSON-able). Default: none kept."""
+        return None
 
-        Policies whose learning is cheaper from running sums than from the whole history
-        override this; `context.stats` is then the updated value. Default: none.
+    def update_stats(self, stats: dict | None, context: Context) -> dict | None:
+        """`stats` with the finished timestep (`context.observed`) folded in, as a new value.
+
+        What a learning policy keeps of the run instead of its raw observations: running sums,
+        so the state and a step's cost stay the same however long the run. `context.stats`
+        is the updated value when `propose` runs. Must not modify `stats`.
         """
         return None
 
@@ -209,8 +177,7 @@ class Policy:
             "previous_shares": None,
             "done": False,
             "rng": {"seed": clean["seed"], "counter": 0},
-            "history": {metric: [] for metric in (*METRICS, "planned")},
-            "stats": None,
+            "stats": self.initial_stats(n_campaigns, clean),
         }
 
     def advance(
@@ -234,10 +201,9 @@ class Policy:
         remaining = max(settings["budget"] - spent, 0.0)
         if remaining <= _EXHAUSTED * settings["budget"]:
             remaining = 0.0
-        history = state["history"]
-        for metric in METRICS:
-            history[metric].append(observed[metric])
-        history["planned"].append(list(planned))
+        observed_rows = {metric: _amount_array(observed[metric], np.nan) for metric in METRICS} | {
+            "planned": np.array(planned, dtype=float)
+        }
         t = state["t"] + 1
         previous = np.array(state["shares"], dtype=float)
         done = t >= settings["timesteps"] or remaining == 0.0
@@ -250,8 +216,11 @@ class Policy:
         lower, upper, spendable = self._bounds(
             settings, mask, remaining / (settings["timesteps"] - t)
         )
-        context = self._context(state, mask, previous, lower, upper, spendable)
-        state["stats"] = self.update_stats(state["stats"], context)
+        context = self._context(state, observed_rows, mask, previous, lower, upper, spendable)
+        try:
+            state["stats"] = self.update_stats(state["stats"], context)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise EngineError(f"state statistics are malformed: {exc!r}") from exc
         context = replace(context, stats=state["stats"])
         rng = np.random.default_rng([state["rng"]["seed"], state["rng"]["counter"]])
         state["rng"]["counter"] += 1
@@ -314,17 +283,18 @@ class Policy:
     def _context(
         self,
         state: dict,
+        observed: dict[str, np.ndarray],
         mask: np.ndarray,
         previous: np.ndarray,
         lower: np.ndarray,
         upper: np.ndarray,
         spendable: float,
     ) -> Context:
-        for array in (previous, mask, lower, upper):
+        for array in (previous, mask, lower, upper, *observed.values()):
             array.flags.writeable = False
         return Context(
             t=state["t"],
-            history=History(state["history"], mask.size),
+            observed=observed,
             previous=previous,
             active=mask,
             lower=lower,
@@ -356,11 +326,6 @@ class Policy:
         n_campaigns = len(state["shares"])
         state["settings"] = validate_settings(state["settings"], n_campaigns)
         state["params"] = copy.deepcopy(self.params)
-        history = state["history"]
-        if not isinstance(history, Mapping) or set(history) != {*METRICS, "planned"}:
-            raise EngineError("state history must hold one list per metric and 'planned'")
-        if any(len(rows) != state["t"] for rows in history.values()):
-            raise EngineError("state history length does not match its timestep counter")
         if len(state["budgets"]) != n_campaigns:
             raise EngineError("state shares and budgets have different lengths")
         return state

@@ -12,9 +12,6 @@ from models.common import CreateBody, FiniteFloat, Id, Money, PositiveMoney, Sha
 Objective = Literal["revenue", "conversions", "profit"]
 StateStatus = Literal["active", "paused", "completed"]
 MAX_CAMPAIGNS = 200
-# The engine keeps a run's observations in the state document (about 115 bytes per campaign
-# and timestep as stored): this bound keeps it near 6 MB, well inside MongoDB's 16 MB.
-MAX_CAMPAIGN_TIMESTEPS = 50_000
 
 
 class PolicySpec(CreateBody):
@@ -60,15 +57,6 @@ class StateCreate(CreateBody):
         if len(set(ids)) != len(ids):
             raise ValueError("campaign_ids must not repeat")
         return ids
-
-    @model_validator(mode="after")
-    def _bounded_history(self) -> StateCreate:
-        if len(self.campaign_ids) * self.timesteps > MAX_CAMPAIGN_TIMESTEPS:
-            raise ValueError(
-                f"campaigns x timesteps must not exceed {MAX_CAMPAIGN_TIMESTEPS:,} (the run's "
-                "observations are kept with its state): use fewer, longer timesteps"
-            )
-        return self
 
 
 class MetricRow(CreateBody):

@@ -130,7 +130,7 @@ def test_initial_state_is_json_and_splits_the_timestep_budget():
     assert state["t"] == 0 and state["remaining"] == 1000.0 and not state["done"]
     assert state["timestep_budget"] == pytest.approx(100.0)
     assert state["budgets"] == pytest.approx([25.0] * 4)
-    assert state["version"] == 1 and state["policy"] == "curve"
+    assert state["version"] == 2 and state["policy"] == "curve"
 
 
 def test_underspend_is_replanned_over_the_remaining_timesteps():

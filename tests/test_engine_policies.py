@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import POLICY_NAMES, make_policy
+from engine import POLICY_NAMES, EngineError, make_policy
 
 TOLERANCE = 1e-7
 PROPERTY_SETTINGS = settings(
@@ -133,7 +133,7 @@ def test_rebalance_pauses_without_learning(name):
     rebalanced = policy.rebalance(state, paused)
     assert rebalanced["shares"][0] == pytest.approx(1.0)
     assert rebalanced["budgets"][0] == pytest.approx(100.0)
-    assert rebalanced["history"] == state["history"] and rebalanced["rng"] == state["rng"]
+    assert rebalanced["stats"] == state["stats"] and rebalanced["rng"] == state["rng"]
 
 
 # --- learning -----------------------------------------------------------------------------------
@@ -204,22 +204,73 @@ def test_without_any_reported_value_shares_stay_put(name):
     assert allocation["shares"] == pytest.approx([1 / 3] * 3)
 
 
-def test_curve_running_sums_match_a_rebuild_from_the_history():
+def curve_sums_by_hand(policy, spends, values, budget, timesteps):
+    """The curve policy's discounted sums computed from the whole run at once."""
+    from engine.policies.curve import unit_curve
+
+    spends, values = np.array(spends), np.array(values)  # (T, K)
+    unit = budget / timesteps / spends.shape[1]
+    weights = policy.params["discount"] ** np.arange(len(spends))[::-1]
+    features = unit_curve(spends[:, :, None] / unit, policy.grid_scales, policy.grid_blends)
+    features = features / policy.at_equal_share  # (T, K, G)
+    ff = np.einsum("t,tkg->kg", weights, features**2)
+    fy = np.einsum("t,tkg,tk->kg", weights, features, values)
+    return ff, fy
+
+
+def curve_grid(state, policy, key):
+    from engine.packing import unpack
+
+    return unpack(state["stats"][key], (len(state["shares"]), policy.grid_scales.size))
+
+
+@pytest.mark.parametrize("s_shaped_prior", [0.0, 0.5])
+def test_curve_running_sums_equal_the_sums_over_the_whole_run(s_shaped_prior):
+    policy = make_policy("curve", {"discount": 0.9, "s_shaped_prior": s_shaped_prior})
+    state = policy.init(3, {"budget": 3000.0, "timesteps": 30, "seed": 5})
+    spends, values = [], []
+    for step in range(9):
+        spend = state["budgets"]
+        revenue = [20 * s**2 / (100**2 + s**2) + step for s in spend]
+        spends.append(spend)
+        values.append(revenue)
+        report = {"spend": spend, "revenue": revenue}
+        state, _ = policy.advance(json.loads(json.dumps(state)), report)
+    ff, fy = curve_sums_by_hand(policy, spends, values, 3000.0, 30)
+    assert state["stats"]["rows"] == 9
+    assert np.allclose(curve_grid(state, policy, "ff"), ff, rtol=1e-12)
+    assert np.allclose(curve_grid(state, policy, "fy"), fy, rtol=1e-12)
+    assert ff.shape == (3, policy.params["grid_size"] * (2 if s_shaped_prior else 1))
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_a_state_does_not_grow_with_the_run_but_for_rps_prices(name):
+    k = 2 if name == "rps" else 5
+    policy = make_policy(name)
+    state = policy.init(k, {"budget": 90_000.0, "timesteps": 90, "seed": 1})
+    sizes = []
+    for _ in range(40):
+        spend = state["budgets"]
+        report = {"spend": spend, "revenue": [x**0.5 for x in spend], "clicks": [9.0] * k}
+        state, _ = policy.advance(state, report)
+        sizes.append(len(json.dumps(state)))
+    growth = sizes[-1] - sizes[5]
+    # The RPS band rule reads a window of its price streams: two numbers a timestep.
+    assert growth > 34 * 2 * 10 if name == "rps" else abs(growth) < 200
+
+
+def test_a_state_made_with_other_curve_parameters_is_rejected():
     policy = make_policy("curve", {"discount": 0.9})
     state = policy.init(3, {"budget": 3000.0, "timesteps": 30, "seed": 5})
-    for step in range(8):
-        spend = state["budgets"]
-        revenue = [20 * s**0.5 + step for s in spend]
-        state, _ = policy.advance(state, {"spend": spend, "revenue": revenue})
     report = {"spend": state["budgets"], "revenue": [100.0, 50.0, 80.0]}
-    incremental, allocation = policy.advance(state, report)
-    rebuilt, again = policy.advance({**state, "stats": None}, report)
-    assert incremental["stats"]["rows"] == rebuilt["stats"]["rows"] == 9
-    assert np.allclose(incremental["stats"]["ff"], rebuilt["stats"]["ff"])
-    assert np.allclose(incremental["stats"]["fy"], rebuilt["stats"]["fy"])
-    assert allocation["shares"] == pytest.approx(again["shares"], abs=1e-9)
-    other = make_policy("curve", {"discount": 0.5})
-    assert other.advance(state, report)[0]["stats"]["signature"][-1] == 0.5
+    state, _ = policy.advance(state, report)
+    with pytest.raises(EngineError, match="other curve parameters"):
+        make_policy("curve", {"discount": 0.5}).advance(state, report)
+    for broken in ("not base64!", "AAAA"):
+        with pytest.raises(EngineError):
+            policy.advance({**state, "stats": {**state["stats"], "ff": broken}}, report)
+    with pytest.raises(EngineError, match="malformed"):
+        policy.advance({**state, "stats": {"rows": 1}}, report)
 
 
 def test_curve_with_s_curves_funds_a_campaign_that_pays_off_only_at_high_spend():
@@ -232,22 +283,3 @@ def test_curve_with_s_curves_funds_a_campaign_that_pays_off_only_at_high_spend()
     s_shaped = run("curve", world, 119)
     assert s_shaped.efficiency > concave.efficiency + 0.01
     assert s_shaped.shares[:, 2].mean() > concave.shares[:, 2].mean() + 0.05
-
-
-def test_curve_with_s_curves_keeps_its_running_sums_and_determinism():
-    policy = make_policy("curve", {"s_shaped_prior": 0.5, "discount": 0.9})
-    state = policy.init(3, {"budget": 3000.0, "timesteps": 30, "seed": 5})
-    for step in range(8):
-        spend = state["budgets"]
-        revenue = [20 * s**2 / (100**2 + s**2) + step for s in spend]
-        state, _ = policy.advance(state, {"spend": spend, "revenue": revenue})
-    report = {"spend": state["budgets"], "revenue": [10.0, 5.0, 8.0]}
-    incremental, allocation = policy.advance(state, report)
-    rebuilt, again = policy.advance(json.loads(json.dumps({**state, "stats": None})), report)
-    assert np.allclose(incremental["stats"]["ff"], rebuilt["stats"]["ff"])
-    assert len(incremental["stats"]["ff"][0]) == 2 * policy.params["grid_size"]
-    assert allocation["shares"] == pytest.approx(again["shares"], abs=1e-9)
-    concave_only = make_policy("curve", {"discount": 0.9, "s_shaped_prior": 0.0})
-    rebuilt_concave = concave_only.advance(state, report)[0]["stats"]
-    assert rebuilt_concave["signature"] != state["stats"]["signature"]
-    assert len(rebuilt_concave["ff"][0]) == policy.params["grid_size"]

@@ -53,6 +53,7 @@ import numpy as np
 from engine.allocator import allocate_negexp, allocate_negexp_blend
 from engine.errors import EngineError
 from engine.framework import Context, Policy
+from engine.packing import pack, unpack
 from engine.params import Number
 
 _NOISE_SHAPE = 1.0
@@ -115,60 +116,64 @@ class Curve(Policy):
         return [float(self.params[key]) for key in keys] + blends + [self.params["discount"]]
 
     def _sums(
-        self, spend: np.ndarray, value: np.ndarray, age: np.ndarray, spend_unit: float
+        self, spend: np.ndarray, value: np.ndarray, spend_unit: float
     ) -> dict[str, np.ndarray]:
-        """Discounted sums of timesteps (T, K) over observations, for every campaign x scale."""
+        """One timestep's terms of the sums, for every campaign (K,) x scale."""
         observed = np.isfinite(value)
-        weights = (self.params["discount"] ** age[:, None] * observed).T  # (K, T)
-        y = np.where(observed, value, 0.0).T  # (K, T), in the run's value units
-        features = unit_curve(
-            spend.T[:, None, :] / spend_unit,
-            self.grid_scales[None, :, None],
-            self.grid_blends[None, :, None],
-        )
-        features /= self.at_equal_share[None, :, None]  # (K, grid, T)
-        weighted = features * weights[:, None, :]
+        weights = observed.astype(float)
+        y = np.where(observed, value, 0.0)  # in the run's value units
+        features = unit_curve(spend[:, None] / spend_unit, self.grid_scales, self.grid_blends)
+        features /= self.at_equal_share  # (K, grid)
+        weighted = features * weights[:, None]
         return {
-            "ff": np.einsum("kgt,kgt->kg", weighted, features),
-            "fy": np.einsum("kgt,kt->kg", weighted, y),
-            "yy": (weights * y * y).sum(axis=1),
-            "count": weights.sum(axis=1),
-            "value_total": np.array(y.sum()),
-            "value_cells": np.array(float(observed.sum())),
+            "ff": weighted * features,
+            "fy": weighted * y[:, None],
+            "yy": weights * y * y,
+            "count": weights,
+            "value_total": y.sum(),
+            "value_cells": float(observed.sum()),
         }
 
-    def update_stats(self, stats: dict | None, context: Context) -> dict:
-        """Running discounted sums per campaign x scale, so a step costs O(K x G), not O(T).
-
-        Rebuilt from the whole history when missing, stale or made with other parameters.
-        """
-        settings = context.settings
-        spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
-        current = (
-            stats is not None
-            and stats.get("signature") == self._signature()
-            and stats.get("rows") == context.t - 1
-        )
-        if current:
-            latest = self._sums(
-                context.latest_spend()[None, :],
-                context.history.latest(context.value_metric)[None, :],
-                np.zeros(1),
-                spend_unit,
-            )
-            discount = self.params["discount"]
-            sums = {
-                key: (1.0 if key.startswith("value_") else discount) * np.asarray(stats[key])
-                + latest[key]
-                for key in latest
-            }
-        else:
-            age = np.arange(context.t, dtype=float)[::-1]
-            sums = self._sums(context.spend, context.value, age, spend_unit)
+    def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
+        grid = np.zeros((n_campaigns, self.grid_scales.size))
         return {
             "signature": self._signature(),
+            "rows": 0,
+            "ff": pack(grid),
+            "fy": pack(grid),
+            "yy": [0.0] * n_campaigns,
+            "count": [0.0] * n_campaigns,
+            "value_total": 0.0,
+            "value_cells": 0.0,
+        }
+
+    def update_stats(self, stats: dict, context: Context) -> dict:
+        """Running discounted sums per campaign x scale: a step costs O(K x G) however long
+        the run. The grid arrays (K x G numbers) are kept packed (engine.packing)."""
+        if stats["signature"] != self._signature():
+            raise EngineError("the state's statistics were made with other curve parameters")
+        if stats["rows"] != context.t - 1:
+            raise EngineError("the state's statistics do not match its timestep counter")
+        settings = context.settings
+        spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
+        latest = self._sums(context.spend, context.value, spend_unit)
+        discount = self.params["discount"]
+        grid_shape = (context.n_campaigns, self.grid_scales.size)
+        sums = {
+            "ff": discount * unpack(stats["ff"], grid_shape) + latest["ff"],
+            "fy": discount * unpack(stats["fy"], grid_shape) + latest["fy"],
+            "yy": discount * np.asarray(stats["yy"], dtype=float) + latest["yy"],
+            "count": discount * np.asarray(stats["count"], dtype=float) + latest["count"],
+        }
+        return {
+            "signature": stats["signature"],
             "rows": context.t,
-            **{key: array.tolist() for key, array in sums.items()},
+            "ff": pack(sums["ff"]),
+            "fy": pack(sums["fy"]),
+            "yy": sums["yy"].tolist(),
+            "count": sums["count"].tolist(),
+            "value_total": float(stats["value_total"]) + float(latest["value_total"]),
+            "value_cells": float(stats["value_cells"]) + latest["value_cells"],
         }
 
     def posterior(self, context: Context) -> dict[str, np.ndarray]:
@@ -180,13 +185,12 @@ class Curve(Policy):
         settings = context.settings
         spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
         stats = context.stats
-        if stats is None:
-            stats = self.update_stats(None, context)
         value_unit = stats["value_total"] / max(stats["value_cells"], 1.0)
         if value_unit <= 0:
             value_unit = 1.0
-        s_ff = np.array(stats["ff"])
-        s_fy = np.array(stats["fy"]) / value_unit
+        grid_shape = (context.n_campaigns, self.grid_scales.size)
+        s_ff = unpack(stats["ff"], grid_shape)
+        s_fy = unpack(stats["fy"], grid_shape) / value_unit
         s_yy = np.array(stats["yy"]) / value_unit**2
         count = np.array(stats["count"])
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.framework import Context, Policy
+from engine.framework import Context
 from engine.params import Number
-from engine.policies.returns import best_active, observed_returns
+from engine.policies.returns import ReturnsPolicy, best_active, observed_returns
 from engine.policies.step_rule import step_toward
 
 
-class Optimistic(Policy):
+class Optimistic(ReturnsPolicy):
     """Greedy on (visits * return + initial_visits * initial_value) / (visits + initial_visits).
 
     `initial_value` is relative to the pooled return (2.0 = twice the average campaign).

@@ -2,16 +2,18 @@
 
 A campaign's return is its observed value per unit spend, relative to the pooled return of all
 campaigns (1 = average), so that exploration constants do not depend on the currency. Its visits
-count how much it was tried, in timesteps of an equal share.
+count how much it was tried, in timesteps of an equal share. The state keeps three running sums:
+spend and value per campaign over its observed timesteps, and the number of observed cells.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from engine.framework import Context
+from engine.framework import Context, Policy
 
 
 @dataclass(frozen=True)
@@ -26,18 +28,34 @@ class Returns:
     informed: bool = True
 
 
+class ReturnsPolicy(Policy):
+    """A policy deciding from observed returns: keeps their running sums in the state."""
+
+    def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
+        return {"spend": [0.0] * n_campaigns, "value": [0.0] * n_campaigns, "cells": 0}
+
+    def update_stats(self, stats: dict, context: Context) -> dict:
+        observed = np.isfinite(context.value)
+        spend = np.asarray(stats["spend"], dtype=float) + np.where(observed, context.spend, 0.0)
+        value = np.asarray(stats["value"], dtype=float) + np.where(observed, context.value, 0.0)
+        return {
+            "spend": spend.tolist(),
+            "value": value.tolist(),
+            "cells": int(stats["cells"]) + int(observed.sum()),
+        }
+
+
 def observed_returns(context: Context) -> Returns:
-    """Pool every observed timestep of every campaign (vectorized over both)."""
-    observed = np.isfinite(context.value)
-    spend = np.where(observed, context.spend, 0.0).sum(axis=0)
-    value = np.where(observed, context.value, 0.0).sum(axis=0)
+    """Returns pooled over every observed timestep of every campaign (from the running sums)."""
+    spend = np.asarray(context.stats["spend"], dtype=float)
+    value = np.asarray(context.stats["value"], dtype=float)
     total_spend, total_value = spend.sum(), value.sum()
     n_campaigns = context.n_campaigns
     if total_spend <= 0 or total_value <= 0:
         return Returns(rate=np.ones(n_campaigns), visits=np.zeros(n_campaigns), informed=False)
     pooled = total_value / total_spend
     rate = np.divide(value, spend * pooled, out=np.ones(n_campaigns), where=spend > 0)
-    visits = spend / (total_spend / observed.sum())
+    visits = spend / (total_spend / context.stats["cells"])
     return Returns(rate=rate, visits=visits)
 
 

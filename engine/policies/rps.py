@@ -2,7 +2,8 @@
 
 Wraps engine.rps.rps_allocation; timesteps where either campaign's cost per click is unknown
 (no clicks, or clicks/spend unobserved) are left out of the streams. Until one pair of prices
-exists the split stays equal.
+exists the split stays equal. The state keeps the streams themselves (two numbers a priced
+timestep): the band rule reads a window of them, not a sum.
 """
 
 from __future__ import annotations
@@ -28,15 +29,25 @@ class RPS(Policy):
         validate_lookback(self.params["lookback"])
         validate_bands(self.params["bands"])
 
+    def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
+        return {"cost_per_click": [[] for _ in range(n_campaigns)]}
+
+    def update_stats(self, stats: dict, context: Context) -> dict:
+        clicks, spend = context.observed["clicks"], context.spend
+        streams = stats["cost_per_click"]
+        if np.all(np.isfinite(clicks) & (clicks > 0) & (spend > 0)):
+            prices = (spend / clicks).tolist()
+            grown = [[*stream, price] for stream, price in zip(streams, prices, strict=True)]
+            return {"cost_per_click": grown}
+        return {"cost_per_click": [list(stream) for stream in streams]}
+
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
-        clicks = context.history["clicks"]
-        priced = np.all(np.isfinite(clicks) & (clicks > 0) & (context.spend > 0), axis=1)
-        if not priced.any():
+        first, second = context.stats["cost_per_click"]
+        if not first:
             return uniform_target(context.active)
-        cost_per_click = context.spend[priced] / clicks[priced]
         result = rps_allocation(
-            cost_per_click[:, 0].tolist(),
-            cost_per_click[:, 1].tolist(),
+            first,
+            second,
             lookback=self.params["lookback"],
             price_kind="cost",
             bands=self.params["bands"],

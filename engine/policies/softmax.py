@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.framework import Context, Policy
+from engine.framework import Context
 from engine.params import Number
-from engine.policies.returns import observed_returns
+from engine.policies.returns import ReturnsPolicy, observed_returns
 from engine.policies.step_rule import step_toward
 
 
-class Softmax(Policy):
+class Softmax(ReturnsPolicy):
     """Draws the campaign to grow from softmax(relative return / tau) over active campaigns."""
 
     name = "softmax"

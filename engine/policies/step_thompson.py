@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.framework import Context, Policy
+from engine.framework import Context
 from engine.params import Number
 from engine.policies.returns import best_active
 from engine.policies.step_rule import step_toward
-from engine.policies.thompson import sample_returns
+from engine.policies.thompson import ReturnSampler, sample_returns
 
 
-class StepThompson(Policy):
+class StepThompson(ReturnSampler):
     """Moves `step` to argmax of one posterior draw of value per unit spend."""
 
     name = "step_thompson"

@@ -6,37 +6,72 @@ theta * clicks per spend * value per conversion. Where clicks are not reported, 
 spend has a Gamma-Poisson posterior, counting value in conversion-equivalents (revenue divided by
 the pooled revenue per conversion; 1 currency unit if no conversion is ever reported). The
 framework then applies `floor` and the `step` cap, like seed 003's floor and cap pacing.
+
+Every quantity is a sum over timesteps, so the state keeps per-campaign running sums only.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import numpy as np
 
 from engine.framework import Context, Policy
 from engine.params import Number
 
+_SUMS = (
+    "paired_conversions",  # conversions where conversions and revenue are both reported
+    "paired_revenue",  # revenue where conversions and revenue are both reported
+    "value",  # the objective's value where reported
+    "exposure",  # spend where the value is reported
+    "clicks",  # clicks where clicks and conversions are both reported
+    "clicked_conversions",  # conversions where clicks and conversions are both reported
+    "click_spend",  # spend where clicks and conversions are both reported
+)
 
-def _sums(values: np.ndarray, weights: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    return np.where(mask, values * weights, 0.0).sum(axis=0)
+
+class ReturnSampler(Policy):
+    """A policy sampling value per unit spend: keeps the sums `sample_returns` needs."""
+
+    def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
+        return {key: [0.0] * n_campaigns for key in _SUMS}
+
+    def update_stats(self, stats: dict, context: Context) -> dict:
+        observed = context.observed
+        conversions, revenue, clicks = (
+            observed["conversions"],
+            observed["revenue"],
+            observed["clicks"],
+        )
+        value = conversions if context.settings["objective"] == "conversions" else revenue
+        paired = np.isfinite(conversions) & np.isfinite(revenue)
+        valued = np.isfinite(value)
+        clicked = np.isfinite(clicks) & np.isfinite(conversions)
+        added = {
+            "paired_conversions": np.where(paired, conversions, 0.0),
+            "paired_revenue": np.where(paired, revenue, 0.0),
+            "value": np.where(valued, value, 0.0),
+            "exposure": np.where(valued, context.spend, 0.0),
+            "clicks": np.where(clicked, clicks, 0.0),
+            "clicked_conversions": np.where(clicked, conversions, 0.0),
+            "click_spend": np.where(clicked, context.spend, 0.0),
+        }
+        return {key: (np.asarray(stats[key], dtype=float) + added[key]).tolist() for key in _SUMS}
 
 
 def sample_returns(
     context: Context, rng: np.random.Generator, prior_strength: float
 ) -> tuple[np.ndarray, np.ndarray]:
     """One posterior draw and the posterior mean of every campaign's value per unit spend."""
-    history, spend = context.history, context.spend
-    conversions = history["conversions"]
+    sums = {key: np.asarray(context.stats[key], dtype=float) for key in _SUMS}
     use_revenue = context.settings["objective"] != "conversions"
-    value = history["revenue"] if use_revenue else conversions
-    ones = np.ones_like(spend)
 
-    paired = np.isfinite(conversions) & np.isfinite(history["revenue"])
-    pooled_conversions = _sums(conversions, ones, paired).sum()
-    pooled_unit = _sums(history["revenue"], ones, paired).sum() / max(pooled_conversions, 1e-12)
+    campaign_conversions = sums["paired_conversions"]
+    pooled_conversions = campaign_conversions.sum()
+    pooled_unit = sums["paired_revenue"].sum() / max(pooled_conversions, 1e-12)
     unit = pooled_unit if use_revenue and pooled_conversions > 0 else 1.0
-    campaign_conversions = _sums(conversions, ones, paired)
     per_conversion = np.divide(
-        _sums(history["revenue"], ones, paired),
+        sums["paired_revenue"],
         campaign_conversions,
         out=np.full(context.n_campaigns, unit),
         where=campaign_conversions > 0,
@@ -45,9 +80,8 @@ def sample_returns(
         per_conversion = np.ones(context.n_campaigns)
 
     # Gamma-Poisson on value per unit spend, in conversion-equivalents.
-    observed = np.isfinite(value)
-    counts = _sums(value, ones, observed) / unit
-    exposure = _sums(spend, ones, observed)
+    counts = sums["value"] / unit
+    exposure = sums["exposure"]
     pooled_rate = counts.sum() / exposure.sum() if exposure.sum() > 0 and counts.sum() > 0 else 1.0
     shape = prior_strength + counts
     rate = prior_strength / pooled_rate + exposure
@@ -55,10 +89,9 @@ def sample_returns(
     gamma_mean = shape / rate * unit
 
     # Beta-Binomial on conversions per click where clicks are reported (seed 003).
-    clicked = np.isfinite(history["clicks"]) & np.isfinite(conversions)
-    clicks = _sums(history["clicks"], ones, clicked)
-    converted = np.minimum(_sums(conversions, ones, clicked), clicks)
-    click_spend = _sums(spend, ones, clicked)
+    clicks = sums["clicks"]
+    converted = np.minimum(sums["clicked_conversions"], clicks)
+    click_spend = sums["click_spend"]
     alpha, beta = 1.0 + converted, 1.0 + clicks - converted
     beta_draw = rng.beta(alpha, beta)
     clicks_per_spend = np.divide(
@@ -71,7 +104,7 @@ def sample_returns(
     return draw, mean
 
 
-class Thompson(Policy):
+class Thompson(ReturnSampler):
     """Probability matching on sampled returns, paced by `floor` and `step`."""
 
     name = "thompson"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.framework import Context, Policy
+from engine.framework import Context
 from engine.params import Number
-from engine.policies.returns import best_active, observed_returns
+from engine.policies.returns import ReturnsPolicy, best_active, observed_returns
 from engine.policies.step_rule import step_toward
 
 
-class UCB(Policy):
+class UCB(ReturnsPolicy):
     """Score = relative return + c * sqrt(2 ln(total visits) / visits); moves `step` to the best."""
 
     name = "ucb"
