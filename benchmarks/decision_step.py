@@ -1,7 +1,7 @@
 """Time of one `advance` (one decision step) per policy, against a trivial baseline.
 
 Each policy plays a negexp world of K campaigns for `history` timesteps; then the next
-`advance` (validation, learning from the whole history, allocation, new JSON state) is timed
+`advance` (validation, folding the timestep into the running sums, allocation, new state) is timed
 `repeats` times and the median reported. The baseline, measured in the same run, is the
 `uniform` policy: the same framework work (validation, pacing, projection, state) around a
 trivial decision. A JSON round trip of the state (what storing and loading it costs anyway) is

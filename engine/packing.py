@@ -8,6 +8,7 @@ in microseconds instead of a millisecond per timestep.
 from __future__ import annotations
 
 import base64
+import binascii
 
 import numpy as np
 
@@ -24,7 +25,7 @@ def pack(array: np.ndarray) -> str:
 def unpack(text: str, shape: tuple[int, ...]) -> np.ndarray:
     """The float64 array of `shape` that `pack` wrote; EngineError if it does not fit."""
     try:
-        array = np.frombuffer(base64.b64decode(text, validate=True), dtype=_DTYPE)
+        array = np.frombuffer(binascii.a2b_base64(text, strict_mode=True), dtype=_DTYPE)
         return array.reshape(shape)
     except (TypeError, ValueError) as exc:
         raise EngineError(f"packed array does not hold a {shape} float array") from exc

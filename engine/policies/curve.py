@@ -41,7 +41,8 @@ step that draws S-curves bisects for its multiplier, about 1.5 ms more than the 
 concave step for 20 campaigns (python -m benchmarks.decision_step shows both).
 
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
-priors below are unit-free. All sums run over campaigns x grid x observations as arrays.
+priors below are unit-free. The state keeps discounted sums per campaign x scale (folded in one
+timestep at a time, as arrays over both), so a step costs the same however long the run.
 """
 
 from __future__ import annotations
