@@ -272,75 +272,120 @@ def allocate_negexp_blend(
     budget: float,
     lower: np.ndarray,
     upper: np.ndarray,
-    sections: int = 15,
-    tolerance: float = 1e-8,
 ) -> np.ndarray:
     """Exact allocations over a batch of D draws of K curves, concave or S-shaped.
 
     Curve (d, k) is alpha * (1 - z) * (1 - w * z) with z = exp(-mu * x) and w = blend[d, k]
     in [0, 1]: plain negexp at w = 0, its square at w = 1, S-shaped for w > 1/3 and then
     optimized through its concave envelope (the line from the origin to the tangent point,
-    then the curve). Its marginal alpha * mu * z * (1 + w - 2 w z) is quadratic in z and
-    inverts in closed form, so every draw's log-multiplier is bisected `sections` points a
-    round for all draws at once, and the budget left between the two bracketing multipliers
-    is spent campaign by campaign, which settles the envelope's flat stretch (at most one
-    S-curve partly up its line). Shapes and bounds as in `allocate_negexp`; answers (D, K).
-    The bisection stops when the log-multiplier's bracket is `tolerance` wide; the budget is
-    spent exactly whatever the tolerance, which only bounds how far each spend can be from
-    its optimum (about tolerance / mu).
+    then the curve). Its marginal alpha * mu * z * (1 + w - 2 w z) is quadratic in z, so each
+    spend inverts in closed form at a log-multiplier nu, and so does its derivative in nu.
+    The total spend is smooth in nu between 3K breakpoints per draw (where a campaign meets a
+    bound, or its envelope's flat stretch is crossed): a binary search over the sorted
+    breakpoints finds the piece holding the budget, and safeguarded Newton steps its root,
+    all draws at once. A root at a flat stretch (at most one S-curve partly up its line) is
+    settled by spending the budget campaign by campaign between the stretch's two ends.
+    Shapes and bounds as in `allocate_negexp` (finite upper bounds); answers (D, K).
     """
     alpha, mu = np.atleast_2d(alpha), np.atleast_2d(mu)
     blend = np.broadcast_to(np.asarray(blend, dtype=float), alpha.shape)
-    draws, size = alpha.shape
+    draws = alpha.shape[0]
     values, where = np.unique(blend, return_inverse=True)
     tangent = np.array([blend_tangent(value) for value in values])[where].reshape(alpha.shape)
     tangent_z = np.exp(-tangent)
     start = alpha * mu
     peak = 1.0 + blend
-    line = start * tangent_z * (peak - 2.0 * blend * tangent_z)  # marginal on the flat stretch
+    twice_blend = 2.0 * blend
     with np.errstate(divide="ignore"):
-        log_line = np.log(line)[:, None, :]
-        log_start = np.log(start)[:, None, :]
-    peak_squared = (peak**2)[:, None, :]
-    twice_blend = (2.0 * blend)[:, None, :]
-    peak_b, scale_b = peak[:, None, :], (1.0 / mu)[:, None, :]
+        log_line = np.log(start * tangent_z * (peak - twice_blend * tangent_z))
+        log_start = np.log(start)
 
-    def marginal(x: np.ndarray) -> np.ndarray:
+    def log_marginal(x: np.ndarray) -> np.ndarray:
         z = np.minimum(np.exp(-mu * x), tangent_z)
-        return start * z * (peak - 2.0 * blend * z)
+        with np.errstate(divide="ignore"):
+            return np.log(start * z * (peak - twice_blend * z))
 
-    def spend_at(nu: np.ndarray) -> np.ndarray:
-        """Spends (D, M, K) at log-multipliers nu of shape (D, M)."""
+    def path(nu: np.ndarray, left: np.ndarray | bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Spends (D, M, K) at log-multipliers nu (D, M), and their derivatives in nu; where
+        `left`, the limit from below: a flat stretch just crossed is still spent."""
         nu = nu[:, :, None]
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            level = np.exp(nu - log_start)
-            root = np.sqrt(np.maximum(peak_squared - 4.0 * twice_blend * level, 0.0))
-            spend = np.log((peak_b + root) / (2.0 * level)) * scale_b
-        spend = np.where(nu < log_line, spend, 0.0)
-        return np.minimum(np.maximum(spend, lower), upper)
+            level = np.exp(nu - log_start[:, None, :])
+            root = np.sqrt(np.maximum(peak_squared - 8.0 * blend_b * level, 0.0))
+            z = 2.0 * level / (peak_b + root)
+            raw = np.log(z) / -mu_b
+            slope = level / (z * (4.0 * blend_b * z - peak_b) * mu_b)
+        line = log_line[:, None, :]
+        on_curve = np.where(left, nu <= line, nu < line)
+        raw = np.where(on_curve, raw, 0.0)
+        spend = np.minimum(np.maximum(raw, lower), upper)
+        slope = np.where(on_curve & (raw > lower) & (raw < upper), slope, 0.0)
+        return spend, slope
 
-    step = 1e-6 * max(budget - float(lower.sum()), 0.0) / size
-    with np.errstate(divide="ignore"):
-        nu_high = np.log(np.maximum(marginal(np.minimum(lower + step, upper)).max(axis=1), 1e-300))
-        nu_low = np.log(np.maximum(marginal(upper).min(axis=1), 1e-300))
-    nu_high, nu_low = nu_high + 1e-9, np.minimum(nu_low, nu_high) - 1e-9
-    fractions = np.arange(1, sections + 1) / (sections + 1)
-    rows = np.arange(draws)
+    peak_b, blend_b, mu_b = peak[:, None, :], blend[:, None, :], mu[:, None, :]
+    peak_squared = peak_b * peak_b
+    # Breakpoints: the flat stretch's end, and where the curve meets each bound beyond it.
+    beyond = tangent / mu
+    breaks = np.concatenate(
+        [
+            log_line,
+            np.where(lower > beyond, log_marginal(lower), log_line),
+            np.where(upper > beyond, log_marginal(upper), log_line),
+        ],
+        axis=1,
+    )
+    finite = np.isfinite(breaks)
+    lowest = np.where(finite, breaks, np.inf).min(axis=1, keepdims=True)
+    breaks = np.sort(np.where(finite, breaks, np.where(np.isfinite(lowest), lowest, 0.0)), axis=1)
+    count = breaks.shape[1]
+    rows = np.arange(draws)[:, None]
     slack = 1e-12 * budget
+    # The largest breakpoint (index `low`, -1 = none) whose total still reaches the budget,
+    # by a 4-ary search: three breakpoints a round.
+    low, high = np.full(draws, -1), np.full(draws, count)
+    quarters = np.arange(1, 4)
+    while np.any(high - low > 1):
+        probes = low[:, None] + ((high - low)[:, None] * quarters) // 4  # (D, 3)
+        probes = np.clip(probes, low[:, None] + 1, high[:, None] - 1)
+        nu_probe = breaks[rows, np.clip(probes, 0, count - 1)]
+        reaches = path(nu_probe)[0].sum(axis=2) >= budget - slack
+        open_ = (high - low > 1)[:, None]
+        low = np.max(np.where(open_ & reaches, probes, low[:, None]), axis=1)
+        high = np.min(np.where(open_ & ~reaches, probes, high[:, None]), axis=1)
+    nu_low = breaks[rows[:, 0], np.maximum(low, 0)]
+    nu_high = breaks[rows[:, 0], np.minimum(high, count - 1)]
+    left = np.array([[False], [True], [False]])
+    ends, _ = path(np.stack([nu_low, nu_high, nu_high], axis=1), left)
+    totals = ends.sum(axis=2)
+    total_low, total_high = totals[:, 0], totals[:, 1]
+    below_high, at_high = ends[:, 1], ends[:, 2]
+    # The budget is met at a flat stretch (or a bound) at nu_high, or inside (nu_low, nu_high).
+    at_step = (high == count) | (total_high >= budget - slack)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = (total_low - budget) / (total_low - total_high)
+        nu = np.where(np.isfinite(share), nu_low + share * (nu_high - nu_low), nu_low)
+    bottom, top = nu_low.copy(), nu_high.copy()
     for _ in range(MAX_BISECTIONS):
-        if float(np.max(nu_high - nu_low)) <= tolerance:
+        spend, slope = path(nu[:, None])
+        spend, slope = spend[:, 0], slope[:, 0]
+        gap = spend.sum(axis=1) - budget
+        settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))
+        if settled.all():
             break
-        candidates = nu_low[:, None] + (nu_high - nu_low)[:, None] * fractions  # (D, S)
-        count = (spend_at(candidates).sum(axis=2) >= budget - slack).sum(axis=1)
-        nu_low = np.where(count > 0, candidates[rows, np.maximum(count - 1, 0)], nu_low)
-        nu_high = np.where(
-            count < sections, candidates[rows, np.minimum(count, sections - 1)], nu_high
-        )
-    ends = spend_at(np.stack([nu_low, nu_high], axis=1))
-    spend_low, spend_high = ends[:, 0, :], ends[:, 1, :]
-    room = np.maximum(spend_low - spend_high, 0.0)
+        bottom = np.where(gap >= 0, nu, bottom)
+        top = np.where(gap < 0, nu, top)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = nu - gap / slope.sum(axis=1)
+        inside = np.isfinite(newton) & (newton > bottom) & (newton < top)
+        nu = np.where(settled, nu, np.where(inside, newton, 0.5 * (bottom + top)))
+    # Newton leaves the budget a hair off; the free campaigns take it in proportion to their
+    # slopes, which is the next Newton step itself.
+    weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300) * -1.0
+    spend = np.clip(spend - weights * gap[:, None], lower, upper)
+    room = np.maximum(below_high - at_high, 0.0)
     before = np.cumsum(room, axis=1) - room
-    spend = spend_high + np.clip((budget - spend_high.sum(axis=1))[:, None] - before, 0.0, room)
+    stepped = at_high + np.clip((budget - at_high.sum(axis=1))[:, None] - before, 0.0, room)
+    spend = np.where(at_step[:, None], stepped, spend)
     # Flat or saturated curves take what the others leave: the budget is always spent.
     short = budget - spend.sum(axis=1)
     room = np.maximum(upper - spend, 0.0)

@@ -208,9 +208,9 @@ def test_blend_batch_meets_the_kkt_conditions_of_the_envelopes(size, draws, budg
         can_give = spend > lower + 1e-6 * budget
         can_take = spend < upper - 1e-6 * budget
         if can_give.any() and can_take.any():
-            assert marginal[can_take].max() <= marginal[can_give].min() * (1 + 1e-5) + 1e-12
+            assert marginal[can_take].max() <= marginal[can_give].min() * (1 + 1e-8) + 1e-12
         if free.sum() > 1:
-            np.testing.assert_allclose(marginal[free], marginal[free].mean(), rtol=1e-5)
+            np.testing.assert_allclose(marginal[free], marginal[free].mean(), rtol=1e-8)
 
 
 def test_blend_batch_without_s_curves_is_the_negexp_batch():
@@ -218,21 +218,25 @@ def test_blend_batch_without_s_curves_is_the_negexp_batch():
     alpha, mu = rng.uniform(1, 100, (5, 6)), rng.uniform(1e-3, 1e-1, (5, 6))
     lower, upper = np.zeros(6), np.full(6, 300.0)
     blend = allocate_negexp_blend(alpha, mu, np.zeros((5, 6)), 300.0, lower, upper)
-    np.testing.assert_allclose(blend, allocate_negexp(alpha, mu, 300.0, lower, upper), atol=1e-5)
+    np.testing.assert_allclose(blend, allocate_negexp(alpha, mu, 300.0, lower, upper), atol=1e-9)
 
 
-def test_blend_batch_with_a_loose_tolerance_still_spends_the_budget_near_the_optimum():
-    rng = np.random.default_rng(11)
-    alpha, mu = rng.uniform(1, 100, (6, 20)), rng.uniform(0.2, 5.0, (6, 20)) * 20 / 1000.0
-    blend = rng.choice([0.0, 1.0], (6, 20))
-    lower, upper = np.zeros(20), np.full(20, 1000.0)
-    exact = allocate_negexp_blend(alpha, mu, blend, 1000.0, lower, upper)
-    loose = allocate_negexp_blend(alpha, mu, blend, 1000.0, lower, upper, tolerance=1e-4)
-    np.testing.assert_allclose(loose.sum(axis=1), 1000.0, rtol=1e-12)
-    assert np.all(loose >= lower) and np.all(loose <= upper)
-    # A hair off the optimum (well within 1e-4 of the budget), not a budget-sized jump.
-    assert np.abs(loose - exact).max() <= 1e-4 * 1000.0
-    assert not np.array_equal(loose, exact)  # the bisection did stop earlier
+def test_blend_batch_settles_a_flat_stretch_campaign_by_campaign():
+    # Two equal squared-negexp curves and a budget below twice the tangent spend: the optimum
+    # is on the envelope's line, where the whole budget goes up one curve's line first.
+    mu = 0.01
+    tangent_spend = blend_tangent(1.0) / mu
+    for budget in (0.5 * tangent_spend, 1.5 * tangent_spend):
+        spend = allocate_negexp_blend(
+            np.full((1, 2), 50.0),
+            np.full((1, 2), mu),
+            np.ones((1, 2)),
+            budget,
+            np.zeros(2),
+            np.full(2, 1e4),
+        )[0]
+        assert spend.sum() == pytest.approx(budget, rel=1e-12)
+        assert spend[0] == pytest.approx(min(budget, tangent_spend), rel=1e-9)
 
 
 def test_blend_tangent_touches_the_s_curve_and_is_zero_for_concave_blends():
