@@ -1,7 +1,8 @@
 """Load on `POST /api/states/{id}/next` (20 campaigns, embedded store) vs a bare endpoint.
 
-Both servers run here as single uvicorn processes on loopback ports; the same client threads
-drive each for the same bounded time. `next` does its real work: timestep by timestep, every
+Both servers run here as single uvicorn processes on loopback ports; the same client threads,
+each keeping one HTTP client per server for the whole run, drive each for the same bounded
+time. `next` does its real work: timestep by timestep, every
 state's metrics (a simulated market's answer to its budgets) are reported first, untimed, then
 the client threads call `next` on every state, timed, so the curve policy learns from 20
 campaigns' outcomes on every call. Prints requests per second, p50/p99 latency and the
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -81,41 +83,66 @@ def prepare(url: str, n_states: int) -> tuple[dict[str, str], dict[str, dict], l
     return headers, states, ids
 
 
-def drive(url: str, requests: list[tuple[str, dict, dict | None]], threads: int, seconds: float):
-    """Each thread walks its share of `requests` (path, headers, body) until time runs out.
+class Clients:
+    """`threads` client threads, each keeping one HTTP client (and its connection) for the
+    whole benchmark, so no round of requests pays for setting clients up."""
 
-    Returns (elapsed seconds, latencies in ms, {status: count}, bodies by request index).
-    """
-    latencies: list[list[float]] = [[] for _ in range(threads)]
-    statuses: list[dict[int, int]] = [{} for _ in range(threads)]
-    bodies: dict[int, dict] = {}
-    deadline = time.perf_counter() + seconds
+    def __init__(self, threads: int) -> None:
+        self.threads = threads
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="load")
+        self._local = threading.local()
 
-    def worker(k: int) -> None:
-        with httpx.Client(base_url=url, timeout=30) as http:
-            for index in range(k, len(requests), threads):
+    def _http(self, url: str) -> httpx.Client:
+        clients = getattr(self._local, "clients", None)
+        if clients is None:
+            clients = self._local.clients = {}
+        if url not in clients:
+            clients[url] = httpx.Client(base_url=url, timeout=30)
+        return clients[url]
+
+    def drive(self, url: str, requests: list[tuple[str, dict, dict | None]], seconds: float):
+        """Each thread walks its share of `requests` (path, headers, body) until time runs out.
+
+        Returns (elapsed seconds, latencies in ms, {status: count}, bodies by request index).
+        """
+        deadline = time.perf_counter() + seconds
+
+        def walk(k: int) -> tuple[list[float], dict[int, int], dict[int, dict]]:
+            http = self._http(url)
+            latencies: list[float] = []
+            statuses: dict[int, int] = {}
+            bodies: dict[int, dict] = {}
+            for index in range(k, len(requests), self.threads):
                 if time.perf_counter() > deadline:
-                    return
+                    break
                 path, headers, body = requests[index]
                 start = time.perf_counter()
                 response = http.post(path, json=body, headers=headers)
-                latencies[k].append(time.perf_counter() - start)
-                statuses[k][response.status_code] = statuses[k].get(response.status_code, 0) + 1
+                latencies.append(time.perf_counter() - start)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
                 if response.status_code == 200:
                     bodies[index] = response.json()
+            return latencies, statuses, bodies
 
-    started = time.perf_counter()
-    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - started
-    codes: dict[int, int] = {}
-    for row in statuses:
-        for code, n in row.items():
-            codes[code] = codes.get(code, 0) + n
-    return elapsed, [x * 1000 for row in latencies for x in row], codes, bodies
+        started = time.perf_counter()
+        results = list(self._pool.map(walk, range(self.threads)))
+        elapsed = time.perf_counter() - started
+        codes: dict[int, int] = {}
+        bodies: dict[int, dict] = {}
+        for _, statuses, found in results:
+            for code, n in statuses.items():
+                codes[code] = codes.get(code, 0) + n
+            bodies.update(found)
+        latencies = [x * 1000 for row, _, _ in results for x in row]
+        return elapsed, latencies, codes, bodies
+
+    def close(self) -> None:
+        def close_own() -> None:
+            for http in getattr(self._local, "clients", {}).values():
+                http.close()
+
+        list(self._pool.map(lambda _: close_own(), range(self.threads)))
+        self._pool.shutdown()
 
 
 def report_metrics(
@@ -130,7 +157,7 @@ def report_metrics(
 
 
 def drive_next(
-    url: str, headers: dict, states: dict[str, dict], threads: int, seconds: float, world: World
+    url: str, headers: dict, states: dict[str, dict], clients: Clients, seconds: float, world: World
 ) -> tuple[float, list[float], dict[int, int], int]:
     """Timestep rounds: report every state's metrics (untimed), then call `next` on every
     state from the client threads (timed), until `seconds` of timed calls or the last step."""
@@ -144,7 +171,7 @@ def drive_next(
             requests = [
                 (f"/api/states/{sid}/next", headers, {"expected_time": t}) for sid in states
             ]
-            spent, lat, got, bodies = drive(url, requests, threads, seconds - elapsed)
+            spent, lat, got, bodies = clients.drive(url, requests, seconds - elapsed)
             elapsed += spent
             latencies += lat
             for code, n in got.items():
@@ -196,11 +223,13 @@ def main() -> None:
             bare_requests = [("/bare", {}, {"expected_time": 0})] * 200_000
             # The bare baseline runs half before and half after `next`, so that load on the
             # shared machine changing during the run weighs on both sides of the ratio alike.
-            before = drive(bare_url, bare_requests, args.threads, args.seconds / 2)
+            clients = Clients(args.threads)
+            before = clients.drive(bare_url, bare_requests, args.seconds / 2)
             next_time, next_lat, next_codes, rounds = drive_next(
-                server.url, headers, states, args.threads, args.seconds, world
+                server.url, headers, states, clients, args.seconds, world
             )
-            after = drive(bare_url, bare_requests, args.threads, args.seconds / 2)
+            after = clients.drive(bare_url, bare_requests, args.seconds / 2)
+            clients.close()
         finally:
             stop_server(server)
             bare.terminate()
