@@ -281,7 +281,7 @@ def allocate_negexp_blend(
     then the curve). Its marginal alpha * mu * z * (1 + w - 2 w z) is quadratic in z, so each
     spend inverts in closed form at a log-multiplier nu, and so does its derivative in nu.
     The total spend is smooth in nu between 3K breakpoints per draw (where a campaign meets a
-    bound, or its envelope's flat stretch is crossed): a binary search over the sorted
+    bound, or its envelope's flat stretch is crossed): a 4-ary search over the sorted
     breakpoints finds the piece holding the budget, and safeguarded Newton steps its root,
     all draws at once. A root at a flat stretch (at most one S-curve partly up its line) is
     settled by spending the budget campaign by campaign between the stretch's two ends.
@@ -299,6 +299,9 @@ def allocate_negexp_blend(
     with np.errstate(divide="ignore"):
         log_line = np.log(start * tangent_z * (peak - twice_blend * tangent_z))
         log_start = np.log(start)
+
+    peak_b, blend_b, mu_b = peak[:, None, :], blend[:, None, :], mu[:, None, :]
+    peak_squared = peak_b * peak_b
 
     def log_marginal(x: np.ndarray) -> np.ndarray:
         z = np.minimum(np.exp(-mu * x), tangent_z)
@@ -322,8 +325,6 @@ def allocate_negexp_blend(
         slope = np.where(on_curve & (raw > lower) & (raw < upper), slope, 0.0)
         return spend, slope
 
-    peak_b, blend_b, mu_b = peak[:, None, :], blend[:, None, :], mu[:, None, :]
-    peak_squared = peak_b * peak_b
     # Breakpoints: the flat stretch's end, and where the curve meets each bound beyond it.
     beyond = tangent / mu
     breaks = np.concatenate(
@@ -380,7 +381,7 @@ def allocate_negexp_blend(
         nu = np.where(settled, nu, np.where(inside, newton, 0.5 * (bottom + top)))
     # Newton leaves the budget a hair off; the free campaigns take it in proportion to their
     # slopes, which is the next Newton step itself.
-    weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300) * -1.0
+    weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)
     spend = np.clip(spend - weights * gap[:, None], lower, upper)
     room = np.maximum(below_high - at_high, 0.0)
     before = np.cumsum(room, axis=1) - room

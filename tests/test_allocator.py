@@ -191,7 +191,7 @@ def blend_envelope_marginal(alpha, mu, blend, spend):
 )
 def test_blend_batch_meets_the_kkt_conditions_of_the_envelopes(size, draws, budget, seed):
     rng = np.random.default_rng(seed)
-    alpha = rng.uniform(0, 1000, (draws, size))
+    alpha = rng.uniform(0, 1000, (draws, size)) * (rng.random((draws, size)) > 0.1)  # some flat
     mu = rng.uniform(0.2, 20.0, (draws, size)) * size / budget
     blend = rng.choice([0.0, 0.3, 0.6, 1.0], (draws, size))
     lower = rng.uniform(0, budget / size / 2, size) * (rng.random(size) > 0.5)
