@@ -2,10 +2,10 @@
 
 Both servers run here as single uvicorn processes on loopback ports; the same client threads,
 each keeping one HTTP client per server for the whole run, drive each for the same bounded
-time. `next` does its real work: timestep by timestep, every
-state's metrics (a simulated market's answer to its budgets) are reported first, untimed, then
-the client threads call `next` on every state, timed, so the curve policy learns from 20
-campaigns' outcomes on every call. Prints requests per second, p50/p99 latency and the
+time. `next` does its real work: timestep by timestep, every state's metrics (a simulated
+market's answer to its budgets) are reported first, untimed, then the client threads call
+`next` on every state, timed, so the curve policy learns from 20 campaigns' outcomes on every
+call. Prints requests per second, p50/p99 latency and the
 throughput ratio. Targets: ratio >= 0.30, `next` p99 < 50 ms.
 
     python -m benchmarks.next_load [--seconds 15] [--threads 4] [--states 32]
