@@ -6,7 +6,9 @@ time. `next` does its real work: timestep by timestep, every state's metrics (a 
 market's answer to its budgets) are reported first, untimed, then the client threads call
 `next` on every state, timed, so the curve policy learns from 20 campaigns' outcomes on every
 call. Prints requests per second, p50/p99 latency and the
-throughput ratio. Targets: ratio >= 0.30, `next` p99 < 50 ms.
+throughput ratio, and the CPU time each server process spends per request (from /proc, Linux):
+what a request costs the server, whatever else runs on the machine. Targets: ratio >= 0.30,
+`next` p99 < 50 ms.
 
     python -m benchmarks.next_load [--seconds 15] [--threads 4] [--states 32]
 """
@@ -14,6 +16,7 @@ throughput ratio. Targets: ratio >= 0.30, `next` p99 < 50 ms.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -26,7 +29,7 @@ import httpx
 import numpy as np
 
 from engine.simulate import TIMESTEP_BUDGET, make_world
-from tests.conftest import ADMIN_PASSWORD, free_port, start_server, stop_server
+from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, start_server, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = 20
@@ -83,6 +86,15 @@ def prepare(url: str, n_states: int) -> tuple[dict[str, str], dict[str, dict], l
     return headers, states, ids
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far; NaN where /proc is not there."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class Clients:
     """`threads` client threads, each keeping one HTTP client (and its connection) for the
     whole benchmark, so no round of requests pays for setting clients up."""
@@ -100,11 +112,19 @@ class Clients:
             clients[url] = httpx.Client(base_url=url, timeout=30)
         return clients[url]
 
-    def drive(self, url: str, requests: list[tuple[str, dict, dict | None]], seconds: float):
+    def drive(
+        self,
+        url: str,
+        requests: list[tuple[str, dict, dict | None]],
+        seconds: float,
+        server_pid: int,
+    ):
         """Each thread walks its share of `requests` (path, headers, body) until time runs out.
 
-        Returns (elapsed seconds, latencies in ms, {status: count}, bodies by request index).
+        Returns (elapsed seconds, latencies in ms, {status: count}, bodies by request index,
+        CPU seconds the server process used meanwhile).
         """
+        cpu_before = cpu_seconds(server_pid)
         deadline = time.perf_counter() + seconds
 
         def walk(k: int) -> tuple[list[float], dict[int, int], dict[int, dict]]:
@@ -127,6 +147,7 @@ class Clients:
         started = time.perf_counter()
         results = list(self._pool.map(walk, range(self.threads)))
         elapsed = time.perf_counter() - started
+        server_cpu = cpu_seconds(server_pid) - cpu_before
         codes: dict[int, int] = {}
         bodies: dict[int, dict] = {}
         for _, statuses, found in results:
@@ -134,7 +155,7 @@ class Clients:
                 codes[code] = codes.get(code, 0) + n
             bodies.update(found)
         latencies = [x * 1000 for row, _, _ in results for x in row]
-        return elapsed, latencies, codes, bodies
+        return elapsed, latencies, codes, bodies, server_cpu
 
     def close(self) -> None:
         def close_own() -> None:
@@ -157,11 +178,20 @@ def report_metrics(
 
 
 def drive_next(
-    url: str, headers: dict, states: dict[str, dict], clients: Clients, seconds: float, world: World
-) -> tuple[float, list[float], dict[int, int], int]:
+    server: LiveServer,
+    headers: dict,
+    states: dict[str, dict],
+    clients: Clients,
+    seconds: float,
+    world: World,
+) -> tuple[float, list[float], dict[int, int], int, float]:
     """Timestep rounds: report every state's metrics (untimed), then call `next` on every
-    state from the client threads (timed), until `seconds` of timed calls or the last step."""
-    elapsed, latencies, codes = 0.0, [], {}
+    state from the client threads (timed), until `seconds` of timed calls or the last step.
+
+    Returns (timed seconds, latencies in ms, {status: count}, rounds, server CPU seconds).
+    """
+    url = server.url
+    elapsed, latencies, codes, server_cpu = 0.0, [], {}, 0.0
     rounds = 0
     with httpx.Client(base_url=url, timeout=60, headers=headers) as http:
         for t in range(TIMESTEPS - 1):
@@ -171,8 +201,11 @@ def drive_next(
             requests = [
                 (f"/api/states/{sid}/next", headers, {"expected_time": t}) for sid in states
             ]
-            spent, lat, got, bodies = clients.drive(url, requests, seconds - elapsed)
+            spent, lat, got, bodies, cpu = clients.drive(
+                url, requests, seconds - elapsed, server.process.pid
+            )
             elapsed += spent
+            server_cpu += cpu
             latencies += lat
             for code, n in got.items():
                 codes[code] = codes.get(code, 0) + n
@@ -180,7 +213,7 @@ def drive_next(
                 if index in bodies:
                     states[sid] = bodies[index]["budgets"]
             rounds += 1
-    return elapsed, latencies, codes, rounds
+    return elapsed, latencies, codes, rounds, server_cpu
 
 
 def main() -> None:
@@ -224,11 +257,11 @@ def main() -> None:
             # The bare baseline runs half before and half after `next`, so that load on the
             # shared machine changing during the run weighs on both sides of the ratio alike.
             clients = Clients(args.threads)
-            before = clients.drive(bare_url, bare_requests, args.seconds / 2)
-            next_time, next_lat, next_codes, rounds = drive_next(
-                server.url, headers, states, clients, args.seconds, world
+            before = clients.drive(bare_url, bare_requests, args.seconds / 2, bare.pid)
+            next_time, next_lat, next_codes, rounds, next_cpu = drive_next(
+                server, headers, states, clients, args.seconds, world
             )
-            after = clients.drive(bare_url, bare_requests, args.seconds / 2)
+            after = clients.drive(bare_url, bare_requests, args.seconds / 2, bare.pid)
             clients.close()
         finally:
             stop_server(server)
@@ -239,19 +272,23 @@ def main() -> None:
     bare_codes = {code: before[2].get(code, 0) + after[2].get(code, 0) for code in before[2]}
     bare_rps = len(bare_lat) / (before[0] + after[0])
     next_rps = len(next_lat) / next_time
+    bare_cpu = (before[4] + after[4]) / len(bare_lat)
     print(
         f"{args.threads} client threads, {args.seconds:.0f} s per endpoint, {CAMPAIGNS} campaigns, "
         f"{len(states)} curve states, {rounds} timesteps each with metrics reported, "
         "embedded store"
     )
-    print(f"{'endpoint':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}  statuses")
-    for name, rps, lat, codes in (
-        ("bare FastAPI POST", bare_rps, bare_lat, bare_codes),
-        ("POST /states/{id}/next", next_rps, next_lat, next_codes),
+    print(
+        f"{'endpoint':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
+        f"{'server CPU ms/req':>19}  statuses"
+    )
+    for name, rps, lat, cpu, codes in (
+        ("bare FastAPI POST", bare_rps, bare_lat, bare_cpu, bare_codes),
+        ("POST /states/{id}/next", next_rps, next_lat, next_cpu / len(next_lat), next_codes),
     ):
         print(
             f"{name:<28}{len(lat):>10}{rps:>10.0f}{np.percentile(lat, 50):>10.1f}"
-            f"{np.percentile(lat, 99):>10.1f}  {codes}"
+            f"{np.percentile(lat, 99):>10.1f}{cpu * 1000:>19.2f}  {codes}"
         )
     ratio = next_rps / bare_rps
     print(

@@ -178,6 +178,7 @@ class Collection:
     def __init__(self, store: Store, name: str) -> None:
         self._store = store
         self._coll = store.db[name]
+        self.name = name
 
     def insert(self, doc: Document) -> Document:
         doc.setdefault("_id", new_id())
