@@ -1,0 +1,38 @@
+"""The benchmark scripts still run and print their tables (tiny sizes; no timing asserted)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_benchmark(module: str, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", f"benchmarks.{module}", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "args", "expected"),
+    [
+        (
+            "decision_step",
+            ["--campaigns", "3", "--history", "2", "--repeats", "2"],
+            "curve, concave",
+        ),
+        ("next_breakdown", ["--warmup", "1", "--measure", "1"], "engine decision step"),
+        ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),
+        ("next_load", ["--seconds", "1", "--states", "2"], "throughput ratio next/bare"),
+    ],
+)
+def test_benchmark_prints_its_table(module, args, expected):
+    assert expected in run_benchmark(module, *args)
