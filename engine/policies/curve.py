@@ -185,8 +185,8 @@ class Curve(Policy):
         spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
         stats = context.stats
         value_unit = stats["value_total"] / max(stats["value_cells"], 1.0)
-        if value_unit <= 0:
-            value_unit = 1.0
+        if not 1e-150 < value_unit < 1e150:
+            value_unit = 1.0  # nothing, or values too near 0 or infinity to square: unscaled
         grid_shape = (context.n_campaigns, self.grid_scales.size)
         s_ff = unpack(stats["ff"], grid_shape)
         s_fy = unpack(stats["fy"], grid_shape) / value_unit
