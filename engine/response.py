@@ -115,7 +115,8 @@ class MichaelisMentenCurves(ResponseCurves):
 
     def response(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=float)
-        return self.vmax * x / (self.k + x)
+        with np.errstate(over="ignore", invalid="ignore"):  # callers check for infinities
+            return self.vmax * x / (self.k + x)
 
     def marginal(self, x: np.ndarray) -> np.ndarray:
         return self._vmax_k / (self.k + np.asarray(x, dtype=float)) ** 2
