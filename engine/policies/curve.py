@@ -41,6 +41,16 @@ step that draws S-curves searches for its multiplier (breakpoints, then Newton s
 1.3 ms more than the closed-form concave step for 20 campaigns (python -m
 benchmarks.decision_step shows both).
 
+The worst worlds are those where a campaign saturating at 1.6 to 5 equal shares, Hill n 1.4 to
+2, is starved early. Tried against this default (paired, seeds 100..119; the two closest also
+on 120..139) and dropped, each within about 1 thousandth of it or worse on the mean at T = 30
+and 90: an upper quantile (0.6 to 0.85, fixed or decaying to the median) of the draws'
+allocations instead of their median; the mean for campaigns no S-draw touches; an interquartile
+mean; random zero-sum spend probes of 10 to 20 % (decaying, or for the first third of the run);
+probes scaled by the draws' disagreement (1 to 4 thousandths worse); draws ramped from 2 or 4
+to 16. The worst runs move by a few thousandths either way with any change, as they do between
+equally good variants.
+
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
 priors below are unit-free. The state keeps discounted sums per campaign x scale (folded in one
 timestep at a time, as arrays over both), so a step costs the same however long the run.
