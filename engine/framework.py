@@ -308,6 +308,8 @@ class Policy:
         """A deep copy of a state checked enough that a corrupted one fails with EngineError."""
         if not isinstance(state, Mapping):
             raise EngineError("state must be an object")
+        if state.get("version") == 1:
+            state = self._from_version_1(state)
         missing = sorted(_STATE_KEYS - set(state))
         if missing:
             raise EngineError(f"state is missing {missing}")
@@ -329,3 +331,27 @@ class Policy:
         if len(state["budgets"]) != n_campaigns:
             raise EngineError("state shares and budgets have different lengths")
         return state
+
+    def _from_version_1(self, state: Mapping) -> dict:
+        """A version 1 state (which kept every observation) with its observations folded into
+        this policy's statistics instead, one timestep after the other, as if learned live."""
+        try:
+            n_campaigns = len(state["shares"])
+            settings = validate_settings(state["settings"], n_campaigns)
+            rows = {
+                metric: np.array(state["history"][metric], dtype=float)
+                for metric in (*METRICS, "planned")
+            }
+            stats = self.initial_stats(n_campaigns, settings)
+            shares = np.array(state["shares"], dtype=float)
+            mask = np.full(n_campaigns, True)
+            lower, upper = np.zeros(n_campaigns), np.ones(n_campaigns)
+            for t in range(int(state["t"])):
+                observed = {metric: rows[metric][t] for metric in rows}
+                learned = {"t": t + 1, "settings": settings}
+                context = self._context(learned, observed, mask, shares, lower, upper, 0.0)
+                stats = self.update_stats(stats, context)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise EngineError(f"version 1 state is malformed: {exc!r}") from exc
+        kept = {key: value for key, value in state.items() if key != "history"}
+        return {**kept, "version": STATE_VERSION, "stats": stats}

@@ -283,3 +283,34 @@ def test_curve_with_s_curves_funds_a_campaign_that_pays_off_only_at_high_spend()
     s_shaped = run("curve", world, 119)
     assert s_shaped.efficiency > concave.efficiency + 0.01
     assert s_shaped.shares[:, 2].mean() > concave.shares[:, 2].mean() + 0.05
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_a_version_1_state_with_its_observations_decides_like_the_state_that_learned_live(name):
+    k = 2 if name == "rps" else 3
+    policy = make_policy(name)
+    state = policy.init(k, {"budget": 3000.0, "timesteps": 30, "seed": 2})
+    history = {metric: [] for metric in ("spend", "impressions", "clicks", "conversions")}
+    history |= {"revenue": [], "planned": []}
+    for step in range(6):
+        spend = state["budgets"]
+        report = {
+            "spend": [s * 1.1 for s in spend[:-1]] + [None],
+            "clicks": [s / 2 for s in spend],
+            "conversions": [s / 20 for s in spend],
+            "revenue": [10 * s**0.5 + step if step != 3 else None for s in spend],
+        }
+        for metric in history:
+            values = spend if metric == "planned" else report.get(metric, [None] * k)
+            history[metric].append(list(values))
+        state, _ = policy.advance(state, report)
+    old = {key: value for key, value in state.items() if key != "stats"}
+    old = json.loads(json.dumps({**old, "version": 1, "history": history}))
+    report = {"spend": state["budgets"], "revenue": [50.0] * k, "clicks": [9.0] * k}
+    live, allocation = policy.advance(state, report)
+    upgraded, again = policy.advance(old, report)
+    assert upgraded["version"] == 2 and "history" not in upgraded
+    assert upgraded["stats"] == live["stats"]
+    assert again["shares"] == pytest.approx(allocation["shares"], abs=1e-9)
+    with pytest.raises(EngineError, match="version 1 state is malformed"):
+        policy.advance({**old, "history": {"spend": []}}, report)
