@@ -458,7 +458,7 @@ def _recommendations(
         if donor is None or len(found) >= settings.max_recommendations:
             break
         high, low = marginal[recipient], marginal[donor]
-        if high <= 0 or (low > 0 and high / low < settings.min_marginal_ratio):
+        if high <= 0 or (low > 0 and high < settings.min_marginal_ratio * low):
             break
         most = min(
             spend_now[donor] - lower[donor],
