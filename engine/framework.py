@@ -219,6 +219,8 @@ class Policy:
         context = self._context(state, observed_rows, mask, previous, lower, upper, spendable)
         try:
             state["stats"] = self.update_stats(state["stats"], context)
+        except EngineError:
+            raise
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise EngineError(f"state statistics are malformed: {exc!r}") from exc
         context = replace(context, stats=state["stats"])
@@ -351,6 +353,8 @@ class Policy:
                 learned = {"t": t + 1, "settings": settings}
                 context = self._context(learned, observed, mask, shares, lower, upper, 0.0)
                 stats = self.update_stats(stats, context)
+        except EngineError:
+            raise
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise EngineError(f"version 1 state is malformed: {exc!r}") from exc
         kept = {key: value for key, value in state.items() if key != "history"}
