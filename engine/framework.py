@@ -235,15 +235,27 @@ class Policy:
         )
         return state, self._allocation(state)
 
-    def rebalance(self, state: Mapping, active: list[bool]) -> dict:
-        """Re-apply the constraints of the current timestep to a new active mask, without learning.
+    def rebalance(
+        self,
+        state: Mapping,
+        active: list[bool],
+        min_budget: list[float | None] | None = None,
+        max_budget: list[float | None] | None = None,
+    ) -> dict:
+        """Re-apply the constraints of the current timestep, without learning, to a new active
+        mask and, where given, new per-campaign min/max budgets for the rest of the run.
 
         Paused campaigns' shares go to the active ones in proportion to their current shares,
-        within `step` of the previous timestep's shares (widened only as far as needed).
+        within `step` of the previous timestep's shares (widened only as far as needed). New
+        bounds are checked as at `init` (EngineError if they cannot hold with the run's budget).
         """
         state = self._load(state)
-        settings = state["settings"]
         n_campaigns = len(state["shares"])
+        bounds = {"min_budget": min_budget, "max_budget": max_budget}
+        changed = {key: value for key, value in bounds.items() if value is not None}
+        if changed:
+            state["settings"] = validate_settings({**state["settings"], **changed}, n_campaigns)
+        settings = state["settings"]
         mask = np.array(validate_active(active, n_campaigns), dtype=bool)
         state["active"] = mask.tolist()
         if state["done"]:

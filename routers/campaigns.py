@@ -9,7 +9,7 @@ from models.common import Page
 from utils.db import Conflict, public, utcnow
 from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found, owned
 from utils.pagination import PageParams, paginate
-from utils.timesteps import rebalance
+from utils.timesteps import InvalidRequest, rebalanced_states, save_rebalanced
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"])
 
@@ -58,8 +58,10 @@ def update_campaign(
 ) -> CampaignOut:
     """Rename, re-bound or pause/stop/resume a campaign.
 
-    A status change re-balances the current timestep of every running state using the
-    campaign at once: paused and stopped campaigns get nothing.
+    A change of status or of `min_budget`/`max_budget` re-balances the current timestep of
+    every running state using the campaign at once, and holds for the rest of their runs:
+    paused and stopped campaigns get nothing. Bounds that cannot hold with a running state's
+    budget answer 422 and nothing is stored.
     """
     campaigns = store.collection("campaigns")
     current = campaigns.get({**tenant.filter, "_id": campaign_id})
@@ -73,6 +75,16 @@ def update_campaign(
     high = changes.get("max_budget", current.get("max_budget"))
     if low is not None and high is not None and low > high:
         raise HTTPException(422, detail="min_budget must not exceed max_budget")
+    touches_states = any(
+        key in changes and changes[key] != current.get(key)
+        for key in ("status", "min_budget", "max_budget")
+    )
+    planned = []
+    if touches_states:
+        try:
+            planned = rebalanced_states(store, {**current, **changes})
+        except InvalidRequest as error:
+            raise HTTPException(422, detail=str(error)) from error
     try:
         doc = campaigns.update(
             {**tenant.filter, "_id": campaign_id}, {"$set": {**changes, "updated_at": utcnow()}}
@@ -81,8 +93,8 @@ def update_campaign(
         raise _duplicate(changes["name"]) from error
     if doc is None:
         raise not_found("Campaign")
-    if changes.get("status") not in (None, current["status"]):
-        rebalance(store, doc["client_id"], campaign_id)
+    if touches_states:
+        save_rebalanced(store, doc, planned)
     return CampaignOut(**public(doc))
 
 

@@ -259,3 +259,19 @@ def test_share_bounds_give_way_in_order_when_the_budget_is_short():
     assert spendable == 50.0
     assert upper == pytest.approx([1.0, 0.6, 0.0])
     assert lower.sum() == pytest.approx(1.0) and lower[2] == 0.0
+
+
+def test_new_bounds_hold_from_the_current_timestep_without_learning():
+    policy = make_policy("curve")
+    state = policy.init(3, BASE)
+    state, _ = policy.advance(state, {"spend": state["budgets"], "revenue": [5.0, 1.0, 1.0]})
+    rebounded = policy.rebalance(state, [True] * 3, max_budget=[10.0, None, None])
+    assert rebounded["budgets"][0] <= 10.0 + 1e-9
+    assert sum(rebounded["budgets"]) == pytest.approx(state["timestep_budget"])
+    assert rebounded["settings"]["max_budget"] == [10.0, None, None]
+    assert rebounded["stats"] == state["stats"] and rebounded["rng"] == state["rng"]
+    report = {"spend": rebounded["budgets"], "revenue": [50.0, 1.0, 1.0]}
+    _, allocation = policy.advance(rebounded, report)
+    assert allocation["budgets"][0] <= 10.0 + 1e-9
+    with pytest.raises(EngineError, match="minimum budgets"):
+        policy.rebalance(state, [True] * 3, min_budget=[90.0, 90.0, None])

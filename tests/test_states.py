@@ -214,6 +214,33 @@ def test_paused_campaign_gets_nothing_at_once(client, tenant, state):
     assert doc["budgets"][paused] == 0
 
 
+def test_new_campaign_bounds_hold_in_running_states_at_once(client, tenant, state):
+    sid, capped = state["id"], state["campaign_ids"][0]
+    response = client.patch(
+        f"/api/campaigns/{capped}", json={"max_budget": 40}, headers=tenant.headers
+    )
+    assert response.status_code == 200, response.text
+    doc = client.get(f"/api/states/{sid}", headers=tenant.headers).json()
+    assert doc["budgets"][capped] <= 40 + 1e-9
+    assert math.isclose(sum(doc["budgets"].values()), 300.0, rel_tol=1e-9)
+    for _ in range(3):
+        doc = client.post(f"/api/states/{sid}/next", headers=tenant.headers).json()
+        assert doc["budgets"][capped] <= 40 + 1e-9
+
+
+def test_campaign_bounds_a_running_state_cannot_hold_are_refused(client, tenant, state):
+    sid, cid = state["id"], state["campaign_ids"][0]
+    before = client.get(f"/api/states/{sid}", headers=tenant.headers).json()
+    # 300 a timestep over three campaigns with a 0.02 floor: a 295 minimum cannot hold.
+    url = f"/api/campaigns/{cid}"
+    response = client.patch(url, json={"min_budget": 295}, headers=tenant.headers)
+    assert response.status_code == 422
+    assert "cannot hold" in response.text and sid in response.text
+    assert client.get(f"/api/campaigns/{cid}", headers=tenant.headers).json()["min_budget"] is None
+    after = client.get(f"/api/states/{sid}", headers=tenant.headers).json()
+    assert after["budgets"] == before["budgets"] and after["updated_at"] == before["updated_at"]
+
+
 def test_campaign_in_running_state_cannot_be_deleted(client, tenant, state):
     cid = state["campaign_ids"][0]
     assert client.delete(f"/api/campaigns/{cid}", headers=tenant.headers).status_code == 409

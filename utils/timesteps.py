@@ -301,30 +301,66 @@ def advance(
     return {**state, **changes, "version": state["version"] + 1}
 
 
-def rebalance(store: Store, client_id: str, campaign_id: str) -> int:
-    """Re-apply constraints to every running state using a campaign whose status changed."""
-    states = store.collection("states")
-    count = 0
-    for state in states.find(
+def rebalanced_states(
+    store: Store, campaign: dict[str, Any]
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    """Every running state using `campaign` (as it is about to be stored), with its current
+    timestep re-balanced to the campaign's status and per-timestep bounds. Writes nothing.
+
+    InvalidRequest, naming the states, when the campaign's new bounds cannot hold with a
+    state's budget; a state whose campaigns are all paused keeps its allocation.
+    """
+    client_id, campaign_id = campaign["client_id"], campaign["_id"]
+    planned, refused = [], []
+    for state in store.collection("states").find(
         {"client_id": client_id, "campaign_ids": campaign_id, "status": {"$ne": "completed"}}
     ):
+        index = state["campaign_ids"].index(campaign_id)
         active = _active_mask(store, client_id, state["campaign_ids"])
+        active[index] = campaign.get("status", "active") == "active"
         if not any(active):
             continue
+        engine_state = _engine_state(state)
+        bounds = {key: [*engine_state["settings"][key]] for key in ("min_budget", "max_budget")}
+        for key, values in bounds.items():
+            values[index] = campaign.get(key)
         policy = _policy(state["policy"])
-        engine_state = policy.rebalance(_engine_state(state), active)
-        updated = states.update(
-            {"_id": state["_id"], "version": state["version"]},
-            {
-                "$set": {
-                    "engine": _engine_text(engine_state),
-                    "updated_at": utcnow(),
-                    **_allocation_fields(engine_state, state["campaign_ids"]),
+        try:
+            planned.append((state, policy.rebalance(engine_state, active, **bounds)))
+        except EngineError as error:
+            refused.append(f"state {state.get('name') or state['_id']}: {error}")
+    if refused:
+        raise InvalidRequest("The campaign's budget bounds cannot hold in " + "; ".join(refused))
+    return planned
+
+
+def save_rebalanced(
+    store: Store, campaign: dict[str, Any], planned: list[tuple[dict[str, Any], dict[str, Any]]]
+) -> int:
+    """Store re-balanced states; one another call changed meanwhile is re-balanced afresh."""
+    states = store.collection("states")
+    count = 0
+    for state, engine_state in planned:
+        for _ in range(3):
+            updated = states.update(
+                {"_id": state["_id"], "version": state["version"]},
+                {
+                    "$set": {
+                        "engine": _engine_text(engine_state),
+                        "updated_at": utcnow(),
+                        **_allocation_fields(engine_state, state["campaign_ids"]),
+                    },
+                    "$inc": {"version": 1},
                 },
-                "$inc": {"version": 1},
-            },
-        )
-        count += updated is not None
+            )
+            if updated is not None:
+                count += 1
+                break
+            fresh = rebalanced_states(store, campaign)
+            again = [pair for pair in fresh if pair[0]["_id"] == state["_id"]]
+            if not again:
+                break
+            state, engine_state = again[0]
     return count
 
 
