@@ -151,6 +151,14 @@ def test_bounds_respected_and_budget_met(problem):
     assert_kkt(curves, solution.spend, solution.multiplier, lower, upper, budget)
 
 
+def random_batch(rng, draws, size, budget):
+    """Amplitudes of D x K curves (a tenth of them flat) and feasible per-campaign bounds."""
+    alpha = rng.uniform(0, 1000, (draws, size)) * (rng.random((draws, size)) > 0.1)
+    lower = rng.uniform(0, budget / size / 2, size) * (rng.random(size) > 0.5)
+    upper = lower + rng.uniform(budget / size, budget, size)
+    return alpha, lower, upper
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.integers(2, 25),
@@ -160,10 +168,8 @@ def test_bounds_respected_and_budget_met(problem):
 )
 def test_closed_form_negexp_batch_matches_the_bisection(size, draws, budget, seed):
     rng = np.random.default_rng(seed)
-    alpha = rng.uniform(0, 1000, (draws, size)) * (rng.random((draws, size)) > 0.1)
+    alpha, lower, upper = random_batch(rng, draws, size, budget)
     mu = rng.uniform(1e-4, 1e-1, (draws, size))
-    lower = rng.uniform(0, budget / size / 2, size) * (rng.random(size) > 0.5)
-    upper = lower + rng.uniform(budget / size, budget, size)
     batch = allocate_negexp(alpha, mu, budget, lower, upper)
     for draw in range(draws):
         curves = NegExpCurves(alpha[draw], mu[draw])
@@ -191,11 +197,9 @@ def blend_envelope_marginal(alpha, mu, blend, spend):
 )
 def test_blend_batch_meets_the_kkt_conditions_of_the_envelopes(size, draws, budget, seed):
     rng = np.random.default_rng(seed)
-    alpha = rng.uniform(0, 1000, (draws, size)) * (rng.random((draws, size)) > 0.1)  # some flat
+    alpha, lower, upper = random_batch(rng, draws, size, budget)
     mu = rng.uniform(0.2, 20.0, (draws, size)) * size / budget
     blend = rng.choice([0.0, 0.3, 0.6, 1.0], (draws, size))
-    lower = rng.uniform(0, budget / size / 2, size) * (rng.random(size) > 0.5)
-    upper = lower + rng.uniform(budget / size, budget, size)
     batch = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
     for draw in range(draws):
         spend = batch[draw]
