@@ -33,6 +33,7 @@ from routers import (
     users,
 )
 from utils.db import Conflict, Store, StoreUnavailable
+from utils.decisions import DecisionPool
 from utils.security import PasswordHasher, load_secret_key
 from utils.settings import Settings, get_settings
 from utils.version import VERSION
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.store = store
         app.state.hasher = hasher
         app.state.secret_key = load_secret_key(settings)
+        app.state.decisions = DecisionPool(settings.decision_workers)
         _ensure_log_output()
         logger.info("Oktopus %s using the %s backend (%s)", VERSION, store.backend, store.location)
         password = initialize(store, settings, hasher)
@@ -111,6 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            app.state.decisions.close()
             store.close()
 
     app = FastAPI(

@@ -30,6 +30,7 @@ import numpy as np
 
 from engine.simulate import TIMESTEP_BUDGET, make_world
 from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, start_server, stop_server
+from utils.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = 20
@@ -95,6 +96,22 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def children(pid: int) -> list[int]:
+    """The process's child processes (its decision workers); none where /proc is not there."""
+    found = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            found += [int(child) for child in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def tree_cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time of the process itself and of its child processes together so far."""
+    return cpu_seconds(pid), sum(cpu_seconds(child) for child in children(pid))
+
+
 class Clients:
     """`threads` client threads, each keeping one HTTP client (and its connection) for the
     whole benchmark, so no round of requests pays for setting clients up."""
@@ -122,9 +139,11 @@ class Clients:
         """Each thread walks its share of `requests` (path, headers, body) until time runs out.
 
         Returns (elapsed seconds, latencies in ms, {status: count}, bodies by request index,
-        CPU seconds the server process used meanwhile).
+        CPU seconds the server process and its worker processes used meanwhile, this client
+        process's CPU seconds).
         """
-        cpu_before = cpu_seconds(server_pid)
+        cpu_before = np.array(tree_cpu_seconds(server_pid))
+        client_before = time.process_time()
         deadline = time.perf_counter() + seconds
 
         def walk(k: int) -> tuple[list[float], dict[int, int], dict[int, dict]]:
@@ -147,7 +166,8 @@ class Clients:
         started = time.perf_counter()
         results = list(self._pool.map(walk, range(self.threads)))
         elapsed = time.perf_counter() - started
-        server_cpu = cpu_seconds(server_pid) - cpu_before
+        server_cpu = np.array(tree_cpu_seconds(server_pid)) - cpu_before
+        client_cpu = time.process_time() - client_before
         codes: dict[int, int] = {}
         bodies: dict[int, dict] = {}
         for _, statuses, found in results:
@@ -155,7 +175,7 @@ class Clients:
                 codes[code] = codes.get(code, 0) + n
             bodies.update(found)
         latencies = [x * 1000 for row, _, _ in results for x in row]
-        return elapsed, latencies, codes, bodies, server_cpu
+        return elapsed, latencies, codes, bodies, server_cpu, client_cpu
 
     def close(self) -> None:
         def close_own() -> None:
@@ -184,14 +204,15 @@ def drive_next(
     clients: Clients,
     seconds: float,
     world: World,
-) -> tuple[float, list[float], dict[int, int], int, float]:
+) -> tuple[float, list[float], dict[int, int], int, np.ndarray, float]:
     """Timestep rounds: report every state's metrics (untimed), then call `next` on every
     state from the client threads (timed), until `seconds` of timed calls or the last step.
 
-    Returns (timed seconds, latencies in ms, {status: count}, rounds, server CPU seconds).
+    Returns (timed seconds, latencies in ms, {status: count}, rounds, CPU seconds of the
+    server process and of its workers, client CPU seconds).
     """
     url = server.url
-    elapsed, latencies, codes, server_cpu = 0.0, [], {}, 0.0
+    elapsed, latencies, codes, server_cpu, client_cpu = 0.0, [], {}, np.zeros(2), 0.0
     rounds = 0
     with httpx.Client(base_url=url, timeout=60, headers=headers) as http:
         for t in range(TIMESTEPS - 1):
@@ -201,11 +222,12 @@ def drive_next(
             requests = [
                 (f"/api/states/{sid}/next", headers, {"expected_time": t}) for sid in states
             ]
-            spent, lat, got, bodies, cpu = clients.drive(
+            spent, lat, got, bodies, cpu, own_cpu = clients.drive(
                 url, requests, seconds - elapsed, server.process.pid
             )
             elapsed += spent
             server_cpu += cpu
+            client_cpu += own_cpu
             latencies += lat
             for code, n in got.items():
                 codes[code] = codes.get(code, 0) + n
@@ -213,7 +235,7 @@ def drive_next(
                 if index in bodies:
                     states[sid] = bodies[index]["budgets"]
             rounds += 1
-    return elapsed, latencies, codes, rounds, server_cpu
+    return elapsed, latencies, codes, rounds, server_cpu, client_cpu
 
 
 def main() -> None:
@@ -221,12 +243,20 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--states", type=int, default=32, help="states advanced per timestep")
+    parser.add_argument(
+        "--decision-workers",
+        type=int,
+        default=Settings.model_fields["decision_workers"].default,
+        help="the server's DECISION_WORKERS (default: the server's own default)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
-        server = start_server(data_dir, {"ADMIN_PASSWORD": ADMIN_PASSWORD})
+        workers = args.decision_workers
+        env = {"ADMIN_PASSWORD": ADMIN_PASSWORD, "DECISION_WORKERS": str(workers)}
+        server = start_server(data_dir, env)
         port = free_port()
         bare = subprocess.Popen(
             [
@@ -258,7 +288,7 @@ def main() -> None:
             # shared machine changing during the run weighs on both sides of the ratio alike.
             clients = Clients(args.threads)
             before = clients.drive(bare_url, bare_requests, args.seconds / 2, bare.pid)
-            next_time, next_lat, next_codes, rounds, next_cpu = drive_next(
+            next_time, next_lat, next_codes, rounds, next_cpu, next_client = drive_next(
                 server, headers, states, clients, args.seconds, world
             )
             after = clients.drive(bare_url, bare_requests, args.seconds / 2, bare.pid)
@@ -273,22 +303,32 @@ def main() -> None:
     bare_rps = len(bare_lat) / (before[0] + after[0])
     next_rps = len(next_lat) / next_time
     bare_cpu = (before[4] + after[4]) / len(bare_lat)
+    bare_client = (before[5] + after[5]) / len(bare_lat)
     print(
         f"{args.threads} client threads, {args.seconds:.0f} s per endpoint, {CAMPAIGNS} campaigns, "
         f"{len(states)} curve states, {rounds} timesteps each with metrics reported, "
-        "embedded store"
+        f"embedded store, {workers} decision worker process(es)"
     )
+    print("CPU ms per request: of the server's API process, of its decision workers, of the client")
     print(
-        f"{'endpoint':<28}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
-        f"{'server CPU ms/req':>19}  statuses"
+        f"{'endpoint':<25}{'requests':>9}{'req/s':>8}{'p50 ms':>8}{'p99 ms':>8}"
+        f"{'API':>7}{'workers':>8}{'client':>8}  statuses"
     )
-    for name, rps, lat, cpu, codes in (
-        ("bare FastAPI POST", bare_rps, bare_lat, bare_cpu, bare_codes),
-        ("POST /states/{id}/next", next_rps, next_lat, next_cpu / len(next_lat), next_codes),
+    for name, rps, lat, cpu, client, codes in (
+        ("bare FastAPI POST", bare_rps, bare_lat, bare_cpu, bare_client, bare_codes),
+        (
+            "POST /states/{id}/next",
+            next_rps,
+            next_lat,
+            next_cpu / len(next_lat),
+            next_client / len(next_lat),
+            next_codes,
+        ),
     ):
         print(
-            f"{name:<28}{len(lat):>10}{rps:>10.0f}{np.percentile(lat, 50):>10.1f}"
-            f"{np.percentile(lat, 99):>10.1f}{cpu * 1000:>19.2f}  {codes}"
+            f"{name:<25}{len(lat):>9}{rps:>8.0f}{np.percentile(lat, 50):>8.1f}"
+            f"{np.percentile(lat, 99):>8.1f}{cpu[0] * 1000:>7.2f}{cpu[1] * 1000:>8.2f}"
+            f"{client * 1000:>8.2f}  {codes}"
         )
     ratio = next_rps / bare_rps
     print(

@@ -8,7 +8,7 @@ from engine.insights import CampaignInfo, RunInfo, analyze
 from models.insights import InsightsOut
 from utils.deps import ReadTenant, SettingsDep, StoreDep, owned
 from utils.narration import narrate
-from utils.timesteps import state_view
+from utils.timesteps import history_rows, state_view
 
 router = APIRouter(prefix="/states", tags=["insights"])
 
@@ -47,8 +47,13 @@ def insights(
     also narrates the analysis (`narrative`); when it is not, or the call fails or times out,
     `narrative_error` says why and the analysis is returned alone.
     """
-    state = state_view(owned(store, tenant, "states", state_id, "State"))
-    history = store.collection("history").find({"state_id": state["id"]}, sort=[("timestep", 1)])
+    doc = owned(store, tenant, "states", state_id, "State")
+    state = state_view(doc)
+    history = history_rows(
+        store,
+        doc,
+        store.collection("history").find({"state_id": doc["_id"]}, sort=[("timestep", 1)]),
+    )
     run = RunInfo(
         budget=state["budget"],
         remaining=state["remaining"],

@@ -8,13 +8,22 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import Page
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
-from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, owned, runs_on_store
+from utils.deps import (
+    DecisionsDep,
+    ReadTenant,
+    StoreDep,
+    Tenant,
+    WriteTenant,
+    owned,
+    runs_on_store,
+)
 from utils.pagination import PageParams, paginate
 from utils.timesteps import (
     InvalidRequest,
     StateConflict,
-    advance,
+    advance_served,
     create_state,
+    history_rows,
     metric_rows,
     record_metrics,
     state_view,
@@ -136,11 +145,11 @@ def get_metrics(
 
 
 @router.post("/{state_id}/next", response_model=StateOut, responses=_CONFLICT)
-@runs_on_store
-def next_timestep(
+async def next_timestep(
     state_id: str,
     tenant: WriteTenant,
     store: StoreDep,
+    decisions: DecisionsDep,
     body: Annotated[NextBody | None, Body()] = None,
 ) -> dict:
     """Feed timestep `current_time`'s metrics to the policy and advance by one.
@@ -149,9 +158,11 @@ def next_timestep(
     `current_time`. After the last timestep (or when the budget is spent) the state is
     completed and further calls answer 409.
     """
-    doc = _load(store, tenant, state_id)
+    expected_time = body.expected_time if body else None
     try:
-        updated = advance(store, doc, body.expected_time if body else None)
+        updated = await advance_served(
+            store, decisions, lambda: _load(store, tenant, state_id), expected_time
+        )
     except StateConflict as error:
         raise _conflict(error) from error
     except InvalidRequest as error:
@@ -179,4 +190,5 @@ def history(
         page,
         sort=[("timestep", 1)],
         render=lambda row: HistoryRow(**row),
+        join=lambda rows: history_rows(store, doc, rows),
     )

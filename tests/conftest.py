@@ -62,6 +62,7 @@ def make_settings(backend: str, data_dir: Path, **overrides: object) -> Settings
         "admin_password": ADMIN_PASSWORD,
         "password_hash_memory_kib": 1024,
         "cors_origins": [],
+        "decision_workers": 0,
     }
     values.update(overrides)
     return Settings(**values)

@@ -15,6 +15,7 @@ from fastapi import Depends, HTTPException, Query, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
 from utils.db import Store, as_utc, utcnow
+from utils.decisions import DecisionPool
 from utils.security import SCOPES, PasswordHasher, TokenInvalid, decode_token
 from utils.settings import Settings
 
@@ -31,6 +32,10 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
+async def get_decisions(request: Request) -> DecisionPool:
+    return request.app.state.decisions
+
+
 async def get_hasher(request: Request) -> PasswordHasher:
     return request.app.state.hasher
 
@@ -40,6 +45,7 @@ async def get_secret_key(request: Request) -> str:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+DecisionsDep = Annotated[DecisionPool, Depends(get_decisions)]
 
 T = TypeVar("T")
 

@@ -30,11 +30,16 @@ def paginate(
     sort: list[tuple[str, int]],
     render: Callable[[dict], T],
     projection: Mapping[str, Any] | None = None,
+    join: Callable[[list[dict]], list[dict]] | None = None,
 ) -> Page[T]:
-    """One page of the documents matching `filter`, each rendered for the API, with the total."""
+    """One page of the documents matching `filter`, each rendered for the API, with the total.
+
+    `join` completes the page's documents (say, with data kept in another collection)."""
     docs = collection.find(
         filter, sort=sort, skip=page.offset, limit=page.limit, projection=projection
     )
+    if join is not None:
+        docs = join(docs)
     return Page(
         items=[render(doc) for doc in docs],
         total=collection.count(filter),

@@ -40,6 +40,13 @@ class Settings(BaseSettings):
     llm_base_url: str = "https://api.openai.com/v1"
     llm_model: str = "gpt-4o-mini"
     llm_timeout_seconds: float = Field(default=10.0, gt=0)
+    decision_workers: int = Field(
+        default=1,
+        ge=0,
+        le=64,
+        description="Worker processes that make decision steps beside the API process, so "
+        "numeric work does not hold up other requests; 0 decides in the API process.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 

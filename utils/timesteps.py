@@ -12,42 +12,29 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
-from engine import EngineError, Policy, make_policy
+from engine import EngineError, make_policy
 from models.states import MetricsPost, StateCreate
 from utils.db import Conflict, Store, as_utc, public, utcnow
+from utils.decisions import (
+    Decision,
+    DecisionPool,
+    decide,
+    decision_of,
+    engine_state,
+    engine_text,
+    policy_for,
+)
 
 logger = logging.getLogger("oktopus.timesteps")
 
 METRIC_FIELDS = ("spend", "impressions", "clicks", "conversions", "revenue")
 INACTIVE = ["paused", "stopped"]
 _HIDDEN = ("engine", "version")
-
-
-def _engine_text(engine_state: dict[str, Any]) -> str:
-    """The engine's state as stored: one JSON text, so document stores copy one string
-    instead of thousands of small lists (mongomock deep-copies every document it touches).
-    orjson because this runs twice per timestep and the stdlib encoder is ten times slower."""
-    return orjson.dumps(engine_state).decode()
-
-
-def _engine_state(doc: dict[str, Any]) -> dict[str, Any]:
-    return orjson.loads(doc["engine"])
-
-
-def _policy(spec: dict[str, Any]) -> Policy:
-    """The state's policy object. Policies hold nothing but their validated parameters and
-    what those imply (the curve policy's grid), so one object serves every state using them."""
-    return _cached_policy(spec["name"], orjson.dumps(spec["params"], option=orjson.OPT_SORT_KEYS))
-
-
-@functools.lru_cache(maxsize=256)
-def _cached_policy(name: str, params: bytes) -> Policy:
-    return make_policy(name, orjson.loads(params))
 
 
 class StateConflict(Exception):
@@ -87,12 +74,12 @@ def _active_mask(store: Store, client_id: str, campaign_ids: list[str]) -> list[
     return [cid not in stopped for cid in campaign_ids]
 
 
-def _allocation_fields(engine_state: dict[str, Any], ids: list[str]) -> dict[str, Any]:
+def _allocation_fields(decision: Decision, ids: list[str]) -> dict[str, Any]:
     return {
-        "allocation": _by_campaign(ids, engine_state["shares"]),
-        "budgets": _by_campaign(ids, engine_state["budgets"]),
-        "timestep_budget": float(sum(engine_state["budgets"])),
-        "remaining": float(engine_state["remaining"]),
+        "allocation": _by_campaign(ids, decision.shares),
+        "budgets": _by_campaign(ids, decision.budgets),
+        "timestep_budget": float(sum(decision.budgets)),
+        "remaining": decision.remaining,
     }
 
 
@@ -111,7 +98,7 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         raise InvalidRequest("At least one of the campaigns must be active")
     seed = body.seed if body.seed is not None else secrets.randbelow(2**63)
     policy = make_policy(body.policy.name, body.policy.params)
-    engine_state = policy.init(
+    initial = policy.init(
         len(ordered),
         {
             "budget": body.budget,
@@ -144,12 +131,12 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         "seed": seed,
         "start_at": start_at,
         "next_due_at": _due_at(start_at, body.timestep_hours, 0),
-        "engine": _engine_text(engine_state),
+        "engine": engine_text(initial),
         "version": 0,
         "created_at": now,
         "updated_at": now,
         "completed_at": None,
-        **_allocation_fields(engine_state, body.campaign_ids),
+        **_allocation_fields(decision_of(initial), body.campaign_ids),
     }
     return store.collection("states").insert(doc)
 
@@ -157,9 +144,9 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
 def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bool:
     """Store a timestep's metrics (replacing earlier rows of the same campaign).
 
-    Returns True when the timestep was already finished: a late correction, which is also
-    written into that timestep's history row. Everything is checked before anything is
-    written, so a rejected request stores nothing.
+    Returns True when the timestep was already finished: a late correction, which its history
+    row shows from then on (history reads metrics where they are stored, see `history_rows`).
+    Everything is checked before anything is written, so a rejected request stores nothing.
     """
     ids = set(state["campaign_ids"])
     unknown = [row.campaign_id for row in body.metrics if row.campaign_id not in ids]
@@ -190,19 +177,6 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
         },
     )
     correction = body.timestep < state["current_time"]
-    if correction:
-        rows = metric_rows(store, state, body.timestep)
-        store.collection("history").set_if(
-            {"_id": _timestep_key(state["_id"], body.timestep)},
-            {
-                "$set": {
-                    "metrics": rows,
-                    "unobserved": [cid for cid, r in rows.items() if r is None],
-                    "reward": _reward(state["objective"], rows),
-                    "corrected_at": now,
-                }
-            },
-        )
     return correction
 
 
@@ -218,11 +192,51 @@ def metric_rows(store: Store, state: dict[str, Any], timestep: int) -> dict[str,
     One document per (state, timestep) holds every campaign's row, so reading a timestep is
     one lookup by key and reporting 20 campaigns one write."""
     found = store.collection("metrics").get({"_id": _timestep_key(state["_id"], timestep)})
-    reported = found["rows"] if found else {}
+    return _campaign_rows(state["campaign_ids"], found["rows"] if found else {})
+
+
+def _campaign_rows(campaign_ids: list[str], reported: dict[str, Any]) -> dict[str, Any]:
     return {
         cid: {k: reported[cid].get(k) for k in METRIC_FIELDS} if cid in reported else None
-        for cid in state["campaign_ids"]
+        for cid in campaign_ids
     }
+
+
+def history_rows(
+    store: Store, state: dict[str, Any], docs: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """History documents with their timesteps' metrics as reported now, in one more query.
+
+    A history document records the decision (shares, budgets, when); the metrics stay where
+    they were reported, so a late correction shows in history without rewriting it, and
+    advancing writes a small document. A row reported after the decision read its timestep
+    (a late correction) sets `corrected_at`.
+    """
+    keys = [doc["_id"] for doc in docs]
+    reported = {
+        found["_id"]: found.get("rows", {})
+        for found in store.collection("metrics").find({"_id": {"$in": keys}})
+    }
+    rows = []
+    for doc in docs:
+        found = reported.get(doc["_id"], {})
+        metrics = _campaign_rows(state["campaign_ids"], found)
+        decided_at = as_utc(doc["decided_at"])
+        late = [
+            as_utc(row["recorded_at"])
+            for row in found.values()
+            if row.get("recorded_at") is not None and as_utc(row["recorded_at"]) > decided_at
+        ]
+        rows.append(
+            {
+                **doc,
+                "metrics": metrics,
+                "unobserved": [cid for cid, row in metrics.items() if row is None],
+                "reward": _reward(state["objective"], metrics),
+                "corrected_at": max(late, default=None),
+            }
+        )
+    return rows
 
 
 def _reward(objective: str, rows: dict[str, Any]) -> float | None:
@@ -243,10 +257,20 @@ def _observations(state: dict[str, Any], rows: dict[str, Any]) -> dict[str, list
     }
 
 
-def advance(
+@dataclass(frozen=True)
+class PendingStep:
+    """What advancing a state reads from the store: the engine decides on it, anywhere."""
+
+    state: dict[str, Any]
+    observations: dict[str, list]
+    active: list[bool]
+    read_at: datetime
+
+
+def pending_step(
     store: Store, state: dict[str, Any], expected_time: int | None = None
-) -> dict[str, Any]:
-    """Feed timestep `current_time`'s metrics to the engine and move to the next timestep."""
+) -> PendingStep:
+    """Check that the state can advance now, and read its current timestep's metrics."""
     t = state["current_time"]
     if state["status"] == "completed":
         raise StateConflict("The state is completed", t)
@@ -254,14 +278,17 @@ def advance(
         raise StateConflict("The state is paused: resume it first", t)
     if expected_time is not None and expected_time != t:
         raise StateConflict(f"current_time is {t}, not {expected_time}", t)
-    ids = state["campaign_ids"]
+    read_at = utcnow()
     rows = metric_rows(store, state, t)
-    active = _active_mask(store, state["client_id"], ids)
+    active = _active_mask(store, state["client_id"], state["campaign_ids"])
     if not any(active):
         raise InvalidRequest("Every campaign of this state is paused or stopped")
-    policy = _policy(state["policy"])
-    engine_state, _ = policy.advance(_engine_state(state), _observations(state, rows), active)
-    now = utcnow()
+    return PendingStep(state, _observations(state, rows), active, read_at)
+
+
+def commit_step(store: Store, step: PendingStep, decision: Decision) -> dict[str, Any]:
+    """Write the finished timestep's history row, then the state by compare-and-set."""
+    state, t = step.state, step.state["current_time"]
     try:
         store.collection("history").insert(
             {
@@ -271,24 +298,21 @@ def advance(
                 "timestep": t,
                 "allocation": state["allocation"],
                 "budgets": state["budgets"],
-                "metrics": rows,
-                "unobserved": [cid for cid, r in rows.items() if r is None],
-                "reward": _reward(state["objective"], rows),
-                "decided_at": now,
-                "corrected_at": None,
+                "decided_at": step.read_at,
             }
         )
     except Conflict:
         logger.info("History of state %s timestep %d already written: completing", state["_id"], t)
-    done = bool(engine_state.get("done"))
+    now = utcnow()
+    done = decision.done
     changes = {
-        "engine": _engine_text(engine_state),
+        "engine": decision.engine,
         "current_time": t + 1,
         "status": "completed" if done else "active",
         "next_due_at": None if done else _due_at(state["start_at"], state["timestep_hours"], t + 1),
         "completed_at": now if done else None,
         "updated_at": now,
-        **_allocation_fields(engine_state, ids),
+        **_allocation_fields(decision, state["campaign_ids"]),
     }
     advanced = store.collection("states").set_if(
         {"_id": state["_id"], "current_time": t, "status": "active"},
@@ -299,6 +323,36 @@ def advance(
         now_at = current["current_time"] if current else t
         raise StateConflict(f"Timestep {t} was already advanced; current_time is {now_at}", now_at)
     return {**state, **changes, "version": state["version"] + 1}
+
+
+def _decide_on(step: PendingStep) -> Decision:
+    state = step.state
+    return decide(state["policy"], state["engine"], step.observations, step.active)
+
+
+def advance(
+    store: Store, state: dict[str, Any], expected_time: int | None = None
+) -> dict[str, Any]:
+    """Feed timestep `current_time`'s metrics to the engine and move to the next timestep."""
+    step = pending_step(store, state, expected_time)
+    return commit_step(store, step, _decide_on(step))
+
+
+async def advance_served(
+    store: Store,
+    pool: DecisionPool,
+    load: Callable[[], dict[str, Any]],
+    expected_time: int | None = None,
+) -> dict[str, Any]:
+    """`advance` for an API request: the state `load` finds, advanced with its decision made
+    in the pool's workers between one store call that reads and one that writes (or, with no
+    workers, all of it in one store call)."""
+    if not pool.workers:
+        return await store.call(lambda: advance(store, load(), expected_time))
+    step = await store.call(lambda: pending_step(store, load(), expected_time))
+    state = step.state
+    decision = await pool.decide(state["policy"], state["engine"], step.observations, step.active)
+    return await store.call(lambda: commit_step(store, step, decision))
 
 
 def rebalanced_states(
@@ -320,13 +374,13 @@ def rebalanced_states(
         active[index] = campaign.get("status", "active") == "active"
         if not any(active):
             continue
-        engine_state = _engine_state(state)
-        bounds = {key: [*engine_state["settings"][key]] for key in ("min_budget", "max_budget")}
+        stored = engine_state(state["engine"])
+        bounds = {key: [*stored["settings"][key]] for key in ("min_budget", "max_budget")}
         for key, values in bounds.items():
             values[index] = campaign.get(key)
-        policy = _policy(state["policy"])
+        policy = policy_for(state["policy"])
         try:
-            planned.append((state, policy.rebalance(engine_state, active, **bounds)))
+            planned.append((state, policy.rebalance(stored, active, **bounds)))
         except EngineError as error:
             refused.append(f"state {state.get('name') or state['_id']}: {error}")
     if refused:
@@ -340,15 +394,15 @@ def save_rebalanced(
     """Store re-balanced states; one another call changed meanwhile is re-balanced afresh."""
     states = store.collection("states")
     count = 0
-    for state, engine_state in planned:
+    for state, rebalanced in planned:
         for _ in range(3):
             updated = states.update(
                 {"_id": state["_id"], "version": state["version"]},
                 {
                     "$set": {
-                        "engine": _engine_text(engine_state),
+                        "engine": engine_text(rebalanced),
                         "updated_at": utcnow(),
-                        **_allocation_fields(engine_state, state["campaign_ids"]),
+                        **_allocation_fields(decision_of(rebalanced), state["campaign_ids"]),
                     },
                     "$inc": {"version": 1},
                 },
@@ -360,7 +414,7 @@ def save_rebalanced(
             again = [pair for pair in fresh if pair[0]["_id"] == state["_id"]]
             if not again:
                 break
-            state, engine_state = again[0]
+            state, rebalanced = again[0]
     return count
 
 

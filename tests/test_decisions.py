@@ -1,0 +1,120 @@
+"""Decision steps in worker processes: the same decisions as in process, errors and dead
+workers handled, and the API's timestep loop unchanged with workers on every backend."""
+
+from __future__ import annotations
+
+import asyncio
+import multiprocessing
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from engine import EngineError, make_policy
+from engine.simulate import make_world
+from fast import create_app
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login, make_settings
+from tests.test_states import make_campaigns, make_state
+from utils.decisions import DecisionPool, decide, engine_text
+
+POLICY = {"name": "curve", "params": {}}
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[DecisionPool]:
+    pool = DecisionPool(1)
+    yield pool
+    pool.close()
+
+
+def _run_inputs(steps: int = 4) -> list[tuple[str, dict, list[bool]]]:
+    """(stored engine text, observations, active) for `steps` timesteps of a curve run."""
+    world = make_world("negexp", 5, steps + 1, seed=3)
+    policy = make_policy(POLICY["name"], POLICY["params"])
+    state = policy.init(5, {"budget": 5000.0, "timesteps": steps + 1, "seed": 11})
+    rng = np.random.default_rng(0)
+    inputs = []
+    for t in range(steps):
+        observations = world.observe(np.array(state["budgets"]), t, rng)
+        inputs.append((engine_text(state), observations, [True] * 5))
+        state, _ = policy.advance(state, observations, [True] * 5)
+    return inputs
+
+
+def test_workers_decide_exactly_as_the_api_process(pool):
+    for text, observations, active in _run_inputs():
+        here = decide(POLICY, text, observations, active)
+        there = asyncio.run(pool.decide(POLICY, text, observations, active))
+        assert there == here
+
+
+def test_engine_errors_come_back_typed(pool):
+    text, observations, active = _run_inputs(1)[0]
+    with pytest.raises(EngineError, match="spend"):
+        asyncio.run(pool.decide(POLICY, text, {**observations, "spend": [-1.0] * 5}, active))
+
+
+def test_a_dead_worker_is_replaced(pool):
+    text, observations, active = _run_inputs(1)[0]
+    expected = decide(POLICY, text, observations, active)
+    assert asyncio.run(pool.decide(POLICY, text, observations, active)) == expected
+    workers = multiprocessing.active_children()
+    assert workers
+    for worker in workers:
+        os.kill(worker.pid, signal.SIGKILL)
+        worker.join(timeout=10)
+    assert asyncio.run(pool.decide(POLICY, text, observations, active)) == expected
+
+
+def test_no_workers_means_deciding_in_process():
+    pool = DecisionPool(0)
+    with pytest.raises(RuntimeError, match="no workers"):
+        asyncio.run(pool.decide(POLICY, "{}", {}, []))
+    pool.close()
+
+
+def _timestep_loop(backend: str, data_dir: Path, workers: int) -> list[dict]:
+    """Budgets and history of a 5-timestep curve state driven over HTTP."""
+    settings = make_settings(backend, data_dir, decision_workers=workers)
+    with TestClient(create_app(settings)) as client:
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        client_id = client.post("/api/clients", json={"name": "A"}, headers=admin).json()["id"]
+        user = {"username": "planner", "password": USER_PASSWORD, "client_id": client_id}
+        assert client.post("/api/users", json=user, headers=admin).status_code == 201
+        headers = login(client, "planner", USER_PASSWORD)
+        ids = make_campaigns(client, headers, n=4)
+        state = make_state(client, headers, ids, timesteps=5, policy=POLICY).json()
+        sid, seen = state["id"], [state["budgets"]]
+        for t in range(5):
+            rows = [
+                {"campaign_id": cid, "spend": spend, "revenue": spend * (1 + k) ** 0.5}
+                for k, (cid, spend) in enumerate(state["budgets"].items())
+            ]
+            body = {"timestep": t, "metrics": rows}
+            client.post(f"/api/states/{sid}/metrics", json=body, headers=headers)
+            response = client.post(f"/api/states/{sid}/next", headers=headers)
+            assert response.status_code == 200, response.text
+            state = response.json()
+            seen.append(state["budgets"])
+        again = client.post(f"/api/states/{sid}/next", headers=headers)
+        assert again.status_code == 409 and state["status"] == "completed"
+        history = client.get(f"/api/states/{sid}/history", headers=headers).json()
+        rewards = [row["reward"] for row in history["items"]]
+        return [[budgets[cid] for cid in ids] for budgets in seen] + rewards
+
+
+def _not_here(*args: object) -> None:
+    raise AssertionError("decided in the API process")
+
+
+def test_api_decides_the_same_with_or_without_workers(backend, tmp_path, monkeypatch):
+    without = _timestep_loop(backend, tmp_path / "without", workers=0)
+    # With workers, every decision is made in a worker: none in this (the API) process.
+    monkeypatch.setattr("utils.timesteps.decide", _not_here)
+    with_workers = _timestep_loop(backend, tmp_path / "with", workers=1)
+    assert with_workers == without
+    assert len(without) == 11 and without[0] != without[-6]
