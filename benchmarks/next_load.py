@@ -1,16 +1,18 @@
 """Load on `POST /api/states/{id}/next` (20 campaigns, embedded store) vs a bare endpoint.
 
-Both servers run here as single uvicorn processes on loopback ports; the same client threads,
-each keeping one HTTP client per server for the whole run, drive each for the same bounded
-time. `next` does its real work: timestep by timestep, every state's metrics (a simulated
-market's answer to its budgets) are reported first, untimed, then the client threads call
-`next` on every state, timed, so the curve policy learns from 20 campaigns' outcomes on every
-call. Prints requests per second, p50/p99 latency and the
-throughput ratio, and the CPU time each server process spends per request (from /proc, Linux):
-what a request costs the server, whatever else runs on the machine. Targets: ratio >= 0.30,
+Both servers run here as uvicorn processes on loopback ports; the same client threads, each
+keeping one HTTP client per server for the whole run, drive each for the same bounded time.
+`next` does its real work: timestep by timestep, every state's metrics (a simulated market's
+answer to its budgets) are reported first, untimed, then the client threads call `next` on
+every state, timed, so the curve policy learns from 20 campaigns' outcomes on every call.
+Prints requests per second, p50/p99 latency and the throughput ratio, and the CPU time per
+request of the server's API process, of its decision worker processes (DECISION_WORKERS, the
+server's default unless `--decision-workers` says otherwise) and of the client threads (from
+/proc, Linux): what a request costs, whatever else runs on the machine. Targets: ratio >= 0.30,
 `next` p99 < 50 ms.
 
     python -m benchmarks.next_load [--seconds 15] [--threads 4] [--states 32]
+        [--decision-workers N]
 """
 
 from __future__ import annotations

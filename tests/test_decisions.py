@@ -70,6 +70,20 @@ def test_a_dead_worker_is_replaced(pool):
     assert asyncio.run(pool.decide(POLICY, text, observations, active)) == expected
 
 
+def test_a_cancelled_decision_leaves_no_answer_behind(pool):
+    (first, first_seen, active), (second, second_seen, _) = _run_inputs(2)
+
+    async def cancel_then_decide():
+        task = asyncio.create_task(pool.decide(POLICY, first, first_seen, active))
+        await asyncio.sleep(0)  # handed over to the worker, not answered yet
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        return await pool.decide(POLICY, second, second_seen, active)
+
+    assert asyncio.run(cancel_then_decide()) == decide(POLICY, second, second_seen, active)
+
+
 def test_no_workers_means_deciding_in_process():
     pool = DecisionPool(0)
     with pytest.raises(RuntimeError, match="no workers"):
