@@ -7,16 +7,17 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from models.states import RunOutcome
-from utils.deps import CronPrincipal, StoreDep
-from utils.timesteps import run_due
+from utils.deps import CronPrincipal, DecisionsDep, StoreDep
+from utils.timesteps import run_due_served
 
 router = APIRouter(prefix="/timesteps", tags=["timesteps"])
 
 
 @router.post("/run", response_model=RunOutcome)
-def run(
+async def run(
     principal: CronPrincipal,
     store: StoreDep,
+    decisions: DecisionsDep,
     limit: Annotated[int, Query(ge=1, le=100_000, description="Most states per run.")] = 10_000,
 ) -> dict:
     """Advance each due active state once (`next_due_at <= now`).
@@ -25,4 +26,4 @@ def run(
     advance each due timestep at most once: the loser reports it under `skipped`.
     """
     tenant_filter = {} if principal.is_admin else {"client_id": principal.client_id}
-    return run_due(store, tenant_filter, limit)
+    return await run_due_served(store, decisions, tenant_filter, limit)

@@ -9,9 +9,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, make_settings
 from tests.test_states import make_campaigns, make_state
 from utils import cron
+
+
+@pytest.fixture(params=[0, 1], ids=["decided-in-process", "decision-worker"])
+def settings(backend, tmp_path, request):
+    """This module's API tests run with decisions made in the API process and in a worker."""
+    return make_settings(backend, tmp_path / "data", decision_workers=request.param)
 
 
 def _past(hours: float) -> str:

@@ -160,6 +160,15 @@ class _Worker:
             done += count
         return bytes(buffer)
 
+    def ping(self) -> None:
+        """Block until the worker answers: it has started and imported the engine."""
+        self.sock.setblocking(True)
+        try:
+            self.sock.sendall(_frame(None))
+            _receive(self.sock)
+        finally:
+            self.sock.setblocking(False)
+
     def close(self, kill: bool = False) -> None:
         """End the worker: when idle by closing its socket; `kill` when it may be busy."""
         if kill:
@@ -237,6 +246,11 @@ class DecisionPool:
             raise AssertionError("unreachable")
         finally:
             self._release(worker)
+
+    def ready(self) -> None:
+        """Block until every idle worker answers (for benchmarks: serving does not wait)."""
+        for worker in self._idle:
+            worker.ping()
 
     def close(self) -> None:
         for worker in self._idle:
