@@ -186,8 +186,9 @@ class DecisionPool:
     Each worker is a process started with `spawn` (the API process has threads, which `fork`
     would copy half-way through their work) that imports only the engine, and a socket the
     event loop reads and writes itself: no thread in between, so handing a decision over costs
-    the API process a pickle and two system calls (about a fifth of what a
-    ProcessPoolExecutor's queue threads cost). A decision waits for a free worker. A worker
+    the API process a pickle and a few system calls, about half of what a ProcessPoolExecutor's
+    queue threads cost (0.3 to 0.8 ms of CPU per 20-campaign decision against 0.7 to 1.2 ms,
+    measured side by side). A decision waits for a free worker. A worker
     that dies is replaced and the decision tried once more; one whose decision was abandoned
     (the request cancelled) is replaced too, since its answer may still come.
     """
