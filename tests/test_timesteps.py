@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, make_settings
+from fast import create_app
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login, make_settings
 from tests.test_states import make_campaigns, make_state
 from utils import cron
+from utils.settings import get_settings
 
 
 @pytest.fixture(params=[0, 1], ids=["decided-in-process", "decision-worker"])
@@ -148,3 +152,33 @@ def test_cron_cli_with_api_credentials(live_server):
         doc = http.get(f"/api/states/{state['id']}", headers=headers).json()
     assert doc["current_time"] == 1
     assert cron.main(["--url", live_server.url, "--client-id", "x", "--client-secret", "y"]) == 2
+
+
+def test_cron_cli_direct_on_the_embedded_store(tmp_path, monkeypatch, capsys):
+    data_dir = tmp_path / "data"
+    settings = make_settings("embedded", data_dir)
+    with TestClient(create_app(settings)) as client:
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        client_id = client.post("/api/clients", json={"name": "D"}, headers=admin).json()["id"]
+        user = {"username": "direct", "password": USER_PASSWORD, "client_id": client_id}
+        assert client.post("/api/users", json=user, headers=admin).status_code == 201
+        headers = login(client, "direct", USER_PASSWORD)
+        ids = make_campaigns(client, headers, n=2)
+        due = make_state(client, headers, ids, start_at=_past(3), timestep_hours=1).json()
+        fresh = make_state(client, headers, ids, timestep_hours=1).json()
+        gone = make_state(client, headers, ids, start_at=_past(3), timestep_hours=1).json()
+        assert client.delete(f"/api/states/{gone['id']}", headers=headers).status_code == 204
+    monkeypatch.delenv("MONGODB_URI", raising=False)
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    get_settings.cache_clear()
+    try:
+        assert cron.main(["--direct"]) == 0
+    finally:
+        get_settings.cache_clear()
+    outcome = json.loads(capsys.readouterr().out)
+    assert [row["id"] for row in outcome["advanced"]] == [due["id"]]
+    with TestClient(create_app(settings)) as client:
+        headers = login(client, "direct", USER_PASSWORD)
+        for state, expected in ((due, 1), (fresh, 0)):
+            doc = client.get(f"/api/states/{state['id']}", headers=headers).json()
+            assert doc["current_time"] == expected

@@ -420,11 +420,21 @@ def save_rebalanced(
 
 
 def _due(store: Store, tenant_filter: dict[str, Any], limit: int) -> list[dict[str, Any]]:
+    """Ids and timesteps of the due states, most overdue first: each state's document is
+    read only at its turn, so a run over thousands of states never holds them all."""
     return store.collection("states").find(
         {**tenant_filter, "status": "active", "next_due_at": {"$lte": utcnow()}},
         sort=[("next_due_at", 1)],
         limit=limit,
+        projection={"_id": 1, "current_time": 1},
     )
+
+
+def _load_due(store: Store, due: dict[str, Any]) -> dict[str, Any]:
+    state = store.collection("states").get({"_id": due["_id"]})
+    if state is None:
+        raise StateConflict("The state was deleted", due["current_time"])
+    return state
 
 
 def _outcome_row(
@@ -456,16 +466,16 @@ def run_due(store: Store, tenant_filter: dict[str, Any], limit: int = 10_000) ->
     reported in `errors` and does not stop the others.
     """
     rows = []
-    for state in _due(store, tenant_filter, limit):
-        t = state["current_time"]
+    for due in _due(store, tenant_filter, limit):
+        t = due["current_time"]
         try:
             # One store call per state: its reads, engine step and writes run together on
             # the embedded store's thread, and other requests get their turn between states.
-            updated = store.run(functools.partial(advance, store, state, expected_time=t))
+            updated = store.run(lambda due=due, t=t: advance(store, _load_due(store, due), t))
         except Exception as error:
-            rows.append(_outcome_row(state, t, None, error))
+            rows.append(_outcome_row(due, t, None, error))
         else:
-            rows.append(_outcome_row(state, t, updated, None))
+            rows.append(_outcome_row(due, t, updated, None))
     return _outcome(rows)
 
 
@@ -483,7 +493,8 @@ async def run_due_served(
         t = state["current_time"]
         async with slots:
             try:
-                updated = await advance_served(store, pool, lambda: state, expected_time=t)
+                load = functools.partial(_load_due, store, state)
+                updated = await advance_served(store, pool, load, expected_time=t)
             except Exception as error:
                 return _outcome_row(state, t, None, error)
         return _outcome_row(state, t, updated, None)
