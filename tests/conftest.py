@@ -91,6 +91,18 @@ def login(client: TestClient, username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def client_user(http: TestClient, username: str) -> dict[str, str]:
+    """A new client (tenant) with one user, made by the admin over `http` (a TestClient, or
+    an httpx client of a live server): the user's authorization headers."""
+    admin = login(http, "admin", ADMIN_PASSWORD)
+    made = http.post("/api/clients", json={"name": f"Client of {username}"}, headers=admin)
+    assert made.status_code == 201, made.text
+    user = {"username": username, "password": USER_PASSWORD, "client_id": made.json()["id"]}
+    made = http.post("/api/users", json=user, headers=admin)
+    assert made.status_code == 201, made.text
+    return login(http, username, USER_PASSWORD)
+
+
 @pytest.fixture
 def admin_headers(client: TestClient) -> dict[str, str]:
     return login(client, "admin", ADMIN_PASSWORD)

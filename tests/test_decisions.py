@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from engine import EngineError, make_policy
 from engine.simulate import make_world
 from fast import create_app
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login, make_settings
+from tests.conftest import client_user, make_settings
 from tests.test_states import make_campaigns, make_state
 from utils.decisions import DecisionPool, decide, engine_text
 
@@ -111,11 +111,7 @@ def _timestep_loop(backend: str, data_dir: Path, workers: int) -> list[dict]:
     """Budgets and history of a 5-timestep curve state driven over HTTP."""
     settings = make_settings(backend, data_dir, decision_workers=workers)
     with TestClient(create_app(settings)) as client:
-        admin = login(client, "admin", ADMIN_PASSWORD)
-        client_id = client.post("/api/clients", json={"name": "A"}, headers=admin).json()["id"]
-        user = {"username": "planner", "password": USER_PASSWORD, "client_id": client_id}
-        assert client.post("/api/users", json=user, headers=admin).status_code == 201
-        headers = login(client, "planner", USER_PASSWORD)
+        headers = client_user(client, "planner")
         ids = make_campaigns(client, headers, n=4)
         state = make_state(client, headers, ids, timesteps=5, policy=POLICY).json()
         sid, seen = state["id"], [state["budgets"]]

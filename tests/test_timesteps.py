@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fast import create_app
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login, make_settings
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, client_user, login, make_settings
 from tests.test_states import make_campaigns, make_state
 from utils import cron
 from utils.settings import get_settings
@@ -26,16 +26,6 @@ def settings(backend, tmp_path, request):
 
 def _past(hours: float) -> str:
     return (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
-
-
-def _setup_tenant(http: httpx.Client) -> dict[str, str]:
-    token = http.post("/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
-    admin = {"Authorization": f"Bearer {token.json()['access_token']}"}
-    client_id = http.post("/api/clients", json={"name": "Live"}, headers=admin).json()["id"]
-    user = {"username": "live", "password": USER_PASSWORD, "client_id": client_id}
-    assert http.post("/api/users", json=user, headers=admin).status_code == 201
-    token = http.post("/api/auth/token", data={"username": "live", "password": USER_PASSWORD})
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
 def _fire(url: str, path: str, headers: dict, body: dict | None, n: int = 20) -> list:
@@ -53,7 +43,7 @@ def _fire(url: str, path: str, headers: dict, body: dict | None, n: int = 20) ->
 
 def test_twenty_concurrent_next_calls_advance_once(live_server):
     with httpx.Client(base_url=live_server.url, timeout=30) as http:
-        headers = _setup_tenant(http)
+        headers = client_user(http, "live")
         ids = make_campaigns(http, headers, n=20)
         state = make_state(http, headers, ids, budget=20_000, timesteps=30).json()
         path = f"/api/states/{state['id']}/next"
@@ -130,7 +120,7 @@ def test_one_failing_state_does_not_stop_the_others(client, tenant):
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)
 def test_cron_cli_with_api_credentials(live_server):
     with httpx.Client(base_url=live_server.url, timeout=30) as http:
-        headers = _setup_tenant(http)
+        headers = client_user(http, "live")
         ids = make_campaigns(http, headers, n=2)
         state = make_state(http, headers, ids, start_at=_past(3), timestep_hours=1).json()
         token = http.post("/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD})
@@ -158,11 +148,7 @@ def test_cron_cli_direct_on_the_embedded_store(tmp_path, monkeypatch, capsys):
     data_dir = tmp_path / "data"
     settings = make_settings("embedded", data_dir)
     with TestClient(create_app(settings)) as client:
-        admin = login(client, "admin", ADMIN_PASSWORD)
-        client_id = client.post("/api/clients", json={"name": "D"}, headers=admin).json()["id"]
-        user = {"username": "direct", "password": USER_PASSWORD, "client_id": client_id}
-        assert client.post("/api/users", json=user, headers=admin).status_code == 201
-        headers = login(client, "direct", USER_PASSWORD)
+        headers = client_user(client, "direct")
         ids = make_campaigns(client, headers, n=2)
         due = make_state(client, headers, ids, start_at=_past(3), timestep_hours=1).json()
         fresh = make_state(client, headers, ids, timestep_hours=1).json()
