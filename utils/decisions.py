@@ -92,11 +92,11 @@ def _receive(sock: socket.socket) -> bytes:
     """One framed message from a blocking socket (the worker's side)."""
     header = sock.recv(_HEADER.size, socket.MSG_WAITALL)
     if len(header) < _HEADER.size:
-        raise EOFError("the pipe closed")
+        raise EOFError("the socket closed")
     (size,) = _HEADER.unpack(header)
     body = sock.recv(size, socket.MSG_WAITALL) if size else b""
     if len(body) < size:
-        raise EOFError("the pipe closed")
+        raise EOFError("the socket closed")
     return body
 
 
@@ -118,7 +118,11 @@ def _serve(sock: socket.socket) -> None:
             answer: tuple[str, object] = ("ok", None if arguments is None else decide(*arguments))
         except Exception as error:
             answer = ("error", error)
-        sock.sendall(_frame(answer))
+        try:
+            message = _frame(answer)
+        except Exception as error:  # an exception that cannot be pickled goes back as text
+            message = _frame(("error", RuntimeError(f"{answer[1]!r} ({error})")))
+        sock.sendall(message)
 
 
 class WorkerDied(RuntimeError):
