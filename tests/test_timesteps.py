@@ -24,6 +24,18 @@ def settings(backend, tmp_path, request):
     return make_settings(backend, tmp_path / "data", decision_workers=request.param)
 
 
+@pytest.fixture
+def decisions_in_workers_only(settings, monkeypatch):
+    """With a decision worker, the API process's own `decide` raises: every decision the
+    test sees was made in the worker."""
+
+    def not_here(*args: object) -> None:
+        raise AssertionError("decided in the API process")
+
+    if settings.decision_workers:
+        monkeypatch.setattr("utils.timesteps.decide", not_here)
+
+
 def _past(hours: float) -> str:
     return (datetime.now(UTC) - timedelta(hours=hours)).isoformat()
 
@@ -68,7 +80,9 @@ def test_twenty_concurrent_next_calls_advance_once(live_server):
         assert [row["timestep"] for row in history["items"]] == list(range(1 + len(won)))
 
 
-def test_cron_advances_due_states_once(client, tenant, make_tenant, admin_headers):
+def test_cron_advances_due_states_once(
+    client, tenant, make_tenant, admin_headers, decisions_in_workers_only
+):
     ids = make_campaigns(client, tenant.headers, n=2)
     due = make_state(client, tenant.headers, ids, start_at=_past(25), timestep_hours=24).json()
     fresh = make_state(client, tenant.headers, ids, timestep_hours=24).json()
@@ -101,7 +115,7 @@ def test_cron_scope_and_tenant(client, tenant, make_tenant):
     assert doc["current_time"] == 0
 
 
-def test_one_failing_state_does_not_stop_the_others(client, tenant):
+def test_one_failing_state_does_not_stop_the_others(client, tenant, decisions_in_workers_only):
     ids = make_campaigns(client, tenant.headers, n=4)
     broken = make_state(client, tenant.headers, ids[:2], start_at=_past(2), timestep_hours=1).json()
     healthy = make_state(
