@@ -265,6 +265,16 @@ def blend_tangent(blend: float) -> float:
     return float(brentq(gap, 1e-6, 50.0))
 
 
+def _blend_tangents(blend: np.ndarray) -> np.ndarray:
+    """`blend_tangent` of every entry, solved once per distinct blend (a batch holds a few)."""
+    tangent = np.zeros(blend.shape)
+    for value in set(blend.ravel().tolist()):
+        touch = blend_tangent(value)
+        if touch:
+            tangent[blend == value] = touch
+    return tangent
+
+
 def allocate_negexp_blend(
     alpha: np.ndarray,
     mu: np.ndarray,
@@ -286,44 +296,75 @@ def allocate_negexp_blend(
     all draws at once. A root at a flat stretch (at most one S-curve partly up its line) is
     settled by spending the budget campaign by campaign between the stretch's two ends.
     Shapes and bounds as in `allocate_negexp` (finite upper bounds); answers (D, K).
+
+    Called every timestep by the curve policy, so it is written for numpy's per-call
+    overhead: one error state for the whole solve, constants of the path computed once, and
+    the M multipliers of a path evaluation laid out in front of the (D, K) draws so that
+    every operation runs over D * K contiguous numbers.
     """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return _allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
+
+
+def _allocate_negexp_blend(
+    alpha: np.ndarray,
+    mu: np.ndarray,
+    blend: np.ndarray,
+    budget: float,
+    lower: np.ndarray,
+    upper: np.ndarray,
+) -> np.ndarray:
     alpha, mu = np.atleast_2d(alpha), np.atleast_2d(mu)
     blend = np.broadcast_to(np.asarray(blend, dtype=float), alpha.shape)
     draws = alpha.shape[0]
-    values, where = np.unique(blend, return_inverse=True)
-    tangent = np.array([blend_tangent(value) for value in values])[where].reshape(alpha.shape)
+    tangent = _blend_tangents(blend)
     tangent_z = np.exp(-tangent)
     start = alpha * mu
     peak = 1.0 + blend
     twice_blend = 2.0 * blend
-    with np.errstate(divide="ignore"):
-        log_line = np.log(start * tangent_z * (peak - twice_blend * tangent_z))
-        log_start = np.log(start)
+    log_line = np.log(start * tangent_z * (peak - twice_blend * tangent_z))
+    log_start = np.log(start)
 
-    peak_b, blend_b, mu_b = peak[:, None, :], blend[:, None, :], mu[:, None, :]
-    peak_squared = peak_b * peak_b
+    peak_squared = peak * peak
+    eight_blend = 8.0 * blend
+    four_blend = 4.0 * blend
+    minus_mu = -mu
+    # Bounds as full (D, K) arrays, so that they broadcast over M without strides of 0 inside.
+    lowest_spend = np.array(np.broadcast_to(lower, alpha.shape), dtype=float)
+    highest_spend = np.array(np.broadcast_to(upper, alpha.shape), dtype=float)
 
     def log_marginal(x: np.ndarray) -> np.ndarray:
         z = np.minimum(np.exp(-mu * x), tangent_z)
-        with np.errstate(divide="ignore"):
-            return np.log(start * z * (peak - twice_blend * z))
+        return np.log(start * z * (peak - twice_blend * z))
 
-    def path(nu: np.ndarray, left: np.ndarray | bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Spends (D, M, K) at log-multipliers nu (D, M), and their derivatives in nu; where
-        `left`, the limit from below: a flat stretch just crossed is still spent."""
+    def path(
+        nu: np.ndarray, left_row: int | None = None, with_slope: bool = False
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """Spends (M, D, K) at log-multipliers nu (M, D), and with `with_slope` their
+        derivatives in nu; in row `left_row`, the limit from below: a flat stretch just
+        crossed is still spent."""
         nu = nu[:, :, None]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            level = np.exp(nu - log_start[:, None, :])
-            root = np.sqrt(np.maximum(peak_squared - 8.0 * blend_b * level, 0.0))
-            z = 2.0 * level / (peak_b + root)
-            raw = np.log(z) / -mu_b
-            slope = level / (z * (4.0 * blend_b * z - peak_b) * mu_b)
-        line = log_line[:, None, :]
-        on_curve = np.where(left, nu <= line, nu < line)
-        raw = np.where(on_curve, raw, 0.0)
-        spend = np.minimum(np.maximum(raw, lower), upper)
-        slope = np.where(on_curve & (raw > lower) & (raw < upper), slope, 0.0)
-        return spend, slope
+        level = np.exp(np.subtract(nu, log_start))
+        root = np.multiply(eight_blend, level)
+        np.subtract(peak_squared, root, out=root)
+        np.maximum(root, 0.0, out=root)
+        np.sqrt(root, out=root)
+        root += peak
+        z = np.multiply(2.0, level)
+        z /= root
+        raw = np.log(z)
+        raw /= minus_mu
+        on_curve = np.less(nu, log_line)
+        if left_row is not None:
+            on_curve[left_row] = nu[left_row] <= log_line
+        np.copyto(raw, 0.0, where=~on_curve)
+        spend = np.maximum(raw, lowest_spend)
+        np.minimum(spend, highest_spend, out=spend)
+        if not with_slope:
+            return spend, None
+        slope = level / (z * (four_blend * z - peak) * mu)
+        free = on_curve & (raw > lowest_spend) & (raw < highest_spend)
+        return spend, np.where(free, slope, 0.0)
 
     # Breakpoints: the flat stretch's end, and where the curve meets each bound beyond it.
     beyond = tangent / mu
@@ -339,54 +380,56 @@ def allocate_negexp_blend(
     lowest = np.where(finite, breaks, np.inf).min(axis=1, keepdims=True)
     breaks = np.sort(np.where(finite, breaks, np.where(np.isfinite(lowest), lowest, 0.0)), axis=1)
     count = breaks.shape[1]
-    rows = np.arange(draws)[:, None]
+    draw_index = np.arange(draws)
     slack = 1e-12 * budget
     # The largest breakpoint (index `low`, -1 = none) whose total still reaches the budget,
-    # by a 4-ary search: three breakpoints a round.
+    # by a 4-ary search: three breakpoints (rows of `probes`) a round.
     low, high = np.full(draws, -1), np.full(draws, count)
-    quarters = np.arange(1, 4)
-    while np.any(high - low > 1):
-        probes = low[:, None] + ((high - low)[:, None] * quarters) // 4  # (D, 3)
-        probes = np.clip(probes, low[:, None] + 1, high[:, None] - 1)
-        nu_probe = breaks[rows, np.clip(probes, 0, count - 1)]
+    quarters = np.arange(1, 4)[:, None]
+    while True:
+        open_ = high - low > 1
+        if not open_.any():
+            break
+        probes = low + ((high - low) * quarters) // 4  # (3, D)
+        probes = np.minimum(np.maximum(probes, low + 1), high - 1)
+        nu_probe = breaks[draw_index, np.minimum(np.maximum(probes, 0), count - 1)]
         reaches = path(nu_probe)[0].sum(axis=2) >= budget - slack
-        open_ = (high - low > 1)[:, None]
-        low = np.max(np.where(open_ & reaches, probes, low[:, None]), axis=1)
-        high = np.min(np.where(open_ & ~reaches, probes, high[:, None]), axis=1)
-    nu_low = breaks[rows[:, 0], np.maximum(low, 0)]
-    nu_high = breaks[rows[:, 0], np.minimum(high, count - 1)]
-    left = np.array([[False], [True], [False]])
-    ends, _ = path(np.stack([nu_low, nu_high, nu_high], axis=1), left)
-    totals = ends.sum(axis=2)
-    total_low, total_high = totals[:, 0], totals[:, 1]
-    below_high, at_high = ends[:, 1], ends[:, 2]
+        low = np.max(np.where(open_ & reaches, probes, low), axis=0)
+        high = np.min(np.where(open_ & ~reaches, probes, high), axis=0)
+    nu_low = breaks[draw_index, np.maximum(low, 0)]
+    nu_high = breaks[draw_index, np.minimum(high, count - 1)]
+    ends, _ = path(np.stack([nu_low, nu_high, nu_high]), left_row=1)
+    total_low, total_high = ends[:2].sum(axis=2)
+    below_high, at_high = ends[1], ends[2]
     # The budget is met at a flat stretch (or a bound) at nu_high, or inside (nu_low, nu_high).
     at_step = (high == count) | (total_high >= budget - slack)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    if at_step.all():
+        spend = at_high
+    else:
         share = (total_low - budget) / (total_low - total_high)
         nu = np.where(np.isfinite(share), nu_low + share * (nu_high - nu_low), nu_low)
-    bottom, top = nu_low.copy(), nu_high.copy()
-    for _ in range(MAX_BISECTIONS):
-        spend, slope = path(nu[:, None])
-        spend, slope = spend[:, 0], slope[:, 0]
-        gap = spend.sum(axis=1) - budget
-        settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))
-        if settled.all():
-            break
-        bottom = np.where(gap >= 0, nu, bottom)
-        top = np.where(gap < 0, nu, top)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        bottom, top = nu_low.copy(), nu_high.copy()
+        for _ in range(MAX_BISECTIONS):
+            spend, slope = path(nu[None], with_slope=True)
+            spend, slope = spend[0], slope[0]
+            gap = spend.sum(axis=1) - budget
+            settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))
+            if settled.all():
+                break
+            bottom = np.where(gap >= 0, nu, bottom)
+            top = np.where(gap < 0, nu, top)
             newton = nu - gap / slope.sum(axis=1)
-        inside = np.isfinite(newton) & (newton > bottom) & (newton < top)
-        nu = np.where(settled, nu, np.where(inside, newton, 0.5 * (bottom + top)))
-    # Newton leaves the budget a hair off; the free campaigns take it in proportion to their
-    # slopes, which is the next Newton step itself.
-    weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)
-    spend = np.clip(spend - weights * gap[:, None], lower, upper)
-    room = np.maximum(below_high - at_high, 0.0)
-    before = np.cumsum(room, axis=1) - room
-    stepped = at_high + np.clip((budget - at_high.sum(axis=1))[:, None] - before, 0.0, room)
-    spend = np.where(at_step[:, None], stepped, spend)
+            inside = np.isfinite(newton) & (newton > bottom) & (newton < top)
+            nu = np.where(settled, nu, np.where(inside, newton, 0.5 * (bottom + top)))
+        # Newton leaves the budget a hair off; the free campaigns take it in proportion to
+        # their slopes, which is the next Newton step itself.
+        weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)
+        spend = np.clip(spend - weights * gap[:, None], lower, upper)
+    if at_step.any():
+        room = np.maximum(below_high - at_high, 0.0)
+        before = np.cumsum(room, axis=1) - room
+        stepped = at_high + np.clip((budget - at_high.sum(axis=1))[:, None] - before, 0.0, room)
+        spend = np.where(at_step[:, None], stepped, spend)
     # Flat or saturated curves take what the others leave: the budget is always spent.
     short = budget - spend.sum(axis=1)
     room = np.maximum(upper - spend, 0.0)
