@@ -52,7 +52,9 @@ class Context:
     those of engine.settings.METRICS plus `planned` (the budgets the framework planned); `t` is
     the number of finished timesteps. `lower` and `upper` are the share bounds of the coming
     timestep and `budget` the amount to split. `stats` is what the policy's `update_stats`
-    made of every finished timestep (None for a policy that keeps none). Arrays are read-only.
+    made of every finished timestep (None for a policy that keeps none), and `learned` what its
+    `learn` handed over besides (for example those statistics already decoded). Arrays are
+    read-only.
     """
 
     t: int
@@ -65,6 +67,7 @@ class Context:
     settings: dict
     params: dict
     stats: dict | None = None
+    learned: Mapping | None = None
 
     @property
     def n_campaigns(self) -> int:
@@ -142,6 +145,14 @@ class Policy:
         """
         return None
 
+    def learn(self, stats: dict | None, context: Context) -> tuple[dict | None, Mapping | None]:
+        """`update_stats`, and whatever of that work `propose` may reuse (`context.learned`).
+
+        Default: nothing to reuse. A policy whose statistics are costly to decode overrides
+        it to hand them over decoded, so that a step decodes them once.
+        """
+        return self.update_stats(stats, context), None
+
     def initial_target(self, active: np.ndarray) -> np.ndarray:
         """Shares of the first timestep, before any observation: equal over active campaigns."""
         return uniform_target(active)
@@ -218,12 +229,12 @@ class Policy:
         )
         context = self._context(state, observed_rows, mask, previous, lower, upper, spendable)
         try:
-            state["stats"] = self.update_stats(state["stats"], context)
+            state["stats"], learned = self.learn(state["stats"], context)
         except EngineError:
             raise
         except (KeyError, IndexError, TypeError, ValueError) as exc:
             raise EngineError(f"state statistics are malformed: {exc!r}") from exc
-        context = replace(context, stats=state["stats"])
+        context = replace(context, stats=state["stats"], learned=learned)
         rng = np.random.default_rng([state["rng"]["seed"], state["rng"]["counter"]])
         state["rng"]["counter"] += 1
         target = self.propose(context, rng) if spendable > 0 else previous

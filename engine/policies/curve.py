@@ -150,6 +150,7 @@ class Curve(Policy):
         prior = np.exp(log_prior - log_prior.max())
         prior = np.concatenate([family_weight * prior for _, family_weight in families])
         self.grid_prior = prior / prior.sum()
+        self.signature = self._signature()
 
     def _signature(self) -> list[float]:
         """The parameters running sums depend on; sums made under others are rebuilt."""
@@ -179,7 +180,7 @@ class Curve(Policy):
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
         grid = np.zeros((n_campaigns, self.grid_scales.size))
         return {
-            "signature": self._signature(),
+            "signature": list(self.signature),
             "rows": 0,
             "ff": pack(grid),
             "fy": pack(grid),
@@ -192,22 +193,26 @@ class Curve(Policy):
     def update_stats(self, stats: dict, context: Context) -> dict:
         """Running discounted sums per campaign x scale: a step costs O(K x G) however long
         the run. The grid arrays (K x G numbers) are kept packed (engine.packing)."""
-        if stats["signature"] != self._signature():
+        return self.learn(stats, context)[0]
+
+    def learn(self, stats: dict, context: Context) -> tuple[dict, dict[str, np.ndarray]]:
+        """`update_stats`, and the updated sums as arrays: `posterior` reads them there rather
+        than decoding the packed grids again."""
+        if stats["signature"] != self.signature:
             raise EngineError("the state's statistics were made with other curve parameters")
         if stats["rows"] != context.t - 1:
             raise EngineError("the state's statistics do not match its timestep counter")
         settings = context.settings
         spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
         latest = self._sums(context.spend, context.value, spend_unit)
+        sums = self._unpacked(stats, context.n_campaigns)
         discount = self.params["discount"]
-        grid_shape = (context.n_campaigns, self.grid_scales.size)
-        sums = {
-            "ff": discount * unpack(stats["ff"], grid_shape) + latest["ff"],
-            "fy": discount * unpack(stats["fy"], grid_shape) + latest["fy"],
-            "yy": discount * np.asarray(stats["yy"], dtype=float) + latest["yy"],
-            "count": discount * np.asarray(stats["count"], dtype=float) + latest["count"],
-        }
-        return {
+        for key in ("ff", "fy", "yy", "count"):
+            # A discount of 1 would multiply by 1.0, which changes no number.
+            kept = sums[key] if discount == 1.0 else discount * sums[key]
+            sums[key] = kept + latest[key]
+            sums[key].flags.writeable = False
+        packed = {
             "signature": stats["signature"],
             "rows": context.t,
             "ff": pack(sums["ff"]),
@@ -216,6 +221,17 @@ class Curve(Policy):
             "count": sums["count"].tolist(),
             "value_total": float(stats["value_total"]) + float(latest["value_total"]),
             "value_cells": float(stats["value_cells"]) + latest["value_cells"],
+        }
+        return packed, sums
+
+    def _unpacked(self, stats: Mapping, n_campaigns: int) -> dict[str, np.ndarray]:
+        """The sums of packed statistics as arrays: grids (K, G), the rest (K,)."""
+        grid_shape = (n_campaigns, self.grid_scales.size)
+        return {
+            "ff": unpack(stats["ff"], grid_shape),
+            "fy": unpack(stats["fy"], grid_shape),
+            "yy": np.asarray(stats["yy"], dtype=float),
+            "count": np.asarray(stats["count"], dtype=float),
         }
 
     def posterior(self, context: Context) -> dict[str, np.ndarray]:
@@ -230,11 +246,13 @@ class Curve(Policy):
         value_unit = stats["value_total"] / max(stats["value_cells"], 1.0)
         if not 1e-150 < value_unit < 1e150:
             value_unit = 1.0  # nothing, or values too near 0 or infinity to square: unscaled
-        grid_shape = (context.n_campaigns, self.grid_scales.size)
-        s_ff = unpack(stats["ff"], grid_shape)
-        s_fy = unpack(stats["fy"], grid_shape) / value_unit
-        s_yy = np.array(stats["yy"]) / value_unit**2
-        count = np.array(stats["count"])
+        sums = context.learned
+        if sums is None:
+            sums = self._unpacked(stats, context.n_campaigns)
+        s_ff = sums["ff"]
+        s_fy = sums["fy"] / value_unit
+        s_yy = sums["yy"] / value_unit**2
+        count = sums["count"]
 
         kappa0, mean0 = self.params["prior_weight"], 1.0
         kappa = kappa0 + s_ff
