@@ -38,7 +38,7 @@ general KKT solver) gained nothing measurable in Hill worlds at T = 30 (0.1 +- 0
 many times the cost. It does not find every such campaign: one whose spends stay in a narrow
 band fits a concave curve as well, and the worst Hill worlds still end near 0.91 at T = 30. A
 step that draws S-curves searches for its multiplier (breakpoints, then Newton steps), about
-1.3 ms more than the closed-form concave step for 20 campaigns (python -m
+1.1 ms more than the closed-form concave step for 20 campaigns (python -m
 benchmarks.decision_step shows both).
 
 The worst worlds are those where a campaign saturating at 1.6 to 5 equal shares, Hill n 1.4 to
