@@ -10,8 +10,6 @@ import math
 import numbers
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
 from engine.errors import EngineError
 
 OBJECTIVES: tuple[str, ...] = ("revenue", "conversions", "profit")
@@ -158,11 +156,14 @@ def validate_active(active: object, n_campaigns: int) -> list[bool]:
 
 
 def _observed_row(metric: str, values: Sequence) -> list[float | None]:
-    """One metric's K values as floats or None; all-float rows are checked as one array."""
-    if {type(value) for value in values} <= {float, type(None)}:
-        numbers_ = np.array([0.0 if value is None else value for value in values])
-        if np.all(np.isfinite(numbers_) & (numbers_ >= 0)):
-            return [None if value is None else float(value) for value in values]
+    """One metric's K values as floats or None.
+
+    Rows of plain finite non-negative floats and None (what the API and the cron send) pass
+    in one Python pass: for K of a few tens that is several times faster than an array
+    check, and this runs for every metric of every decision step.
+    """
+    if all(value is None or (type(value) is float and 0.0 <= value < math.inf) for value in values):
+        return list(values)
     row: list[float | None] = []
     for index, value in enumerate(values):
         if value is None:
