@@ -77,6 +77,16 @@ def effective_step(
     return high
 
 
+def _widened_step_box(
+    lower: np.ndarray, upper: np.ndarray, previous: np.ndarray, step: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """The step box around `previous` at `effective_step`; the usual feasible box is built once."""
+    box = _step_box(lower, upper, previous, step)
+    if _feasible(*box):
+        return box
+    return _step_box(lower, upper, previous, effective_step(lower, upper, previous, step))
+
+
 def _project_box_simplex(target: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     """Exact Euclidean projection onto {low <= s <= high, sum(s) = 1}.
 
@@ -103,10 +113,12 @@ def project_shares(
     """
     if upper.sum() <= 0:
         return np.zeros_like(upper)
-    target = np.nan_to_num(np.asarray(target, dtype=float), nan=0.0, posinf=1.0, neginf=0.0)
+    target = np.asarray(target, dtype=float)
+    if not np.isfinite(target).all():  # checking first skips a copy in the usual case
+        target = np.nan_to_num(target, nan=0.0, posinf=1.0, neginf=0.0)
     if previous is None or step >= 1.0:
         low, high = lower, upper
     else:
-        low, high = _step_box(lower, upper, previous, effective_step(lower, upper, previous, step))
+        low, high = _widened_step_box(lower, upper, previous, step)
         high = np.maximum(high, low)
     return _project_box_simplex(target, low, high)

@@ -114,10 +114,6 @@ def _copied(state: Mapping) -> dict:
     return copied
 
 
-def _as_list(values: np.ndarray) -> list[float]:
-    return [float(value) for value in values]
-
-
 class Policy:
     """A decision maker: subclasses set `name`, `param_specs` and implement `propose`."""
 
@@ -182,8 +178,8 @@ class Policy:
             "remaining": budget,
             "spent": 0.0,
             "timestep_budget": spendable,
-            "shares": _as_list(shares),
-            "budgets": _as_list(shares * spendable),
+            "shares": shares.tolist(),
+            "budgets": (shares * spendable).tolist(),
             "active": mask.tolist(),
             "previous_shares": None,
             "done": False,
@@ -212,14 +208,16 @@ class Policy:
         remaining = max(settings["budget"] - spent, 0.0)
         if remaining <= _EXHAUSTED * settings["budget"]:
             remaining = 0.0
-        observed_rows = {metric: _amount_array(observed[metric], np.nan) for metric in METRICS} | {
+        # One array for every metric's row; None (unobserved) becomes NaN.
+        rows = np.array([observed[metric] for metric in METRICS], dtype=float)
+        observed_rows = dict(zip(METRICS, rows, strict=True)) | {
             "planned": np.array(planned, dtype=float)
         }
         t = state["t"] + 1
         previous = np.array(state["shares"], dtype=float)
         done = t >= settings["timesteps"] or remaining == 0.0
         state.update(t=t, spent=spent, remaining=remaining, done=done, active=mask.tolist())
-        state["previous_shares"] = _as_list(previous)
+        state["previous_shares"] = previous.tolist()
 
         if done:
             state.update(timestep_budget=0.0, budgets=[0.0] * n_campaigns)
@@ -241,8 +239,8 @@ class Policy:
         shares = project_shares(target, lower, upper, previous, settings["step"])
         state.update(
             timestep_budget=spendable,
-            shares=_as_list(shares),
-            budgets=_as_list(shares * spendable),
+            shares=shares.tolist(),
+            budgets=(shares * spendable).tolist(),
         )
         return state, self._allocation(state)
 
@@ -280,8 +278,8 @@ class Policy:
         shares = project_shares(target, lower, upper, previous, settings["step"])
         state.update(
             timestep_budget=spendable,
-            shares=_as_list(shares),
-            budgets=_as_list(shares * spendable),
+            shares=shares.tolist(),
+            budgets=(shares * spendable).tolist(),
         )
         return state
 
