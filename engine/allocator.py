@@ -268,7 +268,7 @@ def blend_tangent(blend: float) -> float:
 def _blend_tangents(blend: np.ndarray) -> np.ndarray:
     """`blend_tangent` of every entry, solved once per distinct blend (a batch holds a few)."""
     tangent = np.zeros(blend.shape)
-    for value in set(blend.ravel().tolist()):
+    for value in np.unique(blend).tolist():
         touch = blend_tangent(value)
         if touch:
             tangent[blend == value] = touch
@@ -392,10 +392,10 @@ def _allocate_negexp_blend(
             break
         probes = low + ((high - low) * quarters) // 4  # (3, D)
         probes = np.minimum(np.maximum(probes, low + 1), high - 1)
-        nu_probe = breaks[draw_index, np.minimum(np.maximum(probes, 0), count - 1)]
+        nu_probe = breaks[draw_index, np.maximum(probes, 0)]  # probes < high <= count
         reaches = path(nu_probe)[0].sum(axis=2) >= budget - slack
-        low = np.max(np.where(open_ & reaches, probes, low), axis=0)
-        high = np.min(np.where(open_ & ~reaches, probes, high), axis=0)
+        low = np.where(open_ & reaches, probes, low).max(axis=0)
+        high = np.where(open_ & ~reaches, probes, high).min(axis=0)
     nu_low = breaks[draw_index, np.maximum(low, 0)]
     nu_high = breaks[draw_index, np.minimum(high, count - 1)]
     ends, _ = path(np.stack([nu_low, nu_high, nu_high]), left_row=1)
@@ -419,7 +419,7 @@ def _allocate_negexp_blend(
             bottom = np.where(gap >= 0, nu, bottom)
             top = np.where(gap < 0, nu, top)
             newton = nu - gap / slope.sum(axis=1)
-            inside = np.isfinite(newton) & (newton > bottom) & (newton < top)
+            inside = (newton > bottom) & (newton < top)  # false for NaN and infinities
             nu = np.where(settled, nu, np.where(inside, newton, 0.5 * (bottom + top)))
         # Newton leaves the budget a hair off; the free campaigns take it in proportion to
         # their slopes, which is the next Newton step itself.
