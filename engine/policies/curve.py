@@ -295,7 +295,7 @@ class Curve(Policy):
         uniforms = rng.random(shape)
         chosen = (cumulative[None, :, :] < uniforms[:, :, None]).sum(axis=2)
         chosen = np.minimum(chosen, self.at_equal_share.size - 1)
-        variance = post["scale"][rows, chosen] / rng.gamma(post["shape"], size=shape)
+        variance = post["scale"][rows, chosen] / rng.standard_gamma(post["shape"], size=shape)
         spread = np.sqrt(variance / post["kappa"][rows, chosen])
         at_share = post["mean"][rows, chosen] + spread * rng.standard_normal(shape)
         alpha = np.maximum(at_share, _LOWEST_AMPLITUDE) / self.at_equal_share[chosen]
