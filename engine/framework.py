@@ -209,8 +209,8 @@ class Policy:
         if remaining <= _EXHAUSTED * settings["budget"]:
             remaining = 0.0
         # One array for every metric's row; None (unobserved) becomes NaN.
-        rows = np.array([observed[metric] for metric in METRICS], dtype=float)
-        observed_rows = dict(zip(METRICS, rows, strict=True)) | {
+        metric_rows = np.array([observed[metric] for metric in METRICS], dtype=float)
+        observed_rows = dict(zip(METRICS, metric_rows, strict=True)) | {
             "planned": np.array(planned, dtype=float)
         }
         t = state["t"] + 1
