@@ -275,6 +275,7 @@ def _blend_tangents(blend: np.ndarray) -> np.ndarray:
     return tangent
 
 
+@np.errstate(divide="ignore", invalid="ignore", over="ignore")
 def allocate_negexp_blend(
     alpha: np.ndarray,
     mu: np.ndarray,
@@ -298,22 +299,10 @@ def allocate_negexp_blend(
     Shapes and bounds as in `allocate_negexp` (finite upper bounds); answers (D, K).
 
     Called every timestep by the curve policy, so it is written for numpy's per-call
-    overhead: one error state for the whole solve, constants of the path computed once, and
-    the M multipliers of a path evaluation laid out in front of the (D, K) draws so that
-    every operation runs over D * K contiguous numbers.
+    overhead: one error state for the whole solve (the decorator), constants of the path
+    computed once, and the M multipliers of a path evaluation laid out in front of the (D, K)
+    draws so that every operation runs over D * K contiguous numbers.
     """
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return _allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
-
-
-def _allocate_negexp_blend(
-    alpha: np.ndarray,
-    mu: np.ndarray,
-    blend: np.ndarray,
-    budget: float,
-    lower: np.ndarray,
-    upper: np.ndarray,
-) -> np.ndarray:
     alpha, mu = np.atleast_2d(alpha), np.atleast_2d(mu)
     blend = np.broadcast_to(np.asarray(blend, dtype=float), alpha.shape)
     draws = alpha.shape[0]
