@@ -54,16 +54,21 @@ def _amounts(name: str, values: object, n_campaigns: int) -> list[float | None]:
         raise EngineError(f"{name} must be a list of {n_campaigns} numbers or nulls")
     if len(values) != n_campaigns:
         raise EngineError(f"{name} must have {n_campaigns} entries (got {len(values)})")
-    amounts: list[float | None] = []
+    return _non_negative_or_none(name, values)
+
+
+def _non_negative_or_none(name: str, values: Sequence) -> list[float | None]:
+    """Each value as a float >= 0, or None; EngineError naming `name[index]` otherwise."""
+    checked: list[float | None] = []
     for index, value in enumerate(values):
         if value is None:
-            amounts.append(None)
+            checked.append(None)
             continue
-        amount = _real(f"{name}[{index}]", value)
-        if amount < 0:
-            raise EngineError(f"{name}[{index}] must be >= 0 (got {amount:g})")
-        amounts.append(amount)
-    return amounts
+        number = _real(f"{name}[{index}]", value)
+        if number < 0:
+            raise EngineError(f"{name}[{index}] must be >= 0 (got {number:g})")
+        checked.append(number)
+    return checked
 
 
 def validate_settings(settings: Mapping, n_campaigns: int) -> dict:
@@ -164,16 +169,7 @@ def _observed_row(metric: str, values: Sequence) -> list[float | None]:
     """
     if all(value is None or (type(value) is float and 0.0 <= value < math.inf) for value in values):
         return list(values)
-    row: list[float | None] = []
-    for index, value in enumerate(values):
-        if value is None:
-            row.append(None)
-            continue
-        number = _real(f"observations[{metric!r}][{index}]", value)
-        if number < 0:
-            raise EngineError(f"observations[{metric!r}][{index}] must be >= 0 (got {number:g})")
-        row.append(number)
-    return row
+    return _non_negative_or_none(f"observations[{metric!r}]", values)
 
 
 def validate_observations(observations: object, n_campaigns: int) -> dict[str, list]:
