@@ -37,9 +37,9 @@ others; Hill curves x^n/(x^n + s^n), n in {1.5, 2}, in place of this family (all
 general KKT solver) gained nothing measurable in Hill worlds at T = 30 (0.1 +- 0.2 point) for
 many times the cost. It does not find every such campaign: one whose spends stay in a narrow
 band fits a concave curve as well, and the worst Hill worlds still end near 0.91 at T = 30. A
-step that draws S-curves searches for its multiplier (breakpoints, then Newton steps), about
-1.1 ms more than the closed-form concave step for 20 campaigns (python -m
-benchmarks.decision_step shows both).
+step that draws S-curves searches for its multiplier (breakpoints, then Newton steps), 0.6 ms
+(idle machine) to 1.1 ms (loaded) more than the closed-form concave step for 20 campaigns
+(python -m benchmarks.decision_step shows both).
 
 The worst worlds are those where a campaign saturating at 1.6 to 5 equal shares, Hill n 1.4 to
 2, is starved early. Tried against this default (paired, seeds 100..119; the two closest also
