@@ -72,6 +72,7 @@ def test_params_must_be_an_object():
         (3, {"floor": 0.3, "max_budget": [10.0, None, None]}, "floor"),
         (3, {"min_budget": [1.0, 2.0]}, "3 entries"),
         (3, {"max_budget": [1.0, math.nan, 2.0]}, "finite"),
+        (3, {"min_budget": [None, -1.0, None]}, r"min_budget\[1\] must be >= 0"),
         (3, {"stepp": 0.2}, "unknown setting"),
         (1, {}, "at least 2"),
     ],
