@@ -4,12 +4,14 @@ workers handled, and the API's timestep loop unchanged with workers on every bac
 from __future__ import annotations
 
 import asyncio
+import math
 import multiprocessing
 import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -144,3 +146,70 @@ def test_api_decides_the_same_with_or_without_workers(backend, tmp_path, monkeyp
     with_workers = _timestep_loop(backend, tmp_path / "with", workers=1)
     assert with_workers == without
     assert len(without) == 11 and without[0] != without[-6]
+
+
+def test_a_campaign_paused_while_next_decides_gets_nothing(backend, tmp_path):
+    """A campaign update that lands while a worker decides `next` re-balances the state; the
+    step decided on the state as it was must not overwrite that, so it is decided again."""
+    settings = make_settings(backend, tmp_path, decision_workers=1)
+    with TestClient(create_app(settings)) as client:
+        headers = client_user(client, "planner")
+        ids = make_campaigns(client, headers, n=4)
+        state = make_state(client, headers, ids, timesteps=5, policy=POLICY, floor=0.05).json()
+        sid, paused = state["id"], ids[0]
+        pool = client.app.state.decisions
+        decide_in_worker, decided = pool.decide, []
+
+        async def pause_during_first_decision(*arguments):
+            if not decided:
+                transport = httpx.ASGITransport(app=client.app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://x") as api:
+                    answer = await api.patch(
+                        f"/api/campaigns/{paused}", json={"status": "paused"}, headers=headers
+                    )
+                    assert answer.status_code == 200, answer.text
+            decided.append(arguments)
+            return await decide_in_worker(*arguments)
+
+        pool.decide = pause_during_first_decision
+        response = client.post(f"/api/states/{sid}/next", headers=headers)
+        assert response.status_code == 200, response.text
+        after = response.json()
+        assert after["current_time"] == 1
+        assert after["budgets"][paused] == 0.0 and after["allocation"][paused] == 0.0
+        assert len(decided) == 2 and decided[1][3] == [False, True, True, True]
+        assert math.isclose(sum(after["budgets"].values()), after["timestep_budget"])
+        # The finished timestep's history shows its shares as re-balanced by the pause.
+        history = client.get(f"/api/states/{sid}/history", headers=headers).json()["items"]
+        assert [row["timestep"] for row in history] == [0]
+        assert history[0]["allocation"][paused] == 0.0
+        assert history[0]["allocation"] != state["allocation"]
+
+
+def test_a_state_that_keeps_changing_while_next_decides_is_left_for_a_retry(backend, tmp_path):
+    settings = make_settings(backend, tmp_path, decision_workers=1)
+    with TestClient(create_app(settings)) as client:
+        headers = client_user(client, "planner")
+        ids = make_campaigns(client, headers, n=3)
+        state = make_state(client, headers, ids, timesteps=5, policy=POLICY).json()
+        pool = client.app.state.decisions
+        decide_in_worker, decided = pool.decide, []
+
+        async def change_bounds_during_every_decision(*arguments):
+            decided.append(arguments)
+            transport = httpx.ASGITransport(app=client.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://x") as api:
+                bound = {"max_budget": 1000 + len(decided)}
+                answer = await api.patch(f"/api/campaigns/{ids[0]}", json=bound, headers=headers)
+                assert answer.status_code == 200, answer.text
+            return await decide_in_worker(*arguments)
+
+        pool.decide = change_bounds_during_every_decision
+        response = client.post(f"/api/states/{state['id']}/next", headers=headers)
+        assert response.status_code == 409, response.text
+        assert response.json()["detail"]["current_time"] == 0
+        assert "kept changing" in response.json()["detail"]["message"]
+        assert len(decided) == 3
+        pool.decide = decide_in_worker
+        assert client.get(f"/api/states/{state['id']}", headers=headers).json()["current_time"] == 0
+        assert client.post(f"/api/states/{state['id']}/next", headers=headers).status_code == 200

@@ -2,9 +2,10 @@
 
 Advancing a timestep writes two things: the history row of the finished timestep, keyed by
 (state, timestep) under a unique index, then the state itself by compare-and-set on
-`current_time`. A retry after a crash between the two finds the history row already there
-and completes the state update; two concurrent advances of one timestep cannot both pass the
-compare-and-set, so exactly one wins and the other answers 409.
+`current_time` and its version. A retry after a crash between the two finds the history row
+already there and completes the state update; two concurrent advances of one timestep cannot
+both pass the compare-and-set, so exactly one wins and the other answers 409. A campaign
+update that re-balances the state while its step is decided makes the step be decided again.
 """
 
 from __future__ import annotations
@@ -49,6 +50,14 @@ class StateConflict(Exception):
 
 class InvalidRequest(Exception):
     """The request names things that do not fit this state: the API answers 422."""
+
+
+class StateChanged(Exception):
+    """The state was changed (re-balanced by a campaign update) between reading a timestep and
+    writing its step: the step must be decided again on what is stored now."""
+
+
+_ATTEMPTS = 3
 
 
 def state_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -288,22 +297,34 @@ def pending_step(
 
 
 def commit_step(store: Store, step: PendingStep, decision: Decision) -> dict[str, Any]:
-    """Write the finished timestep's history row, then the state by compare-and-set."""
-    state, t = step.state, step.state["current_time"]
+    """Write the finished timestep's history row, then the state by compare-and-set.
+
+    Both writes name the state version the step was decided on. The history row is written
+    unless a row from a later version of the state is already there, so a call that read the
+    state before a campaign update re-balanced it cannot overwrite the re-balanced shares; the
+    compare-and-set fails if the state changed at all, and StateChanged says to decide again
+    when it was re-balanced rather than advanced.
+    """
+    state, t, version = step.state, step.state["current_time"], step.state["version"]
     try:
-        store.collection("history").insert(
+        store.collection("history").upsert(
+            {"_id": _timestep_key(state["_id"], t), "version": {"$lte": version}},
             {
-                "_id": _timestep_key(state["_id"], t),
-                "state_id": state["_id"],
-                "client_id": state["client_id"],
-                "timestep": t,
-                "allocation": state["allocation"],
-                "budgets": state["budgets"],
-                "decided_at": step.read_at,
-            }
+                "$set": {
+                    "allocation": state["allocation"],
+                    "budgets": state["budgets"],
+                    "decided_at": step.read_at,
+                    "version": version,
+                },
+                "$setOnInsert": {
+                    "state_id": state["_id"],
+                    "client_id": state["client_id"],
+                    "timestep": t,
+                },
+            },
         )
     except Conflict:
-        logger.info("History of state %s timestep %d already written: completing", state["_id"], t)
+        logger.info("History of state %s timestep %d has a later version: kept", state["_id"], t)
     now = utcnow()
     done = decision.done
     changes = {
@@ -316,14 +337,20 @@ def commit_step(store: Store, step: PendingStep, decision: Decision) -> dict[str
         **_allocation_fields(decision, state["campaign_ids"]),
     }
     advanced = store.collection("states").set_if(
-        {"_id": state["_id"], "current_time": t, "status": "active"},
+        {"_id": state["_id"], "current_time": t, "status": "active", "version": version},
         {"$set": changes, "$inc": {"version": 1}},
     )
     if not advanced:
         current = store.collection("states").get({"_id": state["_id"]})
-        now_at = current["current_time"] if current else t
+        if current is None:
+            raise StateConflict("The state was deleted", t)
+        if current["current_time"] == t and current["status"] == "active":
+            raise StateChanged(f"state {state['_id']} changed while timestep {t} was decided")
+        if current["current_time"] == t and current["status"] == "paused":
+            raise StateConflict("The state was paused", t)
+        now_at = current["current_time"]
         raise StateConflict(f"Timestep {t} was already advanced; current_time is {now_at}", now_at)
-    return {**state, **changes, "version": state["version"] + 1}
+    return {**state, **changes, "version": version + 1}
 
 
 def _decide_on(step: PendingStep) -> Decision:
@@ -335,8 +362,28 @@ def advance(
     store: Store, state: dict[str, Any], expected_time: int | None = None
 ) -> dict[str, Any]:
     """Feed timestep `current_time`'s metrics to the engine and move to the next timestep."""
-    step = pending_step(store, state, expected_time)
-    return commit_step(store, step, _decide_on(step))
+    for attempt in range(_ATTEMPTS):
+        step = pending_step(store, state, expected_time)
+        try:
+            return commit_step(store, step, _decide_on(step))
+        except StateChanged as error:
+            if attempt == _ATTEMPTS - 1:
+                raise _changed_too_often(step) from error
+            expected_time = step.state["current_time"]
+            state = _reloaded(store, step.state)
+    raise AssertionError("unreachable")
+
+
+def _reloaded(store: Store, state: dict[str, Any]) -> dict[str, Any]:
+    fresh = store.collection("states").get({"_id": state["_id"], "client_id": state["client_id"]})
+    if fresh is None:
+        raise StateConflict("The state was deleted", state["current_time"])
+    return fresh
+
+
+def _changed_too_often(step: PendingStep) -> StateConflict:
+    t = step.state["current_time"]
+    return StateConflict(f"The state kept changing while timestep {t} was decided: retry", t)
 
 
 async def advance_served(
@@ -350,10 +397,25 @@ async def advance_served(
     workers, all of it in one store call)."""
     if not pool.workers:
         return await store.call(lambda: advance(store, load(), expected_time))
-    step = await store.call(lambda: pending_step(store, load(), expected_time))
-    state = step.state
-    decision = await pool.decide(state["policy"], state["engine"], step.observations, step.active)
-    return await store.call(lambda: commit_step(store, step, decision))
+    for attempt in range(_ATTEMPTS):
+        step = await store.call(functools.partial(_read_step, store, load, expected_time))
+        state = step.state
+        decision = await pool.decide(
+            state["policy"], state["engine"], step.observations, step.active
+        )
+        try:
+            return await store.call(functools.partial(commit_step, store, step, decision))
+        except StateChanged as error:
+            if attempt == _ATTEMPTS - 1:
+                raise _changed_too_often(step) from error
+            expected_time = state["current_time"]
+    raise AssertionError("unreachable")
+
+
+def _read_step(
+    store: Store, load: Callable[[], dict[str, Any]], expected_time: int | None
+) -> PendingStep:
+    return pending_step(store, load(), expected_time)
 
 
 def rebalanced_states(
