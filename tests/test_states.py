@@ -187,6 +187,25 @@ def test_run_completes_after_last_timestep(client, tenant, campaigns):
     assert [r["timestep"] for r in history["items"]] == [0, 1, 2]
 
 
+def test_a_run_whose_budget_is_spent_early_takes_no_metrics_for_timesteps_it_never_ran(
+    client, tenant, campaigns
+):
+    state = make_state(client, tenant.headers, campaigns, budget=300, timesteps=5).json()
+    sid = state["id"]
+    spent = [{"campaign_id": cid, "spend": 100} for cid in campaigns]
+    url = f"/api/states/{sid}/metrics"
+    assert client.post(url, json={"timestep": 0, "metrics": spent}, headers=tenant.headers)
+    advanced = client.post(f"/api/states/{sid}/next", headers=tenant.headers).json()
+    assert advanced["status"] == "completed" and advanced["current_time"] == 1
+    late = {"timestep": 1, "metrics": [{"campaign_id": campaigns[0], "spend": 5}]}
+    refused = client.post(url, json=late, headers=tenant.headers)
+    assert refused.status_code == 422 and "never ran" in refused.json()["detail"]
+    stored = client.get(f"{url}?timestep=1", headers=tenant.headers).json()
+    assert stored == dict.fromkeys(campaigns)
+    corrected = client.post(url, json={**late, "timestep": 0}, headers=tenant.headers)
+    assert corrected.status_code == 200 and corrected.json()["correction"] is True
+
+
 def test_pause_and_resume(client, tenant, state):
     sid = state["id"]
     assert (

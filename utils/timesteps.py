@@ -162,8 +162,15 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
     unknown = [row.campaign_id for row in body.metrics if row.campaign_id not in ids]
     if unknown:
         raise InvalidRequest(f"Campaigns not in this state: {', '.join(unknown)}")
-    last = min(state["current_time"], state["timesteps"] - 1)
-    if body.timestep > last:
+    if state["status"] == "completed":
+        # A run ends after its last timestep or, earlier, when its budget is spent: either
+        # way the timesteps it finished are all there is to correct.
+        last = state["current_time"] - 1
+        if body.timestep > last:
+            raise InvalidRequest(
+                f"timestep {body.timestep} never ran: the state completed after timestep {last}"
+            )
+    elif body.timestep > state["current_time"]:
         raise InvalidRequest(
             f"timestep {body.timestep} has not started: the current timestep is "
             f"{state['current_time']}"
