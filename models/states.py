@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
@@ -57,6 +57,18 @@ class StateCreate(CreateBody):
         if len(set(ids)) != len(ids):
             raise ValueError("campaign_ids must not repeat")
         return ids
+
+    @model_validator(mode="after")
+    def _ends_in_a_calendar(self) -> StateCreate:
+        """Every timestep's due time must be a date: a run ending past the year 9999 would be
+        accepted, then fail at the timestep whose due time cannot be written."""
+        start = self.start_at or datetime.now(UTC)
+        room = datetime.max.replace(tzinfo=UTC) - start
+        if timedelta(hours=self.timestep_hours * self.timesteps) >= room:
+            raise ValueError(
+                "the run would end after the year 9999 (start_at + timesteps x timestep_hours)"
+            )
+        return self
 
 
 class MetricRow(CreateBody):

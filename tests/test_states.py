@@ -206,6 +206,26 @@ def test_a_run_whose_budget_is_spent_early_takes_no_metrics_for_timesteps_it_nev
     assert corrected.status_code == 200 and corrected.json()["correction"] is True
 
 
+def test_a_run_must_end_before_the_calendar_does(client, tenant, campaigns):
+    for start_at, hours in (("9999-12-31T00:00:00Z", 24), ("9998-01-01T00:00:00Z", 8784)):
+        refused = make_state(
+            client, tenant.headers, campaigns, timesteps=2, start_at=start_at, timestep_hours=hours
+        )
+        assert refused.status_code == 422 and "year 9999" in refused.text
+    assert client.get("/api/states", headers=tenant.headers).json()["total"] == 0
+    edge = make_state(
+        client,
+        tenant.headers,
+        campaigns,
+        timesteps=2,
+        start_at="9997-06-01T00:00:00Z",
+        timestep_hours=8784,
+    ).json()
+    url = f"/api/states/{edge['id']}/next"
+    assert client.post(url, headers=tenant.headers).json()["next_due_at"].startswith("9999-06")
+    assert client.post(url, headers=tenant.headers).json()["status"] == "completed"
+
+
 def test_pause_and_resume(client, tenant, state):
     sid = state["id"]
     assert (
