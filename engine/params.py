@@ -24,7 +24,11 @@ class Number:
         """The value as a plain float/int, or EngineError saying what is wrong with it."""
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise EngineError(f"parameter {name!r} must be a number (got {value!r})")
-        if not math.isfinite(float(value)):
+        try:
+            finite = math.isfinite(float(value))
+        except OverflowError:  # an integer beyond any float
+            raise EngineError(f"parameter {name!r} must be finite (got a huge integer)") from None
+        if not finite:
             raise EngineError(f"parameter {name!r} must be finite (got {value!r})")
         if self.integer:
             if float(value) != int(value):

@@ -51,6 +51,9 @@ DEFAULT_GRID_EQUAL_THRESHOLDS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)
 DEFAULT_GRID_HEAVY_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3)
 DEFAULT_HOLDOUT_FRACTION = 0.3
 DEFAULT_SIMULATION_STEPS = 30
+# Longer than any price series Oktopus keeps (a state has at most 10,000 timesteps); a longer
+# window means the same as null, all prices.
+MAX_LOOKBACK = 1_000_000
 
 _BAND_KEYS = frozenset({"name", "lower", "upper", "allocation"})
 _SHARE_TOLERANCE = 1e-9
@@ -246,13 +249,15 @@ def validate_prices(
 
 
 def validate_lookback(lookback: int | None) -> int | None:
-    """``None`` (all prices) or an integer of at least 1."""
+    """``None`` (all prices) or an integer from 1 to MAX_LOOKBACK."""
     if lookback is None:
         return None
     if not isinstance(lookback, numbers.Integral) or isinstance(lookback, bool):
         raise EngineError(f"lookback must be an integer >= 1 or null (got {lookback!r})")
     if lookback < 1:
         raise EngineError(f"lookback must be at least 1 (got {lookback})")
+    if lookback > MAX_LOOKBACK:
+        raise EngineError(f"lookback must be at most {MAX_LOOKBACK:,} (null uses all prices)")
     return int(lookback)
 
 

@@ -42,6 +42,9 @@ def test_unknown_policy_is_rejected():
         ("curve", {"scale_min": 10.0, "scale_max": 1.0}),
         ("curve", {"unknown": 1}),
         ("rps", {"lookback": 0}),
+        ("ucb", {"c": 10**400}),
+        ("curve", {"draws": 10**400}),
+        ("rps", {"lookback": 2**64}),
     ],
 )
 def test_bad_params_are_rejected(name, params):

@@ -164,6 +164,16 @@ def test_every_policy_moves_budget_toward_a_clearly_best_campaign(name):
     assert allocation["shares"][0] == max(allocation["shares"])
 
 
+@pytest.mark.parametrize("tau", [5e-324, 1e-310, 1e-3])
+def test_softmax_with_a_vanishing_tau_turns_greedy_not_nan(tau):
+    policy = make_policy("softmax", {"tau": tau})
+    state = policy.init(3, {"budget": 3000.0, "timesteps": 10, "floor": 0.0, "seed": 1})
+    for _ in range(3):
+        state, allocation = policy.advance(state, linear_world(state, [1, 3, 2], [1, 1, 1]))
+    assert np.isfinite(allocation["shares"]).all()
+    assert allocation["shares"][1] == max(allocation["shares"]) > 0.5
+
+
 def test_uniform_keeps_equal_shares():
     policy = make_policy("uniform")
     state = policy.init(4, {"budget": 400.0, "timesteps": 4})

@@ -46,6 +46,22 @@ def _state(client: TestClient, headers: dict, campaign_ids: list[str]) -> str:
 # --- NaN and infinities ---------------------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "policy",
+    [
+        {"name": "ucb", "params": {"c": 10**400}},
+        {"name": "curve", "params": {"grid_size": 10**30}},
+        {"name": "rps", "params": {"lookback": 2**64}},
+    ],
+)
+def test_policy_parameters_beyond_any_number_answer_422_and_store_nothing(client, tenant, policy):
+    ids = [_campaign(client, tenant.headers, n) for n in ("A", "B")]
+    body = {"campaign_ids": ids, "budget": 1000, "policy": policy}
+    response = client.post("/api/states", json=body, headers=tenant.headers)
+    assert response.status_code == 422, response.text
+    assert _total(client, "/api/states", tenant.headers) == 0
+
+
 @pytest.mark.parametrize("literal", NON_FINITE)
 def test_non_finite_campaign_budgets_answer_422_and_store_nothing(client, tenant, literal):
     for field in (b"min_budget", b"max_budget"):

@@ -20,7 +20,10 @@ class Softmax(ReturnsPolicy):
         returns = observed_returns(context)
         if not returns.informed:
             return context.previous
-        logits = np.where(context.active, returns.rate / self.params["tau"], -np.inf)
-        weights = np.exp(logits - logits.max())
+        rate = np.where(context.active, returns.rate, -np.inf)
+        # Returns relative to the best before dividing: a tiny tau sends the others to -inf
+        # (weight 0) instead of every logit to inf (inf - inf is NaN).
+        with np.errstate(over="ignore"):
+            weights = np.exp((rate - rate.max()) / self.params["tau"])
         chosen = int(rng.choice(context.n_campaigns, p=weights / weights.sum()))
         return step_toward(context, chosen, returns.rate)
