@@ -444,7 +444,10 @@ def _recommendations(
     if max_share is None:
         max_share = run.step if run else 0.25
     smallest = settings.min_shift_share * timestep_budget
+    # Amounts near the ends of the float range (accepted metrics of 1e-300 spend and 1e12
+    # value) can fit curves whose marginals or gains overflow: such campaigns are not moved.
     eligible = np.array([c.active for c in campaigns]) & (learning_status != "no data")
+    eligible &= np.isfinite(marginal)
     donors = [k for k in np.argsort(marginal, kind="stable") if eligible[k]]
     donors = [k for k in donors if spend_now[k] - lower[k] >= smallest]
     recipients = [k for k in np.argsort(-marginal, kind="stable") if eligible[k]]
@@ -466,16 +469,16 @@ def _recommendations(
             max_share * timestep_budget,
         )
         amount = _shift(curves, donor, recipient, spend_now, most)
-        if amount < smallest:
-            continue
-        donors.remove(donor)
-        share = amount / timestep_budget
         gain = (
             curves.value(recipient, spend_now[recipient] + amount)
             - curves.value(recipient, spend_now[recipient])
             + curves.value(donor, spend_now[donor] - amount)
             - curves.value(donor, spend_now[donor])
         )
+        if amount < smallest or not np.isfinite(gain):
+            continue
+        donors.remove(donor)
+        share = amount / timestep_budget
         relative = gain / total_now if total_now > 0 else np.nan
         certainty = min(learning_status[donor], learning_status[recipient], key=_CERTAINTY.index)
         text = (
@@ -655,7 +658,10 @@ def _anomalies(
     stacked = np.stack([series[name] for name in ANOMALY_METRICS])  # (M, T, K)
     z, median = _robust_z(stacked)
     enough = np.isfinite(stacked).sum(axis=1, keepdims=True) >= settings.anomaly_min_points
-    flagged = enough & (np.abs(np.nan_to_num(z)) > settings.anomaly_z)
+    # A z beyond the float range (a spread of 1e-300 around the median) scores nothing.
+    flagged = (
+        enough & np.isfinite(z) & (np.abs(np.where(np.isfinite(z), z, 0.0)) > settings.anomaly_z)
+    )
     found = []
     for m, row, k in zip(*np.nonzero(flagged), strict=True):
         metric = ANOMALY_METRICS[m]
@@ -697,6 +703,9 @@ def _spend_now(tables: _Tables, ids: Sequence[str], run: RunInfo | None) -> np.n
     return np.nan_to_num(spend, nan=0.0)
 
 
+# Accepted amounts span 0 to 1e12, down to 1e-300: ratios and squares of them overflow to inf
+# in places, which the analysis reads as "no usable number" (None in its answer), not as news.
+@np.errstate(over="ignore", invalid="ignore")
 def analyze(
     history: Sequence[Mapping[str, Any]],
     campaigns: Sequence[CampaignInfo],

@@ -13,6 +13,7 @@ from scipy.stats import t as student_t
 
 from engine.errors import EngineError
 from engine.insights import CampaignInfo, InsightSettings, RunInfo, analyze
+from models.insights import InsightsOut
 
 
 def history_from(spend, revenue=None, conversions=None, clicks=None, silent=()):
@@ -349,3 +350,30 @@ def test_any_history_gives_strict_json_bounded_shifts_and_ignores_row_order(data
     shuffled = list(history)
     shuffler.shuffle(shuffled)
     assert analyze(shuffled, campaigns(3), objective, run) == analysis
+
+
+EXTREME_SPEND = [1e-300, 1e-9, 1.0, 1e6, 1e12]
+EXTREME_VALUE = [0.0, 1e-300, 1.0, 1e6, 1e12]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.sampled_from(EXTREME_SPEND), min_size=3, max_size=3), min_size=3, max_size=8
+    ),
+    st.data(),
+    st.sampled_from(["revenue", "conversions", "profit"]),
+)
+def test_extreme_but_valid_metrics_give_an_answer_the_api_can_send(spend, data, objective):
+    """Any amounts the metrics endpoint accepts (0 to 1e12) give an analysis whose every
+    required number is finite: the API's answer model takes it as it is."""
+    revenue = [
+        data.draw(st.lists(st.sampled_from(EXTREME_VALUE), min_size=3, max_size=3)) for _ in spend
+    ]
+    history = history_from(spend, revenue, np.array(revenue) / 50)
+    run = RunInfo(budget=5e12, remaining=1e12, timesteps=30, current_time=len(history), step=0.2)
+    analysis = analyze(history, campaigns(3), objective, run)
+    json.dumps(analysis, allow_nan=False)
+    InsightsOut(state_id="s", **analysis)
+    for shift in analysis["recommendations"]:
+        assert all(math.isfinite(shift[key]) for key in ("share", "amount", "expected_gain"))
