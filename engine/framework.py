@@ -30,6 +30,7 @@ from engine.errors import EngineError
 from engine.params import Anything, Number, validate_params
 from engine.settings import (
     METRICS,
+    check_current_bounds,
     validate_active,
     validate_observations,
     validate_settings,
@@ -256,20 +257,24 @@ class Policy:
 
         Paused campaigns' shares go to the active ones in proportion to their current shares,
         within `step` of the previous timestep's shares (widened only as far as needed). New
-        bounds are checked as at `init` (EngineError if they cannot hold with the run's budget).
+        bounds are checked as at `init`, and their minimums against the current timestep's
+        budget too (EngineError if they cannot hold).
         """
         state = self._load(state)
         n_campaigns = len(state["shares"])
         bounds = {"min_budget": min_budget, "max_budget": max_budget}
         changed = {key: value for key, value in bounds.items() if value is not None}
+        before = state["settings"]
         if changed:
-            state["settings"] = validate_settings({**state["settings"], **changed}, n_campaigns)
+            state["settings"] = validate_settings({**before, **changed}, n_campaigns)
         settings = state["settings"]
         mask = np.array(validate_active(active, n_campaigns), dtype=bool)
         state["active"] = mask.tolist()
         if state["done"]:
             return state
         timesteps_left = settings["timesteps"] - state["t"]
+        if any(settings[key] != before[key] for key in changed):
+            check_current_bounds(settings, state["remaining"] / timesteps_left)
         lower, upper, spendable = self._bounds(settings, mask, state["remaining"] / timesteps_left)
         current = np.where(mask, np.array(state["shares"], dtype=float), 0.0)
         target = current / current.sum() if current.sum() > 0 else uniform_target(mask)

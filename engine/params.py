@@ -64,7 +64,7 @@ def validate_params(
         params = {}
     if not isinstance(params, Mapping):
         raise EngineError(f"params of {policy!r} must be an object (got {type(params).__name__})")
-    unknown = sorted(set(params) - set(specs))
+    unknown = sorted(set(params) - set(specs), key=str)
     if unknown:
         allowed = ", ".join(sorted(specs)) or "none"
         raise EngineError(f"unknown parameter(s) {unknown} for {policy!r} (allowed: {allowed})")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 from collections.abc import Mapping, Sequence
 
 from engine.errors import EngineError
@@ -24,6 +25,11 @@ DEFAULT_SETTINGS: dict = {
 }
 _SETTING_KEYS = frozenset({"budget", "timesteps", *DEFAULT_SETTINGS})
 _FEASIBILITY_TOLERANCE = 1e-9
+# The largest amount (budget, bound, observed value) the engine takes: squares and sums over
+# a run of such amounts stay finite. Oktopus's API takes at most 1e12.
+MAX_AMOUNT = 1e150
+# Integers are stored in JSON state documents, whose readers keep 64-bit integers.
+_MAX_INTEGER = 2**63 - 1
 
 
 def _real(name: str, value: object) -> float:
@@ -38,11 +44,22 @@ def _real(name: str, value: object) -> float:
     return value
 
 
+def _amount(name: str, value: object) -> float:
+    number = _real(name, value)
+    if number < 0:
+        raise EngineError(f"{name} must be >= 0 (got {number:g})")
+    if number > MAX_AMOUNT:
+        raise EngineError(f"{name} must be at most {MAX_AMOUNT:g} (got {number:g})")
+    return number
+
+
 def _integer(name: str, value: object, low: int) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise EngineError(f"{name} must be an integer (got {value!r})")
     if value < low:
         raise EngineError(f"{name} must be at least {low} (got {value})")
+    if value > _MAX_INTEGER:
+        raise EngineError(f"{name} must be below 2**63")
     return int(value)
 
 
@@ -58,17 +75,9 @@ def _amounts(name: str, values: object, n_campaigns: int) -> list[float | None]:
 
 
 def _non_negative_or_none(name: str, values: Sequence) -> list[float | None]:
-    """Each value as a float >= 0, or None; EngineError naming `name[index]` otherwise."""
-    checked: list[float | None] = []
-    for index, value in enumerate(values):
-        if value is None:
-            checked.append(None)
-            continue
-        number = _real(f"{name}[{index}]", value)
-        if number < 0:
-            raise EngineError(f"{name}[{index}] must be >= 0 (got {number:g})")
-        checked.append(number)
-    return checked
+    """Each value as a float from 0 to MAX_AMOUNT, or None; EngineError naming `name[index]`
+    otherwise."""
+    return [None if x is None else _amount(f"{name}[{i}]", x) for i, x in enumerate(values)]
 
 
 def validate_settings(settings: Mapping, n_campaigns: int) -> dict:
@@ -76,7 +85,7 @@ def validate_settings(settings: Mapping, n_campaigns: int) -> dict:
     n_campaigns = _integer("the number of campaigns", n_campaigns, 2)
     if not isinstance(settings, Mapping):
         raise EngineError("settings must be an object")
-    unknown = sorted(set(settings) - _SETTING_KEYS)
+    unknown = sorted(set(settings) - _SETTING_KEYS, key=str)
     if unknown:
         raise EngineError(f"unknown setting(s) {unknown} (allowed: {sorted(_SETTING_KEYS)})")
     for required in ("budget", "timesteps"):
@@ -87,7 +96,10 @@ def validate_settings(settings: Mapping, n_campaigns: int) -> dict:
     budget = _real("budget", merged["budget"])
     if budget <= 0:
         raise EngineError(f"budget must be greater than 0 (got {budget:g})")
+    budget = _amount("budget", budget)
     timesteps = _integer("timesteps", merged["timesteps"], 1)
+    if budget / timesteps < sys.float_info.min:
+        raise EngineError(f"budget {budget:g} is too small to split over {timesteps} timesteps")
     step = _real("step", merged["step"])
     if not 0 < step <= 1:
         raise EngineError(f"step must be in (0, 1] share points (got {step:g})")
@@ -105,7 +117,7 @@ def validate_settings(settings: Mapping, n_campaigns: int) -> dict:
     seed = _integer("seed", merged["seed"], 0)
     min_budget = _amounts("min_budget", merged["min_budget"], n_campaigns)
     max_budget = _amounts("max_budget", merged["max_budget"], n_campaigns)
-    _check_bounds(budget / timesteps, floor, min_budget, max_budget)
+    _check_bounds(budget / timesteps, floor, min_budget, max_budget, "budget / timesteps")
     return {
         "budget": budget,
         "timesteps": timesteps,
@@ -123,8 +135,11 @@ def _check_bounds(
     floor: float,
     min_budget: list[float | None],
     max_budget: list[float | None],
+    source: str,
+    spendable: bool = True,
 ) -> None:
-    """Reject bounds that make the first timestep budget impossible to allocate."""
+    """Reject bounds that make a timestep budget (`source` says which) impossible to allocate;
+    `spendable` also rejects maximum budgets that could not spend it all."""
     slack = _FEASIBILITY_TOLERANCE * timestep_budget
     lows = [max(floor * timestep_budget, low or 0.0) for low in min_budget]
     for index, (low, high) in enumerate(zip(min_budget, max_budget, strict=True)):
@@ -138,13 +153,32 @@ def _check_bounds(
     if sum(lows) > timestep_budget + slack:
         raise EngineError(
             f"minimum budgets and floors sum to {sum(lows):g}, above the timestep budget "
-            f"{timestep_budget:g} (budget / timesteps)"
+            f"{timestep_budget:g} ({source})"
         )
-    if all(high is not None for high in max_budget) and sum(max_budget) < timestep_budget - slack:
+    if (
+        spendable
+        and all(high is not None for high in max_budget)
+        and sum(max_budget) < timestep_budget - slack
+    ):
         raise EngineError(
             f"max_budget sums to {sum(max_budget):g}, below the timestep budget "
-            f"{timestep_budget:g} (budget / timesteps): the budget could not be spent"
+            f"{timestep_budget:g} ({source}): the budget could not be spent"
         )
+
+
+def check_current_bounds(settings: Mapping, timestep_budget: float) -> None:
+    """Validated settings' per-campaign bounds against a running state's current timestep
+    budget (remaining / timesteps left), which over- or under-spend has moved away from
+    budget / timesteps. Minimums it cannot meet are rejected; maximums that cannot spend it
+    all are not, since what they leave unspent is re-planned over the timesteps left."""
+    _check_bounds(
+        timestep_budget,
+        settings["floor"],
+        settings["min_budget"],
+        settings["max_budget"],
+        "remaining / timesteps left",
+        spendable=False,
+    )
 
 
 def validate_active(active: object, n_campaigns: int) -> list[bool]:
@@ -167,7 +201,7 @@ def _observed_row(metric: str, values: Sequence) -> list[float | None]:
     in one Python pass: for K of a few tens that is several times faster than an array
     check, and this runs for every metric of every decision step.
     """
-    if all(value is None or (type(value) is float and 0.0 <= value < math.inf) for value in values):
+    if all(x is None or (type(x) is float and 0.0 <= x <= MAX_AMOUNT) for x in values):
         return list(values)
     return _non_negative_or_none(f"observations[{metric!r}]", values)
 
@@ -176,7 +210,7 @@ def validate_observations(observations: object, n_campaigns: int) -> dict[str, l
     """Every metric as K floats or None (unobserved); `spend` is required, negatives rejected."""
     if not isinstance(observations, Mapping):
         raise EngineError("observations must be an object of metric -> list")
-    unknown = sorted(set(observations) - set(METRICS))
+    unknown = sorted(set(observations) - set(METRICS), key=str)
     if unknown:
         raise EngineError(f"unknown metric(s) {unknown} (allowed: {list(METRICS)})")
     if "spend" not in observations:

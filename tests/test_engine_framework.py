@@ -77,6 +77,12 @@ def test_params_must_be_an_object():
         (3, {"max_budget": [1.0, math.nan, 2.0]}, "finite"),
         (3, {"min_budget": [None, -1.0, None]}, r"min_budget\[1\] must be >= 0"),
         (3, {"stepp": 0.2}, "unknown setting"),
+        (3, {1: 0, "x": 0}, "unknown setting"),
+        (3, {"budget": 1e200}, "at most 1e"),
+        (3, {"budget": 5e-324}, "too small to split"),
+        (3, {"timesteps": 10**400}, "below 2"),
+        (3, {"seed": 2**64}, "below 2"),
+        (3, {"max_budget": [1e151, None, None]}, r"max_budget\[0\] must be at most"),
         (1, {}, "at least 2"),
     ],
 )
@@ -98,7 +104,10 @@ def test_required_settings_must_be_given():
         {"spend": [1.0, -2.0]},
         {"spend": [1.0, math.nan]},
         {"spend": [1.0, 1.0], "likes": [1.0, 2.0]},
+        {"spend": [1.0, 1.0], 7: [1.0, 2.0]},
         {"spend": "lots"},
+        {"spend": [1.7e308, 1.7e308]},
+        {"spend": [1.0, 1.0], "revenue": [1e160, 1.0]},
     ],
 )
 def test_bad_observations_are_rejected(observations):
