@@ -24,6 +24,8 @@ from engine.response import ResponseCurves
 
 MAX_BISECTIONS = 200
 RELATIVE_TOLERANCE = 1e-13
+LOG_TWO = float(np.log(2.0))
+SMALLEST_NORMAL = float(np.finfo(float).tiny)
 
 
 @dataclass(frozen=True)
@@ -324,7 +326,13 @@ def allocate_negexp_blend(
 
     def log_marginal(x: np.ndarray) -> np.ndarray:
         z = np.minimum(np.exp(-mu * x), tangent_z)
-        return np.log(start * z * (peak - twice_blend * z))
+        direct = np.log(start * z * (peak - twice_blend * z))
+        # Far up a curve (mu * x past ~708) z is subnormal or 0: take the logs term by term.
+        far = z < SMALLEST_NORMAL
+        if not far.any():
+            return direct
+        log_z = np.minimum(minus_mu * x, -tangent)
+        return np.where(far, log_start + log_z + np.log(peak - twice_blend * z), direct)
 
     def path(
         nu: np.ndarray, left_row: int | None = None, with_slope: bool = False
@@ -333,7 +341,8 @@ def allocate_negexp_blend(
         derivatives in nu; in row `left_row`, the limit from below: a flat stretch just
         crossed is still spent."""
         nu = nu[:, :, None]
-        level = np.exp(np.subtract(nu, log_start))
+        log_level = np.subtract(nu, log_start)
+        level = np.exp(log_level)
         root = np.multiply(eight_blend, level)
         np.subtract(peak_squared, root, out=root)
         np.maximum(root, 0.0, out=root)
@@ -342,6 +351,11 @@ def allocate_negexp_blend(
         z = np.multiply(2.0, level)
         z /= root
         raw = np.log(z)
+        # Far up a curve z is subnormal or 0 (spend read as the upper bound): there take
+        # log z = log(2 * level / root) term by term, level's log being exact.
+        far = z < SMALLEST_NORMAL
+        if far.any():
+            np.copyto(raw, LOG_TWO + log_level - np.log(root), where=far)
         raw /= minus_mu
         on_curve = np.less(nu, log_line)
         if left_row is not None:
@@ -352,6 +366,8 @@ def allocate_negexp_blend(
         if not with_slope:
             return spend, None
         slope = level / (z * (four_blend * z - peak) * mu)
+        if far.any():  # level / z = root / 2, without 0 / 0
+            np.copyto(slope, 0.5 * root / ((four_blend * z - peak) * mu), where=far)
         free = on_curve & (raw > lowest_spend) & (raw < highest_spend)
         return spend, np.where(free, slope, 0.0)
 
