@@ -135,7 +135,12 @@ def solve_monotone_multiplier(
             # Geometric steps: spend depends on the multiplier's relative size.
             if high <= low * (1.0 + RELATIVE_TOLERANCE):
                 break
-            candidates = low * (high / low) ** fractions
+            ratio = high / low
+            if np.isfinite(ratio):
+                candidates = low * ratio**fractions
+            else:  # a subnormal low end: the ratio overflows, its logs do not
+                log_low = np.log(low)
+                candidates = np.exp(log_low + (np.log(high) - log_low) * fractions)
         else:
             if high - low <= RELATIVE_TOLERANCE * scale:
                 break

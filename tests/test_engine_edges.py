@@ -5,7 +5,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.allocator import allocate_negexp, allocate_negexp_blend, blend_tangent
+from engine.allocator import (
+    allocate_budget,
+    allocate_negexp,
+    allocate_negexp_blend,
+    blend_tangent,
+)
+from engine.response import MichaelisMentenCurves, NegExpCurves
 
 
 def negexp_value(alpha: np.ndarray, mu: np.ndarray, spend: np.ndarray) -> np.ndarray:
@@ -67,3 +73,49 @@ def test_blend_allocator_is_optimal_on_draws_like_the_curve_policys(size, seed):
         can_give = spend > lower + 1e-6 * budget
         can_take = spend < upper - 1e-6 * budget
         assert log_marginal[can_take].max() <= log_marginal[can_give].min() + 1e-6
+
+
+def test_kkt_solver_does_not_give_the_budget_to_a_worthless_campaign():
+    # A subnormal marginal at an upper bound made the multiplier bracket's ratio overflow.
+    curves = MichaelisMentenCurves([1e-310, 1.0], [1.0, 1.0])
+    spend = allocate_budget(curves, 1.0)
+    assert spend[1] == pytest.approx(1.0, rel=1e-9)
+    curves = NegExpCurves([1.0, 1e6], [1.0, 0.1])
+    spend = allocate_budget(curves, 700.0)
+    assert curves.response(spend).sum() == pytest.approx(1e6 + 1.0, rel=1e-9)
+
+
+def no_transfer_improves(curves, spend: np.ndarray, lower: np.ndarray, upper: np.ndarray) -> None:
+    """No move of part of one campaign's spend to another raises the total response."""
+    value = curves.response(spend).sum()
+    for giver in range(spend.size):
+        for taker in range(spend.size):
+            room = min(spend[giver] - lower[giver], upper[taker] - spend[taker])
+            if giver == taker or room <= 0:
+                continue
+            for part in (1e-3, 0.1, 1.0):
+                moved = spend.copy()
+                moved[giver] -= part * room
+                moved[taker] += part * room
+                assert curves.response(moved).sum() <= value * (1 + 1e-9)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.sampled_from([NegExpCurves, MichaelisMentenCurves]),
+    st.lists(st.floats(-315.0, 10.0), min_size=2, max_size=6),
+    st.integers(0, 2**32 - 1),
+    st.floats(-2.0, 4.0),
+)
+def test_kkt_solver_is_optimal_at_extreme_magnitudes(family, log_alpha, seed, log_budget):
+    rng = np.random.default_rng(seed)
+    size = len(log_alpha)
+    alpha = 10.0 ** np.asarray(log_alpha)
+    shape = 10.0 ** rng.uniform(-3.0, 3.0, size)
+    budget = 10.0**log_budget
+    lower = np.zeros(size)
+    upper = np.where(rng.random(size) < 0.5, budget, np.inf)
+    curves = family(alpha, shape)
+    spend = allocate_budget(curves, budget, lower, upper)
+    assert spend.sum() == pytest.approx(budget, rel=1e-9)
+    no_transfer_improves(curves, spend, lower, np.minimum(upper, budget))
