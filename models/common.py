@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+from collections.abc import Mapping
+from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -42,7 +43,36 @@ class Page(BaseModel, Generic[T]):
 
 
 class ErrorOut(BaseModel):
-    detail: str | list | dict
+    """Every error answer. `detail` is a message; a list of field errors when a request does
+    not validate (422); an object with `message` and `current_time` when `next` conflicts."""
+
+    detail: str | list[dict[str, Any]] | dict[str, Any]
+
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Malformed request",
+    401: "Not authenticated: no bearer token, or an expired or invalid one",
+    403: "The token lacks the scope this operation needs",
+    404: "Not found for this client (another client's ids answer the same)",
+    409: "Conflicts with what is stored",
+    422: "Invalid request: a list of field errors, or a message saying what cannot be done",
+    429: "Too many failed attempts: wait before trying again",
+    503: "The database does not answer",
+}
+
+
+def errors(*codes: int, described: Mapping[int, str] | None = None) -> dict[int | str, Any]:
+    """OpenAPI `responses` for error codes, each answering ErrorOut; `described` gives an
+    operation's own wording for some of them."""
+    described = described or {}
+    return {
+        code: {"model": ErrorOut, "description": described.get(code, ERROR_DESCRIPTIONS[code])}
+        for code in codes
+    }
+
+
+TENANT_ERRORS = errors(401, 403, 404, 422, 503)
+"""What every tenant-scoped operation can answer besides its success."""
 
 
 # MongoDB stores skip counts as 64-bit integers; larger offsets would fail in the driver.

@@ -15,11 +15,12 @@ from models.allocate import (
     BacktestOut,
     BacktestRequest,
 )
+from models.common import errors
 from utils.deps import ReadPrincipal
 
-router = APIRouter(prefix="/allocate", tags=["allocate"])
+router = APIRouter(prefix="/allocate", tags=["allocate"], responses=errors(401, 403, 503))
 
-INVALID = {422: {"description": "Invalid prices or settings; the detail says which and why."}}
+INVALID = errors(422, described={422: "Invalid prices or settings; the detail says which and why."})
 
 AllocateBody = Annotated[
     AllocateRequest,

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, HTTPException, status
 
 from models.auth import PasswordChange, TokenOut
+from models.common import errors
 from utils import throttle
 from utils.db import as_utc, utcnow
 from utils.deps import AccountPrincipal, HasherDep, SecretKeyDep, SettingsDep, StoreDep
@@ -41,7 +42,7 @@ def _check_throttle(store: StoreDep, settings: SettingsDep, key: str) -> None:
     "or `grant_type=client_credentials` with an API credential's `client_id` and "
     "`client_secret`. Optional `scope`: space-separated subset of the user's scopes. "
     "After 10 failed attempts for one username within 5 minutes it answers 429.",
-    responses={401: {"description": "Bad credentials"}, 429: {"description": "Throttled"}},
+    responses=errors(401, 422, 429, described={401: "Bad credentials"}),
 )
 def login(
     store: StoreDep,
@@ -113,6 +114,7 @@ def login(
     description="Changes the caller's password and invalidates every token issued before. "
     "The only endpoint a first-login token may call. After 10 wrong old passwords within "
     "5 minutes it answers 429.",
+    responses=errors(400, 401, 422, 429, described={400: "The old password is wrong"}),
 )
 def change_password(
     body: PasswordChange,

@@ -5,20 +5,23 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response, status
 
 from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
-from models.common import Page
+from models.common import TENANT_ERRORS, Page, errors
 from utils.db import Conflict, public, utcnow
 from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found, owned
 from utils.pagination import PageParams, paginate
 from utils.timesteps import InvalidRequest, rebalanced_states, save_rebalanced
 
-router = APIRouter(prefix="/campaigns", tags=["campaigns"])
+router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=TENANT_ERRORS)
+_NAME_TAKEN = errors(409, described={409: "A campaign of this name exists for the client"})
 
 
 def _duplicate(name: str) -> HTTPException:
     return HTTPException(409, detail=f"A campaign named {name!r} already exists for this client")
 
 
-@router.post("", response_model=CampaignOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=CampaignOut, status_code=status.HTTP_201_CREATED, responses=_NAME_TAKEN
+)
 def create_campaign(body: CampaignCreate, tenant: WriteTenant, store: StoreDep) -> CampaignOut:
     """Create a campaign (status active). Names are unique within a client."""
     now = utcnow()
@@ -52,7 +55,7 @@ def get_campaign(campaign_id: str, tenant: ReadTenant, store: StoreDep) -> Campa
     return CampaignOut(**public(owned(store, tenant, "campaigns", campaign_id, "Campaign")))
 
 
-@router.patch("/{campaign_id}", response_model=CampaignOut)
+@router.patch("/{campaign_id}", response_model=CampaignOut, responses=_NAME_TAKEN)
 def update_campaign(
     campaign_id: str, body: CampaignUpdate, tenant: WriteTenant, store: StoreDep
 ) -> CampaignOut:
@@ -98,7 +101,11 @@ def update_campaign(
     return CampaignOut(**public(doc))
 
 
-@router.delete("/{campaign_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{campaign_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(409, described={409: "An active or paused state uses the campaign"}),
+)
 def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a campaign no running (active or paused) state uses (409 otherwise)."""
     campaigns = store.collection("campaigns")

@@ -5,15 +5,18 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Response, status
 
 from models.clients import ClientCreate, ClientOut, ClientUpdate
-from models.common import Page
+from models.common import TENANT_ERRORS, Page, errors
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, StoreDep, not_found
 from utils.pagination import PageParams, paginate
 
-router = APIRouter(prefix="/clients", tags=["clients"])
+router = APIRouter(prefix="/clients", tags=["clients"], responses=TENANT_ERRORS)
+_NAME_TAKEN = errors(409, described={409: "A client of this name exists"})
 
 
-@router.post("", response_model=ClientOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "", response_model=ClientOut, status_code=status.HTTP_201_CREATED, responses=_NAME_TAKEN
+)
 def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> ClientOut:
     now = utcnow()
     doc = {**body.model_dump(), "created_at": now, "updated_at": now}
@@ -43,7 +46,7 @@ def get_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> ClientOut:
     return ClientOut(**public(doc))
 
 
-@router.patch("/{client_id}", response_model=ClientOut)
+@router.patch("/{client_id}", response_model=ClientOut, responses=_NAME_TAKEN)
 def update_client(
     client_id: str, body: ClientUpdate, _: AdminPrincipal, store: StoreDep
 ) -> ClientOut:
@@ -59,7 +62,11 @@ def update_client(
     return ClientOut(**public(doc))
 
 
-@router.delete("/{client_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{client_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(409, described={409: "The client still has users, campaigns or states"}),
+)
 def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a client that has no users, campaigns or states left (409 otherwise)."""
     if store.collection("clients").get({"_id": client_id}) is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from models.common import errors
 from utils.db import StoreUnavailable
 from utils.deps import StoreDep
 from utils.version import VERSION
@@ -15,7 +16,7 @@ router = APIRouter(tags=["health"])
 @router.get(
     "/health",
     summary="Health check",
-    responses={503: {"description": "The database does not answer"}},
+    responses=errors(503),
 )
 def health(store: StoreDep) -> JSONResponse:
     """`{"status": "ok", "backend", "version"}` after pinging the database, else 503."""

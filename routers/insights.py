@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from engine.insights import CampaignInfo, RunInfo, analyze
+from models.common import TENANT_ERRORS
 from models.insights import InsightsOut
 from utils.deps import ReadTenant, SettingsDep, StoreDep, owned
 from utils.narration import narrate
 from utils.timesteps import history_rows, state_view
 
-router = APIRouter(prefix="/states", tags=["insights"])
+router = APIRouter(prefix="/states", tags=["insights"], responses=TENANT_ERRORS)
 
 
 def _campaign_infos(store: StoreDep, state: dict) -> list[CampaignInfo]:

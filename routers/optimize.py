@@ -24,6 +24,7 @@ from engine.planning import plan_budgets
 from engine.response import ResponseCurves
 from engine.scenarios import optimize_allocation
 from engine.specs import curves_from_specs
+from models.common import errors
 from models.optimize import (
     MAX_CSV_BYTES,
     MAX_FIT_CAMPAIGNS,
@@ -39,9 +40,9 @@ from models.optimize import (
 from utils.db import utcnow
 from utils.deps import ReadTenant, StoreDep, Tenant, not_found
 
-router = APIRouter(prefix="/optimize", tags=["optimize"])
+router = APIRouter(prefix="/optimize", tags=["optimize"], responses=errors(401, 403, 503))
 
-INVALID = {422: {"description": "Invalid data or settings; the detail names the campaign."}}
+INVALID = errors(422, described={422: "Invalid data or settings; the detail names the campaign."})
 FORM_FIELDS = ("models", "metric", "holdout_share", "adstock", "spend_ranges", "downstream")
 
 
@@ -204,7 +205,7 @@ async def fit(request: Request, tenant: ReadTenant, store: StoreDep) -> FitOut:
     return _fit_out(doc)
 
 
-@router.get("/fits/{fit_id}", response_model=FitOut, summary="A stored fit")
+@router.get("/fits/{fit_id}", response_model=FitOut, summary="A stored fit", responses=errors(404))
 def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
     doc = store.collection("fits").get({"_id": fit_id, **tenant.filter})
     if doc is None:

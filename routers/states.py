@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
-from models.common import Page
+from models.common import TENANT_ERRORS, Page, errors
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
 from utils.deps import (
     DecisionsDep,
@@ -29,9 +29,16 @@ from utils.timesteps import (
     state_view,
 )
 
-router = APIRouter(prefix="/states", tags=["states"])
+router = APIRouter(prefix="/states", tags=["states"], responses=TENANT_ERRORS)
 
-_CONFLICT = {409: {"description": "Completed, paused, or advanced by another call"}}
+_CONFLICT = errors(
+    409,
+    described={
+        409: "Completed, paused, or advanced by another call: `detail` holds `message` and "
+        "the state's `current_time`"
+    },
+)
+_STATUS_CONFLICT = errors(409, described={409: "The state is not in a status that allows this"})
 
 
 def _load(store: StoreDep, tenant: Tenant, state_id: str) -> dict:
@@ -95,14 +102,14 @@ def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: s
     return state_view(updated)
 
 
-@router.post("/{state_id}/pause", response_model=StateOut, responses=_CONFLICT)
+@router.post("/{state_id}/pause", response_model=StateOut, responses=_STATUS_CONFLICT)
 @runs_on_store
 def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     """Stop advancing (cron skips it; `next` answers 409) until resumed."""
     return _set_status(store, tenant, state_id, "active", "paused")
 
 
-@router.post("/{state_id}/resume", response_model=StateOut, responses=_CONFLICT)
+@router.post("/{state_id}/resume", response_model=StateOut, responses=_STATUS_CONFLICT)
 @runs_on_store
 def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     return _set_status(store, tenant, state_id, "paused", "active")

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from models.common import errors
 from models.states import RunOutcome
 from utils.deps import CronPrincipal, DecisionsDep, StoreDep
 from utils.timesteps import run_due_served
 
-router = APIRouter(prefix="/timesteps", tags=["timesteps"])
+router = APIRouter(prefix="/timesteps", tags=["timesteps"], responses=errors(401, 403, 422, 503))
 
 
 @router.post("/run", response_model=RunOutcome)

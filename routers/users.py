@@ -17,13 +17,13 @@ from models.auth import (
     UserOut,
     UserUpdate,
 )
-from models.common import Page
+from models.common import TENANT_ERRORS, Page, errors
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, AnyPrincipal, HasherDep, MePrincipal, StoreDep, not_found
 from utils.pagination import PageParams, paginate
 from utils.security import SCOPES
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = APIRouter(prefix="/users", tags=["users"], responses=TENANT_ERRORS)
 
 _HIDDEN = ("password_hash", "token_version")
 
@@ -41,7 +41,12 @@ def _check_client(store: StoreDep, client_id: str | None, scopes: list[str]) -> 
         raise HTTPException(422, detail=f"client_id {client_id!r} names no client")
 
 
-@router.post("", response_model=UserOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=UserOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(409, described={409: "A user of this name exists"}),
+)
 def create_user(body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep) -> UserOut:
     """Create a user; every non-admin user belongs to exactly one client."""
     _check_client(store, body.client_id, body.scopes)

@@ -330,11 +330,16 @@ class Caller:
         raise AssertionError("unreachable")
 
 
-def _never_500(response, what: object) -> list[str]:
-    if response.status_code >= 500:
-        return [f"{what}: {response.status_code} {response.text[:200]}"]
-    if response.status_code >= 400 and "detail" not in response.json():
-        return [f"{what}: {response.status_code} without detail"]
+def _never_500(response, what: object, operation: dict | None = None) -> list[str]:
+    """Failures of one answer: a 500, an error without `detail`, or an error status the
+    operation's OpenAPI entry does not document (400, a malformed body, is the framework's)."""
+    status = response.status_code
+    if status >= 500:
+        return [f"{what}: {status} {response.text[:200]}"]
+    if status >= 400 and "detail" not in response.json():
+        return [f"{what}: {status} without detail"]
+    if operation is not None and status > 400 and str(status) not in operation["responses"]:
+        return [f"{what}: {status} is not documented"]
     return []
 
 
@@ -350,7 +355,8 @@ def test_no_hostile_body_reaches_a_500(client, world):
             continue  # covered in test_auth: a hostile success here would end the session
         url = _fill(path, world.ids)
         for body in _bodies(operation, _baseline(key, operation, world), client):
-            failures += _never_500(caller.send(key, method, url, body), (key, body[:80]))
+            answer = caller.send(key, method, url, body)
+            failures += _never_500(answer, (key, body[:80]), operation)
     assert failures == []
 
 
@@ -376,10 +382,36 @@ def test_no_hostile_path_or_query_reaches_a_500(client, world):
                 for value in HOSTILE_QUERY
             ]
         for url in urls:
-            failures += _never_500(caller.send(key, method, url), (method, url[:120]))
+            failures += _never_500(caller.send(key, method, url), (method, url[:120]), operation)
         if method == "GET" and any(p["name"] == "client_id" for p in parameters):
             for value in HOSTILE_QUERY:  # an admin naming a hostile tenant
                 url = f"{_fill(path, world.ids)}?client_id={value}"
                 response = caller.probe.get(url, headers=world.admin)
                 failures += _never_500(response, ("admin", url[:120]))
     assert failures == []
+
+
+def test_every_operation_documents_its_errors_with_their_shape(client):
+    """Secured operations document 401, those naming an object 404, those taking input 422
+    (what else each answers is checked against its entry by the hostile-input tests above);
+    every documented error answers ErrorOut (a detail message, list or object)."""
+    schemas = client.app.openapi()["components"]["schemas"]
+    missing = []
+    for method, path, operation in _operations(client):
+        responses = operation["responses"]
+        expected = set()
+        if operation.get("security"):
+            expected.add("401")
+        if "{" in path and path.startswith(("/api/campaigns", "/api/states", "/api/clients")):
+            expected.add("404")
+        if operation.get("parameters") or operation.get("requestBody"):
+            expected.add("422")
+        missing += [f"{method} {path}: {code}" for code in sorted(expected - set(responses))]
+        for code, response in responses.items():
+            if int(code) < 400:
+                continue
+            schema = response.get("content", {}).get("application/json", {}).get("schema", {})
+            name = schema.get("$ref", "").rsplit("/", 1)[-1]
+            if "detail" not in schemas.get(name, {}).get("properties", {}):
+                missing.append(f"{method} {path}: {code} has no detail schema")
+    assert missing == []
