@@ -1,10 +1,13 @@
 """Engine edge cases at extreme magnitudes: allocators and policies stay right, not just finite."""
 
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import make_policy
 from engine.allocator import (
     allocate_budget,
     allocate_negexp,
@@ -119,3 +122,35 @@ def test_kkt_solver_is_optimal_at_extreme_magnitudes(family, log_alpha, seed, lo
     spend = allocate_budget(curves, budget, lower, upper)
     assert spend.sum() == pytest.approx(budget, rel=1e-9)
     no_transfer_improves(curves, spend, lower, np.minimum(upper, budget))
+
+
+RETURNS_POLICIES = [
+    ("softmax", None),
+    ("epsilon_greedy", {"epsilon": 0.0}),
+    ("ucb", None),
+    ("optimistic", None),
+]
+SETTINGS = {"budget": 1000.0, "timesteps": 10, "step": 1.0, "seed": 1}
+
+
+@pytest.mark.parametrize(("name", "params"), RETURNS_POLICIES)
+def test_returns_policies_treat_a_vanishing_pooled_return_as_no_value_reported(name, params):
+    # Total value 5e-324 over a spend of 100: the pooled return underflows to 0.
+    policy = make_policy(name, params)
+    state, _ = policy.advance(
+        policy.init(2, SETTINGS), {"spend": [50.0, 50.0], "revenue": [0.0, 5e-324]}
+    )
+    assert state["shares"] == [0.5, 0.5]
+
+
+# Policies without an exploration bonus, which follow the returns alone.
+@pytest.mark.parametrize(("name", "params"), RETURNS_POLICIES[:2])
+def test_returns_policies_read_no_value_at_a_vanishing_spend_as_a_zero_return(name, params):
+    # spend * pooled underflows to 0 for campaign 0: its rate was 0 / 0.
+    policy = make_policy(name, params)
+    state, _ = policy.advance(
+        policy.init(2, SETTINGS), {"spend": [5e-324, 50.0], "revenue": [0.0, 1e-10]}
+    )
+    assert np.all(np.isfinite(state["shares"]))
+    json.dumps(state, allow_nan=False)
+    assert state["shares"][1] >= 0.5

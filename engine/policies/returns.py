@@ -15,6 +15,8 @@ import numpy as np
 
 from engine.framework import Context, Policy
 
+_SMALLEST_NORMAL = float(np.finfo(float).tiny)
+
 
 @dataclass(frozen=True)
 class Returns:
@@ -51,10 +53,16 @@ def observed_returns(context: Context) -> Returns:
     value = np.asarray(context.stats["value"], dtype=float)
     total_spend, total_value = spend.sum(), value.sum()
     n_campaigns = context.n_campaigns
-    if total_spend <= 0 or total_value <= 0:
+    pooled = total_value / total_spend if total_spend > 0 else 0.0
+    # A pooled return that is 0, subnormal or infinite (values next to nothing, or spends so)
+    # cannot scale the others: their relative rates would be 0 / 0 or x / 0.
+    if not _SMALLEST_NORMAL <= pooled < np.inf:
         return Returns(rate=np.ones(n_campaigns), visits=np.zeros(n_campaigns), informed=False)
-    pooled = total_value / total_spend
-    rate = np.divide(value, spend * pooled, out=np.ones(n_campaigns), where=spend > 0)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        rate = np.divide(value, spend * pooled, out=np.ones(n_campaigns), where=spend > 0)
+    # A spend so small that spend * pooled underflows: no value there is a rate of 0, some
+    # value the highest rate there is.
+    rate = np.nan_to_num(rate, nan=0.0)
     visits = spend / (total_spend / context.stats["cells"])
     return Returns(rate=rate, visits=visits)
 
