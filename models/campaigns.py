@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from models.common import CreateBody, Money, Name, UpdateBody
+from models.common import CreateBody, DisplayName, Money, UpdateBody
 
 CampaignStatus = Literal["active", "paused", "stopped"]
 PLATFORM_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
@@ -20,7 +20,7 @@ def _check_bounds(low: float | None, high: float | None) -> None:
 
 
 class CampaignCreate(CreateBody):
-    name: Name
+    name: DisplayName
     platform: str = Field(pattern=PLATFORM_PATTERN, description=PLATFORM_HELP, examples=["google"])
     external_id: str | None = Field(
         default=None, max_length=200, description="The campaign's id on its platform."
@@ -35,7 +35,7 @@ class CampaignCreate(CreateBody):
 
 
 class CampaignUpdate(UpdateBody):
-    name: Name | None = None
+    name: DisplayName | None = None
     platform: str | None = Field(default=None, pattern=PLATFORM_PATTERN, description=PLATFORM_HELP)
     external_id: str | None = Field(default=None, max_length=200)
     min_budget: Money | None = None

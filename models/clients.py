@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.common import CreateBody, Name, UpdateBody
+from models.common import CreateBody, DisplayName, UpdateBody
 
 Currency = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")
 
@@ -26,7 +26,7 @@ def _check_timezone(value: str | None) -> str | None:
 
 
 class ClientCreate(CreateBody):
-    name: Name
+    name: DisplayName
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code.")
     timezone: str = Field(default="UTC", description="IANA time zone, e.g. Europe/Paris.")
 
@@ -34,7 +34,7 @@ class ClientCreate(CreateBody):
 
 
 class ClientUpdate(UpdateBody):
-    name: Name | None = None
+    name: DisplayName | None = None
     currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
     timezone: str | None = None
 

@@ -21,6 +21,17 @@ def test_create_returns_active_campaign(client, tenant):
     assert fetched.json() == body
 
 
+def test_names_are_kept_without_surrounding_spaces(client, tenant):
+    made = client.post(
+        "/api/campaigns", json={"name": "  Search ", "platform": "google"}, headers=tenant.headers
+    )
+    assert made.status_code == 201 and made.json()["name"] == "Search"
+    again = client.post(
+        "/api/campaigns", json={"name": "Search  ", "platform": "meta"}, headers=tenant.headers
+    )
+    assert again.status_code == 409
+
+
 def test_names_are_unique_within_a_client_only(client, tenant, other_tenant):
     assert _create(client, tenant.headers).status_code == 201
     assert _create(client, tenant.headers).status_code == 409
