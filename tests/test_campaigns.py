@@ -45,6 +45,8 @@ def test_names_are_unique_within_a_client_only(client, tenant, other_tenant):
         {"min_budget": 10, "max_budget": 5},
         {"platform": "Google Ads!"},
         {"name": ""},
+        {"name": "   "},
+        {"name": "Search\u0000"},
         {"color": "red"},
     ],
 )
