@@ -154,3 +154,21 @@ def test_returns_policies_read_no_value_at_a_vanishing_spend_as_a_zero_return(na
     assert np.all(np.isfinite(state["shares"]))
     json.dumps(state, allow_nan=False)
     assert state["shares"][1] >= 0.5
+
+
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"spend": [50.0, 50.0], "clicks": [1e-310, 1.0]},  # cost per click overflows
+        {"spend": [1e-300, 50.0], "clicks": [1e100, 1.0]},  # cost per click underflows
+    ],
+)
+def test_rps_leaves_out_a_cost_per_click_that_is_not_finite_and_positive(report):
+    policy = make_policy("rps")
+    state, _ = policy.advance(policy.init(2, SETTINGS), report, [False, False])
+    assert state["stats"]["cost_per_click"] == [[], []]
+    json.dumps(state, allow_nan=False)
+    for _ in range(3):
+        state, _ = policy.advance(state, {"spend": state["budgets"], "clicks": [10.0, 20.0]})
+    assert state["stats"]["cost_per_click"][0]  # priced again, and advancing
+    json.dumps(state, allow_nan=False)

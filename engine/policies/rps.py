@@ -1,9 +1,9 @@
 """RPS band allocation for exactly two campaigns, with cost per click as the price streams.
 
 Wraps engine.rps.rps_allocation; timesteps where either campaign's cost per click is unknown
-(no clicks, or clicks/spend unobserved) are left out of the streams. Until one pair of prices
-exists the split stays equal. The state keeps the streams themselves (two numbers a priced
-timestep): the band rule reads a window of them, not a sum.
+(no clicks, clicks/spend unobserved, or a ratio that over- or underflows) are left out of the
+streams. Until one pair of prices exists the split stays equal. The state keeps the streams
+themselves (two numbers a priced timestep): the band rule reads a window of them, not a sum.
 """
 
 from __future__ import annotations
@@ -35,9 +35,14 @@ class RPS(Policy):
     def update_stats(self, stats: dict, context: Context) -> dict:
         clicks, spend = context.observed["clicks"], context.spend
         streams = stats["cost_per_click"]
-        if np.all(np.isfinite(clicks) & (clicks > 0) & (spend > 0)):
-            prices = (spend / clicks).tolist()
-            grown = [[*stream, price] for stream, price in zip(streams, prices, strict=True)]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            prices = spend / clicks
+        # Spend over clicks can overflow to inf or underflow to 0 (clicks 1e-310, or spend
+        # 1e-300 for 1e300 clicks): such a price is as unknown as one without clicks.
+        if np.all(np.isfinite(prices) & (prices > 0)):
+            grown = [
+                [*stream, price] for stream, price in zip(streams, prices.tolist(), strict=True)
+            ]
             return {"cost_per_click": grown}
         return {"cost_per_click": [list(stream) for stream in streams]}
 
