@@ -14,6 +14,8 @@ from engine.allocator import (
     allocate_negexp_blend,
     blend_tangent,
 )
+from engine.framework import Context
+from engine.policies.thompson import sample_returns
 from engine.response import MichaelisMentenCurves, NegExpCurves
 
 
@@ -172,3 +174,41 @@ def test_rps_leaves_out_a_cost_per_click_that_is_not_finite_and_positive(report)
         state, _ = policy.advance(state, {"spend": state["budgets"], "clicks": [10.0, 20.0]})
     assert state["stats"]["cost_per_click"][0]  # priced again, and advancing
     json.dumps(state, allow_nan=False)
+
+
+def sampler_context(objective: str, **sums: list[float]) -> Context:
+    """A two-campaign context holding the running sums `sample_returns` reads."""
+    stats = make_policy("thompson").initial_stats(2, {}) | sums
+    return Context(
+        t=1,
+        observed={},
+        previous=np.array([0.5, 0.5]),
+        active=np.array([True, True]),
+        lower=np.zeros(2),
+        upper=np.ones(2),
+        budget=100.0,
+        settings={"objective": objective},
+        params={},
+        stats=stats,
+    )
+
+
+@pytest.mark.parametrize("name", ["thompson", "step_thompson"])
+def test_thompson_samples_clicks_that_all_converted_beyond_2_to_the_53(name):
+    # 1 + clicks - conversions rounded to 0 at clicks = conversions = 1e16: beta(b=0) raised.
+    policy = make_policy(name)
+    report = {"spend": [50.0, 50.0], "clicks": [1e16, 10.0], "conversions": [1e16, 1.0]}
+    state, _ = policy.advance(policy.init(2, SETTINGS), report)
+    assert state["shares"][0] > 0.5
+
+
+def test_thompson_draws_stay_finite_when_every_revenue_is_zero():
+    # Conversions but no revenue: the revenue per conversion, 0, made every count 0 / 0.
+    context = sampler_context(
+        "revenue",
+        paired_conversions=[5.0, 5.0],
+        exposure=[50.0, 50.0],
+    )
+    draw, mean = sample_returns(context, np.random.default_rng(0), 1.0)
+    assert np.all(np.isfinite(draw)) and np.all(draw > 0)
+    np.testing.assert_array_equal(mean, mean[0])  # nothing tells the campaigns apart

@@ -19,6 +19,8 @@ import numpy as np
 from engine.framework import Context, Policy
 from engine.params import Number
 
+_SMALLEST_NORMAL = float(np.finfo(float).tiny)
+
 _SUMS = (
     "paired_conversions",  # conversions where conversions and revenue are both reported
     "paired_revenue",  # revenue where conversions and revenue are both reported
@@ -79,7 +81,11 @@ def sample_returns(
     if not use_revenue:
         per_conversion = np.ones(context.n_campaigns)
 
-    # Gamma-Poisson on value per unit spend, in conversion-equivalents.
+    # Gamma-Poisson on value per unit spend, in conversion-equivalents. A pooled revenue per
+    # conversion of 0 (every revenue 0) or beyond the float range cannot count value: count
+    # currency units then, as when no conversion is reported (draws from the prior if all 0).
+    if not _SMALLEST_NORMAL <= unit < np.inf:
+        unit = 1.0
     counts = sums["value"] / unit
     exposure = sums["exposure"]
     pooled_rate = counts.sum() / exposure.sum() if exposure.sum() > 0 and counts.sum() > 0 else 1.0
@@ -92,7 +98,8 @@ def sample_returns(
     clicks = sums["clicks"]
     converted = np.minimum(sums["clicked_conversions"], clicks)
     click_spend = sums["click_spend"]
-    alpha, beta = 1.0 + converted, 1.0 + clicks - converted
+    # Non-converted clicks first: 1 + clicks - converted rounds to 0 once clicks pass 2**53.
+    alpha, beta = 1.0 + converted, 1.0 + np.maximum(clicks - converted, 0.0)
     beta_draw = rng.beta(alpha, beta)
     clicks_per_spend = np.divide(
         clicks, click_spend, out=np.zeros_like(clicks), where=click_spend > 0
