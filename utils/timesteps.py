@@ -307,31 +307,31 @@ def commit_step(store: Store, step: PendingStep, decision: Decision) -> dict[str
     """Write the finished timestep's history row, then the state by compare-and-set.
 
     Both writes name the state version the step was decided on. The history row is written
-    unless a row from a later version of the state is already there, so a call that read the
+    unless a row from a later version of the state is already there (a plain insert when there
+    is none, the usual case and the cheapest write), so a call that read the
     state before a campaign update re-balanced it cannot overwrite the re-balanced shares; the
     compare-and-set fails if the state changed at all, and StateChanged says to decide again
     when it was re-balanced rather than advanced.
     """
     state, t, version = step.state, step.state["current_time"], step.state["version"]
+    decided = {
+        "allocation": state["allocation"],
+        "budgets": state["budgets"],
+        "decided_at": step.read_at,
+        "version": version,
+    }
+    history = store.collection("history")
+    key = _timestep_key(state["_id"], t)
     try:
-        store.collection("history").upsert(
-            {"_id": _timestep_key(state["_id"], t), "version": {"$lte": version}},
-            {
-                "$set": {
-                    "allocation": state["allocation"],
-                    "budgets": state["budgets"],
-                    "decided_at": step.read_at,
-                    "version": version,
-                },
-                "$setOnInsert": {
-                    "state_id": state["_id"],
-                    "client_id": state["client_id"],
-                    "timestep": t,
-                },
-            },
+        history.insert(
+            {"_id": key, "state_id": state["_id"], "client_id": state["client_id"], "timestep": t}
+            | decided
         )
     except Conflict:
-        logger.info("History of state %s timestep %d has a later version: kept", state["_id"], t)
+        # A retry, or a step decided again after a re-balance: the row is rewritten unless a
+        # later version of the state wrote it.
+        if not history.set_if({"_id": key, "version": {"$lte": version}}, {"$set": decided}):
+            logger.info("History of state %s timestep %d is of a later version", state["_id"], t)
     now = utcnow()
     done = decision.done
     changes = {
