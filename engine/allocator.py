@@ -21,11 +21,11 @@ from scipy.optimize import brentq
 
 from engine.errors import EngineError
 from engine.response import ResponseCurves
+from engine.settings import SMALLEST_NORMAL
 
 MAX_BISECTIONS = 200
 RELATIVE_TOLERANCE = 1e-13
 LOG_TWO = float(np.log(2.0))
-SMALLEST_NORMAL = float(np.finfo(float).tiny)
 
 
 @dataclass(frozen=True)

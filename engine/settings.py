@@ -28,6 +28,9 @@ _FEASIBILITY_TOLERANCE = 1e-9
 # The largest amount (budget, bound, observed value) the engine takes: squares and sums over
 # a run of such amounts stay finite. Oktopus's API takes at most 1e12.
 MAX_AMOUNT = 1e150
+# The smallest positive float with full precision: below it values are subnormal, and ratios
+# or logarithms of them overflow or lose their meaning.
+SMALLEST_NORMAL = sys.float_info.min
 # Integers are stored in JSON state documents, whose readers keep 64-bit integers.
 _MAX_INTEGER = 2**63 - 1
 
@@ -98,7 +101,7 @@ def validate_settings(settings: Mapping, n_campaigns: int) -> dict:
         raise EngineError(f"budget must be greater than 0 (got {budget:g})")
     budget = _amount("budget", budget)
     timesteps = _integer("timesteps", merged["timesteps"], 1)
-    if budget / timesteps < sys.float_info.min:
+    if budget / timesteps < SMALLEST_NORMAL:
         raise EngineError(f"budget {budget:g} is too small to split over {timesteps} timesteps")
     step = _real("step", merged["step"])
     if not 0 < step <= 1:

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from engine.framework import Context, Policy
-
-_SMALLEST_NORMAL = float(np.finfo(float).tiny)
+from engine.settings import SMALLEST_NORMAL
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def observed_returns(context: Context) -> Returns:
     pooled = total_value / total_spend if total_spend > 0 else 0.0
     # A pooled return that is 0, subnormal or infinite (values next to nothing, or spends so)
     # cannot scale the others: their relative rates would be 0 / 0 or x / 0.
-    if not _SMALLEST_NORMAL <= pooled < np.inf:
+    if not SMALLEST_NORMAL <= pooled < np.inf:
         return Returns(rate=np.ones(n_campaigns), visits=np.zeros(n_campaigns), informed=False)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         rate = np.divide(value, spend * pooled, out=np.ones(n_campaigns), where=spend > 0)

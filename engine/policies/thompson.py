@@ -18,8 +18,7 @@ import numpy as np
 
 from engine.framework import Context, Policy
 from engine.params import Number
-
-_SMALLEST_NORMAL = float(np.finfo(float).tiny)
+from engine.settings import SMALLEST_NORMAL
 
 _SUMS = (
     "paired_conversions",  # conversions where conversions and revenue are both reported
@@ -84,7 +83,7 @@ def sample_returns(
     # Gamma-Poisson on value per unit spend, in conversion-equivalents. A pooled revenue per
     # conversion of 0 (every revenue 0) or beyond the float range cannot count value: count
     # currency units then, as when no conversion is reported (draws from the prior if all 0).
-    if not _SMALLEST_NORMAL <= unit < np.inf:
+    if not SMALLEST_NORMAL <= unit < np.inf:
         unit = 1.0
     counts = sums["value"] / unit
     exposure = sums["exposure"]
