@@ -11,8 +11,12 @@ server's default unless `--decision-workers` says otherwise) and of the client t
 /proc, Linux): what a request costs, whatever else runs on the machine. Targets: ratio >= 0.30,
 `next` p99 < 50 ms.
 
+`--policy uniform` runs the same load on states whose decision costs next to nothing: what is
+left is the platform's own cost per `next` (HTTP, authentication, the store, the hand-over to a
+decision worker), the bound no faster policy can move.
+
     python -m benchmarks.next_load [--seconds 15] [--threads 4] [--states 32]
-        [--decision-workers N]
+        [--decision-workers N] [--policy curve]
 """
 
 from __future__ import annotations
@@ -62,8 +66,10 @@ def _headers(http: httpx.Client, username: str, password: str) -> dict[str, str]
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-def prepare(url: str, n_states: int) -> tuple[dict[str, str], dict[str, dict], list[str]]:
-    """A client, a user, 20 campaigns and `n_states` curve states of 90 timesteps.
+def prepare(
+    url: str, n_states: int, policy: str = "curve"
+) -> tuple[dict[str, str], dict[str, dict], list[str]]:
+    """A client, a user, 20 campaigns and `n_states` states of 90 timesteps run by `policy`.
 
     Answers the user's headers, every state's first budgets by id, and the campaign ids.
     """
@@ -82,7 +88,13 @@ def prepare(url: str, n_states: int) -> tuple[dict[str, str], dict[str, dict], l
         states = {}
         budget = TIMESTEP_BUDGET * TIMESTEPS
         for seed in range(n_states):
-            body = {"campaign_ids": ids, "budget": budget, "timesteps": TIMESTEPS, "seed": seed}
+            body = {
+                "campaign_ids": ids,
+                "budget": budget,
+                "timesteps": TIMESTEPS,
+                "seed": seed,
+                "policy": {"name": policy},
+            }
             response = http.post("/api/states", json=body, headers=headers)
             response.raise_for_status()
             states[response.json()["id"]] = response.json()["budgets"]
@@ -270,6 +282,11 @@ def main() -> None:
         default=Settings.model_fields["decision_workers"].default,
         help="the server's DECISION_WORKERS (default: the server's own default)",
     )
+    parser.add_argument(
+        "--policy",
+        default="curve",
+        help="the states' policy (default curve; uniform: the platform's cost alone)",
+    )
     args = parser.parse_args()
 
     busy_before = busy_share()
@@ -297,7 +314,7 @@ def main() -> None:
         )
         bare_url = f"http://127.0.0.1:{port}"
         try:
-            headers, states, ids = prepare(server.url, args.states)
+            headers, states, ids = prepare(server.url, args.states, args.policy)
             world = World(ids)
             for _ in range(100):
                 try:
@@ -328,7 +345,7 @@ def main() -> None:
     bare_client = (before[5] + after[5]) / len(bare_lat)
     print(
         f"{args.threads} client threads, {args.seconds:.0f} s per endpoint, {CAMPAIGNS} campaigns, "
-        f"{len(states)} curve states, {rounds} timesteps each with metrics reported, "
+        f"{len(states)} {args.policy} states, {rounds} timesteps each with metrics reported, "
         f"embedded store, {workers} decision worker process(es)"
     )
     print("CPU ms per request: of the server's API process, of its decision workers, of the client")

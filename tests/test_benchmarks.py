@@ -32,6 +32,11 @@ def run_benchmark(module: str, *args: str) -> str:
         ("next_breakdown", ["--warmup", "1", "--measure", "1"], "engine decision step"),
         ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),
         ("next_load", ["--seconds", "1", "--states", "2"], "throughput ratio next/bare"),
+        (
+            "next_load",
+            ["--seconds", "1", "--states", "2", "--policy", "uniform"],
+            "2 uniform states",
+        ),
     ],
 )
 def test_benchmark_prints_its_table(module, args, expected):
