@@ -14,7 +14,7 @@ from engine.rps import (
     DEFAULT_SIMULATION_STEPS,
     validate_bands,
 )
-from models.common import CreateBody, FiniteFloat, Share
+from models.common import CreateBody, FiniteFloat, Real, Share
 
 MAX_PRICES = 10_000
 """Longest price series one request may carry, per channel."""
@@ -136,14 +136,14 @@ class SimulationSettings(CreateBody):
     steps: int = Field(default=DEFAULT_SIMULATION_STEPS, ge=2, le=MAX_PRICES, strict=True)
     start_a: Price = Field(default=1.0, description="Channel A's first price.")
     start_b: Price = Field(default=1.0, description="Channel B's first price.")
-    drift_a: float = Field(
+    drift_a: Real = Field(
         default=-0.01, ge=-1, le=1, allow_inf_nan=False, description="Mean log change per step."
     )
-    drift_b: float = Field(default=0.01, ge=-1, le=1, allow_inf_nan=False)
-    volatility_a: float = Field(
+    drift_b: Real = Field(default=0.01, ge=-1, le=1, allow_inf_nan=False)
+    volatility_a: Real = Field(
         default=0.05, ge=0, le=1, allow_inf_nan=False, description="Std of the log change."
     )
-    volatility_b: float = Field(default=0.05, ge=0, le=1, allow_inf_nan=False)
+    volatility_b: Real = Field(default=0.05, ge=0, le=1, allow_inf_nan=False)
     seed: int = Field(default=0, ge=0, le=2**63 - 1, strict=True, description="RNG seed.")
 
 
@@ -169,7 +169,7 @@ class GridSettings(CreateBody):
         description="|edge| limits beyond which a HEAVY band applies; pairs with an equal "
         "threshold not below them are skipped.",
     )
-    holdout_fraction: float = Field(
+    holdout_fraction: Real = Field(
         default=DEFAULT_HOLDOUT_FRACTION,
         gt=0,
         lt=1,
@@ -191,7 +191,7 @@ class BacktestRequest(CreateBody):
         default=None,
         description="Simulate both histories instead (the default when no prices are sent).",
     )
-    budget: float = Field(
+    budget: Real = Field(
         default=100.0,
         gt=0,
         le=1e12,

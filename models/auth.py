@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.common import CreateBody, Id, UpdateBody
+from models.common import CreateBody, Id, Integer, UpdateBody
 from utils.security import MIN_PASSWORD_LENGTH, SCOPES
 
 Scope = Literal["admin", "read", "write", "me", "api", "cron"]
@@ -69,7 +69,7 @@ class UserOut(BaseModel):
 
 class CredentialCreate(CreateBody):
     description: str = Field(default="", max_length=500)
-    expires_in_minutes: int | None = Field(
+    expires_in_minutes: Integer | None = Field(
         default=None, ge=1, le=60 * 24 * 366 * 5, description="null: never expires."
     )
     scopes: list[Scope] | None = Field(

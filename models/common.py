@@ -5,18 +5,32 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 T = TypeVar("T")
 
-FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+def _not_a_boolean(value: Any) -> Any:
+    """JSON's true and false are not numbers. Pydantic's lax mode would read them as 1 and 0,
+    so `"step": true` would quietly turn pacing off; numeric text stays accepted (form fields
+    arrive as text)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true or false")
+    return value
+
+
+NotBoolean = BeforeValidator(_not_a_boolean)
+Integer = Annotated[int, NotBoolean]
+Real = Annotated[float, NotBoolean]
+FiniteFloat = Annotated[float, NotBoolean, Field(allow_inf_nan=False)]
 MAX_AMOUNT = 1e12  # far above any real budget or count, far below what overflows arithmetic
 Money = Annotated[
     float,
+    NotBoolean,
     Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="An amount of money >= 0."),
 ]
-PositiveMoney = Annotated[float, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+PositiveMoney = Annotated[float, NotBoolean, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
+Share = Annotated[float, NotBoolean, Field(ge=0, le=1, allow_inf_nan=False)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 # A stored object's name, as its owner types it: surrounding spaces dropped, so "Search " and
 # "Search" are one name, and a name of spaces only is no name.

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from models.common import CreateBody, FiniteFloat, Id, Money, PositiveMoney, Share
+from models.common import CreateBody, FiniteFloat, Id, Integer, Money, PositiveMoney, Share
 
 Objective = Literal["revenue", "conversions", "profit"]
 StateStatus = Literal["active", "paused", "completed"]
@@ -32,7 +32,7 @@ class StateCreate(CreateBody):
     name: str | None = Field(default=None, max_length=200)
     campaign_ids: list[Id] = Field(min_length=2, max_length=MAX_CAMPAIGNS)
     budget: PositiveMoney = Field(description="Total budget b of the run.", examples=[10000])
-    timesteps: int = Field(default=30, ge=1, le=10_000, description="Number of timesteps n.")
+    timesteps: Integer = Field(default=30, ge=1, le=10_000, description="Number of timesteps n.")
     timestep_hours: FiniteFloat = Field(
         default=24, gt=0, le=24 * 366, description="Length of one timestep."
     )
@@ -49,7 +49,9 @@ class StateCreate(CreateBody):
         "points (1.0 = no pacing).",
     )
     floor: Share = Field(default=0.02, description="Least share of every active campaign.")
-    seed: int | None = Field(default=None, ge=0, lt=2**63, description="RNG seed; default random.")
+    seed: Integer | None = Field(
+        default=None, ge=0, lt=2**63, description="RNG seed; default random."
+    )
 
     @field_validator("campaign_ids")
     @classmethod
@@ -97,7 +99,7 @@ class MetricRow(CreateBody):
 
 
 class MetricsPost(CreateBody):
-    timestep: int = Field(
+    timestep: Integer = Field(
         ge=0, description="The current timestep, or an earlier one (a late correction)."
     )
     metrics: list[MetricRow] = Field(min_length=1, max_length=MAX_CAMPAIGNS)
@@ -112,7 +114,7 @@ class MetricsPost(CreateBody):
 
 
 class NextBody(CreateBody):
-    expected_time: int | None = Field(
+    expected_time: Integer | None = Field(
         default=None,
         ge=0,
         description="Advance only if current_time equals this (409 otherwise): safe retries.",

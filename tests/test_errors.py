@@ -360,6 +360,79 @@ def test_no_hostile_body_reaches_a_500(client, world):
     assert failures == []
 
 
+def _numeric_fields(schema: dict, components: dict, prefix: str = "") -> Iterator[str]:
+    """Paths of the number fields of a body schema: `a`, `a.b`, `a[].b` (lists of objects),
+    `a[]` (lists of numbers); fields that also take text or booleans by design (policy
+    parameters) are left out."""
+    while "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[-1]]
+    for option in schema.get("anyOf", []):  # an optional body
+        yield from _numeric_fields(option, components, prefix)
+    for name, field in schema.get("properties", {}).items():
+        options = [field, *field.get("anyOf", [])]
+        options = [components[o["$ref"].rsplit("/", 1)[-1]] if "$ref" in o else o for o in options]
+        types = {o.get("type") for o in options} - {None, "null"}
+        if types and types <= {"number", "integer"}:
+            yield prefix + name
+        for option in options:
+            if option.get("properties"):
+                yield from _numeric_fields(option, components, f"{prefix}{name}.")
+            items = option.get("items", {})
+            if option.get("type") == "array" and ("properties" in items or "$ref" in items):
+                yield from _numeric_fields(items, components, f"{prefix}{name}[].")
+            elif option.get("type") == "array" and items.get("type") in ("number", "integer"):
+                yield f"{prefix}{name}[]"
+
+
+def _with_value(body: dict, path: str, value: object) -> dict | None:
+    """`body` with the field at `path` set to `value`; None when the body has no such list."""
+    head, _, rest = path.partition(".")
+    if not rest:
+        name = head.removesuffix("[]")
+        return {**body, name: [value] if head.endswith("[]") else value}
+    name = head.removesuffix("[]")
+    if head.endswith("[]"):
+        rows = body.get(name)
+        if not isinstance(rows, list) or not rows or not isinstance(rows[0], dict):
+            return None
+        changed = _with_value(rows[0], rest, value)
+        return None if changed is None else {**body, name: [changed, *rows[1:]]}
+    inner = _with_value(body.get(name) or {}, rest, value)
+    return None if inner is None else {**body, name: inner}
+
+
+def test_booleans_are_not_numbers_in_any_body(client, world):
+    """`"step": true` must not turn pacing off by reading as 1.0: every number field of every
+    JSON body answers 422 naming the field when sent true or false."""
+    caller = Caller(client, world)
+    components = client.app.openapi()["components"]["schemas"]
+    checked, accepted = [], []
+    for method, path, operation in _operations(client):
+        content = operation.get("requestBody", {}).get("content", {})
+        if "application/json" not in content:
+            continue
+        key = f"{method} {path}"
+        baseline = _baseline(key, operation, world)
+        for field in _numeric_fields(content["application/json"]["schema"], components):
+            for value in (True, False):
+                body = _with_value(baseline, field, value)
+                if body is None:
+                    continue
+                answer = caller.send(key, method, _fill(path, world.ids), _encode(body))
+                tail = [part.removesuffix("[]") for part in field.split(".")][-1]
+                named = answer.status_code == 422 and any(
+                    isinstance(error, dict) and tail in error.get("loc", [])
+                    for error in answer.json()["detail"]
+                    if isinstance(answer.json()["detail"], list)
+                )
+                checked.append((key, field))
+                if not named:
+                    accepted.append((key, field, value, answer.status_code))
+    assert accepted == []
+    fields = {field for _, field in checked}
+    assert {"budget", "step", "timesteps", "timestep", "metrics[].spend", "expected_time"} <= fields
+
+
 def test_no_hostile_path_or_query_reaches_a_500(client, world):
     caller = Caller(client, world)
     failures: list[str] = []
