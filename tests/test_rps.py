@@ -1,5 +1,6 @@
 """Tests of the RPS band allocator, its simulation, backtest, grid search and CLI."""
 
+import json
 import math
 
 import numpy as np
@@ -7,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import make_policy
 from engine.errors import EngineError
 from engine.rps import (
     BAND_NAMES,
@@ -69,6 +71,14 @@ def test_default_bands_are_read_only_and_match_the_editable_copy() -> None:
     editable[0]["allocation"] = [1.0, 0.0]
     assert rps_allocation(SEED_A, SEED_B)["allocation"] == [0.75, 0.25]
     assert rps_allocation(SEED_A, SEED_B, bands=editable)["allocation"] == [1.0, 0.0]
+
+
+def test_the_rps_policy_takes_the_read_only_default_bands_and_keeps_a_json_state() -> None:
+    policy = make_policy("rps", {"bands": DEFAULT_BANDS})
+    state = policy.init(2, {"budget": 100.0, "timesteps": 10})
+    assert json.loads(json.dumps(state))["params"]["bands"] == default_bands()
+    state, allocation = policy.advance(state, {"spend": [5.0, 5.0], "clicks": [10.0, 3.0]})
+    assert allocation["shares"] == [0.6, 0.4]  # A's clicks cost 0.5 against B's 1.67
 
 
 def test_bands_round_trip_through_validation() -> None:

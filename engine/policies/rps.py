@@ -28,6 +28,12 @@ class RPS(Policy):
         super().__init__(params)
         validate_lookback(self.params["lookback"])
         validate_bands(self.params["bands"])
+        if self.params["bands"] is not None:
+            # Kept as plain JSON data: the state copies its parameters, and any read-only
+            # mapping given (engine.rps.DEFAULT_BANDS is one) could be neither copied nor stored.
+            self.params["bands"] = [
+                {**band, "allocation": list(band["allocation"])} for band in self.params["bands"]
+            ]
 
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
         return {"cost_per_click": [[] for _ in range(n_campaigns)]}
