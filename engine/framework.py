@@ -18,6 +18,7 @@ revenue for both and conversions for `conversions`.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from functools import cached_property
@@ -33,6 +34,7 @@ from engine.settings import (
     check_current_bounds,
     validate_active,
     validate_observations,
+    validate_progress,
     validate_settings,
 )
 
@@ -102,6 +104,15 @@ def uniform_target(active: np.ndarray) -> np.ndarray:
 
 def _amount_array(amounts: list[float | None], missing: float) -> np.ndarray:
     return np.array([missing if amount is None else amount for amount in amounts], dtype=float)
+
+
+def _finite_numbers(values: object) -> bool:
+    """Whether `values` are all finite numbers (fsum: one C loop, where a check per item
+    would triple what loading a state costs)."""
+    try:
+        return math.isfinite(math.fsum(values))
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _copied(state: Mapping) -> dict:
@@ -355,9 +366,16 @@ class Policy:
             raise EngineError("state rng must hold 'seed' and 'counter'")
         n_campaigns = len(state["shares"])
         state["settings"] = validate_settings(state["settings"], n_campaigns)
+        state["t"], state["spent"], state["remaining"] = validate_progress(
+            state["t"], state["spent"], state["remaining"], state["settings"]
+        )
         state["params"] = copy.deepcopy(self.params)
-        if len(state["budgets"]) != n_campaigns:
-            raise EngineError("state shares and budgets have different lengths")
+        for key in ("budgets", "previous_shares"):
+            if state[key] is not None and len(state[key]) != n_campaigns:
+                raise EngineError(f"state shares and {key} have different lengths")
+        for key in ("shares", "budgets", "previous_shares"):
+            if state[key] is not None and not _finite_numbers(state[key]):
+                raise EngineError(f"state {key} must hold finite numbers only")
         return state
 
     def _from_version_1(self, state: Mapping) -> dict:

@@ -169,6 +169,21 @@ def _check_bounds(
         )
 
 
+def validate_progress(
+    t: object, spent: object, remaining: object, settings: Mapping
+) -> tuple[int, float, float]:
+    """A stored state's counters (timestep index, money spent and left), checked, so a state
+    edited by hand fails with EngineError rather than deep inside a step."""
+    t = _integer("state t", t, 0)
+    if t > settings["timesteps"]:
+        raise EngineError(f"state t {t} is past the run's {settings['timesteps']} timesteps")
+    spent = _real("state spent", spent)
+    remaining = _real("state remaining", remaining)
+    if spent < 0 or not 0 <= remaining <= settings["budget"]:
+        raise EngineError("state spent must be >= 0 and remaining within the budget")
+    return t, spent, remaining
+
+
 def check_current_bounds(settings: Mapping, timestep_budget: float) -> None:
     """Validated settings' per-campaign bounds against a running state's current timestep
     budget (remaining / timesteps left), which over- or under-spend has moved away from

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import make_policy
+from engine import EngineError, make_policy
 from engine.allocator import (
     allocate_budget,
     allocate_negexp,
@@ -212,3 +212,48 @@ def test_thompson_draws_stay_finite_when_every_revenue_is_zero():
     draw, mean = sample_returns(context, np.random.default_rng(0), 1.0)
     assert np.all(np.isfinite(draw)) and np.all(draw > 0)
     np.testing.assert_array_equal(mean, mean[0])  # nothing tells the campaigns apart
+
+
+# --- States edited by hand -------------------------------------------------------------------
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
+_STATE_KEYS = [
+    "t",
+    "remaining",
+    "spent",
+    "shares",
+    "budgets",
+    "previous_shares",
+    "active",
+    "rng",
+    "settings",
+    "timestep_budget",
+    "done",
+]
+
+
+@pytest.mark.parametrize("name", ["curve", "thompson", "ucb", "softmax", "rps"])
+@settings(max_examples=60, deadline=None)
+@given(key=st.sampled_from(_STATE_KEYS), value=_JSON_VALUES)
+def test_a_state_edited_by_hand_fails_with_engine_error_or_not_at_all(name, key, value):
+    """The API answers EngineError with 422; any other exception from a corrupted stored
+    state would be a 500 on every later `next` of that state."""
+    policy = make_policy(name)
+    state = policy.init(2, {"budget": 100.0, "timesteps": 10, "seed": 1})
+    state, _ = policy.advance(state, {"spend": [5.0, 5.0], "clicks": [10.0, 4.0]})
+    state = {**json.loads(json.dumps(state)), key: value}
+    try:
+        policy.advance(state, {"spend": [5.0, 5.0], "clicks": [10.0, 4.0]})
+        policy.rebalance(state, [True, False])
+    except EngineError:
+        pass
