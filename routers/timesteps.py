@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, status
 
 from models.common import errors
 from models.states import RunOutcome
@@ -23,8 +23,14 @@ async def run(
 ) -> dict:
     """Advance each due active state once (`next_due_at <= now`).
 
-    Admin tokens cover every client; a `cron` user covers its own client. Overlapping runs
-    advance each due timestep at most once: the loser reports it under `skipped`.
+    An admin's tokens and credentials (also those narrowed to `cron`) cover every client; a
+    `cron` user covers its own client. Overlapping runs advance each due timestep at most
+    once: the loser reports it under `skipped`.
     """
-    tenant_filter = {} if principal.is_admin else {"client_id": principal.client_id}
+    if principal.every_client:
+        tenant_filter: dict = {}
+    elif principal.client_id is not None:
+        tenant_filter = {"client_id": principal.client_id}
+    else:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="User belongs to no client.")
     return await run_due_served(store, decisions, tenant_filter, limit)

@@ -115,6 +115,66 @@ def test_cron_scope_and_tenant(client, tenant, make_tenant):
     assert doc["current_time"] == 0
 
 
+def _credential_headers(client: TestClient, headers: dict, scopes: list[str]) -> dict:
+    made = client.post(
+        "/api/users/me/credentials",
+        json={"description": "narrow", "scopes": scopes},
+        headers=headers,
+    )
+    assert made.status_code == 201, made.text
+    token = client.post(
+        "/api/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": made.json()["client_id"],
+            "client_secret": made.json()["client_secret"],
+        },
+    )
+    assert token.status_code == 200, token.text
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def test_an_admin_narrowed_to_cron_still_covers_every_client(
+    client, tenant, make_tenant, admin_headers
+):
+    """The scheduler's credential is made by an admin with only the `cron` scope: it must
+    advance every client's due states, and do nothing else."""
+    other = make_tenant()
+    due = []
+    for owner in (tenant, other):
+        ids = make_campaigns(client, owner.headers, n=2)
+        state = make_state(client, owner.headers, ids, start_at=_past(5), timestep_hours=1)
+        due.append(state.json()["id"])
+    scheduler = _credential_headers(client, admin_headers, ["cron"])
+    outcome = client.post("/api/timesteps/run", headers=scheduler)
+    assert outcome.status_code == 200, outcome.text
+    assert sorted(a["id"] for a in outcome.json()["advanced"]) == sorted(due)
+    url = f"/api/states/{due[0]}?client_id={tenant.client_id}"
+    assert client.get(url, headers=scheduler).status_code == 403  # no read scope
+    assert client.get("/api/users", headers=scheduler).status_code == 403  # no admin scope
+    password_token = client.post(
+        "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD, "scope": "cron"}
+    ).json()["access_token"]
+    # Four timesteps overdue: a second run advances both states again, by the admin's
+    # password login narrowed to `cron` this time.
+    again = client.post("/api/timesteps/run", headers={"Authorization": f"Bearer {password_token}"})
+    assert sorted(a["id"] for a in again.json()["advanced"]) == sorted(due)
+
+
+def test_an_admin_credential_narrowed_to_read_reads_any_client_and_writes_none(
+    client, tenant, admin_headers
+):
+    ids = make_campaigns(client, tenant.headers, n=2)
+    state = make_state(client, tenant.headers, ids).json()
+    reader = _credential_headers(client, admin_headers, ["read"])
+    url = f"/api/states/{state['id']}?client_id={tenant.client_id}"
+    assert client.get(url, headers=reader).json()["id"] == state["id"]
+    listed = client.get(f"/api/campaigns?client_id={tenant.client_id}", headers=reader).json()
+    assert sorted(c["id"] for c in listed["items"]) == sorted(ids)
+    pause = f"/api/states/{state['id']}/pause?client_id={tenant.client_id}"
+    assert client.post(pause, headers=reader).status_code == 403
+
+
 def test_one_failing_state_does_not_stop_the_others(client, tenant, decisions_in_workers_only):
     ids = make_campaigns(client, tenant.headers, n=4)
     broken = make_state(client, tenant.headers, ids[:2], start_at=_past(2), timestep_hours=1).json()

@@ -81,10 +81,19 @@ class Principal:
     scopes: frozenset[str]
     first_login: bool
     credential_id: str | None = None
+    admin_account: bool = False
 
     @property
     def is_admin(self) -> bool:
+        """The token holds the admin scope: every operation, on every client."""
         return "admin" in self.scopes
+
+    @property
+    def every_client(self) -> bool:
+        """The caller acts on any client: an admin account, even through a token or credential
+        narrowed to fewer scopes (a scheduler's `cron`, a dashboard's `read`). What it may do
+        there is still its scopes'."""
+        return self.is_admin or (self.admin_account and self.client_id is None)
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -131,6 +140,7 @@ def _principal_from_claims(store: Store, claims: dict[str, Any]) -> Principal:
         scopes=frozenset(s for s in claims["scopes"] if s in allowed),
         first_login=bool(user.get("first_login")),
         credential_id=credential_id,
+        admin_account="admin" in user.get("scopes", []),
     )
 
 
@@ -193,7 +203,7 @@ class Tenant:
 
 
 async def _tenant(principal: Principal, store: Store, client_id: str | None) -> Tenant:
-    if not principal.is_admin:
+    if not principal.every_client:
         if principal.client_id is None:
             raise HTTPException(status.HTTP_403_FORBIDDEN, detail="User belongs to no client.")
         return Tenant(principal.client_id, {"client_id": principal.client_id})
