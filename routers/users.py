@@ -165,7 +165,9 @@ def get_user(username: str, _: AdminPrincipal, store: StoreDep) -> UserOut:
 def update_user(
     username: str, body: UserUpdate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep
 ) -> UserOut:
-    """Change a user's password, client or scopes; a password change revokes its tokens."""
+    """Change a user's password, client or scopes. Any of these revokes the user's tokens; a
+    move to another client also deletes its API credentials, which were made for the old
+    client's integrations and would otherwise act on the new one."""
     users = store.collection("users")
     doc = users.get({"username": username})
     if doc is None:
@@ -186,7 +188,10 @@ def update_user(
         update["$inc"] = {"token_version": 1}
     if changes.get("scopes") is not None or changes.get("client_id") is not None:
         update.setdefault("$inc", {"token_version": 1})
-    return _user_out(users.update({"_id": doc["_id"]}, update))
+    updated = users.update({"_id": doc["_id"]}, update)
+    if updated.get("client_id") != doc.get("client_id"):
+        store.collection("credentials").delete_many({"username": doc["username"]})
+    return _user_out(updated)
 
 
 @router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT)

@@ -352,6 +352,34 @@ def test_deleting_a_user_deletes_its_credentials(client, admin_headers, tenant):
     assert response.status_code == 401
 
 
+def test_moving_a_user_to_another_client_ends_its_credentials(client, admin_headers, tenant):
+    """A credential made for one client's integration must not act on the next client."""
+    credential = client.post(CREDENTIALS, json={}, headers=tenant.headers).json()
+    token = _credential_login(client, credential["client_id"], credential["client_secret"])
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    other = _new_client(client, admin_headers, "Initech")
+    moved = client.patch(
+        f"{USERS}/{tenant.username}", json={"client_id": other}, headers=admin_headers
+    )
+    assert moved.status_code == 200
+    assert client.get("/api/campaigns", headers=headers).status_code == 401
+    again = _credential_login(client, credential["client_id"], credential["client_secret"])
+    assert again.status_code == 401
+    assert _stored(client, "credentials", {"_id": credential["client_id"]}) is None
+
+
+def test_changing_a_users_scopes_keeps_its_credentials(client, admin_headers, tenant):
+    credential = client.post(CREDENTIALS, json={}, headers=tenant.headers).json()
+    changed = client.patch(
+        f"{USERS}/{tenant.username}",
+        json={"scopes": ["read", "me"]},
+        headers=admin_headers,
+    )
+    assert changed.status_code == 200
+    token = _credential_login(client, credential["client_id"], credential["client_secret"])
+    assert token.status_code == 200
+
+
 def test_credentials_need_the_me_scope(client, make_tenant):
     reader = make_tenant(scopes=("read", "write"))
     assert client.get(CREDENTIALS, headers=reader.headers).status_code == 403
