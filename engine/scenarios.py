@@ -221,6 +221,7 @@ def optimize_allocation(
     target_cpa = _positive("target_cpa", target_cpa)
     floor_multiplier = target_mroi if target_mroi is not None else 1.0
 
+    path_worth = worth
     if scenario == "fixed_budget":
         solution = solve_budget(curves, budget, low, high, worth)
         spend, multiplier = solution.spend, solution.multiplier
@@ -236,9 +237,17 @@ def optimize_allocation(
                 curves, target_roas, budget, low, high, worth, f"target ROAS {target_roas:g}"
             )
         else:
-            worth = np.ones(size)
+            # A cost per acquisition counts every response alike, whatever it is worth: the
+            # path ignores the values, which the report still uses.
+            path_worth = np.ones(size)
             spend, multiplier = _target_efficiency(
-                curves, 1.0 / target_cpa, budget, low, high, worth, f"target CPA {target_cpa:g}"
+                curves,
+                1.0 / target_cpa,
+                budget,
+                low,
+                high,
+                path_worth,
+                f"target CPA {target_cpa:g}",
             )
 
     capacity_binding = False
@@ -250,7 +259,7 @@ def optimize_allocation(
             floor = floor_multiplier if scenario == "flexible_budget" else 1.0
             spend, multiplier = _cap_net_profit(curves, capacity, floor, budget, low, high, worth)
         else:
-            spend, multiplier = _cap_on_path(curves, capacity, multiplier, low, high, worth)
+            spend, multiplier = _cap_on_path(curves, capacity, multiplier, low, high, path_worth)
     return allocation_report(
         curves,
         spend,
@@ -259,7 +268,9 @@ def optimize_allocation(
         current=current,
         scenario=scenario,
         objective=objective,
-        multiplier=multiplier,
+        # The path's multiplier is the marginal ROI of every free campaign, unless it ignored
+        # the values (a CPA target): then each campaign's own `mroi` says it.
+        multiplier=multiplier if np.array_equal(path_worth, worth) else None,
         capacity_binding=capacity_binding,
     )
 

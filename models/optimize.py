@@ -204,7 +204,11 @@ class CurveAllocateOut(BaseModel):
     total_value: float
     net_profit: float
     roi: float | None
-    marginal_roi: float | None
+    marginal_roi: float | None = Field(
+        description="Value of the next unit of spend at the optimum, the common mROI of the "
+        "campaigns not held at a bound; null when it differs between them (a CPA target with "
+        "values: see each campaign's mroi)."
+    )
     capacity_binding: bool
     fit_id: str | None = None
 

@@ -90,6 +90,23 @@ def test_target_efficiency_is_the_most_response_meeting_the_target(target, key):
     assert report["total_response"] >= -reference.fun - 1e-4
 
 
+def test_a_cpa_target_ignores_values_on_its_path_but_reports_them():
+    """Each acquisition counts alike for a CPA target, so the values do not move the spend;
+    the report still values the responses at the client's values."""
+    values = np.array([5.0, 2.0, 9.0])
+    plain = optimize_allocation(CURVES, 1e5, "target_efficiency", target_cpa=0.8)
+    valued = optimize_allocation(CURVES, 1e5, "target_efficiency", target_cpa=0.8, values=values)
+    np.testing.assert_allclose(spends(valued), spends(plain))
+    responses = np.array([row["response"] for row in valued["allocation"]])
+    assert valued["total_value"] == pytest.approx(float(values @ responses))
+    assert valued["roi"] == pytest.approx(valued["total_value"] / valued["total_spend"])
+    assert valued["net_profit"] == pytest.approx(valued["total_value"] - valued["total_spend"])
+    marginal = CURVES.marginal(spends(valued))
+    np.testing.assert_allclose([row["mroi"] for row in valued["allocation"]], values * marginal)
+    assert valued["marginal_roi"] is None
+    assert plain["marginal_roi"] == pytest.approx(float(marginal[0]))
+
+
 def test_target_efficiency_respects_the_budget_ceiling():
     report = optimize_allocation(CURVES, 300.0, "target_efficiency", target_roas=1.5)
     assert report["total_spend"] == pytest.approx(300.0)
