@@ -145,6 +145,9 @@ class StateOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
+    paused_at: datetime | None = Field(
+        default=None, description="When the state was paused; null unless it is paused."
+    )
 
 
 class MetricsOut(BaseModel):

@@ -26,6 +26,7 @@ from utils.timesteps import (
     history_rows,
     metric_rows,
     record_metrics,
+    set_paused,
     state_view,
 )
 
@@ -94,9 +95,7 @@ def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: s
     doc = _load(store, tenant, state_id)
     if doc["status"] != old:
         raise HTTPException(409, detail=f"The state is {doc['status']}, not {old}")
-    updated = store.collection("states").update(
-        {"_id": doc["_id"], "status": old}, {"$set": {"status": new}, "$inc": {"version": 1}}
-    )
+    updated = set_paused(store, doc, paused=new == "paused")
     if updated is None:
         raise HTTPException(409, detail="The state changed meanwhile: try again")
     return state_view(updated)
@@ -105,7 +104,8 @@ def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: s
 @router.post("/{state_id}/pause", response_model=StateOut, responses=_STATUS_CONFLICT)
 @runs_on_store
 def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
-    """Stop advancing (cron skips it; `next` answers 409) until resumed."""
+    """Stop advancing (cron skips it; `next` answers 409) until resumed. The run's clock stops
+    too: resuming moves `next_due_at` and every later due time on by the time paused."""
     return _set_status(store, tenant, state_id, "active", "paused")
 
 

@@ -105,6 +105,28 @@ def test_cron_advances_due_states_once(
         assert doc["current_time"] == 0
 
 
+def test_a_pause_stops_the_runs_clock(client, tenant, admin_headers):
+    """Timestep 0 of 1 h began 150 minutes ago and was paused at its 30th minute, two hours
+    ago: on resume it has its other 30 minutes left, so cron does not advance it (nor the
+    timesteps that would have ended while it was paused, each counted as spent in full)."""
+    ids = make_campaigns(client, tenant.headers, n=2)
+    state = make_state(client, tenant.headers, ids, start_at=_past(2.5), timestep_hours=1)
+    sid = state.json()["id"]
+    paused = client.post(f"/api/states/{sid}/pause", headers=tenant.headers).json()
+    assert paused["paused_at"] is not None
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    store = client.app.state.store
+    store.collection("states").update({"_id": sid}, {"$set": {"paused_at": two_hours_ago}})
+    resumed = client.post(f"/api/states/{sid}/resume", headers=tenant.headers).json()
+    assert resumed["paused_at"] is None
+    due = datetime.fromisoformat(resumed["next_due_at"])
+    left = due - datetime.now(UTC)
+    assert timedelta(minutes=29) < left <= timedelta(minutes=30), left
+    assert client.post("/api/timesteps/run", headers=admin_headers).json()["advanced"] == []
+    advanced = client.post(f"/api/states/{sid}/next", headers=tenant.headers).json()
+    assert datetime.fromisoformat(advanced["next_due_at"]) - due == timedelta(hours=1)
+
+
 def test_cron_scope_and_tenant(client, tenant, make_tenant):
     ids = make_campaigns(client, tenant.headers, n=2)
     state = make_state(client, tenant.headers, ids, start_at=_past(2), timestep_hours=1).json()
@@ -181,14 +203,46 @@ def test_one_failing_state_does_not_stop_the_others(client, tenant, decisions_in
     healthy = make_state(
         client, tenant.headers, ids[2:], start_at=_past(2), timestep_hours=1
     ).json()
-    for cid in ids[:2]:
-        client.patch(f"/api/campaigns/{cid}", json={"status": "stopped"}, headers=tenant.headers)
+    # An engine state damaged in the database: its step fails, the other state's does not.
+    damaged = json.dumps({"version": 2, "policy": "curve"})
+    client.app.state.store.collection("states").update(
+        {"_id": broken["id"]}, {"$set": {"engine": damaged}}
+    )
     admin = client.post(
         "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
     ).json()["access_token"]
     outcome = client.post("/api/timesteps/run", headers={"Authorization": f"Bearer {admin}"}).json()
     assert [e["id"] for e in outcome["errors"]] == [broken["id"]]
+    assert "state is missing" in outcome["errors"][0]["detail"]
     assert [a["id"] for a in outcome["advanced"]] == [healthy["id"]]
+
+
+def test_a_state_whose_campaigns_all_stop_spends_nothing_until_one_resumes(
+    client, tenant, admin_headers, decisions_in_workers_only
+):
+    ids = make_campaigns(client, tenant.headers, n=2)
+    state = make_state(client, tenant.headers, ids, start_at=_past(2), timestep_hours=1).json()
+    sid = state["id"]
+    client.patch(f"/api/campaigns/{ids[0]}", json={"status": "paused"}, headers=tenant.headers)
+    client.patch(f"/api/campaigns/{ids[1]}", json={"status": "stopped"}, headers=tenant.headers)
+    assert client.get(f"/api/states/{sid}/budget", headers=tenant.headers).json() == {
+        ids[0]: 0.0,
+        ids[1]: 0.0,
+    }
+    assert client.get(f"/api/states/{sid}", headers=tenant.headers).json()["timestep_budget"] == 0
+    outcome = client.post("/api/timesteps/run", headers=admin_headers).json()
+    assert outcome["errors"] == [] and outcome["advanced"] == []
+    assert [row["id"] for row in outcome["skipped"]] == [sid]
+    assert "paused or stopped" in outcome["skipped"][0]["reason"]
+    assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 409
+
+    client.patch(f"/api/campaigns/{ids[0]}", json={"status": "active"}, headers=tenant.headers)
+    doc = client.get(f"/api/states/{sid}", headers=tenant.headers).json()
+    assert doc["budgets"][ids[1]] == 0
+    assert doc["budgets"][ids[0]] == pytest.approx(doc["timestep_budget"])
+    assert doc["timestep_budget"] == pytest.approx(state["timestep_budget"])
+    advanced = client.post("/api/timesteps/run", headers=admin_headers).json()["advanced"]
+    assert [row["id"] for row in advanced] == [sid]
 
 
 @pytest.mark.parametrize("backend", ["embedded"], indirect=True)

@@ -65,8 +65,36 @@ def state_view(doc: dict[str, Any]) -> dict[str, Any]:
     return public(doc, _HIDDEN)
 
 
-def _due_at(start_at: datetime, hours: float, current_time: int) -> datetime:
-    return as_utc(start_at) + timedelta(hours=hours * (current_time + 1))
+def _due_at(start_at: datetime, hours: float, current_time: int, paused_ms: int = 0) -> datetime:
+    """When timestep `current_time` ends: the run's clock, stopped while it was paused."""
+    return as_utc(start_at) + timedelta(hours=hours * (current_time + 1), milliseconds=paused_ms)
+
+
+def set_paused(store: Store, state: dict[str, Any], paused: bool) -> dict[str, Any] | None:
+    """Pause or resume a state by compare-and-set on its version; None if it changed meanwhile.
+
+    A pause stops the run's clock: on resume every due time moves later by the time spent
+    paused, so the timestep in progress gets the rest of its time and no timestep ends
+    unreported during the pause (cron would otherwise advance each, one run after another,
+    counting its whole budget as spent).
+    """
+    now = utcnow()
+    if paused:
+        changes: dict[str, Any] = {"status": "paused", "paused_at": now}
+    else:
+        since = state.get("paused_at")
+        paused_ms = state.get("paused_ms", 0)
+        if since is not None:
+            paused_ms += max((now - as_utc(since)) // timedelta(milliseconds=1), 0)
+        changes = {"status": "active", "paused_at": None, "paused_ms": paused_ms}
+        if state.get("next_due_at") is not None:
+            changes["next_due_at"] = _due_at(
+                state["start_at"], state["timestep_hours"], state["current_time"], paused_ms
+            )
+    return store.collection("states").update(
+        {"_id": state["_id"], "status": state["status"], "version": state["version"]},
+        {"$set": {**changes, "updated_at": now}, "$inc": {"version": 1}},
+    )
 
 
 def _by_campaign(ids: list[str], values: list[float]) -> dict[str, float]:
@@ -299,7 +327,7 @@ def pending_step(
     rows = metric_rows(store, state, t)
     active = _active_mask(store, state["client_id"], state["campaign_ids"])
     if not any(active):
-        raise InvalidRequest("Every campaign of this state is paused or stopped")
+        raise StateConflict("Every campaign of this state is paused or stopped: resume one", t)
     return PendingStep(state, _observations(state, rows), active, read_at)
 
 
@@ -338,7 +366,9 @@ def commit_step(store: Store, step: PendingStep, decision: Decision) -> dict[str
         "engine": decision.engine,
         "current_time": t + 1,
         "status": "completed" if done else "active",
-        "next_due_at": None if done else _due_at(state["start_at"], state["timestep_hours"], t + 1),
+        "next_due_at": None
+        if done
+        else _due_at(state["start_at"], state["timestep_hours"], t + 1, state.get("paused_ms", 0)),
         "completed_at": now if done else None,
         "updated_at": now,
         **_allocation_fields(decision, state["campaign_ids"]),
@@ -427,12 +457,13 @@ def _read_step(
 
 def rebalanced_states(
     store: Store, campaign: dict[str, Any]
-) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
     """Every running state using `campaign` (as it is about to be stored), with its current
     timestep re-balanced to the campaign's status and per-timestep bounds. Writes nothing.
 
     InvalidRequest, naming the states, when the campaign's new bounds cannot hold with a
-    state's budget; a state whose campaigns are all paused keeps its allocation.
+    state's budget. A state none of whose campaigns is active any more is planned as None:
+    nothing to spend until one is resumed, which re-balances it from its engine state.
     """
     client_id, campaign_id = campaign["client_id"], campaign["_id"]
     planned, refused = [], []
@@ -443,6 +474,7 @@ def rebalanced_states(
         active = _active_mask(store, client_id, state["campaign_ids"])
         active[index] = campaign.get("status", "active") == "active"
         if not any(active):
+            planned.append((state, None))
             continue
         stored = engine_state(state["engine"])
         bounds = {key: [*stored["settings"][key]] for key in ("min_budget", "max_budget")}
@@ -458,8 +490,20 @@ def rebalanced_states(
     return planned
 
 
+def _rebalanced_fields(state: dict[str, Any], rebalanced: dict[str, Any] | None) -> dict:
+    if rebalanced is None:  # no active campaign: nothing to spend, the engine state kept
+        nothing = dict.fromkeys(state["campaign_ids"], 0.0)
+        return {"allocation": nothing, "budgets": nothing, "timestep_budget": 0.0}
+    return {
+        "engine": engine_text(rebalanced),
+        **_allocation_fields(decision_of(rebalanced), state["campaign_ids"]),
+    }
+
+
 def save_rebalanced(
-    store: Store, campaign: dict[str, Any], planned: list[tuple[dict[str, Any], dict[str, Any]]]
+    store: Store,
+    campaign: dict[str, Any],
+    planned: list[tuple[dict[str, Any], dict[str, Any] | None]],
 ) -> int:
     """Store re-balanced states; one another call changed meanwhile is re-balanced afresh."""
     states = store.collection("states")
@@ -469,11 +513,7 @@ def save_rebalanced(
             updated = states.update(
                 {"_id": state["_id"], "version": state["version"]},
                 {
-                    "$set": {
-                        "engine": engine_text(rebalanced),
-                        "updated_at": utcnow(),
-                        **_allocation_fields(decision_of(rebalanced), state["campaign_ids"]),
-                    },
+                    "$set": {"updated_at": utcnow(), **_rebalanced_fields(state, rebalanced)},
                     "$inc": {"version": 1},
                 },
             )
