@@ -22,6 +22,7 @@ from utils.timesteps import (
     InvalidRequest,
     StateConflict,
     advance_served,
+    check_timestep_ran,
     create_state,
     history_rows,
     metric_rows,
@@ -144,11 +145,21 @@ def get_metrics(
     state_id: str,
     tenant: ReadTenant,
     store: StoreDep,
-    timestep: Annotated[int | None, Query(ge=0, description="Default: the current one.")] = None,
+    timestep: Annotated[
+        int | None,
+        Query(ge=0, description="Default: the current one (a completed state's last one)."),
+    ] = None,
 ) -> dict:
-    """What has been reported for a timestep, per campaign (null: nothing yet)."""
+    """What has been reported for a timestep, per campaign (null: nothing yet); 422 for a
+    timestep that has not started or never ran."""
     doc = _load(store, tenant, state_id)
-    return metric_rows(store, doc, doc["current_time"] if timestep is None else timestep)
+    if timestep is None:
+        timestep = doc["current_time"] if doc["status"] != "completed" else doc["current_time"] - 1
+    try:
+        check_timestep_ran(doc, timestep)
+    except InvalidRequest as error:
+        raise HTTPException(422, detail=str(error)) from error
+    return metric_rows(store, doc, timestep)
 
 
 @router.post("/{state_id}/next", response_model=StateOut, responses=_CONFLICT)

@@ -138,6 +138,14 @@ def test_metrics_repost_replaces_the_row(client, tenant, state):
     assert reported[state["campaign_ids"][1]] is None
 
 
+def test_metrics_of_a_timestep_that_has_not_started_answer_422(client, tenant, state):
+    url = f"/api/states/{state['id']}/metrics"
+    assert client.get(f"{url}?timestep=0", headers=tenant.headers).status_code == 200
+    future = client.get(f"{url}?timestep=1", headers=tenant.headers)
+    assert future.status_code == 422
+    assert "has not started" in future.json()["detail"]
+
+
 def test_next_advances_and_writes_history(client, tenant, state):
     sid, ids = state["id"], state["campaign_ids"]
     metrics = [{"campaign_id": c, "spend": 100, "revenue": 150 + 50 * k} for k, c in enumerate(ids)]
@@ -200,8 +208,9 @@ def test_a_run_whose_budget_is_spent_early_takes_no_metrics_for_timesteps_it_nev
     late = {"timestep": 1, "metrics": [{"campaign_id": campaigns[0], "spend": 5}]}
     refused = client.post(url, json=late, headers=tenant.headers)
     assert refused.status_code == 422 and "never ran" in refused.json()["detail"]
-    stored = client.get(f"{url}?timestep=1", headers=tenant.headers).json()
-    assert stored == dict.fromkeys(campaigns)
+    assert client.get(f"{url}?timestep=1", headers=tenant.headers).status_code == 422
+    metrics = client.app.state.store.collection("metrics")
+    assert metrics.get({"state_id": sid, "timestep": 1}) is None
     corrected = client.post(url, json={**late, "timestep": 0}, headers=tenant.headers)
     assert corrected.status_code == 200 and corrected.json()["correction"] is True
 

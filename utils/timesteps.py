@@ -190,19 +190,7 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
     unknown = [row.campaign_id for row in body.metrics if row.campaign_id not in ids]
     if unknown:
         raise InvalidRequest(f"Campaigns not in this state: {', '.join(unknown)}")
-    if state["status"] == "completed":
-        # A run ends after its last timestep or, earlier, when its budget is spent: either
-        # way the timesteps it finished are all there is to correct.
-        last = state["current_time"] - 1
-        if body.timestep > last:
-            raise InvalidRequest(
-                f"timestep {body.timestep} never ran: the state completed after timestep {last}"
-            )
-    elif body.timestep > state["current_time"]:
-        raise InvalidRequest(
-            f"timestep {body.timestep} has not started: the current timestep is "
-            f"{state['current_time']}"
-        )
+    check_timestep_ran(state, body.timestep)
     now = utcnow()
     store.collection("metrics").upsert(
         {"_id": _timestep_key(state["_id"], body.timestep)},
@@ -223,6 +211,22 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
     )
     correction = body.timestep < state["current_time"]
     return correction
+
+
+def check_timestep_ran(state: dict[str, Any], timestep: int) -> None:
+    """InvalidRequest unless `timestep` has started (the current one, or a finished one)."""
+    if state["status"] == "completed":
+        # A run ends after its last timestep or, earlier, when its budget is spent: either
+        # way the timesteps it finished are all there is.
+        last = state["current_time"] - 1
+        if timestep > last:
+            raise InvalidRequest(
+                f"timestep {timestep} never ran: the state completed after timestep {last}"
+            )
+    elif timestep > state["current_time"]:
+        raise InvalidRequest(
+            f"timestep {timestep} has not started: the current timestep is {state['current_time']}"
+        )
 
 
 def _timestep_key(state_id: str, timestep: int) -> str:
