@@ -188,7 +188,8 @@ def solve_budget(
     upper: np.ndarray | None = None,
     weights: np.ndarray | None = None,
 ) -> KKTSolution:
-    """Exact maximizer of sum(weights * curves.response(x)) with sum(x) == budget and bounds."""
+    """Exact maximizer of sum(weights * curves.response(x)) with sum(x) == budget and bounds,
+    for concave curves; for envelopes of S-curves, see `_settle_straight_stretches`."""
     size = curves.size
     low, high = resolve_bounds(size, lower, upper)
     value = resolve_weights(size, weights)
@@ -205,13 +206,65 @@ def solve_budget(
     high = np.maximum(high, low)
     if budget <= float(low.sum()):
         return KKTSolution(spend=low.copy(), multiplier=float(np.max(value * curves.marginal(low))))
+    solution = _solve_envelope(curves, budget, low, high, value)
+    return _settle_straight_stretches(curves, solution, budget, low, high, value)
+
+
+def _solve_envelope(
+    curves: ResponseCurves, budget: float, low: np.ndarray, high: np.ndarray, value: np.ndarray
+) -> KKTSolution:
     bottom, top = bracket_multiplier(curves, low, high, value, budget)
     path = kkt_path(curves, low, high, value)
     lam_low, lam_high = solve_monotone_multiplier(
-        lambda lams: path(lams).sum(axis=-1), budget, bottom, top, section_count(size)
+        lambda lams: path(lams).sum(axis=-1), budget, bottom, top, section_count(curves.size)
     )
     spend = spend_between(path(lam_low), path(lam_high), budget, high)
     return KKTSolution(spend=spend, multiplier=0.5 * (lam_low + lam_high))
+
+
+def _settle_straight_stretches(
+    curves: ResponseCurves,
+    solution: KKTSolution,
+    budget: float,
+    low: np.ndarray,
+    high: np.ndarray,
+    value: np.ndarray,
+) -> KKTSolution:
+    """Curves that are not concave (S-shaped Hill) are allocated on their concave envelopes,
+    whose optimum can leave a campaign partway up a straight stretch (the line from the origin
+    to the tangent point), where the curve itself returns less. Such a campaign is tried at
+    both ends of its stretch, the others solved again around it, and the best answer by the
+    curves themselves kept; repeated while a stretch is left and a change helps. The answer
+    is never worse than the envelope's, but with several S-curves it is a good allocation,
+    not a proven optimum (that problem is combinatorial)."""
+    best = solution
+    best_value = float(value @ curves.true_response(best.spend))
+    low, high = low.copy(), high.copy()
+    for _ in range(curves.size):
+        spend = best.spend
+        envelope = curves.response(spend)
+        with np.errstate(invalid="ignore"):  # infinite responses have no stretch: NaN, skipped
+            gap = envelope - curves.true_response(spend)
+            inside = np.flatnonzero(gap > 1e-9 * np.maximum(np.abs(envelope), 1.0))
+        if inside.size == 0:
+            return best
+        k = int(inside[np.argmax(gap[inside])])
+        slope = curves.marginal(spend)
+        stretch_end = curves.inverse_marginal(slope * (1.0 - 1e-9))[k]
+        improved = None
+        for end in (low[k], min(float(stretch_end), high[k])):
+            fixed_low, fixed_high = low.copy(), high.copy()
+            fixed_low[k] = fixed_high[k] = end
+            if fixed_low.sum() > budget or fixed_high.sum() < budget:
+                continue
+            candidate = _solve_envelope(curves, budget, fixed_low, fixed_high, value)
+            worth = float(value @ curves.true_response(candidate.spend))
+            if worth > best_value * (1 + 1e-12) + 1e-12:
+                best, best_value, improved = candidate, worth, (fixed_low, fixed_high)
+        if improved is None:
+            return best
+        low, high = improved
+    return best
 
 
 def allocate_negexp(
@@ -453,7 +506,8 @@ def allocate_budget(
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Exact maximizer of sum(curves.response(x)) s.t. sum(x) == budget, lower <= x <= upper.
+    """Exact maximizer of sum(curves.response(x)) s.t. sum(x) == budget, lower <= x <= upper
+    for concave curves (S-curves: see `solve_budget`).
 
     KKT: bisection on the Lagrange multiplier (closed-form pieces for negative-exponential
     curves, see `allocate_negexp`). Returns spend per campaign, shape (K,).

@@ -262,11 +262,13 @@ def _resolve_curves(
     responses=INVALID,
 )
 def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) -> CurveAllocateOut:
-    """The exact optimum (KKT, bisection on the Lagrange multiplier) of a fixed budget, a
+    """The optimum (KKT, bisection on the Lagrange multiplier; exact for concave curves) of a
+    fixed budget, a
     flexible budget (spend while marginal ROI >= `target_mroi`, or while an extra unit still
     pays for itself under `objective: net_profit`), or a target efficiency (most response
     with overall ROAS >= `target_roas` or CPA <= `target_cpa`); `capacity` caps the total
-    response. Hill curves are optimized through their concave envelope."""
+    response. S-shaped Hill curves are optimized through their concave envelopes, a campaign
+    left partway up an envelope's straight stretch then tried at both of its ends."""
     names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=True)
     current = arrays["current"] if np.any(~np.isnan(arrays["current"])) else None
     report = optimize_allocation(

@@ -74,6 +74,36 @@ def test_hill_allocation_matches_the_best_slsqp_start_when_past_the_tangent():
     assert hill.true_response(exact).sum() >= best - 1e-6
 
 
+def test_hill_allocation_leaves_no_campaign_partway_up_its_straight_stretch():
+    """Two equal S-curves and a budget short of both tangent points: the envelope's optimum
+    splits it, one campaign on its straight stretch where the curve returns little; all of
+    it on one campaign is 13 % better (brute force over the split agrees)."""
+    hill = HillCurves(np.array([1000.0, 1000.0]), np.array([1000.0, 1000.0]), np.array([3.0, 3.0]))
+    spend = allocate_budget(hill, 1500.0)
+    assert sorted(spend) == pytest.approx([0.0, 1500.0])
+    split = np.linspace(0.0, 1500.0, 3001)
+    brute = hill.true_response(np.stack([split, 1500.0 - split], axis=1)).sum(axis=1).max()
+    assert hill.true_response(spend).sum() == pytest.approx(brute)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_hill_allocation_is_never_worse_than_a_split_on_the_grid(seed):
+    """Random pairs of S-curves and budgets: the allocation is within 10 % of the best split
+    on a fine grid; the envelope alone could fall to 2 % of it. (Over 2,400 such cases the
+    worst is 92 %: the best split can sit on the concave stretch just below a tangent point,
+    and only the ends of a stretch are tried.)"""
+    rng = np.random.default_rng(seed)
+    hill = HillCurves(
+        rng.uniform(200.0, 1000.0, 2), rng.uniform(100.0, 1000.0, 2), rng.uniform(1.5, 4.0, 2)
+    )
+    for budget in rng.uniform(50.0, 3000.0, 8):
+        spend = allocate_budget(hill, budget)
+        assert spend.sum() == pytest.approx(budget)
+        split = np.linspace(0.0, budget, 4001)
+        brute = hill.true_response(np.stack([split, budget - split], axis=1)).sum(axis=1).max()
+        assert hill.true_response(spend).sum() >= 0.9 * brute
+
+
 def test_grid_curves_interpolate_and_invert():
     grid = GridCurves(
         np.array([[0.0, 10.0, 20.0, 40.0], [0.0, 5.0, 5.0, 10.0]]),
