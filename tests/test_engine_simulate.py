@@ -96,7 +96,7 @@ def test_table_pools_runs_into_mean_worst_run_and_worst_seed():
         "(0.900)",
         "0.963",
         "(0.930)",
-        "0.955",
+        "0.9550",
         "0.900",
         "0.940",
     ]
