@@ -128,6 +128,54 @@ def _cap_on_path(
     return _fill_to_response(curves, path(lam_low), path(lam_high), capacity), lam_high
 
 
+def _settle_capped_stretches(
+    curves: ResponseCurves,
+    capacity: float,
+    budget: float,
+    solution: tuple[np.ndarray, float],
+    low: np.ndarray,
+    high: np.ndarray,
+    weights: np.ndarray,
+) -> tuple[np.ndarray, float]:
+    """The capacity met on S-curves' envelopes can leave a campaign partway up a straight
+    stretch, where the curve itself responds less, so the capacity is not reached. Such a
+    campaign is tried at both ends of its stretch, the capacity met again by the others; kept
+    is the answer that reaches the capacity with the least spend (or, if none does, comes
+    nearest), within the budget; repeated while a stretch is left and a change helps."""
+
+    def rank(spend: np.ndarray) -> tuple[bool, float]:
+        reached = float(curves.true_response(spend).sum()) >= capacity * (1 - 1e-9)
+        return reached, -float(spend.sum()) if reached else float(curves.true_response(spend).sum())
+
+    best, best_rank = solution, rank(solution[0])
+    low, high = low.copy(), high.copy()
+    for _ in range(curves.size):
+        spend = best[0]
+        envelope = curves.response(spend)
+        with np.errstate(invalid="ignore"):
+            gap = envelope - curves.true_response(spend)
+            inside = np.flatnonzero(gap > 1e-9 * np.maximum(np.abs(envelope), 1.0))
+        if inside.size == 0:
+            return best
+        k = int(inside[np.argmax(gap[inside])])
+        stretch_end = curves.inverse_marginal(curves.marginal(spend) * (1.0 - 1e-9))[k]
+        improved = None
+        for end in (low[k], min(float(stretch_end), high[k])):
+            fixed_low, fixed_high = low.copy(), high.copy()
+            fixed_low[k] = fixed_high[k] = end
+            if float(curves.response(fixed_high).sum()) < capacity or fixed_low.sum() > budget:
+                continue
+            candidate = _cap_on_path(curves, capacity, 0.0, fixed_low, fixed_high, weights)
+            if float(candidate[0].sum()) > budget * (1 + 1e-12):
+                continue
+            if rank(candidate[0]) > best_rank:
+                best, best_rank, improved = candidate, rank(candidate[0]), (fixed_low, fixed_high)
+        if improved is None:
+            return best
+        low, high = improved
+    return best
+
+
 def _fill_to_response(
     curves: ResponseCurves, more: np.ndarray, less: np.ndarray, target: float
 ) -> np.ndarray:
@@ -156,25 +204,63 @@ def _cap_net_profit(
     """Net profit with total response <= capacity: bisection on the capacity multiplier mu.
 
     For a given mu the problem is the plain one with values (value_i - mu); its total
-    response falls as mu grows, so bisection on mu meets the capacity exactly.
+    response falls as mu grows, so bisection on mu meets the capacity exactly. An S-curve
+    funds all or nothing, so where one drops out at the bisection's end the others are left
+    below the capacity: it is then tried on either side of its jump, fixed, the capacity met
+    again by the others, and the better net profit within the capacity kept; repeated while
+    one jumps and a change helps.
     """
 
-    def solve(mu: float) -> tuple[np.ndarray, float]:
-        return _ceiling_solution(
-            curves, floor_multiplier, budget, low, high, np.maximum(values - mu, 0.0)
-        )
+    def net(candidate: np.ndarray) -> float:
+        response = curves.true_response(candidate)
+        if float(response.sum()) > capacity * (1 + 1e-9):
+            return -np.inf
+        return float(values @ response - candidate.sum())
 
-    low_mu, high_mu = 0.0, float(np.max(values))
-    for _ in range(CAPACITY_BISECTIONS):
-        middle = 0.5 * (low_mu + high_mu)
-        if float(curves.response(solve(middle)[0]).sum()) > capacity:
-            low_mu = middle
-        else:
-            high_mu = middle
-        if high_mu - low_mu <= 1e-12 * max(high_mu, 1e-300):
+    def bisection(low: np.ndarray, high: np.ndarray) -> tuple[np.ndarray, float, np.ndarray]:
+        """The solution at the bisection's end, and the spend just below that end's mu
+        (where a campaign that drops out at the end is still funded)."""
+
+        def solve(mu: float) -> tuple[np.ndarray, float]:
+            return _ceiling_solution(
+                curves, floor_multiplier, budget, low, high, np.maximum(values - mu, 0.0)
+            )
+
+        low_mu, high_mu = 0.0, float(np.max(values))
+        for _ in range(CAPACITY_BISECTIONS):
+            middle = 0.5 * (low_mu + high_mu)
+            if float(curves.response(solve(middle)[0]).sum()) > capacity:
+                low_mu = middle
+            else:
+                high_mu = middle
+            if high_mu - low_mu <= 1e-12 * max(high_mu, 1e-300):
+                break
+        spend, multiplier = solve(high_mu)
+        return spend, multiplier, solve(low_mu)[0]
+
+    spend, multiplier, above = bisection(low, high)
+    best, best_net = (spend, multiplier), net(spend)
+    low, high = low.copy(), high.copy()
+    for _ in range(curves.size):
+        jumped = np.flatnonzero(np.abs(above - spend) > 1e-6 * np.maximum(above, 1.0))
+        jumped = jumped[low[jumped] < high[jumped]]
+        if jumped.size == 0:
             break
-    spend, multiplier = solve(high_mu)
-    return spend, multiplier
+        k = int(jumped[np.argmax(np.abs(above - spend)[jumped])])
+        improved = None
+        for end in (spend[k], above[k]):
+            fixed_low, fixed_high = low.copy(), high.copy()
+            fixed_low[k] = fixed_high[k] = end
+            if fixed_low.sum() > budget or float(curves.response(fixed_low).sum()) > capacity:
+                continue
+            candidate = bisection(fixed_low, fixed_high)
+            if net(candidate[0]) > best_net:
+                best, best_net = candidate[:2], net(candidate[0])
+                improved = (fixed_low, fixed_high, candidate)
+        if improved is None:
+            break
+        low, high, (spend, multiplier, above) = improved
+    return best
 
 
 def optimize_allocation(
@@ -260,6 +346,9 @@ def optimize_allocation(
             spend, multiplier = _cap_net_profit(curves, capacity, floor, budget, low, high, worth)
         else:
             spend, multiplier = _cap_on_path(curves, capacity, multiplier, low, high, path_worth)
+            spend, multiplier = _settle_capped_stretches(
+                curves, capacity, budget, (spend, multiplier), low, high, path_worth
+            )
     return allocation_report(
         curves,
         spend,

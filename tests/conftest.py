@@ -91,6 +91,18 @@ def login(client: TestClient, username: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def credential_login(client: TestClient, client_id: str, client_secret: str):
+    """The token endpoint's answer to an API credential's client_credentials login."""
+    return client.post(
+        "/api/auth/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_secret": client_secret,
+        },
+    )
+
+
 def client_user(http: TestClient, username: str) -> dict[str, str]:
     """A new client (tenant) with one user, made by the admin over `http` (a TestClient, or
     an httpx client of a live server): the user's authorization headers."""

@@ -7,6 +7,7 @@ from scipy.optimize import minimize
 from engine.errors import EngineError
 from engine.response import GridCurves, NegExpCurves
 from engine.scenarios import optimize_allocation
+from engine.specs import curves_from_specs
 
 CURVES = NegExpCurves(np.array([1000.0, 800.0, 500.0]), np.array([0.002, 0.004, 0.01]))
 NAMES = ["search", "social", "video"]
@@ -105,6 +106,35 @@ def test_a_cpa_target_ignores_values_on_its_path_but_reports_them():
     np.testing.assert_allclose([row["mroi"] for row in valued["allocation"]], values * marginal)
     assert valued["marginal_roi"] is None
     assert plain["marginal_roi"] == pytest.approx(float(marginal[0]))
+
+
+@pytest.mark.parametrize("objective", ["response", "net_profit"])
+def test_a_capacity_is_met_by_the_curves_themselves_around_an_s_curve(objective):
+    """The capacity met on an S-curve's envelope left it partway up its straight stretch,
+    responding less: capacity_binding said true at 7,654 of 8,000 (and 7,065 for net
+    profit). Leaving the S-curve out reaches 8,000 at the least spend, and nets the most."""
+    names, curves = curves_from_specs(
+        [
+            {"campaign": "search", "family": "negexp", "params": {"alpha": 9000, "mu": 0.0004}},
+            {"campaign": "social", "family": "hill", "params": {"vmax": 7000, "k": 3000, "n": 1.8}},
+            {"campaign": "display", "family": "mm", "params": {"vmax": 3000, "k": 2000}},
+        ]
+    )
+    report = optimize_allocation(
+        curves,
+        10_000.0,
+        objective=objective,
+        values=np.full(3, 3.0),
+        lower=np.array([0.0, 0.0, 1000.0]),
+        upper=np.array([6000.0, np.inf, np.inf]),
+        capacity=8000.0,
+        names=names,
+    )
+    search = -np.log(1 - 7000 / 9000) / 0.0004  # display's minimum responds 1,000
+    assert report["capacity_binding"] is True
+    assert report["total_response"] == pytest.approx(8000.0)
+    np.testing.assert_allclose(spends(report), [search, 0.0, 1000.0], rtol=1e-6, atol=1e-6)
+    assert report["net_profit"] == pytest.approx(3 * 8000.0 - search - 1000.0)
 
 
 def test_target_efficiency_respects_the_budget_ceiling():

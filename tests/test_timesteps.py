@@ -12,7 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fast import create_app
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, client_user, login, make_settings
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    client_user,
+    credential_login,
+    login,
+    make_settings,
+)
 from tests.test_states import make_campaigns, make_state
 from utils import cron
 from utils.settings import get_settings
@@ -144,14 +151,7 @@ def _credential_headers(client: TestClient, headers: dict, scopes: list[str]) ->
         headers=headers,
     )
     assert made.status_code == 201, made.text
-    token = client.post(
-        "/api/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": made.json()["client_id"],
-            "client_secret": made.json()["client_secret"],
-        },
-    )
+    token = credential_login(client, made.json()["client_id"], made.json()["client_secret"])
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, TenantUser, login
+from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, TenantUser, credential_login, login
 from utils.db import utcnow
 
 USERS = "/api/users"
@@ -233,17 +233,6 @@ def test_bad_page_parameters_answer_422(client, admin_headers):
 # --- API credentials ------------------------------------------------------------------------
 
 
-def _credential_login(client: TestClient, client_id: str, client_secret: str):
-    return client.post(
-        "/api/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": client_id,
-            "client_secret": client_secret,
-        },
-    )
-
-
 def test_credential_secret_is_shown_once_and_stored_hashed(client, tenant: TenantUser):
     made = client.post(CREDENTIALS, json={"description": "dashboard"}, headers=tenant.headers)
     assert made.status_code == 201
@@ -284,7 +273,7 @@ def test_credentials_are_listed_per_user(client, tenant, other_tenant):
 
 def test_revoked_credential_stops_working_at_once(client, tenant):
     credential = client.post(CREDENTIALS, json={}, headers=tenant.headers).json()
-    token = _credential_login(client, credential["client_id"], credential["client_secret"])
+    token = credential_login(client, credential["client_id"], credential["client_secret"])
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     assert client.get(CREDENTIALS, headers=headers).status_code == 200
     revoked = client.delete(f"{CREDENTIALS}/{credential['client_id']}", headers=tenant.headers)
@@ -292,7 +281,7 @@ def test_revoked_credential_stops_working_at_once(client, tenant):
     response = client.get(CREDENTIALS, headers=headers)
     assert response.status_code == 401
     assert response.json() == {"detail": "API credential revoked or expired"}
-    again = _credential_login(client, credential["client_id"], credential["client_secret"])
+    again = credential_login(client, credential["client_id"], credential["client_secret"])
     assert again.status_code == 401
     assert client.get(CREDENTIALS, headers=tenant.headers).json() == []
     second = client.delete(f"{CREDENTIALS}/{credential['client_id']}", headers=tenant.headers)
@@ -305,7 +294,7 @@ def test_a_user_cannot_revoke_someone_elses_credential(client, tenant, other_ten
         f"{CREDENTIALS}/{credential['client_id']}", headers=other_tenant.headers
     )
     assert response.status_code == 404
-    still = _credential_login(client, credential["client_id"], credential["client_secret"])
+    still = credential_login(client, credential["client_id"], credential["client_secret"])
     assert still.status_code == 200
 
 
@@ -315,7 +304,7 @@ def test_credential_expiry(client, tenant):
     expires_at = datetime.fromisoformat(credential["expires_at"])
     created_at = datetime.fromisoformat(credential["created_at"])
     assert expires_at - created_at == timedelta(minutes=30)
-    token = _credential_login(client, credential["client_id"], credential["client_secret"])
+    token = credential_login(client, credential["client_id"], credential["client_secret"])
     assert token.status_code == 200
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
 
@@ -326,7 +315,7 @@ def test_credential_expiry(client, tenant):
         {"$set": {"expires_at": utcnow() - timedelta(seconds=1)}},
     )
     assert client.get(CREDENTIALS, headers=headers).status_code == 401
-    expired = _credential_login(client, credential["client_id"], credential["client_secret"])
+    expired = credential_login(client, credential["client_id"], credential["client_secret"])
     assert expired.status_code == 401
 
 
@@ -348,14 +337,14 @@ def test_deleting_a_user_deletes_its_credentials(client, admin_headers, tenant):
     credential = client.post(CREDENTIALS, json={}, headers=tenant.headers).json()
     assert client.delete(f"{USERS}/{tenant.username}", headers=admin_headers).status_code == 204
     assert _stored(client, "credentials", {"_id": credential["client_id"]}) is None
-    response = _credential_login(client, credential["client_id"], credential["client_secret"])
+    response = credential_login(client, credential["client_id"], credential["client_secret"])
     assert response.status_code == 401
 
 
 def test_moving_a_user_to_another_client_ends_its_credentials(client, admin_headers, tenant):
     """A credential made for one client's integration must not act on the next client."""
     credential = client.post(CREDENTIALS, json={}, headers=tenant.headers).json()
-    token = _credential_login(client, credential["client_id"], credential["client_secret"])
+    token = credential_login(client, credential["client_id"], credential["client_secret"])
     headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     other = _new_client(client, admin_headers, "Initech")
     moved = client.patch(
@@ -363,7 +352,7 @@ def test_moving_a_user_to_another_client_ends_its_credentials(client, admin_head
     )
     assert moved.status_code == 200
     assert client.get("/api/campaigns", headers=headers).status_code == 401
-    again = _credential_login(client, credential["client_id"], credential["client_secret"])
+    again = credential_login(client, credential["client_id"], credential["client_secret"])
     assert again.status_code == 401
     assert _stored(client, "credentials", {"_id": credential["client_id"]}) is None
 
@@ -376,7 +365,7 @@ def test_changing_a_users_scopes_keeps_its_credentials(client, admin_headers, te
         headers=admin_headers,
     )
     assert changed.status_code == 200
-    token = _credential_login(client, credential["client_id"], credential["client_secret"])
+    token = credential_login(client, credential["client_id"], credential["client_secret"])
     assert token.status_code == 200
 
 
@@ -395,14 +384,7 @@ def test_credential_scopes_narrow_what_its_tokens_may_do(client, tenant):
     )
     assert made.status_code == 201, made.text
     assert made.json()["scopes"] == ["read"]
-    token = client.post(
-        "/api/auth/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": made.json()["client_id"],
-            "client_secret": made.json()["client_secret"],
-        },
-    ).json()
+    token = credential_login(client, made.json()["client_id"], made.json()["client_secret"]).json()
     assert token["scopes"] == ["read"]
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     assert client.get("/api/campaigns", headers=headers).status_code == 200
