@@ -340,6 +340,22 @@ def test_late_correction_updates_history(client, tenant, state):
     assert row["reward"] == 120
 
 
+def test_reposting_what_was_reported_is_no_correction(client, tenant, state):
+    sid, cid = state["id"], state["campaign_ids"][0]
+    url = f"/api/states/{sid}/metrics"
+    body = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 120}]}
+    assert client.post(url, json=body, headers=tenant.headers).status_code == 200
+    client.post(f"/api/states/{sid}/next", headers=tenant.headers)
+    again = client.post(url, json=body, headers=tenant.headers)
+    assert again.status_code == 200 and again.json()["correction"] is True
+    history = f"/api/states/{sid}/history"
+    assert client.get(history, headers=tenant.headers).json()["items"][0]["corrected_at"] is None
+    changed = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 90}]}
+    assert client.post(url, json=changed, headers=tenant.headers).status_code == 200
+    row = client.get(history, headers=tenant.headers).json()["items"][0]
+    assert row["corrected_at"] is not None and row["metrics"][cid]["revenue"] == 90
+
+
 def test_states_are_isolated(client, tenant, other_tenant, state):
     sid = state["id"]
     h = other_tenant.headers

@@ -192,16 +192,24 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
         raise InvalidRequest(f"Campaigns not in this state: {', '.join(unknown)}")
     check_timestep_ran(state, body.timestep)
     now = utcnow()
+    key = _timestep_key(state["_id"], body.timestep)
+    rows = {row.campaign_id: row.model_dump(exclude={"campaign_id"}) for row in body.metrics}
+    correction = body.timestep < state["current_time"]
+    if correction:
+        # A finished timestep's row posted again as it was is no correction: history would
+        # mark the timestep corrected (by `recorded_at`) although nothing changed.
+        stored = (store.collection("metrics").get({"_id": key}) or {}).get("rows", {})
+        rows = {
+            cid: row
+            for cid, row in rows.items()
+            if {k: v for k, v in stored.get(cid, {}).items() if k != "recorded_at"} != row
+        }
+        if not rows:
+            return correction
     store.collection("metrics").upsert(
-        {"_id": _timestep_key(state["_id"], body.timestep)},
+        {"_id": key},
         {
-            "$set": {
-                f"rows.{row.campaign_id}": {
-                    **row.model_dump(exclude={"campaign_id"}),
-                    "recorded_at": now,
-                }
-                for row in body.metrics
-            },
+            "$set": {f"rows.{cid}": {**row, "recorded_at": now} for cid, row in rows.items()},
             "$setOnInsert": {
                 "state_id": state["_id"],
                 "client_id": state["client_id"],
@@ -209,7 +217,6 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
             },
         },
     )
-    correction = body.timestep < state["current_time"]
     return correction
 
 
