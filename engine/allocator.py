@@ -187,9 +187,11 @@ def solve_budget(
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
     weights: np.ndarray | None = None,
+    settle: bool = True,
 ) -> KKTSolution:
     """Exact maximizer of sum(weights * curves.response(x)) with sum(x) == budget and bounds,
-    for concave curves; for envelopes of S-curves, see `_settle_straight_stretches`."""
+    for concave curves; for envelopes of S-curves, see `_settle_straight_stretches` (left
+    out with `settle=False`, for searches that solve many budgets and settle their answer)."""
     size = curves.size
     low, high = resolve_bounds(size, lower, upper)
     value = resolve_weights(size, weights)
@@ -207,6 +209,8 @@ def solve_budget(
     if budget <= float(low.sum()):
         return KKTSolution(spend=low.copy(), multiplier=float(np.max(value * curves.marginal(low))))
     solution = _solve_envelope(curves, budget, low, high, value)
+    if not settle:
+        return solution
     return _settle_straight_stretches(curves, solution, budget, low, high, value)
 
 
@@ -222,6 +226,9 @@ def _solve_envelope(
     return KKTSolution(spend=spend, multiplier=0.5 * (lam_low + lam_high))
 
 
+SETTLE_ROUNDS = 8
+
+
 def _settle_straight_stretches(
     curves: ResponseCurves,
     solution: KKTSolution,
@@ -231,28 +238,30 @@ def _settle_straight_stretches(
     value: np.ndarray,
 ) -> KKTSolution:
     """Curves that are not concave (S-shaped Hill) are allocated on their concave envelopes,
-    whose optimum can leave a campaign partway up a straight stretch (the line from the origin
-    to the tangent point), where the curve itself returns less. Such a campaign is tried at
-    both ends of its stretch, the others solved again around it, and the best answer by the
-    curves themselves kept; repeated while a stretch is left and a change helps. The answer
-    is never worse than the envelope's, but with several S-curves it is a good allocation,
-    not a proven optimum (that problem is combinatorial)."""
+    whose optimum can leave campaigns partway up a straight stretch (the line from the origin
+    to the tangent point), where the curve itself returns less. Campaigns sharing one
+    stretch's slope split its money in turn, each up to the end of its stretch, so at most one
+    is left partway; that one is tried at both ends of its stretch, the others solved again
+    around it, and the best answer by the curves themselves kept; repeated (a few rounds at
+    most, two solves each) while a stretch is left and a change helps. The answer is never
+    worse than the envelope's, but with several S-curves it is a good allocation, not a
+    proven optimum (that problem is combinatorial)."""
     best = solution
     best_value = float(value @ curves.true_response(best.spend))
     low, high = low.copy(), high.copy()
-    for _ in range(curves.size):
+    for _ in range(SETTLE_ROUNDS):
         spend = best.spend
-        envelope = curves.response(spend)
-        with np.errstate(invalid="ignore"):  # infinite responses have no stretch: NaN, skipped
-            gap = envelope - curves.true_response(spend)
-            inside = np.flatnonzero(gap > 1e-9 * np.maximum(np.abs(envelope), 1.0))
+        turned = fill_stretches_in_turn(curves, spend, low, high)
+        turned_value = float(value @ curves.true_response(turned))
+        if turned_value > best_value:
+            best, best_value = KKTSolution(turned, best.multiplier), turned_value
+        inside = inside_stretches(curves, best.spend)
         if inside.size == 0:
             return best
-        k = int(inside[np.argmax(gap[inside])])
-        slope = curves.marginal(spend)
-        stretch_end = curves.inverse_marginal(slope * (1.0 - 1e-9))[k]
+        k = int(inside[0])
+        stretch_end = min(float(stretch_ends(curves, best.spend)[k]), high[k])
         improved = None
-        for end in (low[k], min(float(stretch_end), high[k])):
+        for end in (low[k], stretch_end):
             fixed_low, fixed_high = low.copy(), high.copy()
             fixed_low[k] = fixed_high[k] = end
             if fixed_low.sum() > budget or fixed_high.sum() < budget:
@@ -265,6 +274,38 @@ def _settle_straight_stretches(
             return best
         low, high = improved
     return best
+
+
+def fill_stretches_in_turn(
+    curves: ResponseCurves, spend: np.ndarray, low: np.ndarray, high: np.ndarray
+) -> np.ndarray:
+    """`spend` with the money of the campaigns partway up straight stretches funded in turn,
+    each up to its stretch's end (or upper bound): the same envelope response, since they
+    share one slope at an envelope optimum, with at most one of them left partway."""
+    inside = inside_stretches(curves, spend)
+    if inside.size < 2:
+        return spend
+    ends = np.minimum(stretch_ends(curves, spend)[inside], high[inside])
+    turned = spend.copy()
+    turned[inside] = _fill_in_turn(
+        low[inside], ends - low[inside], float(spend[inside].sum() - low[inside].sum())
+    )
+    return turned
+
+
+def inside_stretches(curves: ResponseCurves, spend: np.ndarray) -> np.ndarray:
+    """Campaigns whose spend lies partway up a straight stretch of their envelope, where the
+    envelope is above the curve itself."""
+    envelope = curves.response(spend)
+    with np.errstate(invalid="ignore"):  # infinite responses have no stretch: NaN, skipped
+        gap = envelope - curves.true_response(spend)
+        return np.flatnonzero(gap > 1e-9 * np.maximum(np.abs(envelope), 1.0))
+
+
+def stretch_ends(curves: ResponseCurves, spend: np.ndarray) -> np.ndarray:
+    """Where each campaign's straight stretch meets its curve: the first spend whose marginal
+    falls below the stretch's slope."""
+    return curves.inverse_marginal(curves.marginal(spend) * (1.0 - 1e-9))
 
 
 def allocate_negexp(

@@ -27,12 +27,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.allocator import (
+    SETTLE_ROUNDS,
+    fill_stretches_in_turn,
+    inside_stretches,
     kkt_path,
     resolve_bounds,
     resolve_weights,
     section_count,
     solve_budget,
     solve_monotone_multiplier,
+    stretch_ends,
 )
 from engine.errors import EngineError
 from engine.response import ResponseCurves
@@ -58,12 +62,14 @@ def _ceiling_solution(
     low: np.ndarray,
     high: np.ndarray,
     weights: np.ndarray,
+    settle: bool = True,
 ) -> tuple[np.ndarray, float]:
-    """Spend down to the marginal floor, unless the budget runs out first."""
+    """Spend down to the marginal floor, unless the budget runs out first (then as
+    `solve_budget`, with its `settle`)."""
     spend = kkt_path(curves, low, high, weights)(floor_multiplier)
     if float(spend.sum()) <= budget:
         return spend, floor_multiplier
-    solution = solve_budget(curves, budget, low, high, weights)
+    solution = solve_budget(curves, budget, low, high, weights, settle=settle)
     return solution.spend, max(solution.multiplier, floor_multiplier)
 
 
@@ -138,10 +144,12 @@ def _settle_capped_stretches(
     weights: np.ndarray,
 ) -> tuple[np.ndarray, float]:
     """The capacity met on S-curves' envelopes can leave a campaign partway up a straight
-    stretch, where the curve itself responds less, so the capacity is not reached. Such a
-    campaign is tried at both ends of its stretch, the capacity met again by the others; kept
-    is the answer that reaches the capacity with the least spend (or, if none does, comes
-    nearest), within the budget; repeated while a stretch is left and a change helps."""
+    stretch, where the curve itself responds less, so the capacity is not reached. Campaigns
+    sharing a stretch's slope are funded in turn (engine.allocator.fill_stretches_in_turn);
+    the one left partway is tried at both ends of its stretch, the capacity met again by the
+    others; kept is the answer that reaches the capacity with the least spend (or, if none
+    does, comes nearest), within the budget; repeated (a few rounds at most) while a stretch
+    is left and a change helps."""
 
     def rank(spend: np.ndarray) -> tuple[bool, float]:
         reached = float(curves.true_response(spend).sum()) >= capacity * (1 - 1e-9)
@@ -149,18 +157,17 @@ def _settle_capped_stretches(
 
     best, best_rank = solution, rank(solution[0])
     low, high = low.copy(), high.copy()
-    for _ in range(curves.size):
-        spend = best[0]
-        envelope = curves.response(spend)
-        with np.errstate(invalid="ignore"):
-            gap = envelope - curves.true_response(spend)
-            inside = np.flatnonzero(gap > 1e-9 * np.maximum(np.abs(envelope), 1.0))
+    for _ in range(SETTLE_ROUNDS):
+        turned = fill_stretches_in_turn(curves, best[0], low, high)
+        if rank(turned) > best_rank:
+            best, best_rank = (turned, best[1]), rank(turned)
+        inside = inside_stretches(curves, best[0])
         if inside.size == 0:
             return best
-        k = int(inside[np.argmax(gap[inside])])
-        stretch_end = curves.inverse_marginal(curves.marginal(spend) * (1.0 - 1e-9))[k]
+        k = int(inside[0])
+        stretch_end = min(float(stretch_ends(curves, best[0])[k]), high[k])
         improved = None
-        for end in (low[k], min(float(stretch_end), high[k])):
+        for end in (low[k], stretch_end):
             fixed_low, fixed_high = low.copy(), high.copy()
             fixed_low[k] = fixed_high[k] = end
             if float(curves.response(fixed_high).sum()) < capacity or fixed_low.sum() > budget:
@@ -222,8 +229,9 @@ def _cap_net_profit(
         (where a campaign that drops out at the end is still funded)."""
 
         def solve(mu: float) -> tuple[np.ndarray, float]:
+            worth = np.maximum(values - mu, 0.0)
             return _ceiling_solution(
-                curves, floor_multiplier, budget, low, high, np.maximum(values - mu, 0.0)
+                curves, floor_multiplier, budget, low, high, worth, settle=False
             )
 
         low_mu, high_mu = 0.0, float(np.max(values))
@@ -241,16 +249,22 @@ def _cap_net_profit(
     spend, multiplier, above = bisection(low, high)
     best, best_net = (spend, multiplier), net(spend)
     low, high = low.copy(), high.copy()
-    for _ in range(curves.size):
+    for _ in range(SETTLE_ROUNDS):
         jumped = np.flatnonzero(np.abs(above - spend) > 1e-6 * np.maximum(above, 1.0))
         jumped = jumped[low[jumped] < high[jumped]]
         if jumped.size == 0:
             break
-        k = int(jumped[np.argmax(np.abs(above - spend)[jumped])])
+        # Campaigns that jump together (equal curves) are funded in turn while the capacity
+        # allows, the rest left out; then the one at the edge is tried both ways.
+        gained = (curves.true_response(above) - curves.true_response(spend))[jumped]
+        room = capacity - float(curves.true_response(spend).sum())
+        funded = np.cumsum(gained) <= room + 1e-9 * capacity
+        edge = int(np.count_nonzero(funded))
         improved = None
-        for end in (spend[k], above[k]):
+        for count in {edge, min(edge + 1, jumped.size)}:
             fixed_low, fixed_high = low.copy(), high.copy()
-            fixed_low[k] = fixed_high[k] = end
+            chosen = np.where(np.arange(jumped.size) < count, above[jumped], spend[jumped])
+            fixed_low[jumped] = fixed_high[jumped] = chosen
             if fixed_low.sum() > budget or float(curves.response(fixed_low).sum()) > capacity:
                 continue
             candidate = bisection(fixed_low, fixed_high)

@@ -137,6 +137,46 @@ def test_a_capacity_is_met_by_the_curves_themselves_around_an_s_curve(objective)
     assert report["net_profit"] == pytest.approx(3 * 8000.0 - search - 1000.0)
 
 
+def test_equal_s_curves_are_funded_in_turn_under_a_capacity():
+    """Twenty equal S-curves, each profitable past its tangent point (66.7 response for 63 of
+    spend, worth 3 a unit), under a capacity of 660: nine are funded at their tangent points
+    (600) and the rest left out; the envelope's answer funded none."""
+    names, curves = curves_from_specs(
+        [
+            {"campaign": f"c{i}", "family": "hill", "params": {"vmax": 100, "k": 50, "n": 3}}
+            for i in range(20)
+        ]
+    )
+    report = optimize_allocation(
+        curves,
+        1200.0,
+        "flexible_budget",
+        objective="net_profit",
+        values=np.full(20, 3.0),
+        capacity=660.0,
+        names=names,
+    )
+    spend = spends(report)
+    tangent = 50.0 * 2.0 ** (1 / 3)
+    assert np.count_nonzero(spend > 0) == 9
+    np.testing.assert_allclose(spend[spend > 0], tangent, rtol=1e-6)
+    assert report["total_response"] == pytest.approx(600.0)
+    assert report["net_profit"] == pytest.approx(1800.0 - 9 * tangent)
+
+
+def test_equal_s_curves_leave_at_most_one_partway_up_its_stretch():
+    names, curves = curves_from_specs(
+        [
+            {"campaign": f"c{i}", "family": "hill", "params": {"vmax": 100, "k": 50, "n": 3}}
+            for i in range(200)
+        ]
+    )
+    spend = spends(optimize_allocation(curves, 15.0 * 200, names=names))
+    tangent = 50.0 * 2.0 ** (1 / 3)
+    assert spend.sum() == pytest.approx(3000.0)
+    assert np.count_nonzero((spend > 1e-9) & (spend < tangent * (1 - 1e-6))) <= 1
+
+
 def test_target_efficiency_respects_the_budget_ceiling():
     report = optimize_allocation(CURVES, 300.0, "target_efficiency", target_roas=1.5)
     assert report["total_spend"] == pytest.approx(300.0)
