@@ -9,7 +9,7 @@ from models.common import TENANT_ERRORS
 from models.insights import InsightsOut
 from utils.deps import ReadTenant, SettingsDep, StoreDep, owned
 from utils.narration import narrate
-from utils.timesteps import history_rows, state_view
+from utils.timesteps import finished_rows, history_rows, state_view
 
 router = APIRouter(prefix="/states", tags=["insights"], responses=TENANT_ERRORS)
 
@@ -53,7 +53,7 @@ def insights(
     history = history_rows(
         store,
         doc,
-        store.collection("history").find({"state_id": doc["_id"]}, sort=[("timestep", 1)]),
+        store.collection("history").find(finished_rows(doc), sort=[("timestep", 1)]),
     )
     run = RunInfo(
         budget=state["budget"],

@@ -24,6 +24,7 @@ from utils.timesteps import (
     advance_served,
     check_timestep_ran,
     create_state,
+    finished_rows,
     history_rows,
     metric_rows,
     record_metrics,
@@ -204,7 +205,7 @@ def history(
     doc = _load(store, tenant, state_id)
     return paginate(
         store.collection("history"),
-        {"state_id": doc["_id"]},
+        finished_rows(doc),
         page,
         sort=[("timestep", 1)],
         render=lambda row: HistoryRow(**row),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -356,6 +357,26 @@ def test_reposting_what_was_reported_is_no_correction(client, tenant, state):
     assert row["corrected_at"] is not None and row["metrics"][cid]["revenue"] == 90
 
 
+def test_history_lists_finished_timesteps_only(client, tenant, state):
+    """A `next` that wrote its history row and then lost its compare-and-set (the state was
+    paused meanwhile) or crashed leaves a row for the timestep in progress: not history yet."""
+    sid = state["id"]
+    client.post(f"/api/states/{sid}/next", headers=tenant.headers)
+    client.app.state.store.collection("history").insert(
+        {"_id": f"{sid}:1", "state_id": sid, "client_id": tenant.client_id, "timestep": 1}
+        | {"allocation": {}, "budgets": {}, "decided_at": datetime.now(UTC), "version": 1}
+    )
+    history = client.get(f"/api/states/{sid}/history", headers=tenant.headers).json()
+    assert [row["timestep"] for row in history["items"]] == [0] and history["total"] == 1
+    insights = client.get(f"/api/states/{sid}/insights", headers=tenant.headers)
+    assert insights.status_code == 200
+    advanced = client.post(f"/api/states/{sid}/next", headers=tenant.headers)
+    assert advanced.status_code == 200  # the retry finishes timestep 1 over the stale row
+    history = client.get(f"/api/states/{sid}/history", headers=tenant.headers).json()
+    assert [row["timestep"] for row in history["items"]] == [0, 1]
+    assert history["items"][1]["budgets"] != {}
+
+
 def test_states_are_isolated(client, tenant, other_tenant, state):
     sid = state["id"]
     h = other_tenant.headers
@@ -388,8 +409,11 @@ def test_crash_between_writes_is_completed_by_a_retry(client, tenant, state, mon
     url = f"/api/states/{state['id']}/next"
     assert client.post(url, headers=tenant.headers).status_code == 503
     monkeypatch.setattr(Collection, "set_if", original)
+    # The history row was written before the crash; it is not history until the retry.
+    stored = client.app.state.store.collection("history").find({"state_id": state["id"]})
+    assert [row["timestep"] for row in stored] == [0]
     history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
-    assert history["total"] == 1
+    assert history["total"] == 0
     assert client.post(url, json={"expected_time": 0}, headers=tenant.headers).status_code == 200
     history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
     assert [r["timestep"] for r in history["items"]] == [0]

@@ -258,6 +258,13 @@ def _campaign_rows(campaign_ids: list[str], reported: dict[str, Any]) -> dict[st
     }
 
 
+def finished_rows(state: dict[str, Any]) -> dict[str, Any]:
+    """The filter of a state's history rows of finished timesteps. A row of the timestep in
+    progress can exist: written by a `next` that then lost its compare-and-set (the state was
+    paused or advanced meanwhile) or crashed; the retry that finishes the timestep rewrites it."""
+    return {"state_id": state["_id"], "timestep": {"$lt": state["current_time"]}}
+
+
 def history_rows(
     store: Store, state: dict[str, Any], docs: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
