@@ -134,6 +134,20 @@ def test_a_pause_stops_the_runs_clock(client, tenant, admin_headers):
     assert datetime.fromisoformat(advanced["next_due_at"]) - due == timedelta(hours=1)
 
 
+def test_a_pause_before_the_run_begins_does_not_delay_it(client, tenant):
+    ids = make_campaigns(client, tenant.headers, n=2)
+    start = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+    state = make_state(client, tenant.headers, ids, start_at=start, timestep_hours=24).json()
+    sid = state["id"]
+    client.post(f"/api/states/{sid}/pause", headers=tenant.headers)
+    a_day_ago = datetime.now(UTC) - timedelta(days=1)
+    client.app.state.store.collection("states").update(
+        {"_id": sid}, {"$set": {"paused_at": a_day_ago}}
+    )
+    resumed = client.post(f"/api/states/{sid}/resume", headers=tenant.headers).json()
+    assert resumed["next_due_at"] == state["next_due_at"]
+
+
 def test_cron_scope_and_tenant(client, tenant, make_tenant):
     ids = make_campaigns(client, tenant.headers, n=2)
     state = make_state(client, tenant.headers, ids, start_at=_past(2), timestep_hours=1).json()

@@ -85,7 +85,9 @@ def set_paused(store: Store, state: dict[str, Any], paused: bool) -> dict[str, A
         since = state.get("paused_at")
         paused_ms = state.get("paused_ms", 0)
         if since is not None:
-            paused_ms += max((now - as_utc(since)) // timedelta(milliseconds=1), 0)
+            # Only time paused after the run began stops its clock.
+            since = max(as_utc(since), as_utc(state["start_at"]))
+            paused_ms += max((now - since) // timedelta(milliseconds=1), 0)
         changes = {"status": "active", "paused_at": None, "paused_ms": paused_ms}
         if state.get("next_due_at") is not None:
             changes["next_due_at"] = _due_at(
