@@ -267,8 +267,9 @@ class Policy:
         mask and, where given, new per-campaign min/max budgets for the rest of the run.
 
         Paused campaigns' shares go to the active ones in proportion to their current shares,
-        within `step` of the previous timestep's shares (widened only as far as needed). New
-        bounds are checked as at `init`, and their minimums against the current timestep's
+        within `step` of the previous timestep's shares (widened only as far as needed). With
+        no campaign active nothing is allocated (shares and budgets 0) until one is again.
+        New bounds are checked as at `init`, and their minimums against the current timestep's
         budget too (EngineError if they cannot hold).
         """
         state = self._load(state)
@@ -286,6 +287,10 @@ class Policy:
         timesteps_left = settings["timesteps"] - state["t"]
         if any(settings[key] != before[key] for key in changed):
             check_current_bounds(settings, state["remaining"] / timesteps_left)
+        if not mask.any():
+            nothing = [0.0] * n_campaigns
+            state.update(timestep_budget=0.0, shares=nothing, budgets=list(nothing))
+            return state
         lower, upper, spendable = self._bounds(settings, mask, state["remaining"] / timesteps_left)
         current = np.where(mask, np.array(state["shares"], dtype=float), 0.0)
         target = current / current.sum() if current.sum() > 0 else uniform_target(mask)

@@ -146,7 +146,10 @@ class StateOut(BaseModel):
     updated_at: datetime
     completed_at: datetime | None = None
     paused_at: datetime | None = Field(
-        default=None, description="When the state was paused; null unless it is paused."
+        default=None,
+        description="When the run's clock stopped: the state was paused, or none of its "
+        "campaigns is active. On restart every due time moves on by the time stopped. Null "
+        "while the clock runs.",
     )
 
 

@@ -134,6 +134,28 @@ def test_a_pause_stops_the_runs_clock(client, tenant, admin_headers):
     assert datetime.fromisoformat(advanced["next_due_at"]) - due == timedelta(hours=1)
 
 
+def test_pausing_every_campaign_stops_the_runs_clock(client, tenant, admin_headers):
+    """As a state pause does: all campaigns paused for two hours in the middle of a 1 h
+    timestep leave it the rest of its time on resume, not two timesteps counted as spent."""
+    ids = make_campaigns(client, tenant.headers, n=2)
+    state = make_state(client, tenant.headers, ids, start_at=_past(2.5), timestep_hours=1)
+    sid = state.json()["id"]
+    for cid in ids:
+        client.patch(f"/api/campaigns/{cid}", json={"status": "paused"}, headers=tenant.headers)
+    idle = client.get(f"/api/states/{sid}", headers=tenant.headers).json()
+    assert idle["status"] == "active" and idle["paused_at"] is not None
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    client.app.state.store.collection("states").update(
+        {"_id": sid}, {"$set": {"paused_at": two_hours_ago}}
+    )
+    client.patch(f"/api/campaigns/{ids[1]}", json={"status": "active"}, headers=tenant.headers)
+    running = client.get(f"/api/states/{sid}", headers=tenant.headers).json()
+    assert running["paused_at"] is None
+    left = datetime.fromisoformat(running["next_due_at"]) - datetime.now(UTC)
+    assert timedelta(minutes=29) < left <= timedelta(minutes=30), left
+    assert client.post("/api/timesteps/run", headers=admin_headers).json()["advanced"] == []
+
+
 def test_a_pause_before_the_run_begins_does_not_delay_it(client, tenant):
     ids = make_campaigns(client, tenant.headers, n=2)
     start = (datetime.now(UTC) + timedelta(days=10)).isoformat()
@@ -249,6 +271,14 @@ def test_a_state_whose_campaigns_all_stop_spends_nothing_until_one_resumes(
     assert [row["id"] for row in outcome["skipped"]] == [sid]
     assert "paused or stopped" in outcome["skipped"][0]["reason"]
     assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 409
+
+    # Bounds still hold while nothing runs: one the state's budget cannot meet is refused.
+    too_high = client.patch(
+        f"/api/campaigns/{ids[0]}", json={"min_budget": 10**9}, headers=tenant.headers
+    )
+    assert too_high.status_code == 422
+    stored = client.get(f"/api/campaigns/{ids[0]}", headers=tenant.headers).json()
+    assert stored["min_budget"] is None
 
     client.patch(f"/api/campaigns/{ids[0]}", json={"status": "active"}, headers=tenant.headers)
     doc = client.get(f"/api/states/{sid}", headers=tenant.headers).json()

@@ -70,6 +70,25 @@ def _due_at(start_at: datetime, hours: float, current_time: int, paused_ms: int 
     return as_utc(start_at) + timedelta(hours=hours * (current_time + 1), milliseconds=paused_ms)
 
 
+def _clock(state: dict[str, Any], stopped: bool, now: datetime) -> dict[str, Any]:
+    """Changes that stop or restart a run's clock. It stops while the state is paused or none
+    of its campaigns is active (`paused_at`); on restart every due time moves on by the time
+    it was stopped after the run began (`paused_ms`)."""
+    since = state.get("paused_at")
+    if stopped:
+        return {} if since is not None else {"paused_at": now}
+    if since is None:
+        return {}
+    since = max(as_utc(since), as_utc(state["start_at"]))
+    paused_ms = state.get("paused_ms", 0) + max((now - since) // timedelta(milliseconds=1), 0)
+    changes: dict[str, Any] = {"paused_at": None, "paused_ms": paused_ms}
+    if state.get("next_due_at") is not None:
+        changes["next_due_at"] = _due_at(
+            state["start_at"], state["timestep_hours"], state["current_time"], paused_ms
+        )
+    return changes
+
+
 def set_paused(store: Store, state: dict[str, Any], paused: bool) -> dict[str, Any] | None:
     """Pause or resume a state by compare-and-set on its version; None if it changed meanwhile.
 
@@ -80,19 +99,11 @@ def set_paused(store: Store, state: dict[str, Any], paused: bool) -> dict[str, A
     """
     now = utcnow()
     if paused:
-        changes: dict[str, Any] = {"status": "paused", "paused_at": now}
+        changes: dict[str, Any] = {"status": "paused", **_clock(state, stopped=True, now=now)}
     else:
-        since = state.get("paused_at")
-        paused_ms = state.get("paused_ms", 0)
-        if since is not None:
-            # Only time paused after the run began stops its clock.
-            since = max(as_utc(since), as_utc(state["start_at"]))
-            paused_ms += max((now - since) // timedelta(milliseconds=1), 0)
-        changes = {"status": "active", "paused_at": None, "paused_ms": paused_ms}
-        if state.get("next_due_at") is not None:
-            changes["next_due_at"] = _due_at(
-                state["start_at"], state["timestep_hours"], state["current_time"], paused_ms
-            )
+        # Resumed with every campaign paused, its clock stays stopped until one resumes.
+        idle = not any(_active_mask(store, state["client_id"], state["campaign_ids"]))
+        changes = {"status": "active", **_clock(state, stopped=idle, now=now)}
     return store.collection("states").update(
         {"_id": state["_id"], "status": state["status"], "version": state["version"]},
         {"$set": {**changes, "updated_at": now}, "$inc": {"version": 1}},
@@ -477,13 +488,13 @@ def _read_step(
 
 def rebalanced_states(
     store: Store, campaign: dict[str, Any]
-) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
+) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Every running state using `campaign` (as it is about to be stored), with its current
     timestep re-balanced to the campaign's status and per-timestep bounds. Writes nothing.
 
     InvalidRequest, naming the states, when the campaign's new bounds cannot hold with a
-    state's budget. A state none of whose campaigns is active any more is planned as None:
-    nothing to spend until one is resumed, which re-balances it from its engine state.
+    state's budget. A state none of whose campaigns is active any more spends nothing until
+    one is resumed.
     """
     client_id, campaign_id = campaign["client_id"], campaign["_id"]
     planned, refused = [], []
@@ -493,9 +504,6 @@ def rebalanced_states(
         index = state["campaign_ids"].index(campaign_id)
         active = _active_mask(store, client_id, state["campaign_ids"])
         active[index] = campaign.get("status", "active") == "active"
-        if not any(active):
-            planned.append((state, None))
-            continue
         stored = engine_state(state["engine"])
         bounds = {key: [*stored["settings"][key]] for key in ("min_budget", "max_budget")}
         for key, values in bounds.items():
@@ -510,30 +518,28 @@ def rebalanced_states(
     return planned
 
 
-def _rebalanced_fields(state: dict[str, Any], rebalanced: dict[str, Any] | None) -> dict:
-    if rebalanced is None:  # no active campaign: nothing to spend, the engine state kept
-        nothing = dict.fromkeys(state["campaign_ids"], 0.0)
-        return {"allocation": nothing, "budgets": nothing, "timestep_budget": 0.0}
-    return {
-        "engine": engine_text(rebalanced),
-        **_allocation_fields(decision_of(rebalanced), state["campaign_ids"]),
-    }
-
-
 def save_rebalanced(
     store: Store,
     campaign: dict[str, Any],
-    planned: list[tuple[dict[str, Any], dict[str, Any] | None]],
+    planned: list[tuple[dict[str, Any], dict[str, Any]]],
 ) -> int:
-    """Store re-balanced states; one another call changed meanwhile is re-balanced afresh."""
+    """Store re-balanced states; one another call changed meanwhile is re-balanced afresh.
+    A running state left with no active campaign stops its clock until one is resumed."""
     states = store.collection("states")
     count = 0
     for state, rebalanced in planned:
         for _ in range(3):
+            now = utcnow()
+            idle = not any(rebalanced["active"]) or state["status"] == "paused"
             updated = states.update(
                 {"_id": state["_id"], "version": state["version"]},
                 {
-                    "$set": {"updated_at": utcnow(), **_rebalanced_fields(state, rebalanced)},
+                    "$set": {
+                        "engine": engine_text(rebalanced),
+                        "updated_at": now,
+                        **_allocation_fields(decision_of(rebalanced), state["campaign_ids"]),
+                        **_clock(state, stopped=idle, now=now),
+                    },
                     "$inc": {"version": 1},
                 },
             )
