@@ -110,5 +110,9 @@ class MeOut(BaseModel):
     username: str
     client_id: str | None
     scopes: list[str] = Field(description="The scopes of the token used.")
-    is_admin: bool
+    is_admin: bool = Field(
+        description="The caller is an admin account and acts on any client, named with "
+        "?client_id= (also through a token narrowed to fewer scopes, which still limit what "
+        "it may do there)."
+    )
     client: MeClient | None = Field(description="The caller's client; null for admins.")

@@ -86,7 +86,7 @@ def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
         username=principal.username,
         client_id=principal.client_id,
         scopes=sorted(principal.scopes),
-        is_admin=principal.is_admin,
+        is_admin=principal.every_client,
         client=client,
     )
 

@@ -225,6 +225,8 @@ def test_an_admin_credential_narrowed_to_read_reads_any_client_and_writes_none(
     ids = make_campaigns(client, tenant.headers, n=2)
     state = make_state(client, tenant.headers, ids).json()
     reader = _credential_headers(client, admin_headers, ["read"])
+    me = client.get("/api/users/me", headers=reader).json()
+    assert me["is_admin"] is True and me["scopes"] == ["read"]  # dashboards offer clients
     url = f"/api/states/{state['id']}?client_id={tenant.client_id}"
     assert client.get(url, headers=reader).json()["id"] == state["id"]
     listed = client.get(f"/api/campaigns?client_id={tenant.client_id}", headers=reader).json()
