@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from models.common import CreateBody, Id, Integer, UpdateBody
+from models.common import CreateBody, Id, UpdateBody, bounded
 from utils.security import MIN_PASSWORD_LENGTH, SCOPES
 
 Scope = Literal["admin", "read", "write", "me", "api", "cron"]
@@ -69,8 +69,8 @@ class UserOut(BaseModel):
 
 class CredentialCreate(CreateBody):
     description: str = Field(default="", max_length=500)
-    expires_in_minutes: Integer | None = Field(
-        default=None, ge=1, le=60 * 24 * 366 * 5, description="null: never expires."
+    expires_in_minutes: bounded(int, ge=1, le=60 * 24 * 366 * 5) | None = Field(
+        default=None, description="null: never expires."
     )
     scopes: list[Scope] | None = Field(
         default=None,

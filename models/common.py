@@ -20,17 +20,27 @@ def _not_a_boolean(value: Any) -> Any:
 
 
 NotBoolean = BeforeValidator(_not_a_boolean)
+
+
+def bounded(kind: type, **constraints: Any) -> Any:
+    """`kind` (int or float) within pydantic `Field` constraints, refusing true and false.
+
+    The constraints come before the boolean check: behind a validator pydantic can no longer
+    write them as JSON Schema's minimum and maximum, so OpenAPI would not show them, and NaN
+    would be refused as "not >= 0" instead of "not a finite number".
+    """
+    return Annotated[kind, Field(**constraints), NotBoolean]
+
+
 Integer = Annotated[int, NotBoolean]
 Real = Annotated[float, NotBoolean]
-FiniteFloat = Annotated[float, NotBoolean, Field(allow_inf_nan=False)]
+FiniteFloat = bounded(float, allow_inf_nan=False)
 MAX_AMOUNT = 1e12  # far above any real budget or count, far below what overflows arithmetic
-Money = Annotated[
-    float,
-    NotBoolean,
-    Field(ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="An amount of money >= 0."),
-]
-PositiveMoney = Annotated[float, NotBoolean, Field(gt=0, le=MAX_AMOUNT, allow_inf_nan=False)]
-Share = Annotated[float, NotBoolean, Field(ge=0, le=1, allow_inf_nan=False)]
+Money = bounded(
+    float, ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="An amount of money >= 0."
+)
+PositiveMoney = bounded(float, gt=0, le=MAX_AMOUNT, allow_inf_nan=False)
+Share = bounded(float, ge=0, le=1, allow_inf_nan=False)
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 # A stored object's name, as its owner types it: surrounding spaces dropped, so "Search " and
 # "Search" are one name, and a name of spaces only is no name.

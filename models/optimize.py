@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from models.common import CreateBody, FiniteFloat, Id, Money, Name, PositiveMoney, Real
+from models.common import CreateBody, FiniteFloat, Id, Money, Name, PositiveMoney, bounded
 
 MAX_ROWS = 100_000
 MAX_CSV_BYTES = 10_000_000
@@ -20,7 +20,7 @@ Scenario = Literal["fixed_budget", "flexible_budget", "target_efficiency"]
 Objective = Literal["response", "net_profit"]
 Family = Literal["negexp", "mm", "hill", "local_slope", "ensemble"]
 FitModel = Literal["negexp", "mm", "hill", "local_slope"]
-Positive = Annotated[Real, Field(gt=0, allow_inf_nan=False)]
+Positive = bounded(float, gt=0, allow_inf_nan=False)
 Cell = FiniteFloat | str | None
 Grid = Annotated[list[FiniteFloat], Field(min_length=2, max_length=MAX_GRID_POINTS)]
 ParamValue = FiniteFloat | Grid
@@ -29,8 +29,8 @@ ParamValue = FiniteFloat | Grid
 class Downstream(BaseModel):
     """What one unit of response is worth: conversion rate downstream x value per transaction."""
 
-    conversion_rate: Annotated[Real, Field(ge=0, allow_inf_nan=False)] = 1.0
-    value_per_transaction: Annotated[Real, Field(ge=0, allow_inf_nan=False)]
+    conversion_rate: bounded(float, ge=0, allow_inf_nan=False) = 1.0
+    value_per_transaction: bounded(float, ge=0, allow_inf_nan=False)
 
 
 class FitSettings(CreateBody):
@@ -42,7 +42,7 @@ class FitSettings(CreateBody):
     metric: Literal["auto", "conversions", "revenue"] = Field(
         default="auto", description="Response column: revenue if present, else conversions."
     )
-    holdout_share: Annotated[Real, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+    holdout_share: bounded(float, ge=0, lt=1, allow_inf_nan=False) = Field(
         default=0.25, description="Share of the latest dates held out to score forecasts."
     )
     adstock: bool = Field(default=True, description="Fit a geometric adstock decay per campaign.")
@@ -214,7 +214,7 @@ class CurveAllocateOut(BaseModel):
 
 
 class PlanCurveIn(CurveIn):
-    theta: Annotated[Real, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+    theta: bounded(float, ge=0, lt=1, allow_inf_nan=False) = Field(
         default=0.0, description="Adstock decay; the curve is f(adstocked spend)."
     )
 

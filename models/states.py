@@ -7,7 +7,16 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
-from models.common import CreateBody, FiniteFloat, Id, Integer, Money, PositiveMoney, Share
+from models.common import (
+    CreateBody,
+    FiniteFloat,
+    Id,
+    Integer,
+    Money,
+    PositiveMoney,
+    Share,
+    bounded,
+)
 
 Objective = Literal["revenue", "conversions", "profit"]
 StateStatus = Literal["active", "paused", "completed"]
@@ -49,8 +58,8 @@ class StateCreate(CreateBody):
         "points (1.0 = no pacing).",
     )
     floor: Share = Field(default=0.02, description="Least share of every active campaign.")
-    seed: Integer | None = Field(
-        default=None, ge=0, lt=2**63, description="RNG seed; default random."
+    seed: bounded(int, ge=0, lt=2**63) | None = Field(
+        default=None, description="RNG seed; default random."
     )
 
     @field_validator("campaign_ids")
@@ -114,9 +123,8 @@ class MetricsPost(CreateBody):
 
 
 class NextBody(CreateBody):
-    expected_time: Integer | None = Field(
+    expected_time: bounded(int, ge=0) | None = Field(
         default=None,
-        ge=0,
         description="Advance only if current_time equals this (409 otherwise): safe retries.",
     )
 
