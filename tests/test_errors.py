@@ -488,3 +488,34 @@ def test_every_operation_documents_its_errors_with_their_shape(client):
             if "detail" not in schemas.get(name, {}).get("properties", {}):
                 missing.append(f"{method} {path}: {code} has no detail schema")
     assert missing == []
+
+
+def _pydantic_keywords(node: object, path: str = "") -> Iterator[str]:
+    """Where a schema holds pydantic's own constraint names instead of JSON Schema's."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in {"ge", "gt", "le", "lt", "allow_inf_nan"} and not isinstance(value, dict):
+                yield f"{path}.{key}"
+            yield from _pydantic_keywords(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _pydantic_keywords(value, f"{path}[{index}]")
+
+
+def test_numeric_bounds_are_published_as_json_schema(client):
+    """Client generators and the /api docs read minimum/maximum, not pydantic's ge/le: every
+    bound is published the JSON Schema way (a validator in front of a constraint hides it)."""
+    schema = client.app.openapi()
+    assert list(_pydantic_keywords(schema)) == []
+    components = schema["components"]["schemas"]
+    spend = components["MetricRow"]["properties"]["spend"]
+    assert (spend["minimum"], spend["maximum"]) == (0, 1e12)
+    seed = components["StateCreate"]["properties"]["seed"]["anyOf"][0]
+    assert seed["minimum"] == 0 and seed["exclusiveMaximum"] == 2**63
+
+
+def test_a_nan_budget_is_refused_as_not_finite(client, tenant):
+    body = b'{"name": "N", "platform": "meta", "max_budget": NaN}'
+    response = _raw(client, "POST", "/api/campaigns", body, tenant.headers)
+    assert response.status_code == 422
+    assert [error["type"] for error in response.json()["detail"]] == ["finite_number"]
