@@ -159,6 +159,10 @@ def fit_campaign(
     unknown = [model for model in models if model not in MODELS]
     if unknown or not models:
         raise EngineError(f"unknown models {unknown} (known: {', '.join(MODELS)})")
+    repeated = sorted({model for model in models if list(models).count(model) > 1})
+    if repeated:
+        # Results, confidence and weights are keyed by model: each may be named once only.
+        raise EngineError(f"models name {', '.join(repeated)} more than once")
     _validate(series, models)
     spend, response = series.spend, series.response
     theta = 0.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from models.common import CreateBody, FiniteFloat, Id, Money, Name, PositiveMoney, bounded
 
@@ -37,7 +37,11 @@ class FitSettings(CreateBody):
     """How to fit; shared by JSON bodies and CSV uploads (as form fields)."""
 
     models: list[FitModel] = Field(
-        default=["negexp", "mm", "hill", "local_slope"], min_length=1, max_length=4
+        default=["negexp", "mm", "hill", "local_slope"],
+        min_length=1,
+        max_length=4,
+        json_schema_extra={"uniqueItems": True},
+        description="The models to fit, each named once.",
     )
     metric: Literal["auto", "conversions", "revenue"] = Field(
         default="auto", description="Response column: revenue if present, else conversions."
@@ -57,6 +61,16 @@ class FitSettings(CreateBody):
         max_length=MAX_FIT_CAMPAIGNS,
         description="Per campaign, downstream figures for the net-profit grids.",
     )
+
+    @field_validator("models")
+    @classmethod
+    def each_model_once(cls, models: list[str]) -> list[str]:
+        """The fit keeps one result per model: a repeated name would be fitted twice and
+        weighted twice in the ensemble."""
+        repeated = sorted({name for name in models if models.count(name) > 1})
+        if repeated:
+            raise ValueError(f"name each model once: {', '.join(repeated)} repeated")
+        return models
 
 
 class FitRequest(FitSettings):

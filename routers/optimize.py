@@ -82,7 +82,7 @@ FIT_BODY = {
                     "required": ["file"],
                     "properties": {
                         "file": {"type": "string", "format": "binary", "description": "CSV"},
-                        "models": {"type": "string", "description": "comma-separated"},
+                        "models": {"type": "string", "description": "comma-separated, each once"},
                         "metric": {"type": "string", "enum": ["auto", "conversions", "revenue"]},
                         "holdout_share": {"type": "number"},
                         "adstock": {"type": "boolean"},

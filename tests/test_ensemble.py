@@ -132,3 +132,8 @@ def test_fitting_never_fails_with_anything_but_an_engine_error(points, adstock):
     assert finite_json(fit)
     _, curves = curves_from_fit({"campaigns": [fit]}, "ensemble")
     assert np.isfinite(allocate_budget(curves, float(spend.max())).sum())
+
+
+def test_a_model_named_twice_is_refused():
+    with pytest.raises(EngineError, match="negexp more than once"):
+        fit_campaign(series("negexp", points=30), ["negexp", "mm", "negexp"])

@@ -304,3 +304,29 @@ def test_auth_scope_and_admin_tenant(client, make_tenant, admin_headers):
         "/api/optimize/fit", json={"rows": long_rows(days=12)}, headers=admin_headers
     )
     assert as_admin.status_code == 422 and "client_id" in as_admin.json()["detail"]
+
+
+def _csv(rows: list[dict]) -> bytes:
+    header = "date,campaign,spend,revenue\n"
+    lines = [f"{r['date']},{r['campaign']},{r['spend']},{r['revenue']}" for r in rows]
+    return (header + "\n".join(lines)).encode()
+
+
+def test_a_model_named_twice_answers_422_naming_the_field_and_stores_nothing(client, tenant):
+    rows = long_rows(days=12)
+    as_json = client.post(
+        "/api/optimize/fit",
+        json={"rows": rows, "models": ["negexp", "negexp"]},
+        headers=tenant.headers,
+    )
+    as_form = client.post(
+        "/api/optimize/fit",
+        files={"file": ("data.csv", _csv(rows), "text/csv")},
+        data={"models": "hill,negexp,hill"},
+        headers=tenant.headers,
+    )
+    for response, repeated in ((as_json, "negexp"), (as_form, "hill")):
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert "models" in error["loc"] and repeated in error["msg"], error
+    assert client.app.state.store.collection("fits").count({"client_id": tenant.client_id}) == 0
