@@ -565,7 +565,7 @@ def _campaign_warnings(
     caps = np.array([np.inf if c.max_budget is None else c.max_budget for c in campaigns])
     capped = _trailing(tables.budgets >= caps * (1 - _BOUND_TOLERANCE))
     others = np.where(np.eye(len(campaigns), dtype=bool), -np.inf, marginal[None, :])
-    best = marginal > others.max(axis=1)
+    best = np.isfinite(marginal) & (marginal > others.max(axis=1))
     for k in np.flatnonzero(active & best & (capped >= settings.held_timesteps)):
         found.append(
             {

@@ -63,9 +63,12 @@ class CampaignInsight(BaseModel):
     roas: float | None
     conversion_rate: float | None = Field(description="Conversions per click.")
     current_budget: float
-    marginal_return: float = Field(
+    marginal_return: float | None = Field(
         description="Value of one more unit of spend at the current budget (marginal ROAS for "
-        "revenue and profit, marginal conversions per unit spend for conversions)."
+        "revenue and profit, marginal conversions per unit spend for conversions); null when "
+        "it lies beyond the range of numbers (amounts at the ends of the accepted range, such "
+        "as spends of 1e-300 earning millions), and the campaign is then left out of "
+        "recommendations."
     )
     marginal_basis: Literal["curve", "average"] = Field(
         description="curve: from the fitted concave curve; average: the average return, "

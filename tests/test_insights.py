@@ -377,3 +377,30 @@ def test_extreme_but_valid_metrics_give_an_answer_the_api_can_send(spend, data, 
     InsightsOut(state_id="s", **analysis)
     for shift in analysis["recommendations"]:
         assert all(math.isfinite(shift[key]) for key in ("share", "amount", "expected_gain"))
+
+
+def test_a_marginal_beyond_the_float_range_is_reported_unavailable():
+    """Spends of 5e-324 to 1e-305 earning up to 1e12 (amounts the API accepts) fit a curve
+    whose marginal return is far above 1e308: it is null, and such a campaign is neither moved
+    nor called the best when capped, while the other campaign keeps its figures."""
+    tiny = [5e-324, 1e-320, 1e-315, 1e-310, 1e-305, 1e-305, 1e-305]
+    earned = [1e-12, 1e-6, 1.0, 1e6, 1e12, 1e12, 1e12]
+    steady = [50.0 + t for t in range(len(tiny))]
+    spend = np.array([tiny, steady]).T
+    revenue = np.array([earned, [2 * s for s in steady]]).T
+    run = RunInfo(
+        budget=10_000,
+        remaining=5_000,
+        timesteps=20,
+        current_time=len(tiny),
+        step=0.2,
+        budgets={"c0": 500.0, "c1": 500.0},
+    )
+    info = campaigns(2, c0={"max_budget": 1e-305})
+    analysis = analyze(history_from(spend, revenue), info, "revenue", run)
+    json.dumps(analysis, allow_nan=False)
+    InsightsOut(state_id="s", **analysis)
+    assert by_id(analysis, "c0")["marginal_return"] is None
+    assert by_id(analysis, "c1")["marginal_return"] == pytest.approx(2.0)
+    assert analysis["recommendations"] == []
+    assert [w for w in analysis["warnings"] if w["kind"] == "capped"] == []

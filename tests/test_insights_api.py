@@ -239,3 +239,35 @@ def test_me_tells_client_users_their_currency(client, tenant, admin_headers):
     admin = client.get("/api/users/me", headers=admin_headers).json()
     assert admin["is_admin"] is True and admin["client"] is None
     assert client.get("/api/users/me").status_code == 401
+
+
+def test_insights_answer_when_a_marginal_return_is_beyond_the_float_range(client, tenant):
+    """Accepted metrics (subnormal spends earning up to 1e12) whose marginal return exceeds
+    every float: 200, with that figure null."""
+    ids = []
+    for name in ("Tiny", "Steady"):
+        made = client.post(
+            "/api/campaigns", json={"name": name, "platform": "google"}, headers=tenant.headers
+        )
+        ids.append(made.json()["id"])
+    body = {"campaign_ids": ids, "budget": 1000, "timesteps": 10, "seed": 1}
+    state = client.post("/api/states", json=body, headers=tenant.headers).json()["id"]
+    tiny = [5e-324, 1e-320, 1e-315, 1e-310, 1e-305]
+    earned = [1e-12, 1e-6, 1.0, 1e6, 1e12]
+    for t, (spend, revenue) in enumerate(zip(tiny, earned, strict=True)):
+        metrics = [
+            {"campaign_id": ids[0], "spend": spend, "revenue": revenue},
+            {"campaign_id": ids[1], "spend": 50 + t, "revenue": 100 + t},
+        ]
+        posted = client.post(
+            f"/api/states/{state}/metrics",
+            json={"timestep": t, "metrics": metrics},
+            headers=tenant.headers,
+        )
+        assert posted.status_code == 200, posted.text
+        assert client.post(f"/api/states/{state}/next", headers=tenant.headers).status_code == 200
+    response = client.get(f"/api/states/{state}/insights", headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    by_name = {c["name"]: c for c in response.json()["campaigns"]}
+    assert by_name["Tiny"]["marginal_return"] is None
+    assert by_name["Steady"]["marginal_return"] > 0
