@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fast import create_app
+from models.states import MetricsPost
 from tests.conftest import (
     ADMIN_PASSWORD,
     USER_PASSWORD,
@@ -23,6 +24,7 @@ from tests.conftest import (
 from tests.test_states import make_campaigns, make_state
 from utils import cron
 from utils.settings import get_settings
+from utils.timesteps import record_metrics
 
 
 @pytest.fixture(params=[0, 1], ids=["decided-in-process", "decision-worker"])
@@ -342,3 +344,52 @@ def test_cron_cli_direct_on_the_embedded_store(tmp_path, monkeypatch, capsys):
         for state, expected in ((due, 1), (fresh, 0)):
             doc = client.get(f"/api/states/{state['id']}", headers=headers).json()
             assert doc["current_time"] == expected
+
+
+def test_metrics_reported_while_next_decides_reach_the_engine(backend, tmp_path):
+    """A current-timestep report landing between `next`'s read and its write is answered as
+    counting (not a correction), so the step is decided again with it, not without it."""
+    app = create_app(make_settings(backend, tmp_path / "data", decision_workers=1))
+    with TestClient(app) as client:
+        headers = client_user(client, "mid")
+        ids = make_campaigns(client, headers, n=2)
+        state = make_state(client, headers, ids).json()
+        pool = app.state.decisions
+        decide, seen, answers = pool.decide, [], []
+
+        async def decide_while_reported(policy, engine, observations, active):
+            seen.append(observations["revenue"])
+            if not answers:
+                row = {"campaign_id": ids[0], "spend": 150, "revenue": 400}
+                transport = httpx.ASGITransport(app=app)
+                async with httpx.AsyncClient(transport=transport, base_url="http://t") as other:
+                    answers.append(
+                        await other.post(
+                            f"/api/states/{state['id']}/metrics",
+                            json={"timestep": 0, "metrics": [row]},
+                            headers=headers,
+                        )
+                    )
+            return await decide(policy, engine, observations, active)
+
+        pool.decide = decide_while_reported
+        advanced = client.post(f"/api/states/{state['id']}/next", headers=headers)
+        assert advanced.status_code == 200, advanced.text
+        assert answers[0].status_code == 200 and answers[0].json()["correction"] is False
+        assert seen == [[None, None], [400, None]]
+        row = client.get(f"/api/states/{state['id']}/history", headers=headers).json()["items"][0]
+        assert row["metrics"][ids[0]]["revenue"] == 400 and row["corrected_at"] is None
+
+
+def test_metrics_reported_after_next_wrote_are_a_correction(client, tenant):
+    """A report for timestep t read while t was current, stored after `next` finished t, is
+    a late correction: the answer says so and history marks the row corrected."""
+    ids = make_campaigns(client, tenant.headers, n=2)
+    state = make_state(client, tenant.headers, ids).json()
+    store = client.app.state.store
+    stale = store.collection("states").get({"_id": state["id"]})
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).status_code == 200
+    body = MetricsPost(timestep=0, metrics=[{"campaign_id": ids[0], "spend": 150}])
+    assert store.run(lambda: record_metrics(store, stale, body)) is True
+    row = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    assert row["items"][0]["corrected_at"] is not None

@@ -198,6 +198,11 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
     Returns True when the timestep was already finished: a late correction, which its history
     row shows from then on (history reads metrics where they are stored, see `history_rows`).
     Everything is checked before anything is written, so a rejected request stores nothing.
+
+    Rows of the current timestep move the state's version on: a `next` deciding it meanwhile
+    on the rows it read before then loses its compare-and-set and decides again with these,
+    so what is answered as counting (not a correction) reaches the engine. When the timestep
+    finished between the state's read and that bump, the rows are a correction after all.
     """
     ids = set(state["campaign_ids"])
     unknown = [row.campaign_id for row in body.metrics if row.campaign_id not in ids]
@@ -230,6 +235,10 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
             },
         },
     )
+    if not correction:
+        correction = not store.collection("states").set_if(
+            {"_id": state["_id"], "current_time": body.timestep}, {"$inc": {"version": 1}}
+        )
     return correction
 
 
