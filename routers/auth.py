@@ -24,14 +24,16 @@ def _requested_scopes(scope: str, granted: list[str]) -> list[str]:
     return [s for s in granted if not asked or s in asked]
 
 
-def _check_throttle(store: StoreDep, settings: SettingsDep, key: str) -> None:
-    wait = throttle.retry_after(store, settings, key)
-    if wait is not None:
+def _start_attempt(store: StoreDep, settings: SettingsDep, key: str) -> str:
+    """Count this attempt before its secret is checked (the slow part), or answer 429."""
+    try:
+        return throttle.start_attempt(store, settings, key)
+    except throttle.Throttled as throttled:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail="Too many failed logins: try again in a few minutes",
-            headers={"Retry-After": str(wait)},
-        )
+            headers={"Retry-After": str(throttled.retry_after)},
+        ) from throttled
 
 
 @router.post(
@@ -62,14 +64,14 @@ def login(
         if not username or not password:
             raise HTTPException(422, detail="username and password are required")
         throttle_key = username
-        _check_throttle(store, settings, throttle_key)
+        attempt = _start_attempt(store, settings, throttle_key)
         user = users.get({"username": username})
         secret_ok = hasher.verify(password, user and user.get("password_hash"))
     else:
         if not client_id or not client_secret:
             raise HTTPException(422, detail="client_id and client_secret are required")
         throttle_key = f"credential:{client_id}"
-        _check_throttle(store, settings, throttle_key)
+        attempt = _start_attempt(store, settings, throttle_key)
         credential = store.collection("credentials").get({"_id": client_id})
         expires_at = credential and credential.get("expires_at")
         if credential and expires_at and as_utc(expires_at) <= utcnow():
@@ -78,13 +80,13 @@ def login(
         secret_ok = hasher.verify(client_secret, credential and credential.get("secret_hash"))
         credential_id = client_id
     if user is None or not secret_ok:
-        throttle.record_failure(store, settings, throttle_key)
+        throttle.record_failure(store, attempt)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail=_BAD_LOGIN,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    throttle.clear(store, throttle_key)
+    throttle.record_success(store, throttle_key, attempt)
     granted = user.get("scopes", [])
     if credential_id is not None:
         granted = [s for s in granted if s in credential.get("scopes", granted)]
@@ -126,13 +128,13 @@ def change_password(
     # Guesses of the old password are throttled like logins: a leaked token must not become
     # a way to find the password, which outlives the token.
     throttle_key = f"account:{principal.username}"
-    _check_throttle(store, settings, throttle_key)
+    attempt = _start_attempt(store, settings, throttle_key)
     users = store.collection("users")
     user = users.get({"username": principal.username})
     if user is None or not hasher.verify(body.old_password, user.get("password_hash")):
-        throttle.record_failure(store, settings, throttle_key)
+        throttle.record_failure(store, attempt)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Old password is incorrect")
-    throttle.clear(store, throttle_key)
+    throttle.record_success(store, throttle_key, attempt)
     if body.new_password == body.old_password:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, detail="New password must differ from the old one"

@@ -6,8 +6,10 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -450,6 +452,63 @@ def test_a_successful_login_resets_the_failure_count(client, tenant):
     login(client, tenant.username, USER_PASSWORD)
     assert _fail(client, tenant.username, 10) == [401] * 10
     assert _password_token(client, tenant.username, USER_PASSWORD).status_code == 429
+
+
+def test_successful_logins_do_not_count_as_failures(client, settings, tenant):
+    for _ in range(settings.login_max_failures + 1):
+        login(client, tenant.username, USER_PASSWORD)
+    assert _fail(client, tenant.username, settings.login_max_failures) == [401] * 10
+    assert _password_token(client, tenant.username, USER_PASSWORD).status_code == 429
+
+
+class _HeldHasher:
+    """The server's hasher, holding every password check until each of `guesses` requests
+    is being checked or has been refused: guesses overlap as much as they possibly can."""
+
+    def __init__(self, hasher, guesses: int) -> None:
+        self._hasher = hasher
+        self._guesses = guesses
+        self._changed = threading.Condition()
+        self.checking = 0
+        self.refused = 0
+
+    def __getattr__(self, name: str):
+        return getattr(self._hasher, name)
+
+    def verify(self, password: str, hashed: str | None) -> bool:
+        with self._changed:
+            self.checking += 1
+            self._changed.notify_all()
+            self._changed.wait_for(lambda: self.checking + self.refused == self._guesses, 10)
+        return self._hasher.verify(password, hashed)
+
+    def note_refused(self) -> None:
+        with self._changed:
+            self.refused += 1
+            self._changed.notify_all()
+
+
+def test_guesses_sent_at_once_are_throttled_like_guesses_in_turn(
+    client, settings, tenant, monkeypatch
+):
+    """Each guess counts before its slow password check: of guesses sent together, at most
+    the limit are checked and the others answer 429."""
+    guesses = settings.login_max_failures + 10
+    held = _HeldHasher(client.app.state.hasher, guesses)
+    monkeypatch.setattr(client.app.state, "hasher", held)
+
+    def guess(i: int):
+        response = _password_token(client, tenant.username, f"wrong-guess-{i}")
+        if response.status_code == 429:
+            held.note_refused()
+        return response
+
+    with ThreadPoolExecutor(guesses) as pool:
+        responses = list(pool.map(guess, range(guesses)))
+    codes = [r.status_code for r in responses]
+    assert set(codes) <= {401, 429}, codes
+    assert codes.count(401) == held.checking <= settings.login_max_failures, codes
+    assert all(int(r.headers["retry-after"]) > 0 for r in responses if r.status_code == 429)
 
 
 def test_client_credentials_are_throttled_per_credential(client, tenant: TenantUser):

@@ -1,7 +1,10 @@
 """Login throttling: after too many failures for one name within a window, logins wait.
 
-Failures are documents in `login_failures` (name, time), so every API replica behind a load
-balancer sees the same count.
+Every attempt is a document in `login_failures` (name, time) written *before* its secret is
+checked, so every API replica behind a load balancer sees the same count, and guesses sent in
+parallel count each other while the slow password hash runs. An attempt that succeeds is
+removed (with the completed failures before it); one that fails is marked failed and stays
+until it leaves the window; one refused by the throttle is removed, as it guessed nothing.
 """
 
 from __future__ import annotations
@@ -15,29 +18,43 @@ from utils.settings import Settings
 COLLECTION = "login_failures"
 
 
-def retry_after(store: Store, settings: Settings, key: str) -> int | None:
-    """Seconds until `key` may try again, or None when it is not throttled."""
+class Throttled(Exception):
+    """Too many attempts for one name within the window: the API answers 429."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"throttled for {retry_after} s")
+        self.retry_after = retry_after
+
+
+def start_attempt(store: Store, settings: Settings, key: str) -> str:
+    """Record an attempt for `key` and return its id, or raise Throttled.
+
+    The attempt counts itself and every attempt of the window, finished or still being
+    checked: of guesses sent at once, at most `login_max_failures` get to be checked.
+    """
+    attempts = store.collection(COLLECTION)
     now = utcnow()
     window = timedelta(seconds=settings.login_window_seconds)
-    recent = store.collection(COLLECTION).find(
-        {"username": key, "at": {"$gte": now - window}}, sort=[("at", 1)]
-    )
-    excess = len(recent) - settings.login_max_failures
-    if excess < 0:
-        return None
-    # The throttle lifts when enough of the oldest failures have left the window.
-    lifts_at = as_utc(recent[excess]["at"]) + window
-    return max(1, math.ceil((lifts_at - now).total_seconds()))
+    attempts.delete_many({"at": {"$lt": now - window}})
+    attempt = attempts.insert({"username": key, "at": now})["_id"]
+    recent = attempts.find({"username": key, "at": {"$gte": now - window}}, sort=[("at", 1)])
+    if len(recent) <= settings.login_max_failures:
+        return attempt
+    attempts.delete({"_id": attempt})
+    others = [doc for doc in recent if doc["_id"] != attempt]
+    # The throttle lifts when enough of the oldest attempts have left the window for one more.
+    lifts_at = as_utc(others[len(others) - settings.login_max_failures]["at"]) + window
+    raise Throttled(max(1, math.ceil((lifts_at - utcnow()).total_seconds())))
 
 
-def record_failure(store: Store, settings: Settings, key: str) -> None:
-    """Count one failed login for `key`, and forget every failure older than the window."""
-    failures = store.collection(COLLECTION)
-    now = utcnow()
-    failures.insert({"username": key, "at": now})
-    failures.delete_many({"at": {"$lt": now - timedelta(seconds=settings.login_window_seconds)}})
+def record_failure(store: Store, attempt: str) -> None:
+    """The attempt's secret was wrong: it keeps counting until it leaves the window."""
+    store.collection(COLLECTION).set_if({"_id": attempt}, {"$set": {"failed": True}})
 
 
-def clear(store: Store, key: str) -> None:
-    """A successful login starts the count again."""
-    store.collection(COLLECTION).delete_many({"username": key})
+def record_success(store: Store, key: str, attempt: str) -> None:
+    """A successful login does not count, and starts the count of finished failures again;
+    attempts of `key` still being checked go on counting."""
+    attempts = store.collection(COLLECTION)
+    attempts.delete({"_id": attempt})
+    attempts.delete_many({"username": key, "failed": True})
