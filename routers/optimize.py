@@ -1,7 +1,8 @@
 """Curve-fit optimizers: fit response curves, allocate a budget exactly, plan several periods.
 
-/fit stores its result per tenant, so /allocate and /plan can take its `fit_id` instead of
-curves. Bad data or settings answer 422 naming the campaign and the problem.
+/fit stores its result per tenant (so it needs the `write` scope), and /allocate and /plan,
+which only read, can take its `fit_id` instead of curves. Bad data or settings answer 422
+naming the campaign and the problem.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from models.optimize import (
     PlanResponse,
 )
 from utils.db import utcnow
-from utils.deps import ReadTenant, StoreDep, Tenant, not_found
+from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 
 router = APIRouter(prefix="/optimize", tags=["optimize"], responses=errors(401, 403, 503))
 
@@ -181,10 +182,11 @@ def _fit_out(doc: dict) -> FitOut:
     responses=INVALID,
     openapi_extra=FIT_BODY,
 )
-async def fit(request: Request, tenant: ReadTenant, store: StoreDep) -> FitOut:
+async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
     """Fit negative-exponential, Michaelis-Menten, Hill and local-slope curves per campaign
     (adstock decay fitted too), score them on the latest dates, and weight them into an
-    ensemble. Send JSON `rows` or upload a CSV as `file` (form fields for the settings)."""
+    ensemble. Send JSON `rows` or upload a CSV as `file` (form fields for the settings).
+    The fit is stored, so this needs the `write` scope; allocate and plan only read."""
     client_id = tenant.require_id()
     dataset, settings = await _read_fit_request(request)
     if len(dataset.campaigns) > MAX_FIT_CAMPAIGNS:

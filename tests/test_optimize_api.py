@@ -330,3 +330,19 @@ def test_a_model_named_twice_answers_422_naming_the_field_and_stores_nothing(cli
         [error] = response.json()["detail"]
         assert "models" in error["loc"] and repeated in error["msg"], error
     assert client.app.state.store.collection("fits").count({"client_id": tenant.client_id}) == 0
+
+
+def test_a_read_only_user_cannot_store_a_fit_but_allocates_and_plans(client, make_tenant):
+    reader = make_tenant(scopes=("read",))
+    refused = client.post(
+        "/api/optimize/fit", json={"rows": long_rows(days=12)}, headers=reader.headers
+    )
+    assert refused.status_code == 403 and "write" in refused.json()["detail"]
+    assert client.app.state.store.collection("fits").count({"client_id": reader.client_id}) == 0
+    allocated = client.post(
+        "/api/optimize/allocate", json={"budget": 1000, "curves": CURVES}, headers=reader.headers
+    )
+    planned = client.post(
+        "/api/optimize/plan", json={"budgets": [1000], "curves": CURVES}, headers=reader.headers
+    )
+    assert (allocated.status_code, planned.status_code) == (200, 200)
