@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field, field_validator, model_validator
 
+from engine import POLICY_NAMES
 from models.common import (
     CreateBody,
     FiniteFloat,
@@ -27,8 +28,8 @@ class PolicySpec(CreateBody):
     name: str = Field(
         default="curve",
         max_length=40,
-        description="curve (default), thompson, epsilon_greedy, ucb, softmax, optimistic, "
-        "or rps (exactly two campaigns).",
+        description=f"One of {', '.join(POLICY_NAMES)}: curve is the default, rps takes exactly "
+        "two campaigns, uniform and step_thompson are baselines.",
     )
     params: dict[str, FiniteFloat | int | str | bool] = Field(
         default_factory=dict,

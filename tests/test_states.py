@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from engine import POLICY_NAMES
+
 
 def make_campaigns(client, headers, n=3, **fields):
     ids = []
@@ -456,3 +458,9 @@ def test_absurd_metric_values_are_rejected_before_they_reach_the_engine(client, 
     url = f"/api/states/{state['id']}/metrics"
     assert client.post(url, json=body, headers=tenant.headers).status_code == 422
     assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).status_code == 200
+
+
+def test_the_schema_names_every_policy_the_engine_runs(client):
+    spec = client.app.openapi()["components"]["schemas"]["PolicySpec"]["properties"]["name"]
+    named = set(spec["description"].replace(",", " ").replace(":", " ").split())
+    assert set(POLICY_NAMES) <= named
