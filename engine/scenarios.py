@@ -22,7 +22,7 @@ least spend on the optimal path that reaches the capacity (exact when values are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -44,6 +44,7 @@ from engine.response import ResponseCurves
 SCENARIOS = ("fixed_budget", "flexible_budget", "target_efficiency")
 OBJECTIVES = ("response", "net_profit")
 CAPACITY_BISECTIONS = 100
+RATIO_ITERATIONS = 50
 
 
 def _positive(name: str, value: float | None) -> float | None:
@@ -73,6 +74,36 @@ def _ceiling_solution(
     return solution.spend, max(solution.multiplier, floor_multiplier)
 
 
+def _best_ratio(
+    curves: ResponseCurves,
+    path: Callable[[float], np.ndarray],
+    weights: np.ndarray,
+    start: np.ndarray,
+) -> float:
+    """The best value / spend within the bounds, from a spend `start` on the KKT path.
+
+    Dinkelbach's iteration: path(r) maximizes value - r * spend, so its ratio is at least r,
+    and repeating from it climbs to the best ratio (superlinearly). When the path spends
+    nothing, the best is the steepest first unit, a limit as spend goes to zero.
+    """
+
+    def ratio(spend: np.ndarray) -> float:
+        return float((weights * curves.response(spend)).sum() / spend.sum())
+
+    if float(start.sum()) <= 0:
+        return float(np.max(weights * curves.marginal(start)))
+    best = ratio(start)
+    for _ in range(RATIO_ITERATIONS):
+        spend = path(best)
+        if float(spend.sum()) <= 0:
+            break
+        better = ratio(spend)
+        if not better > best * (1 + 1e-12):
+            break
+        best = better
+    return best
+
+
 def _target_efficiency(
     curves: ResponseCurves,
     target_ratio: float,
@@ -80,12 +111,14 @@ def _target_efficiency(
     low: np.ndarray,
     high: np.ndarray,
     weights: np.ndarray,
-    label: str,
+    metric: str,
 ) -> tuple[np.ndarray, float]:
     """Largest spend on the KKT path whose value / spend stays >= target_ratio.
 
     Along the path, value - target_ratio * spend peaks where lam == target_ratio and falls
-    on both sides, so the answer is the root below that peak, capped by the budget.
+    on both sides, so the answer is the root below that peak, capped by the budget. `metric`
+    is "ROAS" (the target is the ratio) or "CPA" (spend per response, the ratio's inverse):
+    an unreachable target is refused in the metric it was given in.
     """
     path = kkt_path(curves, low, high, weights)
 
@@ -96,12 +129,14 @@ def _target_efficiency(
     peak = path(target_ratio)
     best = float(surplus(np.array([target_ratio]))[0])
     if best < -1e-9 * target_ratio * float(peak.sum()) or float(peak.sum()) <= 0:
-        if float(peak.sum()) > 0:
-            reachable = float((weights * curves.response(peak)).sum() / peak.sum())
+        reachable = _best_ratio(curves, path, weights, peak)
+        if metric == "CPA":
+            target, best_figure = 1.0 / target_ratio, 1.0 / reachable if reachable > 0 else np.inf
         else:
-            reachable = float(np.max(weights * curves.marginal(low)))
+            target, best_figure = target_ratio, reachable
         raise EngineError(
-            f"{label} cannot be reached: the best this mix achieves is {reachable:.6g}"
+            f"target {metric} {target:g} cannot be reached: the best {metric} this mix "
+            f"achieves is {best_figure:.6g}"
         )
     _, lam_high = solve_monotone_multiplier(
         lambda lams: -surplus(lams), 0.0, 0.0, target_ratio, section_count(curves.size)
@@ -334,7 +369,7 @@ def optimize_allocation(
             raise EngineError("target_efficiency needs exactly one of target_roas and target_cpa")
         if target_roas is not None:
             spend, multiplier = _target_efficiency(
-                curves, target_roas, budget, low, high, worth, f"target ROAS {target_roas:g}"
+                curves, target_roas, budget, low, high, worth, "ROAS"
             )
         else:
             # A cost per acquisition counts every response alike, whatever it is worth: the
@@ -347,7 +382,7 @@ def optimize_allocation(
                 low,
                 high,
                 path_worth,
-                f"target CPA {target_cpa:g}",
+                "CPA",
             )
 
     capacity_binding = False

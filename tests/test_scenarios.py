@@ -250,3 +250,30 @@ def test_capacity_on_grid_curves_is_met_exactly():
 def test_bad_settings_are_engine_errors(kwargs, problem):
     with pytest.raises(EngineError, match=problem):
         optimize_allocation(CURVES, 1000.0, **kwargs)
+
+
+def test_an_unreachable_cpa_is_answered_with_the_best_reachable_cpa():
+    """0.1 conversions for the first unit of spend at best: a CPA of 10, not its inverse."""
+    single = NegExpCurves(np.array([100.0]), np.array([0.001]))
+    with pytest.raises(
+        EngineError, match=r"target CPA 5 cannot be reached: the best CPA this mix achieves is 10$"
+    ):
+        optimize_allocation(single, 1000.0, "target_efficiency", target_cpa=5.0)
+
+
+@pytest.mark.parametrize(("key", "metric"), [("target_roas", "ROAS"), ("target_cpa", "CPA")])
+def test_the_best_reachable_figure_is_where_targets_stop_being_reachable(key, metric):
+    """With a minimum spend held on one campaign, the best ratio needs spend on the others:
+    a target a hair better than the reported best is refused, a hair worse is met."""
+    lower = np.array([2000.0, 0.0, 0.0])
+    impossible = {"target_roas": 10.0, "target_cpa": 0.1}[key]
+    with pytest.raises(EngineError, match=f"the best {metric} this mix achieves is") as error:
+        optimize_allocation(CURVES, 5000.0, "target_efficiency", lower=lower, **{key: impossible})
+    best = float(str(error.value).rsplit(" ", 1)[-1])
+    better, worse = (
+        (best * 1.001, best * 0.999) if metric == "ROAS" else (best * 0.999, best * 1.001)
+    )
+    with pytest.raises(EngineError, match="cannot be reached"):
+        optimize_allocation(CURVES, 5000.0, "target_efficiency", lower=lower, **{key: better})
+    report = optimize_allocation(CURVES, 5000.0, "target_efficiency", lower=lower, **{key: worse})
+    assert report["total_spend"] > lower.sum()
