@@ -366,6 +366,10 @@ def _names(text: str) -> list[str]:
     return [part for part in text.split(",") if part]
 
 
+_FULL = {"campaigns": [3, 8, 20], "timesteps": [30, 90], "seeds": 5}
+_QUICK = {"campaigns": [3, 8], "timesteps": [30], "seeds": 2}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: print the efficiency table and write a PNG of cumulative regret."""
     parser = argparse.ArgumentParser(
@@ -373,9 +377,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--policies", type=_names, default=list(BENCHMARK_POLICIES))
     parser.add_argument("--families", type=_names, default=list(FAMILIES))
-    parser.add_argument("--campaigns", type=_integers, default=[3, 8, 20], help="K values")
-    parser.add_argument("--timesteps", type=_integers, default=[30, 90], help="T values")
-    parser.add_argument("--seeds", type=int, default=5, help="number of seeds (0, 1, ...)")
+    parser.add_argument("--campaigns", type=_integers, help="K values (default 3,8,20)")
+    parser.add_argument("--timesteps", type=_integers, help="T values (default 30,90)")
+    parser.add_argument("--seeds", type=int, help="number of seeds (0, 1, ...; default 5)")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--step", type=float, default=0.1, help="pacing step (share points)")
     parser.add_argument("--drift", type=float, default=0.0, help="sd of log-amplitude walk")
@@ -384,11 +388,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--report", default="", help="directory for an HTML report of the same charts (Plotly)"
     )
-    parser.add_argument("--quick", action="store_true", help="K = 3, 8; T = 30; 2 seeds")
+    parser.add_argument(
+        "--quick", action="store_true", help="K = 3, 8; T = 30; 2 seeds, unless given"
+    )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
-    if args.quick:
-        args.campaigns, args.timesteps, args.seeds = [3, 8], [30], 2
+    defaults = _QUICK if args.quick else _FULL
+    for name, value in defaults.items():
+        if getattr(args, name) is None:
+            setattr(args, name, value)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     cells = benchmark(
         args.policies,

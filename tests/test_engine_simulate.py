@@ -83,6 +83,15 @@ def test_command_line_prints_the_table_and_draws_the_regret(tmp_path, capsys):
     assert png.stat().st_size > 1000
 
 
+def test_quick_runs_take_explicit_options_over_their_own(capsys):
+    options = ["--seeds=1", "--timesteps=4", "--policies=uniform", "--families=negexp"]
+    code = main(["--quick", *options, "--png=", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0
+    assert "seeds 0..0" in out and "T = 4" in out and "T = 30" not in out
+    assert "negexp K=3" in out and "negexp K=8" in out and "K=20" not in out
+
+
 def test_table_pools_runs_into_mean_worst_run_and_worst_seed():
     # Two worlds x three seeds: seed 1 has the worst single run (0.90), seed 2 the worst mean.
     efficiencies = {3: np.array([0.99, 0.90, 0.95]), 8: np.array([0.97, 0.99, 0.93])}
