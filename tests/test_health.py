@@ -82,3 +82,11 @@ def test_server_refuses_to_start_without_its_database(tmp_path, caplog):
     with pytest.raises(StoreUnavailable), TestClient(create_app(_unreachable_settings(tmp_path))):
         pass
     assert SECRET_IN_URI not in caplog.text
+
+
+def test_the_start_up_log_says_where_the_embedded_store_keeps_its_files(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="oktopus")
+    settings = make_settings("embedded", tmp_path / "data")
+    with TestClient(create_app(settings)):
+        pass
+    assert str((tmp_path / "data" / "store").resolve()) in caplog.text

@@ -124,7 +124,7 @@ class Store:
                 path = (settings.data_dir / "store").resolve()
                 path.mkdir(parents=True, exist_ok=True)
                 self.client = self.run(lambda: litemongo.connect(str(path), tz_aware=True))
-                self.location = "embedded store"
+                self.location = f"embedded store in {path}"
         self.db = self.client[settings.mongodb_db]
 
     def run(self, call: Callable[[], T]) -> T:
