@@ -63,7 +63,8 @@ def login(
     if grant_type == "password":
         if not username or not password:
             raise HTTPException(422, detail="username and password are required")
-        throttle_key = username
+        # Each kind of secret has its own prefix: no username can fill another name's count.
+        throttle_key = f"password:{username}"
         attempt = _start_attempt(store, settings, throttle_key)
         user = users.get({"username": username})
         secret_ok = hasher.verify(password, user and user.get("password_hash"))

@@ -18,7 +18,14 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fast import create_app
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, TenantUser, login, make_settings
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    USER_PASSWORD,
+    TenantUser,
+    credential_login,
+    login,
+    make_settings,
+)
 from utils.db import utcnow
 from utils.security import create_token
 
@@ -441,7 +448,7 @@ def test_throttle_lifts_once_failures_leave_the_window(client, tenant):
     store = client.app.state.store
     store.run(
         lambda: store.db["login_failures"].update_many(
-            {"username": tenant.username}, {"$set": {"at": utcnow() - timedelta(minutes=6)}}
+            {}, {"$set": {"at": utcnow() - timedelta(minutes=6)}}
         )
     )
     login(client, tenant.username, USER_PASSWORD)
@@ -538,6 +545,19 @@ def test_guesses_of_the_old_password_are_throttled(client, tenant):
     right = {"old_password": USER_PASSWORD, "new_password": "a-new-password"}
     assert client.patch(ACCOUNT, json=right, headers=tenant.headers).status_code == 429
     login(client, tenant.username, USER_PASSWORD)
+
+
+def test_failed_logins_under_a_prefixed_name_throttle_nobody_else(client, tenant):
+    """Password logins, credential logins and password changes count apart: failures for the
+    username "account:<name>" or "credential:<id>" leave that password change and that
+    credential alone."""
+    credential = client.post("/api/users/me/credentials", json={}, headers=tenant.headers).json()
+    assert _fail(client, f"account:{tenant.username}", 10) == [401] * 10
+    assert _fail(client, f"credential:{credential['client_id']}", 10) == [401] * 10
+    response = credential_login(client, credential["client_id"], credential["client_secret"])
+    assert response.status_code == 200
+    right = {"old_password": USER_PASSWORD, "new_password": "a-new-password"}
+    assert client.patch(ACCOUNT, json=right, headers=tenant.headers).status_code == 204
 
 
 # --- nothing secret in answers or logs ------------------------------------------------------
