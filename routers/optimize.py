@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.datasets import Dataset, parse_csv, parse_rows
 from engine.ensemble import curves_from_fit, fit_dataset
@@ -44,6 +45,8 @@ from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 router = APIRouter(prefix="/optimize", tags=["optimize"], responses=errors(401, 403, 503))
 
 INVALID = errors(422, described={422: "Invalid data or settings; the detail names the campaign."})
+NO_CLIENT = "An admin's client_id names no client"
+FIT_NOT_FOUND = errors(404, described={404: f"No such fit for this client, or: {NO_CLIENT}"})
 FORM_FIELDS = ("models", "metric", "holdout_share", "adstock", "spend_ranges", "downstream")
 
 
@@ -132,7 +135,16 @@ async def _read_fit_request(request: Request) -> tuple[Dataset, FitSettings]:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > MAX_CSV_BYTES + 100_000:
             raise HTTPException(422, detail=f"the upload is larger than {MAX_CSV_BYTES} bytes")
-        form = await request.form(max_files=1, max_fields=len(FORM_FIELDS))
+        try:
+            form = await request.form(max_files=1, max_fields=len(FORM_FIELDS))
+        except StarletteHTTPException as error:
+            # Starlette answers 400 for a form over its limits or malformed; it is bad input
+            # like an unknown field, answered 422 with what the form takes.
+            raise HTTPException(
+                422,
+                detail=f"the form could not be read ({error.detail}); it takes the field "
+                f"'file' and, once each, {', '.join(FORM_FIELDS)}",
+            ) from None
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, detail="upload the CSV as the form field 'file'")
@@ -179,7 +191,7 @@ def _fit_out(doc: dict) -> FitOut:
     response_model=FitOut,
     status_code=status.HTTP_201_CREATED,
     summary="Fit response curves per campaign and store them",
-    responses=INVALID,
+    responses={**INVALID, **errors(404, described={404: NO_CLIENT})},
     openapi_extra=FIT_BODY,
 )
 async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
@@ -207,7 +219,12 @@ async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
     return _fit_out(doc)
 
 
-@router.get("/fits/{fit_id}", response_model=FitOut, summary="A stored fit", responses=errors(404))
+@router.get(
+    "/fits/{fit_id}",
+    response_model=FitOut,
+    summary="A stored fit",
+    responses={**FIT_NOT_FOUND, **errors(422)},
+)
 def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
     doc = store.collection("fits").get({"_id": fit_id, **tenant.filter})
     if doc is None:
@@ -261,7 +278,7 @@ def _resolve_curves(
     "/allocate",
     response_model=CurveAllocateOut,
     summary="Allocate a budget exactly over response curves",
-    responses=INVALID,
+    responses={**INVALID, **FIT_NOT_FOUND},
 )
 def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) -> CurveAllocateOut:
     """The optimum (KKT, bisection on the Lagrange multiplier; exact for concave curves) of a
@@ -295,7 +312,7 @@ def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) ->
     "/plan",
     response_model=PlanResponse,
     summary="Plan several periods: sequential with carry-over, and one static weight vector",
-    responses=INVALID,
+    responses={**INVALID, **FIT_NOT_FOUND},
 )
 def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
     """Allocate each period's budget month by month with adstock carried over (each curve is

@@ -9,6 +9,7 @@ import pytest
 
 from engine.fitting import adstock_series, make_curves
 from models.optimize import MAX_CURVES, MAX_GRID_POINTS
+from routers.optimize import FORM_FIELDS
 
 TRUE = {
     "search": ("negexp", {"alpha": 900.0, "mu": 0.002}, 0.0),
@@ -346,3 +347,18 @@ def test_a_read_only_user_cannot_store_a_fit_but_allocates_and_plans(client, mak
         "/api/optimize/plan", json={"budgets": [1000], "curves": CURVES}, headers=reader.headers
     )
     assert (allocated.status_code, planned.status_code) == (200, 200)
+
+
+def test_a_form_over_its_field_limit_answers_a_documented_422(client, tenant):
+    fields = {name: "x" for name in (*FORM_FIELDS, "extra")}
+    response = client.post(
+        "/api/optimize/fit",
+        files={"file": ("data.csv", _csv(long_rows(days=12)), "text/csv")},
+        data=fields,
+        headers=tenant.headers,
+    )
+    assert response.status_code == 422, response.text
+    assert "Too many fields" in response.json()["detail"]
+    assert "spend_ranges" in response.json()["detail"]
+    documented = client.get("/api/openapi.json").json()["paths"]["/api/optimize/fit"]["post"]
+    assert "422" in documented["responses"]
