@@ -27,7 +27,10 @@ class TokenOut(BaseModel):
         description="True until the user changes a generated password; such a token is "
         "accepted only by PATCH /api/auth/account."
     )
-    expires_in: int = Field(description="Seconds until the token expires.")
+    expires_in: int = Field(
+        description="Seconds until the token expires: ACCESS_TOKEN_MINUTES, or less for an "
+        "API credential that expires sooner (its tokens never outlive it)."
+    )
 
 
 class PasswordChange(CreateBody):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, status
@@ -60,6 +62,7 @@ def login(
 ) -> TokenOut:
     users = store.collection("users")
     credential_id = None
+    expires_at = None
     if grant_type == "password":
         if not username or not password:
             raise HTTPException(422, detail="username and password are required")
@@ -92,6 +95,12 @@ def login(
     if credential_id is not None:
         granted = [s for s in granted if s in credential.get("scopes", granted)]
     scopes = _requested_scopes(scope, granted)
+    issued_at = datetime.now(UTC)
+    lifetime = settings.access_token_minutes * 60
+    if expires_at:
+        # A credential's token ends with the credential, not after it.
+        left = (as_utc(expires_at) - issued_at).total_seconds()
+        lifetime = min(lifetime, max(0, math.floor(left)))
     token = create_token(
         secret_key,
         subject=user["username"],
@@ -99,14 +108,15 @@ def login(
         scopes=scopes,
         client_id=user.get("client_id"),
         token_version=user.get("token_version", 0),
-        minutes=settings.access_token_minutes,
+        seconds=lifetime,
         credential_id=credential_id,
+        issued_at=issued_at,
     )
     return TokenOut(
         access_token=token,
         scopes=scopes,
         first_login=bool(user.get("first_login")),
-        expires_in=settings.access_token_minutes * 60,
+        expires_in=lifetime,
     )
 
 

@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,6 +31,7 @@ from utils.security import create_token
 
 TOKEN = "/api/auth/token"
 ACCOUNT = "/api/auth/account"
+CREDENTIALS = "/api/users/me/credentials"
 BANNER = re.compile(r"Generated password \(shown once, change it at first login\): (\S+)")
 
 
@@ -121,6 +122,21 @@ def test_client_credentials_grant_acts_as_the_credentials_owner(client, tenant):
     assert (claims["sub"], claims["client_id"]) == (tenant.username, tenant.client_id)
     listed = client.get("/api/users/me/credentials", headers=_bearer(body["access_token"]))
     assert [c["client_id"] for c in listed.json()] == [credential["client_id"]]
+
+
+def test_a_credentials_token_expires_no_later_than_the_credential(client, settings, tenant):
+    lifetime = settings.access_token_minutes * 60
+    longer = settings.access_token_minutes * 2
+    for minutes, longest in [(1, 60), (longer, lifetime), (None, lifetime)]:
+        made = {"expires_in_minutes": minutes}
+        credential = client.post(CREDENTIALS, json=made, headers=tenant.headers).json()
+        body = credential_login(client, credential["client_id"], credential["client_secret"]).json()
+        claims = _claims(body["access_token"])
+        assert longest - 5 <= body["expires_in"] <= longest, (minutes, body["expires_in"])
+        assert claims["exp"] - claims["iat"] == body["expires_in"]
+        if minutes is not None:
+            expires_at = datetime.fromisoformat(credential["expires_at"]).timestamp()
+            assert claims["exp"] <= expires_at
 
 
 def test_client_credentials_with_a_wrong_secret_or_id_answer_401(client, tenant):

@@ -87,11 +87,14 @@ def create_token(
     scopes: list[str],
     client_id: str | None,
     token_version: int,
-    minutes: int,
+    minutes: int = 0,
+    seconds: int = 0,
     credential_id: str | None = None,
+    issued_at: datetime | None = None,
 ) -> str:
-    """A signed access token; `uid` and `ver` let the server revoke it by changing the user."""
-    now = datetime.now(UTC)
+    """A signed access token, valid `minutes` plus `seconds` from `issued_at` (default: now);
+    `uid` and `ver` let the server revoke it by changing the user."""
+    now = issued_at or datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": subject,
         "uid": user_id,
@@ -99,7 +102,7 @@ def create_token(
         "client_id": client_id,
         "ver": token_version,
         "iat": int(now.timestamp()),
-        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+        "exp": int((now + timedelta(minutes=minutes, seconds=seconds)).timestamp()),
     }
     if credential_id is not None:
         claims["cred"] = credential_id
