@@ -51,6 +51,9 @@ DEFAULT_GRID_EQUAL_THRESHOLDS: tuple[float, ...] = (0.01, 0.02, 0.05, 0.1)
 DEFAULT_GRID_HEAVY_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.15, 0.2, 0.3)
 DEFAULT_HOLDOUT_FRACTION = 0.3
 DEFAULT_SIMULATION_STEPS = 30
+MIN_GRID_STEPS = 3
+"""Fewest prices the grid search can use: 2 to score settings on (step 0 is always spent 50/50,
+so one step tells no settings apart) and 1 held out to judge the best on."""
 # Longer than any price series Oktopus keeps (a state has at most 10,000 timesteps); a longer
 # window means the same as null, all prices.
 MAX_LOOKBACK = 1_000_000
@@ -529,6 +532,11 @@ def grid_search(
     are kept; ``lookback`` and ``bands`` also give the untuned baseline on the same tail.
     """
     a, b, budget = _validated_backtest_inputs(prices_a, prices_b, budget)
+    if a.size < MIN_GRID_STEPS:
+        raise EngineError(
+            f"the grid search needs at least {MIN_GRID_STEPS} prices per channel, 2 to score "
+            f"settings on and 1 to judge them on (got {a.size})"
+        )
     kind = validate_price_kind(price_kind)
     table = validate_bands(bands)
     window = validate_lookback(lookback)

@@ -12,9 +12,10 @@ from engine.rps import (
     DEFAULT_GRID_LOOKBACKS,
     DEFAULT_HOLDOUT_FRACTION,
     DEFAULT_SIMULATION_STEPS,
+    MIN_GRID_STEPS,
     validate_bands,
 )
-from models.common import CreateBody, FiniteFloat, Real, Share
+from models.common import CreateBody, FiniteFloat, Real, Share, bounded
 
 MAX_PRICES = 10_000
 """Longest price series one request may carry, per channel."""
@@ -32,6 +33,11 @@ PriceKind = Literal["cost", "value"]
 
 Price = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 PriceSeries = Annotated[list[Price], Field(min_length=1, max_length=MAX_PRICES)]
+BacktestSeries = Annotated[list[Price], Field(min_length=MIN_GRID_STEPS, max_length=MAX_PRICES)]
+BACKTEST_LENGTH = (
+    f"At least {MIN_GRID_STEPS} prices: the grid search scores settings on the first ones (at "
+    "least 2) and judges the best on the held-out tail (at least 1)."
+)
 Lookback = Annotated[int, Field(ge=1, le=MAX_PRICES, strict=True)]
 Threshold = Annotated[float, Field(gt=0, allow_inf_nan=False, strict=True)]
 Split = Annotated[
@@ -133,7 +139,9 @@ class AllocationOut(BaseModel):
 class SimulationSettings(CreateBody):
     """Two drifting geometric random walks: each step multiplies a price by exp(drift + vol*N)."""
 
-    steps: int = Field(default=DEFAULT_SIMULATION_STEPS, ge=2, le=MAX_PRICES, strict=True)
+    steps: bounded(int, ge=MIN_GRID_STEPS, le=MAX_PRICES, strict=True) = Field(
+        default=DEFAULT_SIMULATION_STEPS, description=f"Prices per channel. {BACKTEST_LENGTH}"
+    )
     start_a: Price = Field(default=1.0, description="Channel A's first price.")
     start_b: Price = Field(default=1.0, description="Channel B's first price.")
     drift_a: Real = Field(
@@ -183,10 +191,13 @@ class BacktestRequest(CreateBody):
 
     model_config = ConfigDict(json_schema_extra={"examples": [SIMULATED_EXAMPLE]})
 
-    prices_a: PriceSeries | None = Field(
-        default=None, description="Channel A's price history, oldest first; with prices_b."
+    prices_a: BacktestSeries | None = Field(
+        default=None,
+        description=f"Channel A's price history, oldest first; with prices_b. {BACKTEST_LENGTH}",
     )
-    prices_b: PriceSeries | None = Field(default=None, description="Channel B's price history.")
+    prices_b: BacktestSeries | None = Field(
+        default=None, description="Channel B's price history, as long as prices_a."
+    )
     simulate: SimulationSettings | None = Field(
         default=None,
         description="Simulate both histories instead (the default when no prices are sent).",
@@ -216,8 +227,6 @@ class BacktestRequest(CreateBody):
             if self.simulate is not None:
                 raise ValueError("send either prices_a and prices_b or simulate, not both")
             _check_same_length(self.prices_a, self.prices_b)
-            if len(self.prices_a) < 2:
-                raise ValueError("a backtest needs at least 2 prices per channel")
         return self
 
     def band_dicts(self) -> list[dict] | None:

@@ -181,10 +181,11 @@ def test_backtest_simulates_thirty_steps_by_default(client: TestClient, tenant: 
 
 
 BACKTEST_BAD_BODIES = [
-    ({"prices_a": [1.0, 1.1]}, "send both prices_a and prices_b"),
+    ({"prices_a": [1.0, 1.1, 1.2]}, "send both prices_a and prices_b"),
     ({**SEED, "simulate": {"steps": 10}}, "not both"),
-    ({"prices_a": [1.0, 1.1], "prices_b": [1.0]}, "same length (got 2 and 1)"),
-    ({"prices_a": [1.0], "prices_b": [1.0]}, "at least 2 prices"),
+    ({"prices_a": [1.0, 1.1, 1.2], "prices_b": [1.0] * 4}, "same length (got 3 and 4)"),
+    ({"prices_a": [1.0, 1.1], "prices_b": [1.0, 0.9]}, "at least 3 items"),
+    ({"simulate": {"steps": 2}}, "greater than or equal to 3"),
     ({"prices_a": [1.0] * 10_001, "prices_b": [1.0] * 10_001}, "at most 10000 items"),
     ({"simulate": {"steps": 10_001}}, "less than or equal to 10000"),
     ({"simulate": {"steps": 20, "volatility_a": -0.1}}, "greater than or equal to 0"),
@@ -221,3 +222,19 @@ def test_openapi_documents_price_kind_bands_and_the_seed_example(client: TestCli
     band = schema["components"]["schemas"]["Band"]["properties"]
     assert set(band) == {"name", "lower", "upper", "allocation"}
     assert "/api/allocate/backtest" in schema["paths"]
+
+
+def test_the_shortest_backtest_the_schema_accepts_runs(
+    client: TestClient, tenant: TenantUser
+) -> None:
+    """The schema's minimum is what the grid search can do: 3 prices (2 to score on, 1 to
+    judge on), sent or simulated; OpenAPI shows it."""
+    sent = {"prices_a": [1.0, 1.1, 1.2], "prices_b": [1.2, 1.0, 1.1]}
+    for body in (sent, {"simulate": {"steps": 3}}):
+        response = client.post("/api/allocate/backtest", json=body, headers=tenant.headers)
+        assert response.status_code == 200, (body, response.text)
+        assert response.json()["grid_search"]["train_steps"] == 2
+    schemas = client.get("/api/openapi.json").json()["components"]["schemas"]
+    prices = schemas["BacktestRequest"]["properties"]["prices_a"]["anyOf"][0]
+    assert prices["minItems"] == 3
+    assert schemas["SimulationSettings"]["properties"]["steps"]["minimum"] == 3

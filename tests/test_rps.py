@@ -437,3 +437,10 @@ def test_results_beyond_floating_point_range_are_rejected(price_kind: str) -> No
         backtest(prices, prices, budget=1e12, price_kind=price_kind)
     with pytest.raises(EngineError, match="beyond floating-point range"):
         grid_search(prices * 5, prices * 5, budget=1e12, price_kind=price_kind)
+
+
+def test_the_grid_search_runs_on_three_prices_and_says_why_two_are_too_few() -> None:
+    search = grid_search([1.0, 1.1, 1.2], [1.2, 1.0, 1.1])
+    assert (search["train_steps"], search["holdout_steps"]) == (2, 1)
+    with pytest.raises(EngineError, match="at least 3 prices per channel, 2 to score"):
+        grid_search([1.0, 1.1], [1.2, 1.0])
