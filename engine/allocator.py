@@ -52,7 +52,10 @@ def resolve_bounds(
         raise EngineError("lower spend bounds must be >= 0")
     if np.any(low > high):
         bad = int(np.flatnonzero(low > high)[0])
-        raise EngineError(f"campaign {bad}: lower bound {low[bad]} exceeds upper bound {high[bad]}")
+        raise EngineError(
+            f"the campaign at index {bad} (counting from 0): lower bound {low[bad]:g} exceeds "
+            f"upper bound {high[bad]:g}"
+        )
     return low.astype(float), high.astype(float)
 
 

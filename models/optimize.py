@@ -132,6 +132,12 @@ class FitOut(BaseModel):
     campaigns: list[CampaignFit]
 
 
+def _check_bounds(low: float, high: float | None, where: str = "") -> None:
+    """A campaign's spend bounds, refused in the request (its place in the body in the loc)."""
+    if high is not None and low > high:
+        raise ValueError(f"{where}min {low:g} exceeds max {high:g}")
+
+
 class CurveIn(BaseModel):
     """One campaign's response curve and its spend bounds."""
 
@@ -150,6 +156,11 @@ class CurveIn(BaseModel):
     current: Money | None = None
     value: Money | None = Field(default=None, description="Worth of one unit of response.")
 
+    @model_validator(mode="after")
+    def min_within_max(self) -> CurveIn:
+        _check_bounds(self.min, self.max, f"campaign {self.campaign!r}: ")
+        return self
+
 
 class CampaignBounds(CreateBody):
     """Bounds and value of one campaign of a stored fit."""
@@ -158,6 +169,11 @@ class CampaignBounds(CreateBody):
     max: Money | None = None
     current: Money | None = None
     value: Money | None = None
+
+    @model_validator(mode="after")
+    def min_within_max(self) -> CampaignBounds:
+        _check_bounds(self.min, self.max)
+        return self
 
 
 class CurveSource(CreateBody):

@@ -109,7 +109,7 @@ def test_budget_outside_the_bounds_is_an_engine_error():
         allocate_budget(curves, 100.0, upper=np.full(3, 20.0))
     with pytest.raises(EngineError, match="budget"):
         allocate_budget(curves, float("nan"))
-    with pytest.raises(EngineError, match="exceeds upper"):
+    with pytest.raises(EngineError, match=r"index 1 \(counting from 0\): lower bound 6 exceeds"):
         allocate_budget(curves, 10.0, lower=np.array([0, 6.0, 0]), upper=np.array([9, 5.0, 9]))
 
 

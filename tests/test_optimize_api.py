@@ -362,3 +362,21 @@ def test_a_form_over_its_field_limit_answers_a_documented_422(client, tenant):
     assert "spend_ranges" in response.json()["detail"]
     documented = client.get("/api/openapi.json").json()["paths"]["/api/optimize/fit"]["post"]
     assert "422" in documented["responses"]
+
+
+def test_min_above_max_answers_422_locating_the_campaign_in_the_body(client, tenant):
+    bounds = {"min": 50, "max": 10}
+    inverted = {**CURVES[1], "campaign": "social", **bounds}
+    requests = [
+        ("allocate", {"budget": 100, "curves": [{**CURVES[0], "campaign": "1"}, inverted]}),
+        ("plan", {"budgets": [100], "curves": [CURVES[0], inverted]}),
+        ("allocate", {"budget": 100, "fit_id": "any", "campaigns": {"social": bounds}}),
+    ]
+    places = [["body", "curves", 1], ["body", "curves", 1], ["body", "campaigns", "social"]]
+    for (route, body), place in zip(requests, places, strict=True):
+        response = client.post(f"/api/optimize/{route}", json=body, headers=tenant.headers)
+        assert response.status_code == 422, response.text
+        [error] = response.json()["detail"]
+        assert error["loc"] == place, error
+        assert "min 50 exceeds max 10" in error["msg"], error
+        assert "'social'" in error["msg"] or place[-1] == "social", error
