@@ -73,7 +73,9 @@ class UserOut(BaseModel):
 class CredentialCreate(CreateBody):
     description: str = Field(default="", max_length=500)
     expires_in_minutes: bounded(int, ge=1, le=60 * 24 * 366 * 5) | None = Field(
-        default=None, description="null: never expires."
+        default=None,
+        description="null: never expires. Made through an API credential's token, it expires "
+        "no later than that credential (null: when that credential does).",
     )
     scopes: list[Scope] | None = Field(
         default=None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Response, status
 
@@ -18,8 +18,16 @@ from models.auth import (
     UserUpdate,
 )
 from models.common import TENANT_ERRORS, Page, errors
-from utils.db import Conflict, public, utcnow
-from utils.deps import AdminPrincipal, AnyPrincipal, HasherDep, MePrincipal, StoreDep, not_found
+from utils.db import Conflict, Store, public, utcnow
+from utils.deps import (
+    AdminPrincipal,
+    AnyPrincipal,
+    HasherDep,
+    MePrincipal,
+    Principal,
+    StoreDep,
+    not_found,
+)
 from utils.pagination import PageParams, paginate
 from utils.security import SCOPES
 
@@ -100,7 +108,10 @@ def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
 def create_credential(
     body: CredentialCreate, principal: MePrincipal, store: StoreDep, hasher: HasherDep
 ) -> CredentialCreated:
-    """Create an API credential for the caller; the secret is shown once and stored hashed."""
+    """Create an API credential for the caller; the secret is shown once and stored hashed.
+
+    Made through another credential's token, it expires no later than that credential: an
+    expiring credential, leaked or handed out for a while, cannot mint a lasting one."""
     scopes = (
         body.scopes if body.scopes is not None else [s for s in SCOPES if s in principal.scopes]
     )
@@ -118,12 +129,33 @@ def create_credential(
         "description": body.description,
         "scopes": scopes,
         "created_at": now,
-        "expires_at": (
-            now + timedelta(minutes=body.expires_in_minutes) if body.expires_in_minutes else None
-        ),
+        "expires_at": _expiry(store, principal, now, body.expires_in_minutes),
     }
     store.collection("credentials").insert(doc)
     return CredentialCreated(client_id=doc["_id"], client_secret=secret, **_credential(doc))
+
+
+def _expiry(
+    store: Store, principal: Principal, now: datetime, minutes: int | None
+) -> datetime | None:
+    """When a new credential expires: after `minutes` (None: never), and no later than the
+    credential whose token asks for it."""
+    expires_at = now + timedelta(minutes=minutes) if minutes else None
+    if principal.credential_id is None:
+        return expires_at
+    parent = store.collection("credentials").get(
+        {"_id": principal.credential_id, "username": principal.username}
+    )
+    if parent is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="API credential revoked or expired",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    limit = parent.get("expires_at")
+    if limit is not None and (expires_at is None or expires_at > limit):
+        return limit
+    return expires_at
 
 
 def _credential(doc: dict) -> dict:

@@ -319,6 +319,33 @@ def test_credential_expiry(client, tenant):
     assert expired.status_code == 401
 
 
+def test_a_credential_made_through_an_expiring_credential_expires_with_it(client, tenant):
+    """An expiring credential (leaked, or lent for a while) cannot mint a lasting one: what
+    it makes expires no later than it, so nothing it made outlives its expiry."""
+    parent = client.post(CREDENTIALS, json={"expires_in_minutes": 5}, headers=tenant.headers)
+    parent = parent.json()
+    parent_expiry = datetime.fromisoformat(parent["expires_at"])
+    token = credential_login(client, parent["client_id"], parent["client_secret"])
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    children = []
+    for body in ({}, {"expires_in_minutes": 60}, {"expires_in_minutes": 1}):
+        made = client.post(CREDENTIALS, json=body, headers=headers)
+        assert made.status_code == 201, made.text
+        children.append(made.json())
+    expiries = [c["expires_at"] and datetime.fromisoformat(c["expires_at"]) for c in children]
+    assert expiries[:2] == [parent_expiry, parent_expiry]
+    created = datetime.fromisoformat(children[2]["created_at"])
+    assert expiries[2] == created + timedelta(minutes=1) < parent_expiry
+    stored = client.get(CREDENTIALS, headers=headers).json()
+    listed = {c["client_id"]: c["expires_at"] for c in stored}
+    assert [listed[c["client_id"]] for c in children] == [c["expires_at"] for c in children]
+    # A credential that never expires still makes what it is asked for.
+    lasting = client.post(CREDENTIALS, json={}, headers=tenant.headers).json()
+    token = credential_login(client, lasting["client_id"], lasting["client_secret"])
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    assert client.post(CREDENTIALS, json={}, headers=headers).json()["expires_at"] is None
+
+
 def test_bad_credential_bodies_answer_422_and_store_nothing(client, tenant):
     for body in [
         {"expires_in_minutes": 0},
