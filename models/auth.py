@@ -51,7 +51,11 @@ class UserCreate(CreateBody):
 
 class UserUpdate(UpdateBody):
     password: Password | None = None
-    client_id: Id | None = None
+    client_id: Id | None = Field(
+        default=None,
+        description="Move the user to this client; null: to no client (admins only). Left "
+        "out: unchanged. A move deletes the user's API credentials.",
+    )
     scopes: list[Scope] | None = Field(default=None, min_length=1)
 
     @field_validator("scopes")

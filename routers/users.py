@@ -198,28 +198,31 @@ def update_user(
     username: str, body: UserUpdate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep
 ) -> UserOut:
     """Change a user's password, client or scopes. Any of these revokes the user's tokens; a
-    move to another client also deletes its API credentials, which were made for the old
-    client's integrations and would otherwise act on the new one."""
+    move to another client, or out of every client (`"client_id": null`, admins only), also
+    deletes its API credentials, which were made for the old client's integrations and would
+    otherwise act on the new one (or on all of them)."""
     users = store.collection("users")
     doc = users.get({"username": username})
     if doc is None:
         raise not_found("User")
     changes = body.model_dump(exclude_unset=True)
-    if "client_id" in changes or "scopes" in changes:
+    # A client_id sent as null is applied (an admin may belong to no client); a field left out
+    # of the body, or another field sent as null, stays as it is.
+    moves = "client_id" in changes
+    scopes = changes.get("scopes")
+    if moves or scopes is not None:
         _check_client(
-            store,
-            changes.get("client_id", doc.get("client_id")),
-            changes.get("scopes") or doc["scopes"],
+            store, changes["client_id"] if moves else doc.get("client_id"), scopes or doc["scopes"]
         )
     update: dict = {"$set": {"updated_at": utcnow()}}
-    for key in ("client_id", "scopes"):
-        if changes.get(key) is not None:
-            update["$set"][key] = changes[key]
+    if moves:
+        update["$set"]["client_id"] = changes["client_id"]
+    if scopes is not None:
+        update["$set"]["scopes"] = scopes
     if changes.get("password"):
         update["$set"]["password_hash"] = hasher.hash(changes["password"])
+    if moves or scopes is not None or changes.get("password"):
         update["$inc"] = {"token_version": 1}
-    if changes.get("scopes") is not None or changes.get("client_id") is not None:
-        update.setdefault("$inc", {"token_version": 1})
     updated = users.update({"_id": doc["_id"]}, update)
     if updated.get("client_id") != doc.get("client_id"):
         store.collection("credentials").delete_many({"username": doc["username"]})

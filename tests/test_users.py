@@ -181,6 +181,28 @@ def test_moving_a_user_to_another_client_revokes_its_tokens(client, admin_header
     assert client.get(CREDENTIALS, headers=tenant.headers).status_code == 401
 
 
+def test_a_null_client_id_takes_an_admin_out_of_its_client(client, admin_headers, tenant):
+    """`"client_id": null` is applied as validated: the user, now an admin, belongs to no
+    client and acts on every one; its credentials, made for the old client, are deleted."""
+    credential = client.post(CREDENTIALS, json={}, headers=tenant.headers).json()
+    kept = client.patch(
+        f"{USERS}/{tenant.username}", json={"scopes": ["read", "me"]}, headers=admin_headers
+    )
+    assert kept.json()["client_id"] == tenant.client_id
+    moved = client.patch(
+        f"{USERS}/{tenant.username}",
+        json={"client_id": None, "scopes": ["admin"]},
+        headers=admin_headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["client_id"], moved.json()["scopes"]) == (None, ["admin"])
+    assert client.get(f"{USERS}/{tenant.username}", headers=admin_headers).json() == moved.json()
+    assert _stored(client, "credentials", {"_id": credential["client_id"]}) is None
+    assert client.get(CREDENTIALS, headers=tenant.headers).status_code == 401
+    me = client.get(f"{USERS}/me", headers=login(client, tenant.username, USER_PASSWORD)).json()
+    assert (me["client_id"], me["is_admin"], me["client"]) == (None, True, None)
+
+
 # --- admin only -----------------------------------------------------------------------------
 
 
