@@ -3,6 +3,8 @@
 The baseline, measured in the same run, is the engine alone (curves from specs plus the
 scenario solve) on the same request: the ratio shows what HTTP, validation and JSON cost.
 In process (Starlette's test client, in-memory store). Target: well under a second.
+Budget and capacity are per campaign (400 and 200, as 400,000 and 200,000 for the default
+1,000), so every --campaigns size stays feasible: maximum spends are 500 to 2,000 each.
 
     python -m benchmarks.optimize_endpoint [--campaigns 1000] [--repeats 5]
 """
@@ -23,11 +25,17 @@ from fast import create_app
 from utils.settings import Settings
 
 PASSWORD = "benchmark-admin-password"
-SCENARIOS = {
-    "fixed_budget": {},
-    "target_roas": {"scenario": "target_efficiency", "target_roas": 0.3},
-    "capacity": {"capacity": 200_000},
-}
+BUDGET_PER_CAMPAIGN = 400.0
+CAPACITY_PER_CAMPAIGN = 200.0
+
+
+def scenarios(campaigns: int) -> dict[str, dict]:
+    """Request options of each scenario, the capacity scaled with the campaign count."""
+    return {
+        "fixed_budget": {},
+        "target_roas": {"scenario": "target_efficiency", "target_roas": 0.3},
+        "capacity": {"capacity": CAPACITY_PER_CAMPAIGN * campaigns},
+    }
 
 
 def make_curves(count: int, seed: int = 0) -> list[dict]:
@@ -102,8 +110,9 @@ def main() -> None:
             token = client.post("/api/auth/token", data={"username": "admin", "password": PASSWORD})
             headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
             print(f"{'scenario':<14} {'K':>6} {'endpoint ms':>12} {'engine ms':>10} {'ratio':>6}")
-            for name, options in SCENARIOS.items():
-                body = {"budget": 400_000.0, "curves": curves, **options}
+            budget = BUDGET_PER_CAMPAIGN * args.campaigns
+            for name, options in scenarios(args.campaigns).items():
+                body = {"budget": budget, "curves": curves, **options}
 
                 def call(body: dict = body) -> None:
                     answer = client.post("/api/optimize/allocate", json=body, headers=headers)

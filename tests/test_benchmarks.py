@@ -32,6 +32,7 @@ def run_benchmark(module: str, *args: str) -> str:
         ("next_breakdown", ["--warmup", "1", "--measure", "1"], "engine decision step"),
         ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),
         ("next_load", ["--seconds", "1", "--states", "2"], "throughput ratio next/bare"),
+        ("optimize_endpoint", ["--campaigns", "50", "--repeats", "1"], "capacity           50"),
         (
             "next_load",
             ["--seconds", "1", "--states", "2", "--policy", "uniform"],
