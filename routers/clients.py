@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import TENANT_ERRORS, Page, errors
 from utils.db import Conflict, public, utcnow
-from utils.deps import AdminPrincipal, StoreDep, not_found
+from utils.deps import AdminPrincipal, Principal, ReadPrincipal, StoreDep, not_found
 from utils.pagination import PageParams, paginate
 
 router = APIRouter(prefix="/clients", tags=["clients"], responses=TENANT_ERRORS)
 _NAME_TAKEN = errors(409, described={409: "A client of this name exists"})
+
+
+async def every_client_reader(principal: ReadPrincipal) -> Principal:
+    """Who may list and read clients: a caller that acts on every client, also through an
+    admin's token or credential narrowed to `read` (GET /users/me tells dashboards it is an
+    admin, and they offer it the client picker). Changing clients stays admin-only."""
+    if not principal.every_client:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="Missing scope: admin")
+    return principal
+
+
+ClientReader = Annotated[Principal, Depends(every_client_reader)]
 
 
 @router.post(
@@ -28,7 +42,8 @@ def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> Cli
 
 
 @router.get("", response_model=Page[ClientOut])
-def list_clients(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[ClientOut]:
+def list_clients(_: ClientReader, store: StoreDep, page: PageParams) -> Page[ClientOut]:
+    """Every client, by name: for admins, also through a token narrowed to `read`."""
     return paginate(
         store.collection("clients"),
         {},
@@ -39,7 +54,8 @@ def list_clients(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[C
 
 
 @router.get("/{client_id}", response_model=ClientOut)
-def get_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> ClientOut:
+def get_client(client_id: str, _: ClientReader, store: StoreDep) -> ClientOut:
+    """One client: for admins, also through a token narrowed to `read`."""
     doc = store.collection("clients").get({"_id": client_id})
     if doc is None:
         raise not_found("Client")

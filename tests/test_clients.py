@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.conftest import ADMIN_PASSWORD, credential_login
+
 CLIENTS = "/api/clients"
 CLIENT_FIELDS = {"id", "name", "currency", "timezone", "created_at", "updated_at"}
 
@@ -177,3 +179,48 @@ def test_client_routes_are_admin_only(client, make_tenant):
         assert response.status_code == 403, (method, path)
     for method, path in [("GET", CLIENTS), ("POST", CLIENTS), ("GET", f"{CLIENTS}/{own}")]:
         assert client.request(method, path).status_code == 401
+
+
+def _bearer(response) -> dict:
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def test_an_admin_narrowed_to_read_lists_and_reads_clients_but_changes_none(
+    client, admin_headers, tenant
+):
+    """GET /users/me tells such a token is_admin (it acts on every client), so a dashboard
+    offers it the client picker: the picker's calls must answer."""
+    credential = client.post(
+        "/api/users/me/credentials", json={"scopes": ["read"]}, headers=admin_headers
+    ).json()
+    by_credential = _bearer(
+        credential_login(client, credential["client_id"], credential["client_secret"])
+    )
+    by_password = _bearer(
+        client.post(
+            "/api/auth/token",
+            data={"username": "admin", "password": ADMIN_PASSWORD, "scope": "read"},
+        )
+    )
+    everything = client.get(CLIENTS, headers=admin_headers).json()
+    one = client.get(f"{CLIENTS}/{tenant.client_id}", headers=admin_headers).json()
+    for headers in (by_credential, by_password):
+        assert client.get("/api/users/me", headers=headers).json()["is_admin"] is True
+        assert client.get(CLIENTS, headers=headers).json() == everything
+        assert client.get(f"{CLIENTS}/{tenant.client_id}", headers=headers).json() == one
+        assert client.get(f"{CLIENTS}/no-such-id", headers=headers).status_code == 404
+        for method, path, body in [
+            ("POST", CLIENTS, {"name": "Mine"}),
+            ("PATCH", f"{CLIENTS}/{tenant.client_id}", {"name": "Renamed"}),
+            ("DELETE", f"{CLIENTS}/{tenant.client_id}", None),
+        ]:
+            response = client.request(method, path, json=body, headers=headers)
+            assert response.status_code == 403, (method, path)
+            assert response.json() == {"detail": "Missing scope: admin"}
+    assert client.get(CLIENTS, headers=admin_headers).json() == everything
+    cron = client.post(
+        "/api/users/me/credentials", json={"scopes": ["cron"]}, headers=admin_headers
+    ).json()
+    by_cron = _bearer(credential_login(client, cron["client_id"], cron["client_secret"]))
+    assert client.get(CLIENTS, headers=by_cron).status_code == 403
