@@ -84,7 +84,8 @@ def update_client(
     responses=errors(409, described={409: "The client still has users, campaigns or states"}),
 )
 def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
-    """Delete a client that has no users, campaigns or states left (409 otherwise)."""
+    """Delete a client that has no users, campaigns or states left (409 otherwise), and its
+    stored curve fits, which nothing else can delete."""
     if store.collection("clients").get({"_id": client_id}) is None:
         raise not_found("Client")
     for dependent in ("users", "campaigns", "states"):
@@ -92,5 +93,7 @@ def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Respons
             raise HTTPException(
                 409, detail=f"Client still has {dependent}: delete or move them first"
             )
+    # The client goes first: a fit asked for from now on finds no client to store it under.
     store.collection("clients").delete({"_id": client_id})
+    store.collection("fits").delete_many({"client_id": client_id})
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -165,6 +165,28 @@ def test_a_client_with_campaigns_cannot_be_deleted(client, admin_headers):
     assert client.delete(f"{CLIENTS}/{acme}", headers=admin_headers).status_code == 204
 
 
+def test_deleting_a_client_deletes_its_curve_fits(client, admin_headers, tenant, other_tenant):
+    rows = [
+        {"date": f"2024-01-{day:02d}", "campaign": name, "spend": spend, "revenue": 3 * spend}
+        for day in range(1, 15)
+        for name, spend in (("search", 40 + 7 * day), ("social", 90 - 3 * day))
+    ]
+    fits = {}
+    for owner in (tenant, other_tenant):
+        made = client.post("/api/optimize/fit", json={"rows": rows}, headers=owner.headers)
+        assert made.status_code == 201, made.text
+        fits[owner.client_id] = made.json()["id"]
+    assert client.delete(f"/api/users/{tenant.username}", headers=admin_headers).status_code == 204
+    assert client.delete(f"{CLIENTS}/{tenant.client_id}", headers=admin_headers).status_code == 204
+    stored = client.app.state.store.collection("fits")
+    assert stored.count({"client_id": tenant.client_id}) == 0
+    assert stored.count({"_id": fits[tenant.client_id]}) == 0
+    kept = client.get(
+        f"/api/optimize/fits/{fits[other_tenant.client_id]}", headers=other_tenant.headers
+    )
+    assert kept.status_code == 200
+
+
 def test_client_routes_are_admin_only(client, make_tenant):
     everything = make_tenant(scopes=("read", "write", "me", "api", "cron"))
     own = everything.client_id
