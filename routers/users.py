@@ -162,13 +162,18 @@ def _credential(doc: dict) -> dict:
     return {k: doc.get(k) for k in ("description", "scopes", "created_at", "expires_at")}
 
 
-@router.get("/me/credentials", response_model=list[CredentialOut], tags=["credentials"])
-def list_credentials(principal: MePrincipal, store: StoreDep) -> list[CredentialOut]:
-    """The caller's API credentials, without secrets."""
-    docs = store.collection("credentials").find(
-        {"username": principal.username}, sort=[("created_at", 1)]
+@router.get("/me/credentials", response_model=Page[CredentialOut], tags=["credentials"])
+def list_credentials(
+    principal: MePrincipal, store: StoreDep, page: PageParams
+) -> Page[CredentialOut]:
+    """The caller's API credentials, oldest first, without secrets."""
+    return paginate(
+        store.collection("credentials"),
+        {"username": principal.username},
+        page,
+        sort=[("created_at", 1), ("_id", 1)],
+        render=lambda doc: CredentialOut(client_id=doc["_id"], **_credential(doc)),
     )
-    return [CredentialOut(client_id=d["_id"], **_credential(d)) for d in docs]
 
 
 @router.delete(

@@ -121,7 +121,7 @@ def test_client_credentials_grant_acts_as_the_credentials_owner(client, tenant):
     claims = _claims(body["access_token"])
     assert (claims["sub"], claims["client_id"]) == (tenant.username, tenant.client_id)
     listed = client.get("/api/users/me/credentials", headers=_bearer(body["access_token"]))
-    assert [c["client_id"] for c in listed.json()] == [credential["client_id"]]
+    assert [c["client_id"] for c in listed.json()["items"]] == [credential["client_id"]]
 
 
 def test_a_credentials_token_expires_no_later_than_the_credential(client, settings, tenant):

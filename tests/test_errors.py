@@ -157,7 +157,7 @@ def test_unknown_fields_in_create_bodies_answer_422_and_store_nothing(
         "/api/users/me/credentials", json={"scopes": ["admin"]}, headers=tenant.headers
     )
     assert credential.status_code == 422
-    assert client.get("/api/users/me/credentials", headers=tenant.headers).json() == []
+    assert client.get("/api/users/me/credentials", headers=tenant.headers).json()["items"] == []
 
 
 def test_query_operators_in_bodies_are_refused_not_run(client, admin_headers, tenant):
@@ -534,3 +534,24 @@ def test_a_nan_budget_is_refused_as_not_finite(client, tenant):
     response = _raw(client, "POST", "/api/campaigns", body, tenant.headers)
     assert response.status_code == 422
     assert [error["type"] for error in response.json()["detail"]] == ["finite_number"]
+
+
+def test_every_list_is_paginated(client):
+    """A list answer is a page (`items`, `total`, `limit`, `offset`) taking `limit` and
+    `offset`, never a bare array that grows without bound."""
+    schemas = client.app.openapi()["components"]["schemas"]
+    bare, unpaged = [], []
+    for method, path, operation in _operations(client):
+        if method != "GET":
+            continue
+        answer = operation["responses"].get("200", {}).get("content", {})
+        schema = answer.get("application/json", {}).get("schema", {})
+        if schema.get("type") == "array":
+            bare.append(path)
+        name = schema.get("$ref", "").rsplit("/", 1)[-1]
+        if name.startswith("Page"):
+            assert {"items", "total", "limit", "offset"} <= set(schemas[name]["properties"])
+            queries = {p["name"] for p in operation.get("parameters", []) if p["in"] == "query"}
+            if not {"limit", "offset"} <= queries:
+                unpaged.append(path)
+    assert bare == [] and unpaged == []

@@ -275,7 +275,7 @@ def test_credential_secret_is_shown_once_and_stored_hashed(client, tenant: Tenan
     assert credential["expires_at"] is None
     listed = client.get(CREDENTIALS, headers=tenant.headers)
     assert listed.status_code == 200
-    assert listed.json() == [
+    assert listed.json()["items"] == [
         {k: v for k, v in credential.items() if k != "client_secret"},
     ]
     assert credential["client_secret"] not in listed.text
@@ -289,8 +289,11 @@ def test_credentials_are_listed_per_user(client, tenant, other_tenant):
     client.post(CREDENTIALS, json={"description": "b"}, headers=other_tenant.headers)
     client.post(CREDENTIALS, json={"description": "c"}, headers=tenant.headers)
     listed = client.get(CREDENTIALS, headers=tenant.headers).json()
-    assert [c["description"] for c in listed] == ["a", "c"]
-    assert listed[0]["client_id"] == mine["client_id"]
+    assert [c["description"] for c in listed["items"]] == ["a", "c"]
+    assert listed["items"][0]["client_id"] == mine["client_id"]
+    assert listed["total"] == 2
+    second = client.get(f"{CREDENTIALS}?limit=1&offset=1", headers=tenant.headers).json()
+    assert [c["description"] for c in second["items"]] == ["c"] and second["total"] == 2
 
 
 def test_revoked_credential_stops_working_at_once(client, tenant):
@@ -305,7 +308,7 @@ def test_revoked_credential_stops_working_at_once(client, tenant):
     assert response.json() == {"detail": "API credential revoked or expired"}
     again = credential_login(client, credential["client_id"], credential["client_secret"])
     assert again.status_code == 401
-    assert client.get(CREDENTIALS, headers=tenant.headers).json() == []
+    assert client.get(CREDENTIALS, headers=tenant.headers).json()["items"] == []
     second = client.delete(f"{CREDENTIALS}/{credential['client_id']}", headers=tenant.headers)
     assert second.status_code == 404
 
@@ -358,7 +361,7 @@ def test_a_credential_made_through_an_expiring_credential_expires_with_it(client
     assert expiries[:2] == [parent_expiry, parent_expiry]
     created = datetime.fromisoformat(children[2]["created_at"])
     assert expiries[2] == created + timedelta(minutes=1) < parent_expiry
-    stored = client.get(CREDENTIALS, headers=headers).json()
+    stored = client.get(CREDENTIALS, headers=headers).json()["items"]
     listed = {c["client_id"]: c["expires_at"] for c in stored}
     assert [listed[c["client_id"]] for c in children] == [c["expires_at"] for c in children]
     # A credential that never expires still makes what it is asked for.
@@ -379,7 +382,7 @@ def test_bad_credential_bodies_answer_422_and_store_nothing(client, tenant):
     ]:
         response = client.post(CREDENTIALS, json=body, headers=tenant.headers)
         assert response.status_code == 422, body
-    assert client.get(CREDENTIALS, headers=tenant.headers).json() == []
+    assert client.get(CREDENTIALS, headers=tenant.headers).json()["items"] == []
 
 
 def test_deleting_a_user_deletes_its_credentials(client, admin_headers, tenant):
@@ -441,7 +444,7 @@ def test_credential_scopes_narrow_what_its_tokens_may_do(client, tenant):
         "/api/campaigns", json={"name": "x", "platform": "google"}, headers=headers
     )
     assert created.status_code == 403
-    listed = client.get("/api/users/me/credentials", headers=tenant.headers).json()
+    listed = client.get("/api/users/me/credentials", headers=tenant.headers).json()["items"]
     assert listed[0]["scopes"] == ["read"]
 
 
@@ -450,4 +453,4 @@ def test_credential_cannot_hold_scopes_its_owner_lacks(client, tenant):
         "/api/users/me/credentials", json={"scopes": ["admin"]}, headers=tenant.headers
     )
     assert response.status_code == 422
-    assert client.get("/api/users/me/credentials", headers=tenant.headers).json() == []
+    assert client.get("/api/users/me/credentials", headers=tenant.headers).json()["items"] == []
