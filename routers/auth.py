@@ -45,7 +45,8 @@ def _start_attempt(store: StoreDep, settings: SettingsDep, key: str) -> str:
     description="OAuth2 token endpoint. `grant_type=password` with `username` and `password`, "
     "or `grant_type=client_credentials` with an API credential's `client_id` and "
     "`client_secret`. Optional `scope`: space-separated subset of the user's scopes. "
-    "After 10 failed attempts for one username within 5 minutes it answers 429.",
+    "After LOGIN_MAX_FAILURES failed attempts (10 unless configured) for one username or "
+    "credential within LOGIN_WINDOW_SECONDS (300) it answers 429 with Retry-After.",
     responses=errors(401, 422, 429, described={401: "Bad credentials"}),
 )
 def login(
@@ -125,8 +126,8 @@ def login(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change your password",
     description="Changes the caller's password and invalidates every token issued before. "
-    "The only endpoint a first-login token may call. After 10 wrong old passwords within "
-    "5 minutes it answers 429.",
+    "The only endpoint a first-login token may call. After LOGIN_MAX_FAILURES wrong old "
+    "passwords (10 unless configured) within LOGIN_WINDOW_SECONDS (300) it answers 429.",
     responses=errors(400, 401, 422, 429, described={400: "The old password is wrong"}),
 )
 def change_password(
