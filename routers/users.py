@@ -234,7 +234,11 @@ def update_user(
     return _user_out(updated)
 
 
-@router.delete("/{username}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{username}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=errors(409, described={409: "You cannot delete your own account"}),
+)
 def delete_user(username: str, principal: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a user and its API credentials; its tokens stop working at once."""
     if username == principal.username:

@@ -170,6 +170,8 @@ def test_admin_cannot_delete_its_own_account(client, admin_headers):
     response = client.delete(f"{USERS}/admin", headers=admin_headers)
     assert response.status_code == 409
     login(client, "admin", ADMIN_PASSWORD)
+    documented = client.app.openapi()["paths"]["/api/users/{username}"]["delete"]["responses"]
+    assert "409" in documented
 
 
 def test_moving_a_user_to_another_client_revokes_its_tokens(client, admin_headers, tenant):
