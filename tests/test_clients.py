@@ -246,3 +246,10 @@ def test_an_admin_narrowed_to_read_lists_and_reads_clients_but_changes_none(
     ).json()
     by_cron = _bearer(credential_login(client, cron["client_id"], cron["client_secret"]))
     assert client.get(CLIENTS, headers=by_cron).status_code == 403
+
+
+def test_a_client_user_reads_no_client_record_not_even_its_own(client, tenant, other_tenant):
+    """Reading clients is for callers acting on every client; a client user holding `read`
+    sees neither another client's record nor the list (its own client is in /users/me)."""
+    for path in (CLIENTS, f"{CLIENTS}/{other_tenant.client_id}", f"{CLIENTS}/{tenant.client_id}"):
+        assert client.get(path, headers=tenant.headers).status_code == 403, path
