@@ -12,16 +12,22 @@ from engine.errors import EngineError
 
 @dataclass(frozen=True)
 class Number:
-    """A real (or integer) parameter with a default and an allowed interval."""
+    """A real (or integer) parameter with a default and an allowed interval.
 
-    default: float | int
+    A default of None makes the parameter optional: left out, the policy decides (for example
+    learns the value from the data); given, it must be a number in the interval.
+    """
+
+    default: float | int | None
     low: float = -math.inf
     high: float = math.inf
     low_open: bool = False
     integer: bool = False
 
-    def check(self, name: str, value: object) -> float | int:
+    def check(self, name: str, value: object) -> float | int | None:
         """The value as a plain float/int, or EngineError saying what is wrong with it."""
+        if value is None and self.default is None:
+            return None
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise EngineError(f"parameter {name!r} must be a number (got {value!r})")
         try:

@@ -295,6 +295,62 @@ def test_curve_with_s_curves_funds_a_campaign_that_pays_off_only_at_high_spend()
     assert s_shaped.shares[:, 2].mean() > concave.shares[:, 2].mean() + 0.05
 
 
+def peaked_likelihood(policy, log_scales):
+    """Each campaign's likelihood on the curve grid, sharply peaked at its own concave scale."""
+    log_grid = np.log(policy.grid_scales)
+    concave = policy.grid_blends == 0
+    peaks = np.exp(-0.5 * ((log_grid[None, :] - np.array(log_scales)[:, None]) / 0.1) ** 2)
+    return np.where(concave[None, :], peaks, 1e-6 * peaks)
+
+
+def spread_of(prior, policy):
+    """The sd of log scale under a grid prior, S-curve family included."""
+    log_grid = np.log(policy.grid_scales)
+    mean = prior @ log_grid / prior.sum()
+    return np.sqrt(prior @ (log_grid - mean) ** 2 / prior.sum())
+
+
+def test_curve_learns_how_widely_saturation_spends_spread_across_campaigns():
+    policy = make_policy("curve")
+    fixed = make_policy("curve", {"scale_spread": 1.0, "s_shaped_prior": 0.2})
+    assert fixed.candidate_priors.shape[0] == 1
+    clustered = peaked_likelihood(policy, [0.1, -0.1, 0.05, 0.0, -0.05, 0.1])
+    scattered = peaked_likelihood(policy, [-3.0, 3.0, -2.5, 2.5, -3.0, 3.0])
+    narrow = spread_of(policy.grid_prior(clustered), policy)
+    wide = spread_of(policy.grid_prior(scattered), policy)
+    unlearnt = spread_of(fixed.grid_prior(clustered), fixed)
+    assert narrow < 0.5 < unlearnt < wide
+    # A fixed hyperprior ignores the data; no data at all leaves the candidates' plain average.
+    assert np.array_equal(fixed.grid_prior(scattered), fixed.grid_prior(clustered))
+    flat = policy.grid_prior(np.ones((4, policy.grid_scales.size)))
+    assert np.allclose(flat, policy.candidate_priors.mean(axis=0))
+
+
+def test_curve_learns_whether_campaigns_are_s_shaped():
+    policy = make_policy("curve", {"scale_spread": 1.0})
+    s_family = policy.grid_blends > 0
+    concave_fits = peaked_likelihood(policy, np.linspace(-0.6, 0.6, 12))
+    s_fits = np.empty_like(concave_fits)  # the same peaks, on the S-curve half of the grid
+    s_fits[:, s_family], s_fits[:, ~s_family] = (
+        concave_fits[:, ~s_family],
+        concave_fits[:, s_family],
+    )
+    share = {
+        "concave": policy.grid_prior(concave_fits)[s_family].sum(),
+        "s_shaped": policy.grid_prior(s_fits)[s_family].sum(),
+    }
+    assert share["concave"] < 0.15 < 0.3 < share["s_shaped"]
+    assert make_policy("curve", {"s_shaped_prior": 0.0}).grid_blends.max() == 0.0
+
+
+@pytest.mark.parametrize(
+    "params", [{"scale_spread": 0.0}, {"scale_spread": -1}, {"s_shaped_prior": 1.5}]
+)
+def test_curve_hyperparameters_given_out_of_range_are_refused(params):
+    with pytest.raises(EngineError, match=next(iter(params))):
+        make_policy("curve", params)
+
+
 @pytest.mark.parametrize("name", POLICY_NAMES)
 def test_a_version_1_state_with_its_observations_decides_like_the_state_that_learned_live(name):
     k = 2 if name == "rps" else 3
