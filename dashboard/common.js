@@ -131,6 +131,20 @@ export function notify(box, text, kind = "ok") {
 
 const CHART_CONFIG = { responsive: true, displaylogo: false, modeBarButtonsToRemove: ["lasso2d", "select2d"] };
 
+/** Plotly reads <a href>, <b>, <br> and entities in labels: escape text so it shows as typed. */
+function plotlyText(value) {
+  return typeof value === "string" ? value.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;") : value;
+}
+
+/** A trace whose names, categories and labels (campaign names, say) are plain text. */
+function plainTrace(trace) {
+  const plain = { ...trace, name: plotlyText(trace.name) };
+  for (const key of ["x", "y", "text"]) {
+    if (Array.isArray(trace[key])) plain[key] = trace[key].map(plotlyText);
+  }
+  return plain;
+}
+
 /**
  * Draw a Plotly chart: every chart has a title and axis titles with units. `steps` (the number
  * of timesteps on the x axis) makes the x ticks whole numbers.
@@ -149,7 +163,7 @@ export function chart(node, traces, { title, x, y, steps, height = 340, ...extra
     plot_bgcolor: "rgba(0,0,0,0)",
     ...extra,
   };
-  window.Plotly.react(node, traces, layout, CHART_CONFIG);
+  window.Plotly.react(node, traces.map(plainTrace), layout, CHART_CONFIG);
 }
 
 const PAGES = [

@@ -304,3 +304,35 @@ def test_an_admin_picks_a_client_and_uses_the_curve_optimizer(browser, run, tmp_
     page.screenshot(path=str(tmp_path / "optimizer-1280.png"), full_page=True)
     assert page.problems == []
     print(f"screenshots: {tmp_path}")
+
+
+HOSTILE_NAMES = ['<a href="https://evil.example/">Search</a>', "Display <b>&amp;</b><br>Co"]
+
+
+def test_campaign_names_with_markup_show_as_text_in_charts(browser, run) -> None:
+    """A campaign's name is whatever its owner typed: no chart may read it as markup (Plotly
+    turns <a href> into a live link and <br>, <b> into layout), and it reads back verbatim."""
+    url, api, _ = run
+    ids = [
+        api.post("/api/campaigns", json={"name": name, "platform": "google"}).json()["id"]
+        for name in HOSTILE_NAMES
+    ]
+    state = api.post(
+        "/api/states", json={"name": "Markup", "campaign_ids": ids, "budget": 1000}
+    ).json()
+    rows = [{"campaign_id": cid, "spend": 10, "clicks": 5, "conversions": 1} for cid in ids]
+    rows[0]["revenue"] = 30
+    posted = api.post(f"/api/states/{state['id']}/metrics", json={"timestep": 0, "metrics": rows})
+    assert posted.status_code == 200, posted.text
+    assert api.post(f"/api/states/{state['id']}/next", json={"expected_time": 0}).is_success
+    page = open_page(browser, url, 1280, 800)
+    log_in(page)
+    page.click("a.state-link:has-text('Markup')")
+    page.wait_for_selector("#chart-success .gtitle")
+    assert page.locator("#charts a").count() == 0, "a campaign name became a link in a chart"
+    assert page.locator("#charts tspan[style*='font-weight']").count() == 0
+    legend = page.locator("#chart-conversions .legendtext").all_text_contents()
+    assert sorted(legend) == sorted(HOSTILE_NAMES)
+    ticks = page.locator("#chart-split .ytick text").all_text_contents()
+    assert sorted(ticks) == sorted(HOSTILE_NAMES)
+    assert page.problems == []
