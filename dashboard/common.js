@@ -195,13 +195,13 @@ function header(onClientChange) {
 
 function clientPicker(onClientChange) {
   const select = el("select", { id: "client-picker", "aria-label": "Client" }, el("option", { value: "" }, "Pick a client…"));
-  api("/api/clients", { query: { limit: 500 } })
-    .then((page) => {
-      for (const client of page.items) {
+  allPages("/api/clients")
+    .then((clients) => {
+      for (const client of clients) {
         select.append(el("option", { value: client.id, selected: session.client?.id === client.id }, `${client.name} (${client.currency})`));
       }
       select.addEventListener("change", () => {
-        const client = page.items.find((c) => c.id === select.value) || null;
+        const client = clients.find((c) => c.id === select.value) || null;
         session.set(CLIENT_KEY, client && { id: client.id, name: client.name, currency: client.currency });
         onClientChange();
       });

@@ -336,3 +336,30 @@ def test_campaign_names_with_markup_show_as_text_in_charts(browser, run) -> None
     ticks = page.locator("#chart-split .ytick text").all_text_contents()
     assert sorted(ticks) == sorted(HOSTILE_NAMES)
     assert page.problems == []
+
+
+def test_the_client_picker_lists_clients_past_the_first_page(browser, run) -> None:
+    """GET /api/clients answers 500 clients a page at most: the picker must walk every page."""
+    url, _, _ = run
+    with httpx.Client(base_url=url, timeout=10) as admin:
+        token = admin.post(
+            "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+        ).json()["access_token"]
+        admin.headers["Authorization"] = f"Bearer {token}"
+        for i in range(500):
+            made = admin.post("/api/clients", json={"name": f"Filler {i:03d}"})
+            assert made.status_code == 201, made.text
+        admin.post("/api/clients", json={"name": "Zenith", "currency": "GBP"})
+        assert admin.get("/api/clients", params={"limit": 500}).json()["total"] == 502
+    page = open_page(browser, url, 1280, 800)
+    page.fill("#login-form input[name=username]", "admin")
+    page.fill("#login-form input[name=password]", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    # The picker adds every option at once, when the list has loaded.
+    page.wait_for_selector("#client-picker option:text-is('Acme (USD)')", state="attached")
+    assert page.locator("#client-picker option").count() == 1 + 502
+    page.select_option("#client-picker", label="Zenith (GBP)")
+    page.wait_for_selector(
+        "#states-table, main p:text-is('No runs yet: create one with POST /api/states.')"
+    )
+    assert page.problems == []
