@@ -1,4 +1,5 @@
-"""Restarts keep the embedded store and the generated key; initialize.py is idempotent."""
+"""Restarts keep the embedded store and the generated key; initialize.py is idempotent, and
+start-up stops with a message naming what to fix when the stored indexes or data forbid it."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fast import create_app
+from initialize import initialize
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login, make_settings
-from utils.db import Store
-from utils.security import load_secret_key
+from utils.db import IndexSetupError, Store
+from utils.security import PasswordHasher, load_secret_key
 from utils.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -166,3 +168,44 @@ def test_initialize_script_is_idempotent(tmp_path):
             "/api/auth/token", data={"username": "admin", "password": passwords[0]}
         ).json()
         assert token["first_login"] is True
+
+
+# --- indexes that cannot be made -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("collection", "keys", "options"),
+    [
+        ("clients", [("name", 1)], {}),
+        ("users", [("username", -1)], {"name": "username_1", "unique": True}),
+        ("login_failures", [("at", 1)], {"expireAfterSeconds": 60}),
+    ],
+)
+def test_an_index_kept_with_other_options_stops_start_up_naming_it(
+    settings, collection, keys, options
+):
+    """Not as "database unavailable" (the store answers): the error names the collection and
+    the index Oktopus wants, and the driver's reason."""
+    store = Store(settings)
+    try:
+        store.run(lambda: store.db[collection].create_index(keys, **options))
+        with pytest.raises(IndexSetupError) as raised:
+            initialize(store, settings, PasswordHasher(settings.password_hash_memory_kib))
+    finally:
+        store.close()
+    message = str(raised.value)
+    assert f"collection {collection!r}" in message
+    assert "already exists" in message
+
+
+def test_stored_duplicates_of_a_unique_key_stop_start_up_naming_the_key(settings):
+    store = Store(settings)
+    try:
+        store.collection("clients").insert_many([{"name": "Acme"}, {"name": "Acme"}])
+        with pytest.raises(IndexSetupError) as raised:
+            initialize(store, settings, PasswordHasher(settings.password_hash_memory_kib))
+    finally:
+        store.close()
+    message = str(raised.value)
+    assert "unique index" in message and "'clients'" in message and "name" in message
+    assert "duplicate" in message

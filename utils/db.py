@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import anyio.to_thread
 import pymongo
 from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
 from utils.settings import Settings
 
@@ -66,6 +66,10 @@ class Conflict(Exception):
 
 class StoreUnavailable(Exception):
     """The database cannot be reached: the API answers 503."""
+
+
+class IndexSetupError(RuntimeError):
+    """An index Oktopus relies on cannot be created: start-up stops, saying what to fix."""
 
 
 def new_id() -> str:
@@ -158,10 +162,34 @@ class Store:
         self.run(lambda: self.db.command("ping"))
 
     def ensure_indexes(self) -> None:
-        """Create every index Oktopus relies on; safe to run at every start-up."""
+        """Create every index Oktopus relies on; safe to run at every start-up.
+
+        IndexSetupError when the database refuses one (an index on the same keys or of the
+        same name kept with other options, documents breaking a unique key): the database
+        answers, so this is not StoreUnavailable, and the operator needs the collection and
+        the keys to fix it."""
         for name, indexes in INDEXES.items():
             for keys, options in indexes:
-                self.run(lambda n=name, k=keys, o=options: self.db[n].create_index(k, **o))
+                self.run(functools.partial(self._create_index, name, keys, options))
+
+    def _create_index(
+        self, collection: str, keys: list[tuple[str, int]], options: dict[str, Any]
+    ) -> None:
+        index = f"{'unique index' if options.get('unique') else 'index'} {dict(keys)}"
+        try:
+            self.db[collection].create_index(keys, **options)
+        except DuplicateKeyError as error:
+            raise IndexSetupError(
+                f"Cannot create the {index} on collection {collection!r}: stored documents "
+                f"share a value of it (duplicate key: {error}). Remove or rename the "
+                "duplicates, then start Oktopus again."
+            ) from error
+        except OperationFailure as error:
+            raise IndexSetupError(
+                f"Cannot create the {index} on collection {collection!r}: {error}. If an "
+                "index on these keys or of this name exists with other options, drop it: "
+                "Oktopus creates it again at start-up."
+            ) from error
 
     def close(self) -> None:
         if self._executor is not None:
