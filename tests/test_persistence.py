@@ -118,6 +118,25 @@ def test_an_empty_key_file_is_refused_not_used(tmp_path):
         load_secret_key(settings)
 
 
+@pytest.mark.parametrize("blocked", ["key_is_a_directory", "data_dir_is_a_file"])
+def test_a_key_file_that_cannot_be_read_or_made_is_refused_saying_what_to_do(tmp_path, blocked):
+    """Not a bare OSError naming a private draft file: the key file, the reason, and the two
+    ways out (SECRET_KEY, or a DATA_DIR the server can read and write)."""
+    data_dir = tmp_path / "data"
+    if blocked == "key_is_a_directory":
+        (data_dir / "secret_key").mkdir(parents=True)
+    else:
+        data_dir.write_text("not a directory")
+    settings = make_settings("mongomock", data_dir, secret_key=None)
+    with pytest.raises(RuntimeError) as raised:
+        load_secret_key(settings)
+    message = str(raised.value)
+    assert str(data_dir / "secret_key") in message
+    assert "SECRET_KEY" in message and "DATA_DIR" in message
+    with pytest.raises(RuntimeError, match="SECRET_KEY"), TestClient(create_app(settings)):
+        pass
+
+
 # --- python initialize.py -------------------------------------------------------------------
 
 

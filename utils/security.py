@@ -56,6 +56,21 @@ def load_secret_key(settings: Settings) -> str:
     if settings.secret_key is not None and settings.secret_key.get_secret_value():
         return settings.secret_key.get_secret_value()
     path = Path(settings.data_dir) / "secret_key"
+    try:
+        key = _read_or_create_key(path)
+    except OSError as error:
+        # The OSError alone names a private draft file or a bare errno; say what to change.
+        raise RuntimeError(
+            f"Cannot read or create the signing key file {path} "
+            f"({error.strerror or error}): set SECRET_KEY, or let the server read and write "
+            f"DATA_DIR ({settings.data_dir})"
+        ) from error
+    if not key:
+        raise RuntimeError(f"{path} is empty: delete it to generate a new signing key")
+    return key
+
+
+def _read_or_create_key(path: Path) -> str:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         # Written whole to a private file, then linked into place: a process starting at the
@@ -69,10 +84,7 @@ def load_secret_key(settings: Settings) -> str:
                 os.link(draft, path)
         finally:
             draft.unlink(missing_ok=True)
-    key = path.read_text().strip()
-    if not key:
-        raise RuntimeError(f"{path} is empty: delete it to generate a new signing key")
-    return key
+    return path.read_text().strip()
 
 
 def generate_password() -> str:
