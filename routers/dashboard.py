@@ -17,12 +17,17 @@ from fastapi.responses import FileResponse
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 _ASSET = re.compile(r"^[a-z0-9_-]+\.(js|css)$")
 _MEDIA_TYPES = {"js": "text/javascript", "css": "text/css"}
+# Every dashboard answer: browsers must not guess another type than the one sent.
+_NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
 # Scripts only from this server: no CDN can slip in. Plotly sets inline styles and draws
-# its images as data: URIs.
+# its images as data: URIs. No <base>, plugin or form target can point elsewhere. The API's
+# Swagger UI (/api) loads its scripts from a CDN, so this policy stays on the dashboard.
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; frame-ancestors 'none'",
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
     "Cache-Control": "no-cache",
+    **_NO_SNIFF,
 }
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
@@ -62,7 +67,9 @@ def optimizer_page() -> FileResponse:
 @router.get("/static/plotly.min.js")
 def plotly_bundle() -> FileResponse:
     return FileResponse(
-        plotly_js(), media_type="text/javascript", headers={"Cache-Control": "max-age=86400"}
+        plotly_js(),
+        media_type="text/javascript",
+        headers={"Cache-Control": "max-age=86400", **_NO_SNIFF},
     )
 
 
@@ -73,5 +80,7 @@ def asset(name: str) -> FileResponse:
     if not _ASSET.match(name) or not path.is_file():
         raise HTTPException(404, detail="Not found")
     return FileResponse(
-        path, media_type=_MEDIA_TYPES[name.rsplit(".", 1)[1]], headers={"Cache-Control": "no-cache"}
+        path,
+        media_type=_MEDIA_TYPES[name.rsplit(".", 1)[1]],
+        headers={"Cache-Control": "no-cache", **_NO_SNIFF},
     )
