@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -358,12 +358,56 @@ def plot_regret(cells: Sequence[Cell], path: str) -> None:
     plt.close(figure)
 
 
-def _integers(text: str) -> list[int]:
-    return [int(part) for part in text.split(",") if part]
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least `low`, so a bad option is a usage error
+    naming it rather than a traceback from inside a run."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low} (got {value})")
+        return value
+
+    return parse
 
 
-def _names(text: str) -> list[str]:
-    return [part for part in text.split(",") if part]
+def _integers(low: int) -> Callable[[str], list[int]]:
+    """An argparse type: a comma-separated list of integers of at least `low`."""
+    parse = _at_least(low)
+
+    def parse_all(text: str) -> list[int]:
+        values = [parse(part) for part in text.split(",") if part]
+        if not values:
+            raise argparse.ArgumentTypeError("give at least one value")
+        return values
+
+    return parse_all
+
+
+def _names(known: Callable[[], Sequence[str]]) -> Callable[[str], list[str]]:
+    """An argparse type: a comma-separated list of names, each one of `known()`."""
+
+    def parse(text: str) -> list[str]:
+        names = [part for part in text.split(",") if part]
+        if not names:
+            raise argparse.ArgumentTypeError("give at least one name")
+        unknown = [name for name in names if name not in known()]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(unknown)} (known: {', '.join(known())})"
+            )
+        return names
+
+    return parse
+
+
+def _policy_names() -> tuple[str, ...]:
+    from engine import POLICY_NAMES
+
+    return POLICY_NAMES
 
 
 _FULL = {"campaigns": [3, 8, 20], "timesteps": [30, 90], "seeds": 5}
@@ -375,12 +419,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m engine.simulate", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("--policies", type=_names, default=list(BENCHMARK_POLICIES))
-    parser.add_argument("--families", type=_names, default=list(FAMILIES))
-    parser.add_argument("--campaigns", type=_integers, help="K values (default 3,8,20)")
-    parser.add_argument("--timesteps", type=_integers, help="T values (default 30,90)")
-    parser.add_argument("--seeds", type=int, help="number of seeds (0, 1, ...; default 5)")
-    parser.add_argument("--first-seed", type=int, default=0)
+    parser.add_argument("--policies", type=_names(_policy_names), default=list(BENCHMARK_POLICIES))
+    parser.add_argument("--families", type=_names(lambda: FAMILIES), default=list(FAMILIES))
+    parser.add_argument("--campaigns", type=_integers(2), help="K values (default 3,8,20)")
+    parser.add_argument("--timesteps", type=_integers(1), help="T values (default 30,90)")
+    parser.add_argument("--seeds", type=_at_least(1), help="number of seeds (0, 1, ...; default 5)")
+    parser.add_argument("--first-seed", type=_at_least(0), default=0)
     parser.add_argument("--step", type=float, default=0.1, help="pacing step (share points)")
     parser.add_argument("--drift", type=float, default=0.0, help="sd of log-amplitude walk")
     parser.add_argument("--seasonality", type=float, default=0.0, help="weekly relative swing")

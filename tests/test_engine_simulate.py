@@ -92,6 +92,28 @@ def test_quick_runs_take_explicit_options_over_their_own(capsys):
     assert "negexp K=3" in out and "negexp K=8" in out and "K=20" not in out
 
 
+@pytest.mark.parametrize(
+    ("option", "named"),
+    [
+        ("--seeds=0", "--seeds"),
+        ("--campaigns=0", "--campaigns"),
+        ("--campaigns=3,1", "--campaigns"),
+        ("--timesteps=0", "--timesteps"),
+        ("--first-seed=-1", "--first-seed"),
+        ("--policies=astrology", "--policies"),
+        ("--families=linear", "--families"),
+        ("--campaigns=,", "--campaigns"),
+    ],
+)
+def test_command_line_refuses_an_option_no_run_can_take_naming_it(capsys, option, named):
+    """A usage error naming the option, before any run: not a traceback halfway through."""
+    base = ["--quick", "--policies=uniform", "--families=negexp", "--timesteps=3", "--seeds=1"]
+    with pytest.raises(SystemExit) as stopped:
+        main([*base, option, "--png=", "--no-progress"])
+    assert stopped.value.code == 2
+    assert f"argument {named}" in capsys.readouterr().err
+
+
 def test_table_pools_runs_into_mean_worst_run_and_worst_seed():
     # Two worlds x three seeds: seed 1 has the worst single run (0.90), seed 2 the worst mean.
     efficiencies = {3: np.array([0.99, 0.90, 0.95]), 8: np.array([0.97, 0.99, 0.93])}
