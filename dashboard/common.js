@@ -4,6 +4,7 @@
 const TOKEN_KEY = "oktopus.token";
 const ME_KEY = "oktopus.me";
 const CLIENT_KEY = "oktopus.client";
+const EXPIRED_KEY = "oktopus.expired";
 
 export class ApiError extends Error {
   constructor(status, detail) {
@@ -60,6 +61,7 @@ export async function api(path, { method = "GET", json, form, query = {} } = {})
   if (!response.ok) {
     if (response.status === 401 && session.token) {
       session.clear();
+      sessionStorage.setItem(EXPIRED_KEY, "1");
       window.location.reload();
     }
     throw new ApiError(response.status, data?.detail ?? response.statusText);
@@ -221,9 +223,14 @@ function loginForm(main, onLoggedIn) {
     el("button", { type: "submit" }, "Log in"),
     message,
   );
+  if (sessionStorage.getItem(EXPIRED_KEY)) {
+    sessionStorage.removeItem(EXPIRED_KEY);
+    notify(message, "Your session has expired: log in again.", "error");
+  }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const data = new FormData(form);
+    session.clear(); // a token left from an unfinished first login would turn a 401 here into "expired"
     try {
       const token = await api("/api/auth/token", {
         method: "POST",

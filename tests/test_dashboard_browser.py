@@ -363,3 +363,31 @@ def test_the_client_picker_lists_clients_past_the_first_page(browser, run) -> No
         "#states-table, main p:text-is('No runs yet: create one with POST /api/states.')"
     )
     assert page.problems == []
+
+
+def test_an_expired_session_says_so_on_the_login_form(browser, run) -> None:
+    """A token the server no longer accepts (401) sends the user back to the login form with a
+    reason, not to a blank form; logging in again works."""
+    url, _, _ = run
+    page = open_page(browser, url, 1280, 800)
+    log_in(page)
+    with httpx.Client(base_url=url, timeout=10) as admin:
+        token = admin.post(
+            "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+        ).json()["access_token"]
+        admin.headers["Authorization"] = f"Bearer {token}"
+        new_password = PASSWORD + "-changed"
+        changed = admin.patch(f"/api/users/{USER}", json={"password": new_password})
+        assert changed.status_code == 200, changed.text  # revokes ana's tokens
+    page.click("a.state-link:has-text('Spring sale')")
+    notice = page.locator("#login-form .notice")
+    notice.wait_for(timeout=10_000)
+    assert "session has expired" in notice.inner_text()
+    page.fill("#login-form input[name=username]", USER)
+    page.fill("#login-form input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-form .notice:has-text('Incorrect username or password')")
+    page.fill("#login-form input[name=password]", new_password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#chart-success .gtitle")  # the run it was opening
+    assert page.problems == []
