@@ -199,6 +199,12 @@ function clientPicker(onClientChange) {
   const select = el("select", { id: "client-picker", "aria-label": "Client" }, el("option", { value: "" }, "Pick a client…"));
   allPages("/api/clients")
     .then((clients) => {
+      if (session.client && !clients.some((c) => c.id === session.client.id)) {
+        // The client picked earlier was deleted: ask again rather than act on it.
+        session.set(CLIENT_KEY, null);
+        onClientChange();
+        return;
+      }
       for (const client of clients) {
         select.append(el("option", { value: client.id, selected: session.client?.id === client.id }, `${client.name} (${client.currency})`));
       }

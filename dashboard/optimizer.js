@@ -48,7 +48,10 @@ startPage(({ main, currency }) => {
       allocateBox.replaceChildren(...allocateForm(fit, currency, resultBox, allocationChart));
       allocateBox.hidden = false;
     } catch (error) {
-      notify(fitMessage, error.status === 404 ? "The curve optimizer is not available on this server." : errorText(error), "error");
+      // A build without the optimizer answers the router's bare 404; the route's own 404s
+      // (an admin's client deleted meanwhile) say what is missing.
+      const noRoute = error.status === 404 && error.detail === "Not Found";
+      notify(fitMessage, noRoute ? "The curve optimizer is not available on this server." : errorText(error), "error");
     }
   });
 });

@@ -391,3 +391,36 @@ def test_an_expired_session_says_so_on_the_login_form(browser, run) -> None:
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#chart-success .gtitle")  # the run it was opening
     assert page.problems == []
+
+
+def test_an_admin_whose_client_was_deleted_is_told_and_picks_again(
+    browser, run, tmp_path: Path
+) -> None:
+    """Another admin deletes the client this admin works on: the optimizer says the client is
+    gone (not that the optimizer is missing), and the next page asks for a client again."""
+    url, _, _ = run
+    admin = httpx.Client(base_url=url, timeout=10)
+    token = admin.post(
+        "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+    ).json()["access_token"]
+    admin.headers["Authorization"] = f"Bearer {token}"
+    bare = admin.post("/api/clients", json={"name": "Bare"}).json()
+    page = open_page(browser, url, 1280, 800)
+    page.fill("#login-form input[name=username]", "admin")
+    page.fill("#login-form input[name=password]", ADMIN_PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#client-picker option:text-is('Bare (EUR)')", state="attached")
+    page.select_option("#client-picker", label="Bare (EUR)")
+    page.wait_for_selector("main p:text-is('No runs yet: create one with POST /api/states.')")
+    page.click("header nav a:text-is('Curve optimizer')")
+    page.wait_for_selector("#fit-form")
+    assert admin.delete(f"/api/clients/{bare['id']}").status_code == 204
+    admin.close()
+    page.set_input_files("#fit-form input[name=file]", str(history_csv(tmp_path / "history.csv")))
+    page.click("#fit-form button[type=submit]")
+    page.wait_for_selector("#fit-message .notice.error")
+    assert "Client not found" in page.inner_text("#fit-message")
+    page.reload()
+    page.wait_for_selector("main h1:text-is('Pick a client')", timeout=10_000)
+    assert page.locator("#client-picker option:text-is('Bare (EUR)')").count() == 0
+    assert page.problems == []
