@@ -23,7 +23,14 @@ def ensure_admin(store: Store, settings: Settings, hasher: PasswordHasher) -> st
     it a random password is generated and must be changed at first login.
     """
     users = store.collection("users")
-    if users.get({"username": settings.admin_username}) is not None:
+    existing = users.get({"username": settings.admin_username})
+    if existing is not None:
+        if "admin" not in existing.get("scopes", []):
+            logger.warning(
+                "ADMIN_USERNAME %r names a user without the admin scope: no admin account was "
+                "created. Set ADMIN_USERNAME to a free name, or give that user the admin scope.",
+                settings.admin_username,
+            )
         return None
     configured = settings.admin_password.get_secret_value() if settings.admin_password else ""
     password = configured or generate_password()

@@ -192,6 +192,29 @@ def test_initialize_script_is_idempotent(tmp_path):
 # --- indexes that cannot be made -----------------------------------------------------------
 
 
+def test_an_admin_username_naming_a_client_user_is_reported_not_silently_kept(tmp_path, caplog):
+    settings = _embedded(tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        acme = client.post("/api/clients", json={"name": "Acme", "currency": "USD"}, headers=admin)
+        body = {"username": "ana", "password": USER_PASSWORD, "client_id": acme.json()["id"]}
+        assert client.post("/api/users", json=body, headers=admin).status_code == 201
+    store = Store(settings.model_copy(update={"admin_username": "ana"}))
+    try:
+        with caplog.at_level("WARNING", logger="oktopus.initialize"):
+            initialize(store, settings, PasswordHasher(settings.password_hash_memory_kib))
+            assert not caplog.records
+            renamed = settings.model_copy(update={"admin_username": "ana"})
+            initialize(store, renamed, PasswordHasher(settings.password_hash_memory_kib))
+        users = store.collection("users")
+        assert users.get({"username": "ana"})["client_id"] == acme.json()["id"]
+    finally:
+        store.close()
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == [
+        "ADMIN_USERNAME 'ana' names a user without the admin scope"
+    ]
+
+
 @pytest.mark.parametrize(
     ("collection", "keys", "options"),
     [
