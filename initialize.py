@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from utils.db import Conflict, Store, utcnow
+from utils.db import Conflict, Store, StoreInUse, utcnow
 from utils.security import SCOPES, PasswordHasher, generate_password
 from utils.settings import Settings, get_settings
 
@@ -70,10 +70,14 @@ def announce_password(username: str, password: str) -> None:
     )
 
 
-def main() -> None:
+def main() -> int:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = get_settings()
-    store = Store(settings)
+    try:
+        store = Store(settings)
+    except StoreInUse as error:
+        logger.error("%s", error)
+        return 2
     try:
         password = initialize(store, settings, PasswordHasher(settings.password_hash_memory_kib))
         logger.info("Database ready on the %s backend (%s)", store.backend, store.location)
@@ -83,7 +87,8 @@ def main() -> None:
             logger.info("Admin user %r present", settings.admin_username)
     finally:
         store.close()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

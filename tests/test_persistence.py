@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from fast import create_app
 from initialize import initialize
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, login, make_settings
-from utils.db import IndexSetupError, Store
+from utils.db import IndexSetupError, Store, StoreInUse
 from utils.security import PasswordHasher, load_secret_key
 from utils.settings import Settings
 
@@ -156,6 +156,22 @@ def _run_initialize(data_dir: Path, cwd: Path) -> subprocess.CompletedProcess[st
         timeout=120,
         check=False,
     )
+
+
+def test_the_embedded_store_serves_one_process_at_a_time(tmp_path):
+    """A second process (another server, `initialize.py`, `utils.cron --direct`) would break
+    exactly-once advancement, which rests on one process making every store call."""
+    data_dir = tmp_path / "data"
+    with TestClient(create_app(_embedded(data_dir))) as client:
+        login(client, "admin", ADMIN_PASSWORD)
+        refused = _run_initialize(data_dir, tmp_path)
+        assert refused.returncode == 2, refused.stderr
+        assert f"in use by another Oktopus process (pid {os.getpid()})" in refused.stderr
+        assert "Traceback" not in refused.stderr
+        with pytest.raises(StoreInUse):
+            Store(_embedded(data_dir))
+    after = _run_initialize(data_dir, tmp_path)
+    assert after.returncode == 0, after.stderr
 
 
 def test_initialize_script_is_idempotent(tmp_path):

@@ -339,6 +339,14 @@ def test_cron_cli_direct_on_the_embedded_store(tmp_path, monkeypatch, capsys):
         get_settings.cache_clear()
     outcome = json.loads(capsys.readouterr().out)
     assert [row["id"] for row in outcome["advanced"]] == [due["id"]]
+    with TestClient(create_app(settings)):
+        monkeypatch.setenv("DATA_DIR", str(data_dir))
+        get_settings.cache_clear()
+        try:
+            assert cron.main(["--direct"]) == 2
+        finally:
+            get_settings.cache_clear()
+        assert "in use by another Oktopus process" in capsys.readouterr().err
     with TestClient(create_app(settings)) as client:
         headers = login(client, "direct", USER_PASSWORD)
         for state, expected in ((due, 1), (fresh, 0)):

@@ -3,8 +3,9 @@
 It logs in with an API credential (client_credentials grant) and calls
 `POST /api/timesteps/run`. With `--direct` it runs the same code against the database named
 by MONGODB_URI instead (for deployments on a real MongoDB, where several processes may share
-it safely). The credential may also come from OKTOPUS_URL, OKTOPUS_CLIENT_ID and
-OKTOPUS_CLIENT_SECRET, which keeps the secret out of the process list.
+it safely; the embedded store refuses it while the server has it open). The credential may
+also come from OKTOPUS_URL, OKTOPUS_CLIENT_ID and OKTOPUS_CLIENT_SECRET, which keeps the
+secret out of the process list.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import sys
 from typing import Any
 
 import httpx
+
+from utils.db import StoreInUse
 
 
 def run_remote(url: str, client_id: str, client_secret: str, timeout: float) -> dict[str, Any]:
@@ -71,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except httpx.HTTPError as error:
         print(f"oktopus cron: cannot reach {args.url}: {error}", file=sys.stderr)
+        return 2
+    except StoreInUse as error:
+        print(f"oktopus cron: {error}", file=sys.stderr)
         return 2
     print(json.dumps(outcome))
     return 1 if outcome.get("errors") else 0

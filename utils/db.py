@@ -15,12 +15,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import os
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import anyio.to_thread
 import pymongo
@@ -68,8 +70,43 @@ class StoreUnavailable(Exception):
     """The database cannot be reached: the API answers 503."""
 
 
+class StoreInUse(RuntimeError):
+    """The embedded store is open in another process: it serves one process at a time."""
+
+
 class IndexSetupError(RuntimeError):
     """An index Oktopus relies on cannot be created: start-up stops, saying what to fix."""
+
+
+def _hold_exclusively(path: Path) -> IO[str] | None:
+    """Lock the embedded store's directory for this process, or raise StoreInUse.
+
+    The store's compare-and-set is atomic only because one thread of one process makes every
+    call; a second server (`--workers 2`, a second `fast.py`, `utils.cron --direct` while the
+    server runs) would break exactly-once advancement silently. The lock goes with the process,
+    however it ends. Where the OS has no `fcntl` the rule is documented, not enforced.
+    """
+    try:
+        import fcntl
+    except ImportError:
+        return None
+    handle = (path / "lock").open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "unknown"
+        handle.close()
+        raise StoreInUse(
+            f"The embedded store in {path} is in use by another Oktopus process (pid {holder}). "
+            "It serves one process at a time: stop that process first, or use a MongoDB "
+            "server (MONGODB_URI) for several."
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
 
 
 def new_id() -> str:
@@ -106,6 +143,11 @@ class Store:
         self.backend = settings.backend
         self._executor: ThreadPoolExecutor | None = None
         self._worker: threading.Thread | None = None
+        self._lock: IO[str] | None = None
+        if self.backend == "embedded":
+            path = (settings.data_dir / "store").resolve()
+            path.mkdir(parents=True, exist_ok=True)
+            self._lock = _hold_exclusively(path)
         if self.backend == "mongodb":
             uri = settings.mongodb_uri or ""
             options: dict[str, Any] = {"tz_aware": True}
@@ -125,8 +167,6 @@ class Store:
             else:
                 import litemongo
 
-                path = (settings.data_dir / "store").resolve()
-                path.mkdir(parents=True, exist_ok=True)
                 self.client = self.run(lambda: litemongo.connect(str(path), tz_aware=True))
                 self.location = f"embedded store in {path}"
         self.db = self.client[settings.mongodb_db]
@@ -198,6 +238,9 @@ class Store:
             self._executor = None
         else:
             self.client.close()
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
 
 class Collection:
