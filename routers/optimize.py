@@ -215,7 +215,13 @@ async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
         downstream={name: d.model_dump() for name, d in settings.downstream.items()},
     )
     doc = {"client_id": client_id, "created_at": utcnow(), "fit": _checked(result)}
-    await run_in_threadpool(store.collection("fits").insert, doc)
+    fits = store.collection("fits")
+    await run_in_threadpool(fits.insert, doc)
+    # Deleting a client removes the client, then its fits: one deleted while this fit ran
+    # either took it along or is seen gone here, so no fit outlives its client.
+    if await run_in_threadpool(store.collection("clients").get, {"_id": client_id}) is None:
+        await run_in_threadpool(fits.delete, {"_id": doc["_id"]})
+        raise not_found("Client")
     return _fit_out(doc)
 
 

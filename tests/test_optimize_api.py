@@ -380,3 +380,31 @@ def test_min_above_max_answers_422_locating_the_campaign_in_the_body(client, ten
         assert error["loc"] == place, error
         assert "min 50 exceeds max 10" in error["msg"], error
         assert "'social'" in error["msg"] or place[-1] == "social", error
+
+
+def test_a_fit_whose_client_is_deleted_while_it_runs_is_not_stored(
+    client, admin_headers, monkeypatch
+):
+    import routers.optimize
+
+    acme = client.post(
+        "/api/clients", json={"name": "Gone", "currency": "USD"}, headers=admin_headers
+    )
+    client_id = acme.json()["id"]
+    fit_dataset = routers.optimize.fit_dataset
+
+    def fit_then_delete_the_client(*args, **kwargs):
+        result = fit_dataset(*args, **kwargs)
+        assert client.delete(f"/api/clients/{client_id}", headers=admin_headers).status_code == 204
+        return result
+
+    monkeypatch.setattr(routers.optimize, "fit_dataset", fit_then_delete_the_client)
+    response = client.post(
+        "/api/optimize/fit",
+        params={"client_id": client_id},
+        json={"rows": long_rows(days=12)},
+        headers=admin_headers,
+    )
+    assert response.status_code == 404, response.text
+    assert response.json()["detail"] == "Client not found"
+    assert client.app.state.store.collection("fits").count({"client_id": client_id}) == 0
