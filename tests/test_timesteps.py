@@ -136,6 +136,35 @@ def test_a_pause_stops_the_runs_clock(client, tenant, admin_headers):
     assert datetime.fromisoformat(advanced["next_due_at"]) - due == timedelta(hours=1)
 
 
+def test_cron_skips_a_state_resumed_after_the_run_listed_it(
+    client, tenant, admin_headers, monkeypatch
+):
+    """A long cron run reads each state at its turn: one paused and resumed since the run
+    listed it has its stopped time back (next_due_at moved on) and must wait for it."""
+    import utils.timesteps
+
+    ids = make_campaigns(client, tenant.headers, n=2)
+    sid = make_state(client, tenant.headers, ids, start_at=_past(2.5), timestep_hours=1).json()
+    sid = sid["id"]
+    store = client.app.state.store
+    list_due = utils.timesteps._due
+
+    def listed_then_paused_and_resumed(*args, **kwargs):
+        due = list_due(*args, **kwargs)
+        later = datetime.now(UTC) + timedelta(minutes=30)
+        store.collection("states").update(
+            {"_id": sid}, {"$set": {"next_due_at": later}, "$inc": {"version": 1}}
+        )
+        return due
+
+    monkeypatch.setattr(utils.timesteps, "_due", listed_then_paused_and_resumed)
+    outcome = client.post("/api/timesteps/run", headers=admin_headers).json()
+    assert outcome["advanced"] == [] and outcome["errors"] == []
+    assert [row["id"] for row in outcome["skipped"]] == [sid]
+    assert "no longer due" in outcome["skipped"][0]["reason"]
+    assert client.get(f"/api/states/{sid}", headers=tenant.headers).json()["current_time"] == 0
+
+
 def test_pausing_every_campaign_stops_the_runs_clock(client, tenant, admin_headers):
     """As a state pause does: all campaigns paused for two hours in the middle of a 1 h
     timestep leave it the rest of its time on resume, not two timesteps counted as spent."""

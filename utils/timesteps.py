@@ -575,9 +575,18 @@ def _due(store: Store, tenant_filter: dict[str, Any], limit: int) -> list[dict[s
 
 
 def _load_due(store: Store, due: dict[str, Any]) -> dict[str, Any]:
+    """A due state read again at its turn in a cron run, which may come long after the run
+    listed it: one paused and resumed meanwhile got its stopped time back and is not due."""
     state = store.collection("states").get({"_id": due["_id"]})
     if state is None:
         raise StateConflict("The state was deleted", due["current_time"])
+    next_due_at = state.get("next_due_at")
+    same_step = state["status"] == "active" and state["current_time"] == due["current_time"]
+    if same_step and next_due_at is not None and as_utc(next_due_at) > utcnow():
+        raise StateConflict(
+            "Its timestep is no longer due: the run's clock was stopped meanwhile",
+            state["current_time"],
+        )
     return state
 
 
