@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Response, status
 from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
 from models.common import TENANT_ERRORS, Page, errors
 from utils.db import Conflict, public, utcnow
-from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found, owned
+from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found, owned, runs_on_store
 from utils.pagination import PageParams, paginate
 from utils.timesteps import InvalidRequest, rebalanced_states, save_rebalanced
 
@@ -106,8 +106,12 @@ def update_campaign(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(409, described={409: "An active or paused state uses the campaign"}),
 )
+@runs_on_store
 def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
-    """Delete a campaign no running (active or paused) state uses (409 otherwise)."""
+    """Delete a campaign no running (active or paused) state uses (409 otherwise).
+
+    Served as one store call, as state creation is: on the single-process stores neither can
+    run between the other's check and write, so no state is made on a deleted campaign."""
     campaigns = store.collection("campaigns")
     doc = owned(store, tenant, "campaigns", campaign_id, "Campaign")
     in_use = store.collection("states").count(
