@@ -349,6 +349,15 @@ def test_cron_cli_with_api_credentials(live_server):
     assert cron.main(["--url", live_server.url, "--client-id", "x", "--client-secret", "y"]) == 2
 
 
+def _cron_direct() -> int:
+    """`utils.cron --direct` with the settings the environment names now."""
+    get_settings.cache_clear()
+    try:
+        return cron.main(["--direct"])
+    finally:
+        get_settings.cache_clear()
+
+
 def test_cron_cli_direct_on_the_embedded_store(tmp_path, monkeypatch, capsys):
     data_dir = tmp_path / "data"
     settings = make_settings("embedded", data_dir)
@@ -361,20 +370,11 @@ def test_cron_cli_direct_on_the_embedded_store(tmp_path, monkeypatch, capsys):
         assert client.delete(f"/api/states/{gone['id']}", headers=headers).status_code == 204
     monkeypatch.delenv("MONGODB_URI", raising=False)
     monkeypatch.setenv("DATA_DIR", str(data_dir))
-    get_settings.cache_clear()
-    try:
-        assert cron.main(["--direct"]) == 0
-    finally:
-        get_settings.cache_clear()
+    assert _cron_direct() == 0
     outcome = json.loads(capsys.readouterr().out)
     assert [row["id"] for row in outcome["advanced"]] == [due["id"]]
     with TestClient(create_app(settings)):
-        monkeypatch.setenv("DATA_DIR", str(data_dir))
-        get_settings.cache_clear()
-        try:
-            assert cron.main(["--direct"]) == 2
-        finally:
-            get_settings.cache_clear()
+        assert _cron_direct() == 2
         assert "in use by another Oktopus process" in capsys.readouterr().err
     with TestClient(create_app(settings)) as client:
         headers = login(client, "direct", USER_PASSWORD)
