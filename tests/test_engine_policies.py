@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from engine import POLICY_NAMES, EngineError, make_policy
@@ -341,6 +341,42 @@ def test_curve_learns_whether_campaigns_are_s_shaped():
     }
     assert share["concave"] < 0.15 < 0.3 < share["s_shaped"]
     assert make_policy("curve", {"s_shaped_prior": 0.0}).grid_blends.max() == 0.0
+
+
+@PROPERTY_SETTINGS
+@given(
+    spread=st.one_of(st.none(), st.floats(1e-4, 5.0)),
+    low=st.floats(-25.0, 25.0),
+    decades=st.floats(0.5, 6.0),
+    grid_size=st.sampled_from([4, 40, 200]),
+    s_shaped_prior=st.sampled_from([None, 0.0, 0.2, 1.0]),
+)
+@example(spread=1e-4, low=np.log(0.05), decades=np.log(1000.0), grid_size=40, s_shaped_prior=None)
+@example(spread=0.01, low=np.log(0.05), decades=np.log(1000.0), grid_size=4, s_shaped_prior=0.2)
+@example(spread=None, low=np.log(1e6), decades=np.log(100.0), grid_size=40, s_shaped_prior=None)
+@example(spread=None, low=np.log(1e-9), decades=np.log(100.0), grid_size=40, s_shaped_prior=1.0)
+def test_curve_grid_prior_is_a_distribution_however_far_the_grid_lies_from_an_equal_share(
+    spread, low, decades, grid_size, s_shaped_prior
+):
+    """A narrow spread, or a grid of scales far from one equal share, leaves each candidate
+    prior's mass on the scales nearest an equal share: never 0 / 0 (NaN), which would make
+    every draw pick the grid's first point whatever the data."""
+    given_params = {"scale_spread": spread, "s_shaped_prior": s_shaped_prior}
+    params = {
+        "scale_min": float(np.exp(low)),
+        "scale_max": float(np.exp(low + decades)),
+        "grid_size": grid_size,
+        **{name: value for name, value in given_params.items() if value is not None},
+    }
+    policy = make_policy("curve", params)
+    size = policy.grid_scales.size
+    rng = np.random.default_rng(0)
+    for likelihood in (np.ones((3, size)), rng.random((3, size)), np.eye(3, size)):
+        prior = policy.grid_prior(likelihood)
+        assert np.all(np.isfinite(prior)) and np.all(prior >= 0), params
+        assert prior.sum() == pytest.approx(1.0), params
+    by_scale = policy.grid_prior(np.ones((3, size))).reshape(-1, policy.scales.size).sum(axis=0)
+    assert by_scale.argmax() == np.argmin(np.abs(np.log(policy.scales))), params
 
 
 @pytest.mark.parametrize(

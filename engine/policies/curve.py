@@ -176,7 +176,10 @@ class Curve(Policy):
         self, spreads: np.ndarray, s_priors: np.ndarray, n_families: int
     ) -> np.ndarray:
         """One grid prior (row) per (spread, S-curve prior) pair: (candidates, G)."""
-        shape = np.exp(-0.5 * (np.log(self.scales)[None, :] / spreads[:, None]) ** 2)
+        log_shape = -0.5 * (np.log(self.scales)[None, :] / spreads[:, None]) ** 2
+        # From each row's peak: a narrow spread, or a grid far from an equal share, would
+        # underflow every scale to 0 and normalise 0 / 0.
+        shape = np.exp(log_shape - log_shape.max(axis=1, keepdims=True))
         shape /= shape.sum(axis=1, keepdims=True)  # (spreads, scales)
         family = np.stack([1.0 - s_priors, s_priors], axis=1)[:, :n_families]
         family /= family.sum(axis=1, keepdims=True)  # (S-curve priors, families)
