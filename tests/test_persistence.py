@@ -174,6 +174,33 @@ def test_the_embedded_store_serves_one_process_at_a_time(tmp_path):
     assert after.returncode == 0, after.stderr
 
 
+def test_a_store_that_fails_to_open_or_close_lets_the_embedded_store_go(tmp_path, monkeypatch):
+    """The lock is the store's alone: a store whose opening fails after taking it, or whose
+    client fails to close, must not keep the next store of this process (a retry, the next
+    test) out as if another Oktopus process had it."""
+    import litemongo
+
+    settings = _embedded(tmp_path / "data")
+    connect = litemongo.connect
+
+    def broken_connect(*args, **kwargs):
+        raise OSError("the store's files cannot be read")
+
+    monkeypatch.setattr(litemongo, "connect", broken_connect)
+    with pytest.raises(OSError, match="cannot be read"):
+        Store(settings)
+    monkeypatch.setattr(litemongo, "connect", connect)
+    store = Store(settings)
+
+    def broken_close():
+        raise RuntimeError("the client failed to close")
+
+    monkeypatch.setattr(store.client, "close", broken_close)
+    with pytest.raises(RuntimeError, match="failed to close"):
+        store.close()
+    Store(settings).close()
+
+
 def test_initialize_script_is_idempotent(tmp_path):
     data_dir = tmp_path / "data"
     first = _run_initialize(data_dir, tmp_path)

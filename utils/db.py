@@ -144,10 +144,19 @@ class Store:
         self._executor: ThreadPoolExecutor | None = None
         self._worker: threading.Thread | None = None
         self._lock: IO[str] | None = None
+        path = (settings.data_dir / "store").resolve()
         if self.backend == "embedded":
-            path = (settings.data_dir / "store").resolve()
             path.mkdir(parents=True, exist_ok=True)
             self._lock = _hold_exclusively(path)
+        try:
+            self._connect(settings, path)
+        except BaseException:
+            # The lock is this store's alone: a failed opening must not keep the next one of
+            # this process out until the garbage collector finds this one.
+            self._release()
+            raise
+
+    def _connect(self, settings: Settings, path: Path) -> None:
         if self.backend == "mongodb":
             uri = settings.mongodb_uri or ""
             options: dict[str, Any] = {"tz_aware": True}
@@ -232,12 +241,19 @@ class Store:
             ) from error
 
     def close(self) -> None:
+        """Close the client, then (however that ends) the store's thread and its lock."""
+        try:
+            if self._executor is None:
+                self.client.close()
+            else:
+                self.run(self.client.close)
+        finally:
+            self._release()
+
+    def _release(self) -> None:
         if self._executor is not None:
-            self.run(self.client.close)
             self._executor.shutdown(wait=True)
             self._executor = None
-        else:
-            self.client.close()
         if self._lock is not None:
             self._lock.close()
             self._lock = None
