@@ -16,6 +16,10 @@ from utils.settings import Settings, get_settings
 logger = logging.getLogger("oktopus.initialize")
 
 
+def _is_admin(user: dict | None) -> bool:
+    return user is not None and "admin" in user.get("scopes", [])
+
+
 def ensure_admin(store: Store, settings: Settings, hasher: PasswordHasher) -> str | None:
     """Create the admin user if missing; return a generated password to show once, if any.
 
@@ -25,7 +29,7 @@ def ensure_admin(store: Store, settings: Settings, hasher: PasswordHasher) -> st
     users = store.collection("users")
     existing = users.get({"username": settings.admin_username})
     if existing is not None:
-        if "admin" not in existing.get("scopes", []):
+        if not _is_admin(existing):
             logger.warning(
                 "ADMIN_USERNAME %r names a user without the admin scope: no admin account was "
                 "created. Set ADMIN_USERNAME to a free name, or give that user the admin scope.",
@@ -83,7 +87,7 @@ def main() -> int:
         logger.info("Database ready on the %s backend (%s)", store.backend, store.location)
         if password:
             announce_password(settings.admin_username, password)
-        else:
+        elif _is_admin(store.collection("users").get({"username": settings.admin_username})):
             logger.info("Admin user %r present", settings.admin_username)
     finally:
         store.close()

@@ -258,6 +258,40 @@ def test_an_admin_username_naming_a_client_user_is_reported_not_silently_kept(tm
     ]
 
 
+def test_initialize_script_does_not_call_a_client_user_named_by_admin_username_the_admin(
+    tmp_path, monkeypatch, caplog
+):
+    """After warning that the user has no admin scope, `python initialize.py` must not go on
+    to log that the admin user is present: the operator would read the two as contradictory."""
+    import initialize as script
+    from utils.settings import get_settings
+
+    data_dir = tmp_path / "data"
+    with TestClient(create_app(_embedded(data_dir))) as client:
+        admin = login(client, "admin", ADMIN_PASSWORD)
+        acme = client.post("/api/clients", json={"name": "Acme", "currency": "USD"}, headers=admin)
+        body = {"username": "ana", "password": USER_PASSWORD, "client_id": acme.json()["id"]}
+        assert client.post("/api/users", json=body, headers=admin).status_code == 201
+    for name in ("MONGODB_URI", "SECRET_KEY", "ADMIN_PASSWORD"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_DIR", str(data_dir))
+    monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", "1024")
+    messages = {}
+    for username in ("admin", "ana"):
+        monkeypatch.setenv("ADMIN_USERNAME", username)
+        get_settings.cache_clear()
+        caplog.clear()
+        try:
+            with caplog.at_level("INFO", logger="oktopus.initialize"):
+                assert script.main() == 0
+        finally:
+            get_settings.cache_clear()
+        messages[username] = [record.getMessage() for record in caplog.records]
+    assert "Admin user 'admin' present" in messages["admin"]
+    assert any("without the admin scope" in message for message in messages["ana"])
+    assert not any("present" in message for message in messages["ana"]), messages["ana"]
+
+
 @pytest.mark.parametrize(
     ("collection", "keys", "options"),
     [
