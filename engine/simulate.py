@@ -404,6 +404,23 @@ def _names(known: Callable[[], Sequence[str]]) -> Callable[[str], list[str]]:
     return parse
 
 
+def _real(low: float, high: float, *, low_open: bool = False) -> Callable[[str], float]:
+    """An argparse type: a finite number in [low, high] ((low, high] when `low_open`)."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        too_low = value <= low if low_open else value < low
+        if not np.isfinite(value) or too_low or value > high:
+            left = "(" if low_open else "["
+            raise argparse.ArgumentTypeError(f"must be in {left}{low:g}, {high:g}] (got {text})")
+        return value
+
+    return parse
+
+
 def _policy_names() -> tuple[str, ...]:
     from engine import POLICY_NAMES
 
@@ -425,9 +442,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--timesteps", type=_integers(1), help="T values (default 30,90)")
     parser.add_argument("--seeds", type=_at_least(1), help="number of seeds (0, 1, ...; default 5)")
     parser.add_argument("--first-seed", type=_at_least(0), default=0)
-    parser.add_argument("--step", type=float, default=0.1, help="pacing step (share points)")
-    parser.add_argument("--drift", type=float, default=0.0, help="sd of log-amplitude walk")
-    parser.add_argument("--seasonality", type=float, default=0.0, help="weekly relative swing")
+    parser.add_argument(
+        "--step",
+        type=_real(0.0, 1.0, low_open=True),
+        default=0.1,
+        help="pacing step (share points)",
+    )
+    parser.add_argument(
+        "--drift", type=_real(0.0, np.inf), default=0.0, help="sd of log-amplitude walk"
+    )
+    parser.add_argument(
+        "--seasonality", type=_real(-1.0, 1.0), default=0.0, help="weekly relative swing"
+    )
     parser.add_argument("--png", default="regret_curves.png", help="'' to skip the plot")
     parser.add_argument(
         "--report", default="", help="directory for an HTML report of the same charts (Plotly)"
@@ -441,6 +467,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
+    from engine import make_policy
+
+    for name in args.policies:
+        most = make_policy(name).max_campaigns
+        if most is not None and max(args.campaigns) > most:
+            parser.error(
+                f"argument --policies: {name} handles at most {most} campaigns "
+                f"(--campaigns is {','.join(map(str, args.campaigns))})"
+            )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     cells = benchmark(
         args.policies,

@@ -103,6 +103,14 @@ def test_quick_runs_take_explicit_options_over_their_own(capsys):
         ("--policies=astrology", "--policies"),
         ("--families=linear", "--families"),
         ("--campaigns=,", "--campaigns"),
+        ("--step=0", "--step"),
+        ("--step=1.5", "--step"),
+        ("--step=nan", "--step"),
+        ("--drift=-1", "--drift"),
+        ("--drift=inf", "--drift"),
+        ("--seasonality=2", "--seasonality"),
+        ("--seasonality=nan", "--seasonality"),
+        ("--policies=rps", "--policies"),
     ],
 )
 def test_command_line_refuses_an_option_no_run_can_take_naming_it(capsys, option, named):
