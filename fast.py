@@ -99,21 +99,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         store = Store(settings)
-        hasher = PasswordHasher(settings.password_hash_memory_kib)
-        app.state.settings = settings
-        app.state.store = store
-        app.state.hasher = hasher
-        app.state.secret_key = load_secret_key(settings)
-        app.state.decisions = DecisionPool(settings.decision_workers)
-        _ensure_log_output()
-        logger.info("Oktopus %s using the %s backend (%s)", VERSION, store.backend, store.location)
-        password = initialize(store, settings, hasher)
-        if password:
-            announce_password(settings.admin_username, password)
+        decisions: DecisionPool | None = None
+        # A start-up that fails after the store opened closes it too: the embedded store's
+        # lock must not outlive the attempt.
         try:
+            hasher = PasswordHasher(settings.password_hash_memory_kib)
+            app.state.settings = settings
+            app.state.store = store
+            app.state.hasher = hasher
+            app.state.secret_key = load_secret_key(settings)
+            decisions = app.state.decisions = DecisionPool(settings.decision_workers)
+            _ensure_log_output()
+            logger.info(
+                "Oktopus %s using the %s backend (%s)", VERSION, store.backend, store.location
+            )
+            password = initialize(store, settings, hasher)
+            if password:
+                announce_password(settings.admin_username, password)
             yield
         finally:
-            app.state.decisions.close()
+            if decisions is not None:
+                decisions.close()
             store.close()
 
     app = FastAPI(

@@ -201,6 +201,29 @@ def test_a_store_that_fails_to_open_or_close_lets_the_embedded_store_go(tmp_path
     Store(settings).close()
 
 
+def test_a_server_whose_start_up_fails_lets_the_embedded_store_go(tmp_path):
+    """Start-up opens the store, then reads the signing key: a failure there (here the key
+    file is a directory) must close the store, or the fixed server cannot start in this
+    process, and a second store of this process is told so, not blamed on another one."""
+    settings = _embedded(tmp_path / "data", secret_key=None)
+    blocked_key = tmp_path / "data" / "secret_key"
+    blocked_key.mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="secret_key"), TestClient(create_app(settings)):
+        pass
+    blocked_key.rmdir()
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/api/health").status_code == 200
+        with pytest.raises(StoreInUse, match=r"already open in this process \(pid"):
+            Store(settings)
+
+
+def test_a_lock_file_that_cannot_be_opened_is_refused_saying_what_to_do(tmp_path):
+    settings = _embedded(tmp_path / "data")
+    (tmp_path / "data" / "store" / ".oktopus.lock").mkdir(parents=True)
+    with pytest.raises(RuntimeError, match="lock file .*read and write access to DATA_DIR"):
+        Store(settings)
+
+
 def test_initialize_script_is_idempotent(tmp_path):
     data_dir = tmp_path / "data"
     first = _run_initialize(data_dir, tmp_path)

@@ -375,7 +375,7 @@ def test_cron_cli_direct_on_the_embedded_store(tmp_path, monkeypatch, capsys):
     assert [row["id"] for row in outcome["advanced"]] == [due["id"]]
     with TestClient(create_app(settings)):
         assert _cron_direct() == 2
-        assert "in use by another Oktopus process" in capsys.readouterr().err
+        assert "embedded store" in capsys.readouterr().err
     with TestClient(create_app(settings)) as client:
         headers = login(client, "direct", USER_PASSWORD)
         for state, expected in ((due, 1), (fresh, 0)):

@@ -90,13 +90,26 @@ def _hold_exclusively(path: Path) -> IO[str] | None:
         import fcntl
     except ImportError:
         return None
-    handle = (path / "lock").open("a+", encoding="utf-8")
+    # A dot keeps the name out of the way of litemongo's databases, which are folders here.
+    lock_file = path / ".oktopus.lock"
+    try:
+        handle = lock_file.open("a+", encoding="utf-8")
+    except OSError as error:
+        raise RuntimeError(
+            f"Cannot open the embedded store's lock file {lock_file} "
+            f"({error.strerror or error}): give the server read and write access to DATA_DIR."
+        ) from error
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         handle.seek(0)
         holder = handle.read().strip() or "unknown"
         handle.close()
+        if holder == str(os.getpid()):
+            raise StoreInUse(
+                f"The embedded store in {path} is already open in this process (pid {holder}): "
+                "close the store opened earlier first."
+            ) from None
         raise StoreInUse(
             f"The embedded store in {path} is in use by another Oktopus process (pid {holder}). "
             "It serves one process at a time: stop that process first, or use a MongoDB "
