@@ -220,7 +220,7 @@ def test_a_server_whose_start_up_fails_lets_the_embedded_store_go(tmp_path):
 def test_a_lock_file_that_cannot_be_opened_is_refused_saying_what_to_do(tmp_path):
     settings = _embedded(tmp_path / "data")
     (tmp_path / "data" / "store" / ".oktopus.lock").mkdir(parents=True)
-    with pytest.raises(RuntimeError, match="lock file .*read and write access to DATA_DIR"):
+    with pytest.raises(RuntimeError, match=r"lock file .*read and write access to DATA_DIR"):
         Store(settings)
 
 
@@ -338,6 +338,27 @@ def test_an_index_kept_with_other_options_stops_start_up_naming_it(
     message = str(raised.value)
     assert f"collection {collection!r}" in message
     assert "already exists" in message
+
+
+def test_an_index_the_database_user_may_not_create_stops_start_up_naming_the_privilege(
+    settings, monkeypatch
+):
+    from pymongo.collection import Collection as DriverCollection
+    from pymongo.errors import OperationFailure
+
+    def refused(self, *args, **kwargs):
+        raise OperationFailure("not authorized on oktopus to execute command", code=13)
+
+    store = Store(settings)
+    try:
+        monkeypatch.setattr(type(store.db["users"]), "create_index", refused)
+        monkeypatch.setattr(DriverCollection, "create_index", refused)
+        with pytest.raises(IndexSetupError) as raised:
+            initialize(store, settings, PasswordHasher(settings.password_hash_memory_kib))
+    finally:
+        store.close()
+    assert "createIndex privilege" in str(raised.value)
+    assert "drop it" not in str(raised.value)
 
 
 def test_stored_duplicates_of_a_unique_key_stop_start_up_naming_the_key(settings):

@@ -70,6 +70,10 @@ class StoreUnavailable(Exception):
     """The database cannot be reached: the API answers 503."""
 
 
+# MongoDB's error code for an operation the connected user may not run.
+_UNAUTHORIZED = 13
+
+
 class StoreInUse(RuntimeError):
     """The embedded store is open in another process: it serves one process at a time."""
 
@@ -247,10 +251,15 @@ class Store:
                 "duplicates, then start Oktopus again."
             ) from error
         except OperationFailure as error:
+            if error.code == _UNAUTHORIZED:
+                advice = "Give Oktopus's database user the createIndex privilege on it."
+            else:
+                advice = (
+                    "If an index on these keys or of this name exists with other options, "
+                    "drop it: Oktopus creates it again at start-up."
+                )
             raise IndexSetupError(
-                f"Cannot create the {index} on collection {collection!r}: {error}. If an "
-                "index on these keys or of this name exists with other options, drop it: "
-                "Oktopus creates it again at start-up."
+                f"Cannot create the {index} on collection {collection!r}: {error}. {advice}"
             ) from error
 
     def close(self) -> None:
