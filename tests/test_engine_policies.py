@@ -340,7 +340,10 @@ def test_curve_learns_whether_campaigns_are_s_shaped():
         "s_shaped": policy.grid_prior(s_fits)[s_family].sum(),
     }
     assert share["concave"] < 0.15 < 0.3 < share["s_shaped"]
-    assert make_policy("curve", {"s_shaped_prior": 0.0}).grid_blends.max() == 0.0
+    for no_s_curves in ({"s_shaped_prior": 0.0}, {"s_blend": 0.0}):
+        concave_only = make_policy("curve", no_s_curves)
+        assert concave_only.grid_blends.max() == 0.0
+        assert concave_only.grid_scales.size == concave_only.params["grid_size"]
 
 
 @PROPERTY_SETTINGS

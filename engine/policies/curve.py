@@ -164,8 +164,10 @@ class Curve(Policy):
         )
         spreads = _given_or(self.params["scale_spread"], _SPREADS)
         s_priors = _given_or(self.params["s_shaped_prior"], _S_SHAPED_PRIORS)
-        # Families on one grid of scales: concave curves, then (unless ruled out) S-curves.
-        blends = [0.0] + ([self.params["s_blend"]] if s_priors.any() else [])
+        # Families on one grid of scales: concave curves, then S-curves unless ruled out (at
+        # `s_blend` 0 they would be the concave curves again, at twice the cost).
+        s_curves = s_priors.any() and self.params["s_blend"] > 0
+        blends = [0.0] + ([self.params["s_blend"]] if s_curves else [])
         self.grid_scales = np.tile(self.scales, len(blends))
         self.grid_blends = np.repeat(blends, self.scales.size)
         self.at_equal_share = unit_curve(1.0, self.grid_scales, self.grid_blends)
