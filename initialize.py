@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from utils.db import Conflict, Store, StoreInUse, utcnow
+from utils.db import Conflict, IndexSetupError, Store, StoreInUse, utcnow
 from utils.security import SCOPES, PasswordHasher, generate_password
 from utils.settings import Settings, get_settings
 
@@ -84,6 +84,10 @@ def main() -> int:
         return 2
     try:
         password = initialize(store, settings, PasswordHasher(settings.password_hash_memory_kib))
+    except IndexSetupError as error:
+        logger.error("%s", error)
+        return 2
+    else:
         logger.info("Database ready on the %s backend (%s)", store.backend, store.location)
         if password:
             announce_password(settings.admin_username, password)

@@ -224,6 +224,19 @@ def test_a_lock_file_that_cannot_be_opened_is_refused_saying_what_to_do(tmp_path
         Store(settings)
 
 
+def test_initialize_script_refuses_an_index_naming_it_without_a_traceback(tmp_path):
+    data_dir = tmp_path / "data"
+    store = Store(_embedded(data_dir))
+    try:
+        store.collection("clients").insert_many([{"name": "Acme"}, {"name": "Acme"}])
+    finally:
+        store.close()
+    refused = _run_initialize(data_dir, tmp_path)
+    assert refused.returncode == 2, refused.stderr
+    assert "unique index" in refused.stderr and "'clients'" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+
 def test_initialize_script_is_idempotent(tmp_path):
     data_dir = tmp_path / "data"
     first = _run_initialize(data_dir, tmp_path)
