@@ -16,6 +16,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from engine.errors import EngineError
 from initialize import announce_password, initialize
@@ -122,12 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 decisions.close()
             store.close()
 
-    app = FastAPI(
+    # The docs page's Swagger UI is served from this server, not a CDN: the admin's browser
+    # may reach only Oktopus (an intranet, a strict proxy), and no third party sees who reads it.
+    app = FastAPIOffline(
+        docs_url="/api",
+        redoc_url=None,
+        static_url="/api/docs-assets",
         title="Oktopus",
         version=VERSION,
         description=DESCRIPTION,
-        docs_url="/api",
-        redoc_url=None,
         openapi_url="/api/openapi.json",
         swagger_ui_oauth2_redirect_url="/api/oauth2-redirect",
         swagger_ui_parameters={"persistAuthorization": True},

@@ -424,3 +424,45 @@ def test_an_admin_whose_client_was_deleted_is_told_and_picks_again(
     page.wait_for_selector("main h1:text-is('Pick a client')", timeout=10_000)
     assert page.locator("#client-picker option:text-is('Bare (EUR)')").count() == 0
     assert page.problems == []
+
+
+def test_an_admin_logs_in_on_the_api_docs_page_with_no_other_host_reachable(
+    browser, live_server, tmp_path: Path
+) -> None:
+    """The /api page (Swagger UI) works when the browser reaches nothing but Oktopus: its
+    scripts come from the server, and Authorize logs the admin in with the password flow."""
+    url = live_server.url
+    host = url.split("/")[2]
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    refused: list[str] = []
+
+    def only_oktopus(route) -> None:
+        if route.request.url.split("/")[2] == host:
+            route.continue_()
+        else:
+            refused.append(route.request.url)
+            route.abort()
+
+    page.route("**/*", only_oktopus)
+    page.goto(url + "/api")
+    page.wait_for_selector("#operations-auth-login_api_auth_token_post", timeout=30_000)
+    assert "Oktopus" in page.inner_text(".info .title")
+
+    page.click("button.authorize")
+    page.fill("#oauth_username", "admin")
+    page.fill("#oauth_password", ADMIN_PASSWORD)
+    page.click(".auth-container button.modal-btn.authorize")
+    page.wait_for_selector(".auth-container button.modal-btn:text-is('Logout')")
+    page.click("button.btn-done")
+
+    operation = page.locator("#operations-users-me_api_users_me_get")
+    operation.locator(".opblock-summary").click()
+    operation.locator("button.try-out__btn").click()
+    operation.locator("button.execute").click()
+    status = operation.locator(".live-responses-table tbody .response-col_status").first
+    status.wait_for()
+    assert status.inner_text().strip() == "200"
+    assert '"username": "admin"' in operation.locator(".live-responses-table").inner_text()
+    page.screenshot(path=str(tmp_path / "api-docs.png"), full_page=False)
+    assert refused == []
