@@ -93,6 +93,10 @@ def main() -> int:
             announce_password(settings.admin_username, password)
         elif _is_admin(store.collection("users").get({"username": settings.admin_username})):
             logger.info("Admin user %r present", settings.admin_username)
+        else:
+            # ensure_admin said why; a deployment script must not go on as if it had an admin.
+            logger.error("No admin user %r: initialization incomplete", settings.admin_username)
+            return 2
     finally:
         store.close()
     return 0

@@ -298,7 +298,8 @@ def test_initialize_script_does_not_call_a_client_user_named_by_admin_username_t
     tmp_path, monkeypatch, caplog
 ):
     """After warning that the user has no admin scope, `python initialize.py` must not go on
-    to log that the admin user is present: the operator would read the two as contradictory."""
+    to log that the admin user is present (the operator would read the two as contradictory),
+    and exits 2: a deployment script must not go on as if it had an admin."""
     import initialize as script
     from utils.settings import get_settings
 
@@ -313,13 +314,13 @@ def test_initialize_script_does_not_call_a_client_user_named_by_admin_username_t
     monkeypatch.setenv("DATA_DIR", str(data_dir))
     monkeypatch.setenv("PASSWORD_HASH_MEMORY_KIB", "1024")
     messages = {}
-    for username in ("admin", "ana"):
+    for username, exit_code in (("admin", 0), ("ana", 2)):
         monkeypatch.setenv("ADMIN_USERNAME", username)
         get_settings.cache_clear()
         caplog.clear()
         try:
             with caplog.at_level("INFO", logger="oktopus.initialize"):
-                assert script.main() == 0
+                assert script.main() == exit_code
         finally:
             get_settings.cache_clear()
         messages[username] = [record.getMessage() for record in caplog.records]
