@@ -27,6 +27,7 @@ import numpy as np
 
 from engine import make_policy, response
 from engine.allocator import allocate_budget
+from engine.errors import EngineError
 
 FAMILIES: tuple[str, ...] = ("negexp", "michaelis_menten", "hill")
 BENCHMARK_POLICIES: tuple[str, ...] = (
@@ -126,6 +127,35 @@ class World:
         }
 
 
+def _check_world(
+    family: str,
+    n_campaigns: int,
+    timesteps: int,
+    seed: int,
+    drift: float,
+    seasonality: float,
+    value_cv: float,
+) -> None:
+    """EngineError naming the first argument no world can be made of (the command line's own
+    checks say the same for its options)."""
+    if family not in FAMILIES:
+        raise EngineError(f"unknown world family {family!r} (known: {FAMILIES})")
+    for name, value, low in (("n_campaigns", n_campaigns, 1), ("timesteps", timesteps, 1)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise EngineError(f"{name} must be an integer of at least {low} (got {value!r})")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise EngineError(f"seed must be a non-negative integer (got {seed!r})")
+    for name, value, low, high in (
+        ("drift", drift, 0.0, np.inf),
+        ("seasonality", seasonality, -1.0, 1.0),
+        ("value_cv", value_cv, 0.0, np.inf),
+    ):
+        if not (isinstance(value, (int, float, np.number)) and low <= value <= high):
+            raise EngineError(f"{name} must be in [{low:g}, {high:g}] (got {value!r})")
+        if not np.isfinite(value):
+            raise EngineError(f"{name} must be finite (got {value!r})")
+
+
 def make_world(
     family: str,
     n_campaigns: int,
@@ -142,8 +172,7 @@ def make_world(
     conversion log-normal around 40. `drift` is the per-timestep sd of a random walk on every
     campaign's log amplitude, `seasonality` the relative swing of a weekly cycle shared by all.
     """
-    if family not in FAMILIES:
-        raise ValueError(f"unknown world family {family!r} (known: {FAMILIES})")
+    _check_world(family, n_campaigns, timesteps, seed, drift, seasonality, value_cv)
     rng = np.random.default_rng([seed, n_campaigns, FAMILIES.index(family)])
     equal_share = TIMESTEP_BUDGET / n_campaigns
     scale = equal_share * rng.lognormal(0.0, 0.5, n_campaigns)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from engine.errors import EngineError
 from engine.simulate import FAMILIES, Cell, format_table, main, make_world, oracle_spend, run
 
 
@@ -22,6 +23,28 @@ def test_worlds_are_reproducible_and_differ_by_seed():
     first, again = make_world("hill", 5, 10, seed=3), make_world("hill", 5, 10, seed=3)
     assert np.array_equal(first.amplitude, again.amplitude)
     assert not np.array_equal(first.scale, make_world("hill", 5, 10, seed=4).scale)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [
+        ({"family": "linear"}, "family"),
+        ({"n_campaigns": 0}, "n_campaigns"),
+        ({"n_campaigns": 2.5}, "n_campaigns"),
+        ({"timesteps": 0}, "timesteps"),
+        ({"seed": -1}, "seed"),
+        ({"drift": -0.1}, "drift"),
+        ({"drift": float("inf")}, "drift"),
+        ({"seasonality": 1.5}, "seasonality"),
+        ({"seasonality": float("nan")}, "seasonality"),
+        ({"value_cv": -1.0}, "value_cv"),
+    ],
+)
+def test_a_world_no_run_can_use_is_refused_naming_the_argument(arguments, named):
+    """An EngineError naming the argument, not a world of NaNs or a numpy error later."""
+    given = {"family": "negexp", "n_campaigns": 3, "timesteps": 5, "seed": 0, **arguments}
+    with pytest.raises(EngineError, match=named):
+        make_world(**given)
 
 
 def test_drift_and_seasonality_move_the_curves_over_time():
