@@ -174,6 +174,24 @@ const PAGES = [
   ["/dashboard/optimizer", "Curve optimizer"],
 ];
 
+/**
+ * Revoke the session's tokens on the server (every device: the API logs the account out
+ * everywhere), then forget them here. Not through api(): a 401 must not read as "expired", and
+ * an unreachable server must not keep the user logged in on this page.
+ */
+async function logOut() {
+  const token = session.token;
+  if (token) {
+    try {
+      await fetch("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+    } catch {
+      // Offline or the server is down: the local session ends all the same.
+    }
+  }
+  session.clear();
+  window.location.reload();
+}
+
 function header(onClientChange) {
   const me = session.me;
   const nav = el(
@@ -189,7 +207,7 @@ function header(onClientChange) {
     if (me.is_admin) who.append(clientPicker(onClientChange));
     else if (me.client) who.append(el("span", { class: "client" }, `${me.client.name} · ${me.client.currency}`));
     who.append(
-      el("button", { type: "button", class: "link", id: "logout", onclick: () => { session.clear(); window.location.reload(); } }, "Log out"),
+      el("button", { type: "button", class: "link", id: "logout", title: "Ends this account's sessions on every device", onclick: logOut }, "Log out"),
     );
   }
   return el("header", { class: "top" }, el("a", { class: "brand", href: "/dashboard" }, "Oktopus"), nav, who);

@@ -1,4 +1,4 @@
-"""Log in (password or client credentials) and change one's own password."""
+"""Log in (password or client credentials), log out everywhere, change one's own password."""
 
 from __future__ import annotations
 
@@ -126,8 +126,9 @@ def login(
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Change your password",
     description="Changes the caller's password and invalidates every token issued before. "
-    "The only endpoint a first-login token may call. After LOGIN_MAX_FAILURES wrong old "
-    "passwords (10 unless configured) within LOGIN_WINDOW_SECONDS (300) it answers 429.",
+    "With logout, the only endpoint a first-login token may call. After LOGIN_MAX_FAILURES "
+    "wrong old passwords (10 unless configured) within LOGIN_WINDOW_SECONDS (300) it answers "
+    "429.",
     responses=errors(400, 401, 422, 429, described={400: "The old password is wrong"}),
 )
 def change_password(
@@ -161,4 +162,27 @@ def change_password(
             },
             "$inc": {"token_version": 1},
         },
+    )
+
+
+@router.post(
+    "/logout",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Log out everywhere",
+    description="Revokes every token of the caller's account issued so far, on every device: "
+    'each then answers 401 ("Token revoked: log in again") and a new login works as before. '
+    "Any valid token may call it, a first-login one included. Called with an API credential's "
+    "token it does the same, since a credential's tokens belong to its owner's account: the "
+    "owner's password logins and every credential's tokens are revoked, while the credentials "
+    "themselves stay valid, so their holders (the cron CLI logs in at each run) get a new token "
+    "with the client_credentials grant. To stop a credential, delete it with "
+    "DELETE /api/users/me/credentials/{client_id}.",
+    responses=errors(401),
+)
+def logout(principal: AccountPrincipal, store: StoreDep) -> None:
+    # `ver` in every token is checked against `token_version` on each request: one increment
+    # revokes them all without keeping a list of issued tokens.
+    store.collection("users").update(
+        {"username": principal.username},
+        {"$set": {"updated_at": utcnow()}, "$inc": {"token_version": 1}},
     )

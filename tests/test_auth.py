@@ -31,6 +31,7 @@ from utils.security import create_token
 
 TOKEN = "/api/auth/token"
 ACCOUNT = "/api/auth/account"
+LOGOUT = "/api/auth/logout"
 CREDENTIALS = "/api/users/me/credentials"
 BANNER = re.compile(r"Generated password \(shown once, change it at first login\): (\S+)")
 
@@ -354,6 +355,82 @@ def test_tokens_of_a_deleted_user_do_not_work_for_a_new_user_of_that_name(
     assert client.get("/api/users/me/credentials", headers=tenant.headers).status_code == 401
 
 
+# --- logging out revokes every token of the account -----------------------------------------
+
+
+def _updated_at(client: TestClient, admin_headers: dict, username: str) -> datetime:
+    response = client.get(f"/api/users/{username}", headers=admin_headers)
+    assert response.status_code == 200, response.text
+    return datetime.fromisoformat(response.json()["updated_at"])
+
+
+def test_logout_revokes_every_token_of_the_account(client, admin_headers, tenant):
+    """The token logging out and one issued earlier elsewhere stop working on every operation
+    that takes a token; a new login works."""
+    elsewhere = login(client, tenant.username, USER_PASSWORD)
+    before = _updated_at(client, admin_headers, tenant.username)
+    response = client.post(LOGOUT, headers=tenant.headers)
+    assert response.status_code == 204
+    assert response.content == b""
+    assert _updated_at(client, admin_headers, tenant.username) > before
+    checked = []
+    for path, operations in client.app.openapi()["paths"].items():
+        for method, operation in operations.items():
+            if not operation.get("security"):
+                continue
+            url = re.sub(r"\{[^}]+\}", "some-id", path)
+            for headers in (tenant.headers, elsewhere):
+                response = client.request(method.upper(), url, json={}, headers=headers)
+                assert response.status_code == 401, (method, path, response.text)
+                assert response.json() == {"detail": "Token revoked: log in again"}
+            checked.append(f"{method.upper()} {path}")
+    assert {"POST /api/auth/logout", "PATCH /api/auth/account", "GET /api/users/me"} <= set(checked)
+    fresh = login(client, tenant.username, USER_PASSWORD)
+    assert client.get("/api/users/me/credentials", headers=fresh).status_code == 200
+
+
+def test_logout_needs_a_valid_token_and_changes_nothing_without_one(client, admin_headers, tenant):
+    before = _updated_at(client, admin_headers, tenant.username)
+    for headers in ({}, _bearer("not-a-token"), {"Authorization": "Basic dXNlcjpwYXNz"}):
+        response = client.post(LOGOUT, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"] == "Bearer"
+    assert _updated_at(client, admin_headers, tenant.username) == before
+    assert client.get("/api/users/me/credentials", headers=tenant.headers).status_code == 200
+    assert client.post(LOGOUT, headers=tenant.headers).status_code == 204
+    assert client.get("/api/users/me/credentials", headers=tenant.headers).status_code == 401
+
+
+def test_logout_leaves_other_accounts_tokens_working(client, admin_headers, tenant, other_tenant):
+    assert client.post(LOGOUT, headers=tenant.headers).status_code == 204
+    assert client.get("/api/users/me/credentials", headers=tenant.headers).status_code == 401
+    assert client.get("/api/users/me/credentials", headers=other_tenant.headers).status_code == 200
+    assert client.get("/api/users", headers=admin_headers).status_code == 200
+
+
+def test_logout_through_a_credential_revokes_the_accounts_tokens_but_keeps_the_credential(
+    client, tenant
+):
+    """A credential's token belongs to its owner's account: logging out with it revokes the
+    owner's tokens too, and the credential still gets new tokens."""
+    made = client.post(CREDENTIALS, json={"description": "cron"}, headers=tenant.headers)
+    assert made.status_code == 201
+    credential = made.json()
+    issued = credential_login(client, credential["client_id"], credential["client_secret"])
+    assert issued.status_code == 200
+    old = _bearer(issued.json()["access_token"])
+    assert client.post(LOGOUT, headers=old).status_code == 204
+    for headers in (old, tenant.headers):
+        response = client.get(CREDENTIALS, headers=headers)
+        assert response.status_code == 401
+        assert response.json() == {"detail": "Token revoked: log in again"}
+    again = credential_login(client, credential["client_id"], credential["client_secret"])
+    assert again.status_code == 200
+    listed = client.get(CREDENTIALS, headers=_bearer(again.json()["access_token"]))
+    assert listed.status_code == 200
+    assert [c["client_id"] for c in listed.json()["items"]] == [credential["client_id"]]
+
+
 # --- first login: generated admin password --------------------------------------------------
 
 
@@ -399,7 +476,10 @@ def test_first_login_token_is_refused_everywhere_but_the_password_change(fresh_c
     checked = []
     for path, operations in client.app.openapi()["paths"].items():
         for method, operation in operations.items():
-            if not operation.get("security") or (method, path) == ("patch", ACCOUNT):
+            if not operation.get("security") or (method, path) in {
+                ("patch", ACCOUNT),
+                ("post", LOGOUT),
+            }:
                 continue
             url = re.sub(r"\{[^}]+\}", "some-id", path)
             body = {"username": "user1", "password": USER_PASSWORD, "scopes": ["admin"]}
@@ -426,6 +506,20 @@ def test_first_login_ends_with_the_password_change(fresh_client):
     users = client.get("/api/users", headers=_bearer(token["access_token"]))
     assert users.status_code == 200
     assert users.json()["items"][0]["first_login"] is False
+
+
+def test_a_first_login_token_may_log_out(fresh_client):
+    """Logging out before choosing a password revokes the token; the generated password
+    still has to be changed at the next login."""
+    client, password = fresh_client
+    headers = _bearer(_password_token(client, "admin", password).json()["access_token"])
+    assert client.post(LOGOUT, headers=headers).status_code == 204
+    changed = client.patch(
+        ACCOUNT, json={"old_password": password, "new_password": "chosen-by-admin"}, headers=headers
+    )
+    assert changed.status_code == 401
+    assert changed.json() == {"detail": "Token revoked: log in again"}
+    assert _password_token(client, "admin", password).json()["first_login"] is True
 
 
 def test_configured_admin_password_needs_no_change(client, capfd):
