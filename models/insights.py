@@ -62,7 +62,10 @@ class CampaignInsight(BaseModel):
     cpa: float | None
     roas: float | None
     conversion_rate: float | None = Field(description="Conversions per click.")
-    current_budget: float
+    current_budget: float = Field(
+        description="The budget recommendations and the marginal return start from: the "
+        "current timestep's, or for a completed run the last timestep's."
+    )
     marginal_return: float | None = Field(
         description="Value of one more unit of spend at the current budget (marginal ROAS for "
         "revenue and profit, marginal conversions per unit spend for conversions); null when "
