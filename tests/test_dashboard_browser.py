@@ -29,6 +29,7 @@ LAUNCH_ARGS = [
     "--no-first-run",
 ]
 USER, PASSWORD = "ana", "ana-dashboard-password"
+TOKEN_KEY = "oktopus.token"
 CAMPAIGNS = {"Display": (0.01, 1.2), "Search": (0.05, 3.0), "Social": (0.02, 1.8)}
 CHART_TITLES = {
     "chart-split": "Budget split now",
@@ -247,6 +248,16 @@ def test_a_client_user_works_a_run_on_desktop_and_phone(browser, run, tmp_path: 
     assert all(a["y"] + a["height"] <= b["y"] for a, b in pairwise(boxes))
     titles = chart_titles(phone)
     assert all(titles[c].startswith(t) for c, t in CHART_TITLES.items())
+
+    # Log out on the phone: the server revokes the account's tokens, the desktop's included.
+    token = phone.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})")
+    assert httpx.get(url + "/api/users/me", headers={"Authorization": f"Bearer {token}"}).is_success
+    phone.click("#logout")
+    phone.wait_for_selector("#login-form")
+    assert phone.evaluate(f"sessionStorage.getItem({TOKEN_KEY!r})") is None
+    revoked = httpx.get(url + "/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert revoked.status_code == 401
+    assert api.get("/api/users/me").status_code == 401
     assert phone.problems == []
     print(f"screenshots: {tmp_path}")
 
