@@ -13,10 +13,12 @@ server's default unless `--decision-workers` says otherwise) and of the client t
 
 `--policy uniform` runs the same load on states whose decision costs next to nothing: what is
 left is the platform's own cost per `next` (HTTP, authentication, the store, the hand-over to a
-decision worker), the bound no faster policy can move.
+decision worker), the bound no faster policy can move. `--store memory` runs it on the in-memory
+backend (mongomock, nothing written to disk): what the embedded store's SQLite files cost, next
+to what the document store's query and update machinery costs in any case.
 
     python -m benchmarks.next_load [--seconds 15] [--threads 4] [--states 32]
-        [--decision-workers N] [--policy curve]
+        [--decision-workers N] [--policy curve] [--store embedded|memory]
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ from utils.settings import Settings
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = 20
 TIMESTEPS = 90
+STORES = {"embedded": {}, "memory": {"MONGODB_URI": "mongomock://"}}
+"""The server's environment for each `--store`: the embedded store is the default backend."""
 
 
 class World:
@@ -287,6 +291,12 @@ def main() -> None:
         default="curve",
         help="the states' policy (default curve; uniform: the platform's cost alone)",
     )
+    parser.add_argument(
+        "--store",
+        choices=STORES,
+        default="embedded",
+        help="the server's document store (default embedded; memory: mongomock, no files)",
+    )
     args = parser.parse_args()
 
     busy_before = busy_share()
@@ -294,8 +304,14 @@ def main() -> None:
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         workers = args.decision_workers
-        env = {"ADMIN_PASSWORD": ADMIN_PASSWORD, "DECISION_WORKERS": str(workers)}
+        env = {
+            "ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "DECISION_WORKERS": str(workers),
+            **STORES[args.store],
+        }
         server = start_server(data_dir, env)
+        # The backend as the server reports it: the table names what was measured.
+        backend = httpx.get(server.url + "/api/health", timeout=10).json()["backend"]
         port = free_port()
         bare = subprocess.Popen(
             [
@@ -346,7 +362,7 @@ def main() -> None:
     print(
         f"{args.threads} client threads, {args.seconds:.0f} s per endpoint, {CAMPAIGNS} campaigns, "
         f"{len(states)} {args.policy} states, {rounds} timesteps each with metrics reported, "
-        f"embedded store, {workers} decision worker process(es)"
+        f"{backend} store, {workers} decision worker process(es)"
     )
     print("CPU ms per request: of the server's API process, of its decision workers, of the client")
     print(

@@ -38,6 +38,11 @@ def run_benchmark(module: str, *args: str) -> str:
             ["--seconds", "1", "--states", "2", "--policy", "uniform"],
             "2 uniform states",
         ),
+        (
+            "next_load",
+            ["--seconds", "1", "--states", "2", "--store", "memory"],
+            "mongomock store",
+        ),
     ],
 )
 def test_benchmark_prints_its_table(module, args, expected):
