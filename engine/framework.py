@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import ClassVar
@@ -94,6 +94,18 @@ class Context:
     def value(self) -> np.ndarray:
         """The finished timestep's value metric (K,), NaN where unobserved."""
         return self.observed[self.value_metric]
+
+
+def _spent_in(spend: list[float | None], planned: list[float]) -> float:
+    """What a finished timestep spent: its reported spend, its planned budget where none was."""
+    pairs = zip(spend, planned, strict=True)
+    return sum(plan if amount is None else amount for amount, plan in pairs)
+
+
+def _remaining(budget: float, spent: float) -> float:
+    """The budget left after `spent`, 0 once only rounding is left."""
+    remaining = max(budget - spent, 0.0)
+    return 0.0 if remaining <= _EXHAUSTED * budget else remaining
 
 
 def uniform_target(active: np.ndarray) -> np.ndarray:
@@ -212,14 +224,8 @@ class Policy:
         mask = np.array(validate_active(active, n_campaigns), dtype=bool)
 
         planned = state["budgets"]
-        spend_row = [
-            plan if spend is None else spend
-            for spend, plan in zip(observed["spend"], planned, strict=True)
-        ]
-        spent = state["spent"] + sum(spend_row)
-        remaining = max(settings["budget"] - spent, 0.0)
-        if remaining <= _EXHAUSTED * settings["budget"]:
-            remaining = 0.0
+        spent = state["spent"] + _spent_in(observed["spend"], planned)
+        remaining = _remaining(settings["budget"], spent)
         # One array for every metric's row; None (unobserved) becomes NaN.
         metric_rows = np.array([observed[metric] for metric in METRICS], dtype=float)
         observed_rows = dict(zip(METRICS, metric_rows, strict=True)) | {
@@ -303,6 +309,62 @@ class Policy:
             budgets=(shares * spendable).tolist(),
         )
         return state
+
+    def refold(
+        self,
+        state: Mapping,
+        observations: Sequence[Mapping],
+        planned: Sequence[Sequence[float]],
+    ) -> dict:
+        """The state with what it spent and learnt recomputed from every finished timestep.
+
+        For a late correction: `observations[i]` and `planned[i]` are timestep i's metrics as
+        reported now and the budgets it was given, for each of the state's `t` finished
+        timesteps. Spend corrected up or down re-paces the budget left over the timesteps to
+        come, and the policy's statistics are folded again from the first timestep, so the next
+        decision learns from the corrected numbers as if they had come in time. The current
+        timestep's budgets stand: they were handed out already.
+        """
+        state = self._load(state)
+        n_campaigns = len(state["shares"])
+        if len(observations) != state["t"] or len(planned) != state["t"]:
+            raise EngineError(
+                f"refolding needs the {state['t']} finished timesteps' observations and budgets "
+                f"(got {len(observations)} and {len(planned)})"
+            )
+        rows = [validate_observations(row, n_campaigns) for row in observations]
+        budgets = [[float(x) for x in row] for row in planned]
+        if any(len(row) != n_campaigns or not _finite_numbers(row) for row in budgets):
+            raise EngineError(f"every timestep's budgets must be {n_campaigns} finite numbers")
+        settings = state["settings"]
+        spent = sum(_spent_in(row["spend"], plan) for row, plan in zip(rows, budgets, strict=True))
+        table = {
+            metric: np.array([row[metric] for row in rows], dtype=float).reshape(-1, n_campaigns)
+            for metric in METRICS
+        } | {"planned": np.array(budgets, dtype=float).reshape(-1, n_campaigns)}
+        state.update(
+            spent=spent,
+            remaining=_remaining(settings["budget"], spent),
+            stats=self._folded(table, state["t"], settings, np.array(state["shares"], dtype=float)),
+        )
+        return state
+
+    def _folded(
+        self, table: Mapping[str, np.ndarray], timesteps: int, settings: dict, shares: np.ndarray
+    ) -> dict | None:
+        """This policy's statistics of the first `timesteps` rows of `table` (metric -> (T, K)),
+        folded one timestep after the other, as if learned live. `update_stats` reads only the
+        observations, so the bounds and shares its context also holds are placeholders."""
+        n_campaigns = shares.size
+        stats = self.initial_stats(n_campaigns, settings)
+        mask = np.full(n_campaigns, True)
+        lower, upper = np.zeros(n_campaigns), np.ones(n_campaigns)
+        for t in range(timesteps):
+            observed = {metric: rows[t].copy() for metric, rows in table.items()}
+            learned = {"t": t + 1, "settings": settings}
+            context = self._context(learned, observed, mask, shares.copy(), lower, upper, 0.0)
+            stats = self.update_stats(stats, context)
+        return stats
 
     @staticmethod
     def _allocation(state: dict) -> dict:
@@ -393,15 +455,8 @@ class Policy:
                 metric: np.array(state["history"][metric], dtype=float)
                 for metric in (*METRICS, "planned")
             }
-            stats = self.initial_stats(n_campaigns, settings)
             shares = np.array(state["shares"], dtype=float)
-            mask = np.full(n_campaigns, True)
-            lower, upper = np.zeros(n_campaigns), np.ones(n_campaigns)
-            for t in range(int(state["t"])):
-                observed = {metric: rows[metric][t] for metric in rows}
-                learned = {"t": t + 1, "settings": settings}
-                context = self._context(learned, observed, mask, shares, lower, upper, 0.0)
-                stats = self.update_stats(stats, context)
+            stats = self._folded(rows, int(state["t"]), settings, shares)
         except EngineError:
             raise
         except (KeyError, IndexError, TypeError, ValueError) as exc:

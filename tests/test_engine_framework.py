@@ -212,6 +212,97 @@ def test_max_budget_caps_the_spendable_budget_when_campaigns_pause():
     assert state["budgets"] == pytest.approx([60.0, 0.0, 0.0])
 
 
+# --- late corrections: refolding a run from its finished timesteps --------------------------
+
+
+def observe(budgets, rng, unreported=()):
+    """A timestep's metrics for `budgets`: saturating revenue, clicks and conversions, with the
+    campaigns in `unreported` reporting nothing (their spend counts as planned)."""
+    spend = np.asarray(budgets) * rng.uniform(0.8, 1.1, len(budgets))
+    clicks = np.round(spend * rng.uniform(0.5, 1.5, len(budgets)))
+    rows = {
+        "spend": spend.tolist(),
+        "clicks": clicks.tolist(),
+        "conversions": np.floor(clicks * 0.1).tolist(),
+        "revenue": (300 * (1 - np.exp(-spend / 80)) * rng.uniform(0.5, 1.5, len(budgets))).tolist(),
+    }
+    for k in unreported:
+        for values in rows.values():
+            values[k] = None
+    return rows
+
+
+def played(policy, n_campaigns, reports):
+    """The state after advancing through `reports` (one per timestep: a function of the
+    planned budgets giving the metrics), and the budgets each timestep was given."""
+    state = policy.init(n_campaigns, {"budget": 20_000.0, "timesteps": 12, "step": 0.5})
+    planned = []
+    for report in reports:
+        planned.append(list(state["budgets"]))
+        state, _ = policy.advance(state, report(state["budgets"]))
+    return state, planned
+
+
+@pytest.mark.parametrize("name", POLICY_NAMES)
+def test_refolding_a_late_correction_learns_and_paces_as_if_it_came_in_time(name):
+    """Timestep 2's spend and revenue corrected after timestep 5 was decided: the refolded
+    state has the statistics and the budget left of a run told the corrected numbers live."""
+    policy = make_policy(name)
+    n_campaigns = 2 if name == "rps" else 3
+    rng = np.random.default_rng(7)
+    first = [
+        observe([500.0] * n_campaigns, rng, unreported=[1] if t == 4 else []) for t in range(6)
+    ]
+    corrected = {**first[2], "spend": [x * 1.5 for x in first[2]["spend"]]}
+    corrected["revenue"] = [x * 3 for x in first[2]["revenue"]]
+    late = [*first[:2], corrected, *first[3:]]
+
+    state, planned = played(policy, n_campaigns, [lambda _, row=row: row for row in first])
+    told_in_time, _ = played(policy, n_campaigns, [lambda _, row=row: row for row in late])
+    refolded = policy.refold(state, late, planned)
+
+    assert refolded["stats"] == told_in_time["stats"]
+    spent_more = 0.5 * sum(first[2]["spend"])
+    assert refolded["spent"] == pytest.approx(state["spent"] + spent_more)
+    assert refolded["remaining"] == pytest.approx(state["remaining"] - spent_more)
+    assert refolded["stats"] != state["stats"] or policy.initial_stats(n_campaigns, BASE) is None
+    # What was decided for the timestep now being spent stands.
+    for key in ("t", "shares", "budgets", "timestep_budget", "rng", "done"):
+        assert refolded[key] == state[key]
+    # And refolding what the run was told changes nothing.
+    unchanged = policy.refold(state, first, planned)
+    assert unchanged["stats"] == state["stats"]
+    assert unchanged["spent"] == pytest.approx(state["spent"])
+
+
+def test_refolding_unreported_spend_counts_the_planned_budget_then_the_report():
+    policy = make_policy("uniform")
+    state = policy.init(2, BASE)
+    state, _ = policy.advance(state, {"spend": [None, None]})
+    assert state["remaining"] == pytest.approx(900.0)
+    reported = policy.refold(state, [{"spend": [10.0, None]}], [[50.0, 50.0]])
+    assert reported["remaining"] == pytest.approx(940.0)
+    overspent = policy.refold(state, [{"spend": [2000.0, 0.0]}], [[50.0, 50.0]])
+    assert overspent["remaining"] == 0.0 and overspent["spent"] == 2000.0
+
+
+@pytest.mark.parametrize(
+    ("observations", "planned", "message"),
+    [
+        ([], [], "1 finished timesteps"),
+        ([{"spend": [1.0, 1.0]}] * 2, [[1.0, 1.0]] * 2, "1 finished timesteps"),
+        ([{"spend": [1.0, -1.0]}], [[1.0, 1.0]], "spend"),
+        ([{"spend": [1.0, 1.0]}], [[1.0]], "2 finite numbers"),
+        ([{"spend": [1.0, 1.0]}], [[1.0, math.nan]], "2 finite numbers"),
+    ],
+)
+def test_refolding_needs_every_finished_timestep(observations, planned, message):
+    policy = make_policy("curve")
+    state, _ = spend_all(policy, policy.init(2, BASE))
+    with pytest.raises(EngineError, match=message):
+        policy.refold(state, observations, planned)
+
+
 def test_every_policy_name_makes_a_policy():
     for name in POLICY_NAMES:
         assert make_policy(name).name == name
