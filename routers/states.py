@@ -41,6 +41,14 @@ _CONFLICT = errors(
         "the state's `current_time`"
     },
 )
+_REFOLD_CONFLICT = errors(
+    409,
+    described={
+        409: "A late correction's rows are recorded, but the state kept changing while they "
+        "were folded into its engine (rare): post a changed row again. `detail` holds "
+        "`message` and `current_time`"
+    },
+)
 _STATUS_CONFLICT = errors(409, described={409: "The state is not in a status that allows this"})
 
 
@@ -117,21 +125,24 @@ def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     return _set_status(store, tenant, state_id, "paused", "active")
 
 
-@router.post("/{state_id}/metrics", response_model=MetricsOut)
+@router.post("/{state_id}/metrics", response_model=MetricsOut, responses=_REFOLD_CONFLICT)
 @runs_on_store
 def post_metrics(
     state_id: str, body: MetricsPost, tenant: WriteTenant, store: StoreDep
 ) -> MetricsOut:
     """Record what happened in a timestep; reposting a campaign's row replaces it.
 
-    An earlier timestep is a late correction: its history row is updated too (the
-    decisions already taken stand).
+    An earlier timestep is a late correction: its history row shows it, the run's remaining
+    budget is re-paced on the corrected spend, and the next decision learns from the
+    corrected numbers as if they had come in time (the decisions already taken stand).
     """
     doc = _load(store, tenant, state_id)
     try:
         correction = record_metrics(store, doc, body)
     except InvalidRequest as error:
         raise HTTPException(422, detail=str(error)) from error
+    except StateConflict as error:
+        raise _conflict(error) from error
     return MetricsOut(
         state_id=doc["_id"],
         timestep=body.timestep,

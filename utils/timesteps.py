@@ -58,6 +58,9 @@ class StateChanged(Exception):
 
 
 _ATTEMPTS = 3
+# A correction's refold loses its compare-and-set only to another write of the same state in
+# between (a `next`, a pause, a metrics post); ten in a row do not happen in practice.
+_REFOLD_ATTEMPTS = 10
 
 
 def state_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -203,6 +206,7 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
     on the rows it read before then loses its compare-and-set and decides again with these,
     so what is answered as counting (not a correction) reaches the engine. When the timestep
     finished between the state's read and that bump, the rows are a correction after all.
+    A correction of a running state refolds its engine (`refold_engine`).
     """
     ids = set(state["campaign_ids"])
     unknown = [row.campaign_id for row in body.metrics if row.campaign_id not in ids]
@@ -239,7 +243,66 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
         correction = not store.collection("states").set_if(
             {"_id": state["_id"], "current_time": body.timestep}, {"$inc": {"version": 1}}
         )
+    if correction:
+        refold_engine(store, state)
     return correction
+
+
+def refold_engine(store: Store, state: dict[str, Any]) -> None:
+    """A running state's engine refolded from every finished timestep's metrics as stored now
+    (engine `Policy.refold`): corrected spend re-paces the budget left, corrected numbers are
+    learnt from at the next decision. Written by compare-and-set on the state's version, so a
+    `next` that read the state before loses its own and decides again on the refolded one; a
+    state changed meanwhile is read again and refolded afresh. A completed run has nothing
+    left to pace or decide, and keeps its engine as it ended."""
+    for _ in range(_REFOLD_ATTEMPTS):
+        finished = state["current_time"]
+        if state["status"] == "completed" or finished == 0:
+            return
+        keys = [_timestep_key(state["_id"], t) for t in range(finished)]
+        decided = {
+            doc["timestep"]: doc["budgets"]
+            for doc in store.collection("history").find(
+                {"_id": {"$in": keys}}, projection={"timestep": 1, "budgets": 1}
+            )
+        }
+        reported = {
+            doc["timestep"]: doc.get("rows", {})
+            for doc in store.collection("metrics").find({"_id": {"$in": keys}})
+        }
+        ids = state["campaign_ids"]
+        if any(set(decided.get(t) or {}) != set(ids) for t in range(finished)):
+            logger.error("State %s lacks finished history rows: not refolded", state["_id"])
+            return
+        observations = [
+            _observations(state, _campaign_rows(ids, reported.get(t, {}))) for t in range(finished)
+        ]
+        planned = [[decided[t][cid] for cid in ids] for t in range(finished)]
+        engine = policy_for(state["policy"]).refold(
+            engine_state(state["engine"]), observations, planned
+        )
+        refolded = store.collection("states").set_if(
+            {"_id": state["_id"], "version": state["version"]},
+            {
+                "$set": {
+                    "engine": engine_text(engine),
+                    "remaining": engine["remaining"],
+                    "updated_at": utcnow(),
+                },
+                "$inc": {"version": 1},
+            },
+        )
+        if refolded:
+            return
+        fresh = store.collection("states").get({"_id": state["_id"]})
+        if fresh is None:
+            return  # deleted meanwhile: nothing left to refold
+        state = fresh
+    raise StateConflict(
+        "The metrics are recorded, but the state kept changing while they were folded into "
+        "its engine: post a changed row again to retry",
+        state["current_time"],
+    )
 
 
 def check_timestep_ran(state: dict[str, Any], timestep: int) -> None:
