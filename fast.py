@@ -16,7 +16,6 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from fastapi_offline import FastAPIOffline
 
 from engine.errors import EngineError
 from initialize import announce_password, initialize
@@ -26,6 +25,7 @@ from routers import (
     campaigns,
     clients,
     dashboard,
+    docs,
     health,
     insights,
     optimize,
@@ -123,17 +123,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 decisions.close()
             store.close()
 
-    # The docs page's Swagger UI is served from this server, not a CDN: the admin's browser
-    # may reach only Oktopus (an intranet, a strict proxy), and no third party sees who reads it.
-    app = FastAPIOffline(
-        docs_url="/api",
+    # The docs page (/api) is routers.docs's: Swagger UI from this server, not a CDN.
+    app = FastAPI(
+        docs_url=None,
         redoc_url=None,
-        static_url="/api/docs-assets",
         title="Oktopus",
         version=VERSION,
         description=DESCRIPTION,
         openapi_url="/api/openapi.json",
-        swagger_ui_oauth2_redirect_url="/api/oauth2-redirect",
+        swagger_ui_oauth2_redirect_url=docs.OAUTH2_REDIRECT_URL,
         swagger_ui_parameters={"persistAuthorization": True},
         lifespan=lifespan,
     )
@@ -160,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix="/api")
     app.include_router(dashboard.router)
+    docs.install(app)
     return app
 
 

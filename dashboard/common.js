@@ -183,9 +183,14 @@ async function logOut() {
   const token = session.token;
   if (token) {
     try {
-      await fetch("/api/auth/logout", { method: "POST", headers: { Authorization: `Bearer ${token}` } });
+      // A server that accepts the call but never answers must not keep the page logged in.
+      await fetch("/api/auth/logout", {
+        method: "POST",
+        headers: { Authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(5000),
+      });
     } catch {
-      // Offline or the server is down: the local session ends all the same.
+      // Offline, down or too slow: the local session ends all the same.
     }
   }
   session.clear();

@@ -112,6 +112,7 @@ def login(
         seconds=lifetime,
         credential_id=credential_id,
         issued_at=issued_at,
+        credential_version=credential.get("token_version", 0) if credential_id else 0,
     )
     return TokenOut(
         access_token=token,
@@ -168,21 +169,23 @@ def change_password(
 @router.post(
     "/logout",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Log out everywhere",
-    description="Revokes every token of the caller's account issued so far, on every device: "
-    'each then answers 401 ("Token revoked: log in again") and a new login works as before. '
-    "Any valid token may call it, a first-login one included. Called with an API credential's "
-    "token it does the same, since a credential's tokens belong to its owner's account: the "
-    "owner's password logins and every credential's tokens are revoked, while the credentials "
-    "themselves stay valid, so their holders (the cron CLI logs in at each run) get a new token "
-    "with the client_credentials grant. To stop a credential, delete it with "
-    "DELETE /api/users/me/credentials/{client_id}.",
+    summary="Log out",
+    description="With a token from a password login: logs the account out everywhere. Every "
+    "token issued to it so far, on every device and through its API credentials, then answers "
+    '401 ("Token revoked: log in again"); a new login works as before. A first-login token '
+    "may call it too. With a token from an API credential (client_credentials): revokes that "
+    "credential's tokens only, so a scheduler's credential cannot end its owner's sessions; "
+    "the credential itself stays valid and gets new tokens. To stop a credential, delete it "
+    "with DELETE /api/users/me/credentials/{client_id}.",
     responses=errors(401),
 )
 def logout(principal: AccountPrincipal, store: StoreDep) -> None:
-    # `ver` in every token is checked against `token_version` on each request: one increment
-    # revokes them all without keeping a list of issued tokens.
-    store.collection("users").update(
-        {"username": principal.username},
-        {"$set": {"updated_at": utcnow()}, "$inc": {"token_version": 1}},
-    )
+    # Tokens carry the account's `ver` (and a credential's `cver`), checked against the stored
+    # `token_version` on each request: one increment revokes them all, with no list of tokens.
+    revoke = {"$set": {"updated_at": utcnow()}, "$inc": {"token_version": 1}}
+    if principal.credential_id is not None:
+        store.collection("credentials").update(
+            {"_id": principal.credential_id, "username": principal.username}, revoke
+        )
+    else:
+        store.collection("users").update({"username": principal.username}, revoke)

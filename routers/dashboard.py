@@ -21,7 +21,7 @@ _MEDIA_TYPES = {"js": "text/javascript", "css": "text/css"}
 _NO_SNIFF = {"X-Content-Type-Options": "nosniff"}
 # Scripts only from this server: no CDN can slip in. Plotly sets inline styles and draws
 # its images as data: URIs. No <base>, plugin or form target can point elsewhere. The API's
-# Swagger UI (/api) loads its scripts from a CDN, so this policy stays on the dashboard.
+# docs page (/api) has a policy of its own (routers.docs).
 _PAGE_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; "
     "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; object-src 'none'; "

@@ -408,27 +408,40 @@ def test_logout_leaves_other_accounts_tokens_working(client, admin_headers, tena
     assert client.get("/api/users", headers=admin_headers).status_code == 200
 
 
-def test_logout_through_a_credential_revokes_the_accounts_tokens_but_keeps_the_credential(
-    client, tenant
-):
-    """A credential's token belongs to its owner's account: logging out with it revokes the
-    owner's tokens too, and the credential still gets new tokens."""
-    made = client.post(CREDENTIALS, json={"description": "cron"}, headers=tenant.headers)
-    assert made.status_code == 201
-    credential = made.json()
-    issued = credential_login(client, credential["client_id"], credential["client_secret"])
-    assert issued.status_code == 200
-    old = _bearer(issued.json()["access_token"])
-    assert client.post(LOGOUT, headers=old).status_code == 204
-    for headers in (old, tenant.headers):
-        response = client.get(CREDENTIALS, headers=headers)
-        assert response.status_code == 401
-        assert response.json() == {"detail": "Token revoked: log in again"}
-    again = credential_login(client, credential["client_id"], credential["client_secret"])
+def test_logout_through_a_credential_revokes_that_credentials_tokens_only(client, tenant):
+    """A scheduler's credential logging out ends its own tokens, not its owner's sessions nor
+    another credential's tokens; the credential still gets new tokens."""
+    credentials = []
+    for description in ("cron", "reports"):
+        made = client.post(CREDENTIALS, json={"description": description}, headers=tenant.headers)
+        assert made.status_code == 201
+        credentials.append(made.json())
+    tokens = [
+        _bearer(credential_login(client, c["client_id"], c["client_secret"]).json()["access_token"])
+        for c in credentials
+    ]
+    assert client.post(LOGOUT, headers=tokens[0]).status_code == 204
+    response = client.get(CREDENTIALS, headers=tokens[0])
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Token revoked: log in again"}
+    for headers in (tokens[1], tenant.headers):
+        assert client.get(CREDENTIALS, headers=headers).status_code == 200
+    again = credential_login(client, credentials[0]["client_id"], credentials[0]["client_secret"])
     assert again.status_code == 200
     listed = client.get(CREDENTIALS, headers=_bearer(again.json()["access_token"]))
     assert listed.status_code == 200
-    assert [c["client_id"] for c in listed.json()["items"]] == [credential["client_id"]]
+    assert {c["client_id"] for c in listed.json()["items"]} == {c["client_id"] for c in credentials}
+
+
+def test_logout_of_the_account_revokes_its_credentials_tokens_too(client, tenant):
+    made = client.post(CREDENTIALS, json={"description": "cron"}, headers=tenant.headers)
+    credential = made.json()
+    issued = credential_login(client, credential["client_id"], credential["client_secret"])
+    token = _bearer(issued.json()["access_token"])
+    assert client.post(LOGOUT, headers=tenant.headers).status_code == 204
+    assert client.get(CREDENTIALS, headers=token).status_code == 401
+    again = credential_login(client, credential["client_id"], credential["client_secret"])
+    assert client.get(CREDENTIALS, headers=_bearer(again.json()["access_token"])).status_code == 200
 
 
 # --- first login: generated admin password --------------------------------------------------
@@ -467,7 +480,9 @@ def test_generated_admin_password_is_printed_once_and_not_logged(fresh_settings,
     assert BANNER.findall(capfd.readouterr().err) == []
 
 
-def test_first_login_token_is_refused_everywhere_but_the_password_change(fresh_client):
+def test_first_login_token_is_refused_everywhere_but_the_password_change_and_logout(
+    fresh_client,
+):
     """Every operation that takes a token, as the app declares them, refuses it with 403."""
     client, password = fresh_client
     token = _password_token(client, "admin", password).json()

@@ -56,7 +56,3 @@ def test_every_dashboard_answer_sends_security_headers(client):
         policy = client.get(path).headers["content-security-policy"]
         for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
             assert directive in policy, (path, directive)
-    # Swagger UI loads its scripts from a CDN: the dashboard's policy must not reach it.
-    docs = client.get("/api")
-    assert docs.status_code == 200
-    assert "script-src 'self'" not in docs.headers.get("content-security-policy", "")

@@ -455,6 +455,9 @@ def test_an_admin_logs_in_on_the_api_docs_page_with_no_other_host_reachable(
             refused.append(route.request.url)
             route.abort()
 
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.on("console", lambda message: message.type == "error" and problems.append(message.text))
     page.route("**/*", only_oktopus)
     page.goto(url + "/api")
     page.wait_for_selector("#operations-auth-login_api_auth_token_post", timeout=30_000)
@@ -476,4 +479,6 @@ def test_an_admin_logs_in_on_the_api_docs_page_with_no_other_host_reachable(
     assert status.inner_text().strip() == "200"
     assert '"username": "admin"' in operation.locator(".live-responses-table").inner_text()
     page.screenshot(path=str(tmp_path / "api-docs.png"), full_page=False)
+    context.close()
     assert refused == []
+    assert problems == [], "the page's policy refused something it needs, or a script failed"

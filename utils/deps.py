@@ -131,6 +131,8 @@ def _principal_from_claims(store: Store, claims: dict[str, Any]) -> Principal:
         expires_at = credential and credential.get("expires_at")
         if credential is None or (expires_at and as_utc(expires_at) <= utcnow()):
             raise _unauthorized("API credential revoked or expired")
+        if credential.get("token_version", 0) != claims.get("cver", 0):
+            raise _unauthorized("Token revoked: log in again")
     allowed = set(user.get("scopes", []))
     if credential_id is not None:
         allowed &= set(credential.get("scopes", allowed))
@@ -173,7 +175,8 @@ async def current_principal(
 async def account_principal(
     request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
-    """The caller of the password change: the one route a first-login token may use."""
+    """The caller of the password change and of logout: the routes a first-login token may
+    use."""
     return await _principal_from_token(request, token)
 
 

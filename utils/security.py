@@ -103,9 +103,11 @@ def create_token(
     seconds: int = 0,
     credential_id: str | None = None,
     issued_at: datetime | None = None,
+    credential_version: int = 0,
 ) -> str:
     """A signed access token, valid `minutes` plus `seconds` from `issued_at` (default: now);
-    `uid` and `ver` let the server revoke it by changing the user."""
+    `uid` and `ver` let the server revoke it by changing the user, and a credential's `cver`
+    by changing the credential."""
     now = issued_at or datetime.now(UTC)
     claims: dict[str, Any] = {
         "sub": subject,
@@ -118,6 +120,7 @@ def create_token(
     }
     if credential_id is not None:
         claims["cred"] = credential_id
+        claims["cver"] = credential_version
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
