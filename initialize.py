@@ -88,15 +88,21 @@ def main() -> int:
         logger.error("%s", error)
         return 2
     else:
+        admin = store.collection("users").get({"username": settings.admin_username})
+        if not _is_admin(admin):
+            # ensure_admin said why; a deployment script must not go on as if it had an admin.
+            logger.error(
+                "Indexes ready on the %s backend (%s), but no admin user %r: not initialized",
+                store.backend,
+                store.location,
+                settings.admin_username,
+            )
+            return 2
         logger.info("Database ready on the %s backend (%s)", store.backend, store.location)
         if password:
             announce_password(settings.admin_username, password)
-        elif _is_admin(store.collection("users").get({"username": settings.admin_username})):
-            logger.info("Admin user %r present", settings.admin_username)
         else:
-            # ensure_admin said why; a deployment script must not go on as if it had an admin.
-            logger.error("No admin user %r: initialization incomplete", settings.admin_username)
-            return 2
+            logger.info("Admin user %r present", settings.admin_username)
     finally:
         store.close()
     return 0

@@ -310,8 +310,6 @@ def main() -> None:
             **STORES[args.store],
         }
         server = start_server(data_dir, env)
-        # The backend as the server reports it: the table names what was measured.
-        backend = httpx.get(server.url + "/api/health", timeout=10).json()["backend"]
         port = free_port()
         bare = subprocess.Popen(
             [
@@ -330,6 +328,8 @@ def main() -> None:
         )
         bare_url = f"http://127.0.0.1:{port}"
         try:
+            # The backend as the server reports it: the table names what was measured.
+            backend = httpx.get(server.url + "/api/health", timeout=10).json()["backend"]
             headers, states, ids = prepare(server.url, args.states, args.policy)
             world = World(ids)
             for _ in range(100):

@@ -140,20 +140,23 @@ def _check_world(
     checks say the same for its options)."""
     if family not in FAMILIES:
         raise EngineError(f"unknown world family {family!r} (known: {FAMILIES})")
-    for name, value, low in (("n_campaigns", n_campaigns, 1), ("timesteps", timesteps, 1)):
+    for name, value, low in (("n_campaigns", n_campaigns, 2), ("timesteps", timesteps, 1)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise EngineError(f"{name} must be an integer of at least {low} (got {value!r})")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise EngineError(f"seed must be a non-negative integer (got {seed!r})")
-    for name, value, low, high in (
-        ("drift", drift, 0.0, np.inf),
-        ("seasonality", seasonality, -1.0, 1.0),
-        ("value_cv", value_cv, 0.0, np.inf),
+    # A drift above 1 (a log-amplitude walk of sd 1 a timestep) overflows amplitudes within a
+    # long run; values per conversion are gamma-distributed, so their cv must be positive.
+    for name, value, low, high, low_open in (
+        ("drift", drift, 0.0, 1.0, False),
+        ("seasonality", seasonality, -1.0, 1.0, False),
+        ("value_cv", value_cv, 0.0, 10.0, True),
     ):
-        if not (isinstance(value, (int, float, np.number)) and low <= value <= high):
-            raise EngineError(f"{name} must be in [{low:g}, {high:g}] (got {value!r})")
-        if not np.isfinite(value):
-            raise EngineError(f"{name} must be finite (got {value!r})")
+        number = isinstance(value, (int, float, np.integer, np.floating))
+        above = number and (low < value if low_open else low <= value)
+        if isinstance(value, bool) or not (above and value <= high):
+            left = "(" if low_open else "["
+            raise EngineError(f"{name} must be in {left}{low:g}, {high:g}] (got {value!r})")
 
 
 def make_world(
@@ -478,7 +481,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="pacing step (share points)",
     )
     parser.add_argument(
-        "--drift", type=_real(0.0, np.inf), default=0.0, help="sd of log-amplitude walk"
+        "--drift", type=_real(0.0, 1.0), default=0.0, help="sd of log-amplitude walk"
     )
     parser.add_argument(
         "--seasonality", type=_real(-1.0, 1.0), default=0.0, help="weekly relative swing"

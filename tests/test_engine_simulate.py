@@ -29,7 +29,8 @@ def test_worlds_are_reproducible_and_differ_by_seed():
     ("arguments", "named"),
     [
         ({"family": "linear"}, "family"),
-        ({"n_campaigns": 0}, "n_campaigns"),
+        ({"n_campaigns": 1}, "n_campaigns"),
+        ({"n_campaigns": True}, "n_campaigns"),
         ({"n_campaigns": 2.5}, "n_campaigns"),
         ({"timesteps": 0}, "timesteps"),
         ({"seed": -1}, "seed"),
@@ -37,7 +38,10 @@ def test_worlds_are_reproducible_and_differ_by_seed():
         ({"drift": float("inf")}, "drift"),
         ({"seasonality": 1.5}, "seasonality"),
         ({"seasonality": float("nan")}, "seasonality"),
+        ({"drift": 5.0}, "drift"),
+        ({"drift": True}, "drift"),
         ({"value_cv": -1.0}, "value_cv"),
+        ({"value_cv": 0.0}, "value_cv"),
     ],
 )
 def test_a_world_no_run_can_use_is_refused_naming_the_argument(arguments, named):
@@ -45,6 +49,15 @@ def test_a_world_no_run_can_use_is_refused_naming_the_argument(arguments, named)
     given = {"family": "negexp", "n_campaigns": 3, "timesteps": 5, "seed": 0, **arguments}
     with pytest.raises(EngineError, match=named):
         make_world(**given)
+
+
+def test_worlds_take_numpy_numbers_and_the_ends_of_every_range():
+    world = make_world("hill", np.int64(2), np.int32(3), seed=np.uint8(1), drift=1, value_cv=10)
+    assert world.n_campaigns == 2 and world.amplitude.shape == (3, 2)
+    edges = make_world("negexp", 2, 30, 0, drift=1.0, seasonality=-1.0, value_cv=np.float32(0.1))
+    assert np.isfinite(edges.amplitude).all()
+    revenue = edges.observe(np.full(2, 5000.0), 3, np.random.default_rng(0))["revenue"]
+    assert np.isfinite(revenue).all()
 
 
 def test_drift_and_seasonality_move_the_curves_over_time():

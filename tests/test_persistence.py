@@ -327,6 +327,8 @@ def test_initialize_script_does_not_call_a_client_user_named_by_admin_username_t
     assert "Admin user 'admin' present" in messages["admin"]
     assert any("without the admin scope" in message for message in messages["ana"])
     assert not any("present" in message for message in messages["ana"]), messages["ana"]
+    assert not any("Database ready" in message for message in messages["ana"]), messages["ana"]
+    assert any("no admin user 'ana'" in message for message in messages["ana"])
 
 
 @pytest.mark.parametrize(
