@@ -161,7 +161,10 @@ class Policy:
 
         What a learning policy keeps of the run instead of its raw observations: running sums,
         so the state and a step's cost stay the same however long the run. `context.stats`
-        is the updated value when `propose` runs. Must not modify `stats`.
+        is the updated value when `propose` runs. Must not modify `stats`, and must read
+        nothing of `context` but its observations (`observed`, `spend`, `value`), `t`,
+        `settings`, `params` and `n_campaigns`: `refold` folds finished timesteps again
+        without their bounds, shares or active campaigns.
         """
         return None
 
@@ -323,7 +326,9 @@ class Policy:
         timesteps. Spend corrected up or down re-paces the budget left over the timesteps to
         come, and the policy's statistics are folded again from the first timestep, so the next
         decision learns from the corrected numbers as if they had come in time. The current
-        timestep's budgets stand: they were handed out already.
+        timestep's budgets stand (they were handed out already) unless the corrected spend
+        leaves less than they add up to: then they shrink to what is left, shares kept, so the
+        run never plans beyond its budget.
         """
         state = self._load(state)
         n_campaigns = len(state["shares"])
@@ -342,11 +347,17 @@ class Policy:
             metric: np.array([row[metric] for row in rows], dtype=float).reshape(-1, n_campaigns)
             for metric in METRICS
         } | {"planned": np.array(budgets, dtype=float).reshape(-1, n_campaigns)}
+        remaining = _remaining(settings["budget"], spent)
         state.update(
             spent=spent,
-            remaining=_remaining(settings["budget"], spent),
+            remaining=remaining,
             stats=self._folded(table, state["t"], settings, np.array(state["shares"], dtype=float)),
         )
+        if state["timestep_budget"] > remaining:
+            state.update(
+                timestep_budget=remaining,
+                budgets=(np.array(state["shares"], dtype=float) * remaining).tolist(),
+            )
         return state
 
     def _folded(

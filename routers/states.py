@@ -20,6 +20,7 @@ from utils.deps import (
 from utils.pagination import PageParams, paginate
 from utils.timesteps import (
     InvalidRequest,
+    Recorded,
     StateConflict,
     advance_served,
     check_timestep_ran,
@@ -27,9 +28,10 @@ from utils.timesteps import (
     finished_rows,
     history_rows,
     metric_rows,
-    record_metrics,
+    refold_served,
     set_paused,
     state_view,
+    store_metrics,
 )
 
 router = APIRouter(prefix="/states", tags=["states"], responses=TENANT_ERRORS)
@@ -45,7 +47,7 @@ _REFOLD_CONFLICT = errors(
     409,
     described={
         409: "A late correction's rows are recorded, but the state kept changing while they "
-        "were folded into its engine (rare): post a changed row again. `detail` holds "
+        "were folded into its engine (rare): post the same rows again. `detail` holds "
         "`message` and `current_time`"
     },
 )
@@ -126,19 +128,29 @@ def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
 
 
 @router.post("/{state_id}/metrics", response_model=MetricsOut, responses=_REFOLD_CONFLICT)
-@runs_on_store
-def post_metrics(
-    state_id: str, body: MetricsPost, tenant: WriteTenant, store: StoreDep
+async def post_metrics(
+    state_id: str,
+    body: MetricsPost,
+    tenant: WriteTenant,
+    store: StoreDep,
+    decisions: DecisionsDep,
 ) -> MetricsOut:
     """Record what happened in a timestep; reposting a campaign's row replaces it.
 
     An earlier timestep is a late correction: its history row shows it, the run's remaining
-    budget is re-paced on the corrected spend, and the next decision learns from the
-    corrected numbers as if they had come in time (the decisions already taken stand).
+    budget is re-paced on the corrected spend (the current timestep's budgets shrink if less
+    is left than they add up to), and the next decision learns from the corrected numbers
+    as if they had come in time (the decisions already taken stand).
     """
-    doc = _load(store, tenant, state_id)
+
+    def stored() -> tuple[dict, Recorded]:
+        doc = _load(store, tenant, state_id)
+        return doc, store_metrics(store, doc, body)
+
     try:
-        correction = record_metrics(store, doc, body)
+        doc, recorded = await store.call(stored)
+        if recorded.refold:
+            await refold_served(store, decisions, doc)
     except InvalidRequest as error:
         raise HTTPException(422, detail=str(error)) from error
     except StateConflict as error:
@@ -147,7 +159,7 @@ def post_metrics(
         state_id=doc["_id"],
         timestep=body.timestep,
         recorded=len(body.metrics),
-        correction=correction,
+        correction=recorded.correction,
     )
 
 

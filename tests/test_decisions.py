@@ -21,7 +21,7 @@ from engine.simulate import make_world
 from fast import create_app
 from tests.conftest import client_user, make_settings
 from tests.test_states import make_campaigns, make_state
-from utils.decisions import DecisionPool, decide, engine_text
+from utils.decisions import DecisionPool, decide, engine_text, refolded
 
 POLICY = {"name": "curve", "params": {}}
 
@@ -102,6 +102,23 @@ def test_a_cancelled_decision_leaves_no_answer_behind(pool):
     assert any(landed)
 
 
+def test_workers_refold_exactly_as_the_api_process(pool):
+    inputs = _run_inputs(steps=4)
+    policy = make_policy(POLICY["name"], POLICY["params"])
+    state = policy.init(5, {"budget": 5000.0, "timesteps": 5, "seed": 11})
+    planned = []
+    for _, observations, active in inputs:
+        planned.append(list(state["budgets"]))
+        state, _ = policy.advance(state, observations, active)
+    observations = [
+        {key: [float(x) for x in values] for key, values in row.items()} for _, row, _ in inputs
+    ]
+    observations[1]["revenue"] = [0.0] * 5
+    here = refolded(POLICY, engine_text(state), observations, planned)
+    there = asyncio.run(pool.refold(POLICY, engine_text(state), observations, planned))
+    assert there == here and here.engine != engine_text(state)
+
+
 def test_no_workers_means_deciding_in_process():
     pool = DecisionPool(0)
     with pytest.raises(RuntimeError, match="no workers"):
@@ -110,7 +127,8 @@ def test_no_workers_means_deciding_in_process():
 
 
 def _timestep_loop(backend: str, data_dir: Path, workers: int) -> list[dict]:
-    """Budgets and history of a 5-timestep curve state driven over HTTP."""
+    """Budgets and history of a 5-timestep curve state driven over HTTP, timestep 0's first
+    campaign corrected (more spend, less revenue) once timestep 2 is decided."""
     settings = make_settings(backend, data_dir, decision_workers=workers)
     with TestClient(create_app(settings)) as client:
         headers = client_user(client, "planner")
@@ -127,6 +145,13 @@ def _timestep_loop(backend: str, data_dir: Path, workers: int) -> list[dict]:
             response = client.post(f"/api/states/{sid}/next", headers=headers)
             assert response.status_code == 200, response.text
             state = response.json()
+            if t == 2:
+                late = {"campaign_id": ids[0], "spend": seen[0][ids[0]] + 50, "revenue": 1.0}
+                body = {"timestep": 0, "metrics": [late]}
+                corrected = client.post(f"/api/states/{sid}/metrics", json=body, headers=headers)
+                assert corrected.json()["correction"] is True
+                state = client.get(f"/api/states/{sid}", headers=headers).json()
+                assert state["remaining"] == pytest.approx(response.json()["remaining"] - 50)
             seen.append(state["budgets"])
         again = client.post(f"/api/states/{sid}/next", headers=headers)
         assert again.status_code == 409 and state["status"] == "completed"
@@ -141,8 +166,9 @@ def _not_here(*args: object) -> None:
 
 def test_api_decides_the_same_with_or_without_workers(backend, tmp_path, monkeypatch):
     without = _timestep_loop(backend, tmp_path / "without", workers=0)
-    # With workers, every decision is made in a worker: none in this (the API) process.
+    # With workers, every decision and refold is made in a worker: none in the API process.
     monkeypatch.setattr("utils.timesteps.decide", _not_here)
+    monkeypatch.setattr("utils.timesteps.refolded", _not_here)
     with_workers = _timestep_loop(backend, tmp_path / "with", workers=1)
     assert with_workers == without
     assert len(without) == 11 and without[0] != without[-6]

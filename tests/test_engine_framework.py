@@ -284,6 +284,22 @@ def test_refolding_unreported_spend_counts_the_planned_budget_then_the_report():
     assert reported["remaining"] == pytest.approx(940.0)
     overspent = policy.refold(state, [{"spend": [2000.0, 0.0]}], [[50.0, 50.0]])
     assert overspent["remaining"] == 0.0 and overspent["spent"] == 2000.0
+    assert overspent["timestep_budget"] == 0.0 and overspent["budgets"] == [0.0, 0.0]
+
+
+def test_refolding_never_plans_beyond_the_budget():
+    """A correction leaving less than the current timestep's budgets shrinks them to what is
+    left, shares kept: spent plus the timestep's budget stays within the run's budget."""
+    policy = make_policy("thompson")
+    state, _ = spend_all(policy, policy.init(2, BASE))
+    shares = state["shares"]
+    refolded = policy.refold(state, [{"spend": [900.0, 50.0], "revenue": [1.0, 1.0]}], [[50, 50]])
+    assert refolded["remaining"] == pytest.approx(50.0)
+    assert refolded["timestep_budget"] == pytest.approx(50.0)
+    assert refolded["budgets"] == pytest.approx([share * 50.0 for share in shares])
+    assert refolded["spent"] + refolded["timestep_budget"] <= BASE["budget"] + 1e-9
+    refolded, _ = spend_all(policy, refolded)
+    assert refolded["spent"] == pytest.approx(BASE["budget"]) and refolded["done"]
 
 
 @pytest.mark.parametrize(

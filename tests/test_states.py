@@ -391,6 +391,50 @@ def _next(client, headers, sid):
     return response.json()
 
 
+def test_a_correction_leaving_less_than_the_timestep_shrinks_its_budgets(client, tenant, state):
+    sid, headers, url = state["id"], tenant.headers, f"/api/states/{state['id']}"
+    _report(client, headers, sid, 0, state["budgets"])
+    advanced = client.post(f"{url}/next", headers=headers).json()
+    first = state["campaign_ids"][0]
+    body = {"timestep": 0, "metrics": [{"campaign_id": first, "spend": 2800.0}]}
+    assert client.post(f"{url}/metrics", json=body, headers=headers).status_code == 200
+    now = client.get(url, headers=headers).json()
+    left = 3000.0 - 2800.0 - 200.0
+    assert now["remaining"] == pytest.approx(left)
+    assert sum(now["budgets"].values()) == pytest.approx(left)
+    for cid, share in advanced["allocation"].items():
+        assert now["budgets"][cid] == pytest.approx(share * left)
+    assert client.get(f"{url}/budget", headers=headers).json() == now["budgets"]
+
+
+def test_a_correction_that_could_not_be_folded_in_is_folded_when_posted_again(
+    client, tenant, state, monkeypatch
+):
+    """A refold that lost every compare-and-set answers 409 with the rows stored; posting the
+    same rows again folds them in, although nothing in them changed."""
+    from utils import timesteps
+
+    sid, headers, url = state["id"], tenant.headers, f"/api/states/{state['id']}"
+    _report(client, headers, sid, 0, state["budgets"])
+    client.post(f"{url}/next", headers=headers)
+    first = state["campaign_ids"][0]
+    body = {"timestep": 0, "metrics": [{"campaign_id": first, "spend": 400.0}]}
+    monkeypatch.setattr(timesteps, "_REFOLD_ATTEMPTS", 0)
+    refused = client.post(f"{url}/metrics", json=body, headers=headers)
+    assert refused.status_code == 409, refused.text
+    assert "post the same rows again" in refused.json()["detail"]["message"]
+    assert client.get(url, headers=headers).json()["remaining"] == pytest.approx(2700.0)
+    monkeypatch.setattr(timesteps, "_REFOLD_ATTEMPTS", 10)
+    again = client.post(f"{url}/metrics", json=body, headers=headers)
+    assert again.status_code == 200 and again.json()["correction"] is True
+    spent_more = 400.0 - state["budgets"][first]
+    assert client.get(url, headers=headers).json()["remaining"] == pytest.approx(2700 - spent_more)
+    version = client.app.state.store.collection("states").get({"_id": sid})["version"]
+    assert client.post(f"{url}/metrics", json=body, headers=headers).status_code == 200
+    after = client.app.state.store.collection("states").get({"_id": sid})["version"]
+    assert after == version, "a repost the engine has seen refolds nothing"
+
+
 def test_a_late_correction_is_learnt_as_if_it_had_come_in_time(client, tenant, campaigns):
     """Two runs of one seed: one told timestep 0's revenue in time, the other told revenue that
     ranks the campaigns the other way round, corrected after deciding timestep 1. Once both

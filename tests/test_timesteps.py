@@ -430,3 +430,11 @@ def test_metrics_reported_after_next_wrote_are_a_correction(client, tenant):
     assert store.run(lambda: record_metrics(store, stale, body)) is True
     row = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
     assert row["items"][0]["corrected_at"] is not None
+    # And the engine folded it in: 150 spent where 150 was planned for that campaign, and the
+    # other campaign's planned 150 counted as spent.
+    now = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert now["remaining"] == pytest.approx(3000 - 300)
+    body = MetricsPost(timestep=0, metrics=[{"campaign_id": ids[1], "spend": 30}])
+    assert store.run(lambda: record_metrics(store, stale, body)) is True
+    now = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert now["remaining"] == pytest.approx(3000 - 150 - 30)

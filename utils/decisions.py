@@ -85,6 +85,23 @@ def decide(
     return decision_of(new_state)
 
 
+def refolded(
+    policy: dict[str, Any],
+    engine: str,
+    observations: list[dict[str, list]],
+    planned: list[list[float]],
+) -> Decision:
+    """The stored engine refolded from every finished timestep (a late correction): its budget
+    left and allocation, with the statistics the next decision learns from.
+
+    Raises engine.EngineError when the timesteps given do not fit the stored state.
+    """
+    return decision_of(policy_for(policy).refold(engine_state(engine), observations, planned))
+
+
+# What a worker runs, by name: every task takes plain data and answers a Decision.
+_TASKS = {"decide": decide, "refold": refolded}
+
 _HEADER = struct.Struct("!Q")
 
 
@@ -106,8 +123,8 @@ def _frame(value: object) -> bytes:
 
 
 def _serve(sock: socket.socket) -> None:
-    """A worker's loop: (policy, engine, observations, active) in, ("ok", Decision) or
-    ("error", exception) out (None in, ("ok", None) out: ready), until the socket closes."""
+    """A worker's loop: (task name, arguments) in, ("ok", Decision) or ("error", exception)
+    out (None in, ("ok", None) out: ready), until the socket closes."""
     sock.setblocking(True)
     while True:
         try:
@@ -115,7 +132,10 @@ def _serve(sock: socket.socket) -> None:
         except (EOFError, OSError):
             return
         try:
-            answer: tuple[str, object] = ("ok", None if arguments is None else decide(*arguments))
+            answer: tuple[str, object] = (
+                "ok",
+                None if arguments is None else _TASKS[arguments[0]](*arguments[1]),
+            )
         except Exception as error:
             answer = ("error", error)
         try:
@@ -185,7 +205,8 @@ class _Worker:
 
 
 class DecisionPool:
-    """Worker processes that run `decide`; with 0 workers, callers decide in their own process.
+    """Worker processes that run `decide` (and `refolded`, for late corrections); with 0
+    workers, callers run them in their own process.
 
     Each worker is a process started with `spawn` (the API process has threads, which `fork`
     would copy half-way through their work) that imports only the engine, and a socket the
@@ -230,14 +251,27 @@ class DecisionPool:
         active: list[bool],
     ) -> Decision:
         """`decide` in a worker process, awaited without blocking the event loop."""
+        return await self._run("decide", (policy, engine, observations, active))
+
+    async def refold(
+        self,
+        policy: dict[str, Any],
+        engine: str,
+        observations: list[dict[str, list]],
+        planned: list[list[float]],
+    ) -> Decision:
+        """`refolded` in a worker process, awaited without blocking the event loop."""
+        return await self._run("refold", (policy, engine, observations, planned))
+
+    async def _run(self, task: str, arguments: tuple) -> Decision:
         if not self.workers:
-            raise RuntimeError("this pool has no workers: call decide() in process")
-        arguments = (policy, engine, observations, active)
+            raise RuntimeError(f"this pool has no workers: call {task} in process")
+        message = (task, arguments)
         worker = await self._acquire()
         try:
             for attempt in range(2):
                 try:
-                    return await worker.call(arguments)
+                    return await worker.call(message)
                 except WorkerDied:
                     if attempt:
                         raise

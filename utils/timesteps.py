@@ -30,6 +30,7 @@ from utils.decisions import (
     engine_state,
     engine_text,
     policy_for,
+    refolded,
 )
 
 logger = logging.getLogger("oktopus.timesteps")
@@ -195,18 +196,36 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
     return store.collection("states").insert(doc)
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """What storing a timestep's metrics did: whether they were a late correction, and whether
+    the state's engine must be refolded for the engine to have seen them."""
+
+    correction: bool
+    refold: bool
+
+
 def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bool:
+    """`store_metrics`, then the refold it calls for, in this thread; True for a correction."""
+    recorded = store_metrics(store, state, body)
+    if recorded.refold:
+        refold_engine(store, state)
+    return recorded.correction
+
+
+def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Recorded:
     """Store a timestep's metrics (replacing earlier rows of the same campaign).
 
-    Returns True when the timestep was already finished: a late correction, which its history
-    row shows from then on (history reads metrics where they are stored, see `history_rows`).
-    Everything is checked before anything is written, so a rejected request stores nothing.
+    A finished timestep's rows are a late correction, which its history row shows from then on
+    (history reads metrics where they are stored, see `history_rows`), and which the state's
+    engine must be refolded for (`refold_engine`), unless the run is completed or the rows are
+    the ones it has seen. Everything is checked before anything is written, so a rejected
+    request stores nothing.
 
     Rows of the current timestep move the state's version on: a `next` deciding it meanwhile
     on the rows it read before then loses its compare-and-set and decides again with these,
     so what is answered as counting (not a correction) reaches the engine. When the timestep
     finished between the state's read and that bump, the rows are a correction after all.
-    A correction of a running state refolds its engine (`refold_engine`).
     """
     ids = set(state["campaign_ids"])
     unknown = [row.campaign_id for row in body.metrics if row.campaign_id not in ids]
@@ -227,7 +246,9 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
             if {k: v for k, v in stored.get(cid, {}).items() if k != "recorded_at"} != row
         }
         if not rows:
-            return correction
+            # Unchanged, yet maybe never folded in: a refold that lost every compare-and-set
+            # (409) or a crash after the rows were stored. Posting them again completes it.
+            return Recorded(correction, _refold_owed(store, state, key, stored))
     store.collection("metrics").upsert(
         {"_id": key},
         {
@@ -243,65 +264,128 @@ def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bo
         correction = not store.collection("states").set_if(
             {"_id": state["_id"], "current_time": body.timestep}, {"$inc": {"version": 1}}
         )
-    if correction:
-        refold_engine(store, state)
-    return correction
+    return Recorded(correction, correction and state["status"] != "completed")
+
+
+def _refold_owed(store: Store, state: dict[str, Any], key: str, stored: dict[str, Any]) -> bool:
+    """Whether rows of a finished timestep came after both the decision that read them and
+    the state's last refold: then the engine has not seen them."""
+    recorded = [as_utc(row["recorded_at"]) for row in stored.values() if row.get("recorded_at")]
+    decision = store.collection("history").get({"_id": key}) or {}
+    seen = [as_utc(at) for at in (decision.get("decided_at"), state.get("refolded_at")) if at]
+    return bool(recorded) and max(recorded) > max(seen, default=max(recorded))
+
+
+@dataclass(frozen=True)
+class PendingRefold:
+    """What refolding a state reads from the store: the engine refolds it, anywhere."""
+
+    state: dict[str, Any]
+    observations: list[dict[str, list]]
+    planned: list[list[float]]
+    read_at: datetime
 
 
 def refold_engine(store: Store, state: dict[str, Any]) -> None:
     """A running state's engine refolded from every finished timestep's metrics as stored now
-    (engine `Policy.refold`): corrected spend re-paces the budget left, corrected numbers are
-    learnt from at the next decision. Written by compare-and-set on the state's version, so a
-    `next` that read the state before loses its own and decides again on the refolded one; a
-    state changed meanwhile is read again and refolded afresh. A completed run has nothing
-    left to pace or decide, and keeps its engine as it ended."""
+    (engine `Policy.refold`), in this thread: corrected spend re-paces the budget left,
+    corrected numbers are learnt from at the next decision. Written by compare-and-set on the
+    state's version, so a `next` that read the state before loses its own and decides again
+    on the refolded one; a state changed meanwhile is read again and refolded afresh. A
+    completed run has nothing left to pace or decide, and keeps its engine as it ended."""
     for _ in range(_REFOLD_ATTEMPTS):
-        finished = state["current_time"]
-        if state["status"] == "completed" or finished == 0:
+        pending = pending_refold(store, state["_id"])
+        if pending is None:
             return
-        keys = [_timestep_key(state["_id"], t) for t in range(finished)]
-        decided = {
-            doc["timestep"]: doc["budgets"]
-            for doc in store.collection("history").find(
-                {"_id": {"$in": keys}}, projection={"timestep": 1, "budgets": 1}
-            )
-        }
-        reported = {
-            doc["timestep"]: doc.get("rows", {})
-            for doc in store.collection("metrics").find({"_id": {"$in": keys}})
-        }
-        ids = state["campaign_ids"]
-        if any(set(decided.get(t) or {}) != set(ids) for t in range(finished)):
-            logger.error("State %s lacks finished history rows: not refolded", state["_id"])
+        step = pending.state
+        decision = refolded(step["policy"], step["engine"], pending.observations, pending.planned)
+        if commit_refold(store, pending, decision):
             return
-        observations = [
-            _observations(state, _campaign_rows(ids, reported.get(t, {}))) for t in range(finished)
-        ]
-        planned = [[decided[t][cid] for cid in ids] for t in range(finished)]
-        engine = policy_for(state["policy"]).refold(
-            engine_state(state["engine"]), observations, planned
+    raise _refold_conflict(state)
+
+
+async def refold_served(store: Store, pool: DecisionPool, state: dict[str, Any]) -> None:
+    """`refold_engine` for an API request: the refold made in the pool's workers between one
+    store call that reads and one that writes (or, with no workers, all of it in one store
+    call), as `advance_served` does for a decision: a long run's refold holds up no other
+    request."""
+    if not pool.workers:
+        await store.call(lambda: refold_engine(store, state))
+        return
+    for _ in range(_REFOLD_ATTEMPTS):
+        pending = await store.call(functools.partial(pending_refold, store, state["_id"]))
+        if pending is None:
+            return
+        step = pending.state
+        decision = await pool.refold(
+            step["policy"], step["engine"], pending.observations, pending.planned
         )
-        refolded = store.collection("states").set_if(
-            {"_id": state["_id"], "version": state["version"]},
-            {
-                "$set": {
-                    "engine": engine_text(engine),
-                    "remaining": engine["remaining"],
-                    "updated_at": utcnow(),
-                },
-                "$inc": {"version": 1},
-            },
-        )
-        if refolded:
+        if await store.call(functools.partial(commit_refold, store, pending, decision)):
             return
-        fresh = store.collection("states").get({"_id": state["_id"]})
-        if fresh is None:
-            return  # deleted meanwhile: nothing left to refold
-        state = fresh
-    raise StateConflict(
+    raise _refold_conflict(state)
+
+
+def _refold_conflict(state: dict[str, Any]) -> StateConflict:
+    return StateConflict(
         "The metrics are recorded, but the state kept changing while they were folded into "
-        "its engine: post a changed row again to retry",
+        "its engine: post the same rows again to retry",
         state["current_time"],
+    )
+
+
+def pending_refold(store: Store, state_id: str) -> PendingRefold | None:
+    """The state as it is now (a caller's copy may predate a `next` that finished a timestep)
+    and every finished timestep's budgets and metrics; None when there is nothing to refold:
+    the state was deleted, has completed, or has finished no timestep."""
+    state = store.collection("states").get({"_id": state_id})
+    if state is None or state["status"] == "completed" or state["current_time"] == 0:
+        return None
+    read_at = utcnow()
+    finished = state["current_time"]
+    keys = [_timestep_key(state["_id"], t) for t in range(finished)]
+    decided = {
+        doc["timestep"]: doc["budgets"]
+        for doc in store.collection("history").find(
+            {"_id": {"$in": keys}}, projection={"timestep": 1, "budgets": 1}
+        )
+    }
+    reported = {
+        doc["timestep"]: doc.get("rows", {})
+        for doc in store.collection("metrics").find({"_id": {"$in": keys}})
+    }
+    ids = state["campaign_ids"]
+    if any(set(decided.get(t) or {}) != set(ids) for t in range(finished)):
+        raise StateConflict(
+            "The metrics are recorded, but the state's history lacks a finished timestep's "
+            "budgets, so they cannot be folded into its engine",
+            finished,
+        )
+    return PendingRefold(
+        state=state,
+        observations=[
+            _observations(state, _campaign_rows(ids, reported.get(t, {}))) for t in range(finished)
+        ],
+        planned=[[decided[t][cid] for cid in ids] for t in range(finished)],
+        read_at=read_at,
+    )
+
+
+def commit_refold(store: Store, pending: PendingRefold, decision: Decision) -> bool:
+    """Write a refolded engine by compare-and-set on the version it was read at; False when
+    the state changed meanwhile. `refolded_at` says which rows it saw: every row recorded
+    before it read them."""
+    state = pending.state
+    return store.collection("states").set_if(
+        {"_id": state["_id"], "version": state["version"]},
+        {
+            "$set": {
+                "engine": decision.engine,
+                **_allocation_fields(decision, state["campaign_ids"]),
+                "refolded_at": pending.read_at,
+                "updated_at": utcnow(),
+            },
+            "$inc": {"version": 1},
+        },
     )
 
 
