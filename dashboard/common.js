@@ -182,15 +182,19 @@ const PAGES = [
 async function logOut() {
   const token = session.token;
   if (token) {
+    // A server that accepts the call but never answers must not keep the page logged in.
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 5000);
     try {
-      // A server that accepts the call but never answers must not keep the page logged in.
       await fetch("/api/auth/logout", {
         method: "POST",
         headers: { Authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(5000),
+        signal: abort.signal,
       });
     } catch {
       // Offline, down or too slow: the local session ends all the same.
+    } finally {
+      clearTimeout(timer);
     }
   }
   session.clear();

@@ -43,6 +43,10 @@ BENCHMARK_POLICIES: tuple[str, ...] = (
 TIMESTEP_BUDGET = 10_000.0
 """Budget per timestep of every world; only ratios matter, this keeps counts realistic."""
 WEEK = 7
+MAX_WALK = 20.0
+"""Largest drift x sqrt(timesteps): prices are set so that a campaign's best conversion rate
+is realistic at its highest amplitude over the run, and a walk much wider than this makes its
+ordinary amplitudes worth so little a click that clicks overflow a Poisson draw."""
 
 
 @dataclass(frozen=True)
@@ -145,8 +149,8 @@ def _check_world(
             raise EngineError(f"{name} must be an integer of at least {low} (got {value!r})")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise EngineError(f"seed must be a non-negative integer (got {seed!r})")
-    # A drift above 1 (a log-amplitude walk of sd 1 a timestep) overflows amplitudes within a
-    # long run; values per conversion are gamma-distributed, so their cv must be positive.
+    # Values per conversion are gamma-distributed, so their cv must be positive. Drift is the
+    # sd of a log-amplitude walk a timestep; see MAX_WALK for how far the whole walk may go.
     for name, value, low, high, low_open in (
         ("drift", drift, 0.0, 1.0, False),
         ("seasonality", seasonality, -1.0, 1.0, False),
@@ -157,6 +161,11 @@ def _check_world(
         if isinstance(value, bool) or not (above and value <= high):
             left = "(" if low_open else "["
             raise EngineError(f"{name} must be in {left}{low:g}, {high:g}] (got {value!r})")
+    if drift * np.sqrt(timesteps) > MAX_WALK:
+        raise EngineError(
+            f"drift x sqrt(timesteps) must be at most {MAX_WALK:g} (got {drift:g} x "
+            f"sqrt({timesteps})): a wilder walk outgrows the simulated clicks"
+        )
 
 
 def make_world(
@@ -508,6 +517,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"argument --policies: {name} handles at most {most} campaigns "
                 f"(--campaigns is {','.join(map(str, args.campaigns))})"
             )
+    walk = args.drift * np.sqrt(max(args.timesteps))
+    if walk > MAX_WALK:
+        parser.error(
+            f"argument --drift: drift x sqrt(timesteps) must be at most {MAX_WALK:g} "
+            f"(got {args.drift:g} with --timesteps up to {max(args.timesteps)})"
+        )
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     cells = benchmark(
         args.policies,

@@ -39,6 +39,7 @@ def test_worlds_are_reproducible_and_differ_by_seed():
         ({"seasonality": 1.5}, "seasonality"),
         ({"seasonality": float("nan")}, "seasonality"),
         ({"drift": 5.0}, "drift"),
+        ({"drift": 1.0, "timesteps": 401}, "drift x sqrt"),
         ({"drift": True}, "drift"),
         ({"value_cv": -1.0}, "value_cv"),
         ({"value_cv": 0.0}, "value_cv"),
@@ -58,6 +59,16 @@ def test_worlds_take_numpy_numbers_and_the_ends_of_every_range():
     assert np.isfinite(edges.amplitude).all()
     revenue = edges.observe(np.full(2, 5000.0), 3, np.random.default_rng(0))["revenue"]
     assert np.isfinite(revenue).all()
+
+
+@pytest.mark.parametrize(("drift", "timesteps"), [(1.0, 400), (0.2, 10_000)])
+def test_the_wildest_walk_allowed_still_reports_clicks(drift, timesteps):
+    for seed in range(3):
+        world = make_world("negexp", 3, timesteps, seed, drift=drift)
+        rng = np.random.default_rng(seed)
+        for t in (0, timesteps // 2, timesteps - 1):
+            observed = world.observe(np.full(3, 4000.0), t, rng)
+            assert np.isfinite(observed["clicks"]).all() and np.isfinite(observed["revenue"]).all()
 
 
 def test_drift_and_seasonality_move_the_curves_over_time():
@@ -156,6 +167,14 @@ def test_command_line_refuses_an_option_no_run_can_take_naming_it(capsys, option
         main([*base, option, "--png=", "--no-progress"])
     assert stopped.value.code == 2
     assert f"argument {named}" in capsys.readouterr().err
+
+
+def test_command_line_refuses_a_walk_too_wild_for_the_longest_run(capsys):
+    base = ["--quick", "--policies=uniform", "--families=negexp", "--seeds=1", "--png="]
+    with pytest.raises(SystemExit) as stopped:
+        main([*base, "--drift=1", "--timesteps=30,500", "--no-progress"])
+    assert stopped.value.code == 2
+    assert "drift x sqrt(timesteps) must be at most 20" in capsys.readouterr().err
 
 
 def test_table_pools_runs_into_mean_worst_run_and_worst_seed():
