@@ -6,7 +6,8 @@ Each policy plays a negexp world of K campaigns for `history` timesteps; then th
 `uniform` policy: the same framework work (validation, pacing, projection, state) around a
 trivial decision. A JSON round trip of the state (what storing and loading it costs anyway) is
 shown for scale, and `curve` without its S-shaped curve family ("curve, concave") for what that
-family costs a decision.
+family costs a decision. "curve refold" is what a late correction costs once: `Policy.refold`
+folding every one of the `history` timesteps again (run in a decision worker, not per step).
 
     python -m benchmarks.decision_step [--campaigns 20] [--history 30 90] [--repeats 200]
 """
@@ -14,6 +15,7 @@ family costs a decision.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
@@ -42,13 +44,23 @@ def state_after(
     policy_name: str, n_campaigns: int, history: int, params: dict | None = None
 ) -> tuple:
     """A policy, its state after `history` timesteps of a world, and the next report."""
+    policy, state, report, _, _ = played(policy_name, n_campaigns, history, params)
+    return policy, state, report
+
+
+def played(policy_name: str, n_campaigns: int, history: int, params: dict | None = None) -> tuple:
+    """`state_after`'s policy, state and next report, and every finished timestep's reports
+    and budgets (what `Policy.refold` takes)."""
     world = make_world("negexp", n_campaigns, history + 1, seed=0)
     policy = make_policy(policy_name, params)
     state = policy.init(n_campaigns, {"budget": 1e4 * (history + 2), "timesteps": history + 2})
     rng = np.random.default_rng(0)
+    reports, planned = [], []
     for t in range(history):
-        state, _ = policy.advance(state, world.observe(np.array(state["budgets"]), t, rng))
-    return policy, state, world.observe(np.array(state["budgets"]), history, rng)
+        planned.append(list(state["budgets"]))
+        reports.append(world.observe(np.array(state["budgets"]), t, rng))
+        state, _ = policy.advance(state, reports[-1])
+    return policy, state, world.observe(np.array(state["budgets"]), history, rng), reports, planned
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -77,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
             rows[label].append(
                 median_ms(lambda p=policy, s=state, r=report: p.advance(s, r), args.repeats)
             )
+    rows["curve refold"] = []
+    for history in args.history:
+        policy, state, _, reports, planned = played("curve", args.campaigns, history)
+        refold = functools.partial(policy.refold, state, reports, planned)
+        rows["curve refold"].append(median_ms(refold, max(args.repeats // 20, 3)))
     base = rows["uniform"]
     for name, times in rows.items():
         cells = "".join(f"{ms:>10.3f}{ms / b:>10.1f}" for ms, b in zip(times, base, strict=True))
