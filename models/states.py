@@ -165,7 +165,10 @@ class StateOut(BaseModel):
 class MetricsOut(BaseModel):
     state_id: str
     timestep: int
-    recorded: int
+    recorded: int = Field(
+        description="Rows written: a finished timestep's rows equal to the ones stored are not "
+        "written again, so reposting them answers 0."
+    )
     correction: bool = Field(description="True when the timestep was already finished.")
 
 

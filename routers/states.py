@@ -158,7 +158,7 @@ async def post_metrics(
     return MetricsOut(
         state_id=doc["_id"],
         timestep=body.timestep,
-        recorded=len(body.metrics),
+        recorded=recorded.written,
         correction=recorded.correction,
     )
 

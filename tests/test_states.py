@@ -469,10 +469,12 @@ def test_reposting_what_was_reported_is_no_correction(client, tenant, state):
     client.post(f"/api/states/{sid}/next", headers=tenant.headers)
     again = client.post(url, json=body, headers=tenant.headers)
     assert again.status_code == 200 and again.json()["correction"] is True
+    assert again.json()["recorded"] == 0
     history = f"/api/states/{sid}/history"
     assert client.get(history, headers=tenant.headers).json()["items"][0]["corrected_at"] is None
     changed = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 90}]}
-    assert client.post(url, json=changed, headers=tenant.headers).status_code == 200
+    written = client.post(url, json=changed, headers=tenant.headers)
+    assert written.status_code == 200 and written.json()["recorded"] == 1
     row = client.get(history, headers=tenant.headers).json()["items"][0]
     assert row["corrected_at"] is not None and row["metrics"][cid]["revenue"] == 90
 

@@ -203,6 +203,7 @@ class Recorded:
 
     correction: bool
     refold: bool
+    written: int
 
 
 def record_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> bool:
@@ -248,7 +249,7 @@ def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Rec
         if not rows:
             # Unchanged, yet maybe never folded in: a refold that lost every compare-and-set
             # (409) or a crash after the rows were stored. Posting them again completes it.
-            return Recorded(correction, _refold_owed(store, state, key, stored))
+            return Recorded(correction, _refold_owed(store, state, key, stored), 0)
     store.collection("metrics").upsert(
         {"_id": key},
         {
@@ -264,7 +265,7 @@ def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Rec
         correction = not store.collection("states").set_if(
             {"_id": state["_id"], "current_time": body.timestep}, {"$inc": {"version": 1}}
         )
-    return Recorded(correction, correction and state["status"] != "completed")
+    return Recorded(correction, correction and state["status"] != "completed", len(rows))
 
 
 def _refold_owed(store: Store, state: dict[str, Any], key: str, stored: dict[str, Any]) -> bool:
