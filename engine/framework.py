@@ -327,8 +327,8 @@ class Policy:
         come, and the policy's statistics are folded again from the first timestep, so the next
         decision learns from the corrected numbers as if they had come in time. The current
         timestep's budgets stand (they were handed out already) unless the corrected spend
-        leaves less than they add up to: then they shrink to what is left, shares kept, so the
-        run never plans beyond its budget.
+        leaves less than they add up to: then what is left is split anew, as near the shares
+        as the campaigns' bounds allow, so the run never plans beyond its budget.
         """
         state = self._load(state)
         n_campaigns = len(state["shares"])
@@ -354,9 +354,13 @@ class Policy:
             stats=self._folded(table, state["t"], settings, np.array(state["shares"], dtype=float)),
         )
         if state["timestep_budget"] > remaining:
+            mask = np.array(state["active"], dtype=bool)
+            lower, upper, spendable = self._bounds(settings, mask, remaining)
+            shares = project_shares(np.array(state["shares"], dtype=float), lower, upper)
             state.update(
-                timestep_budget=remaining,
-                budgets=(np.array(state["shares"], dtype=float) * remaining).tolist(),
+                timestep_budget=spendable,
+                shares=shares.tolist(),
+                budgets=(shares * spendable).tolist(),
             )
         return state
 

@@ -43,7 +43,7 @@ BENCHMARK_POLICIES: tuple[str, ...] = (
 TIMESTEP_BUDGET = 10_000.0
 """Budget per timestep of every world; only ratios matter, this keeps counts realistic."""
 WEEK = 7
-MAX_WALK = 20.0
+MAX_WALK = 5.0
 """Largest drift x sqrt(timesteps): prices are set so that a campaign's best conversion rate
 is realistic at its highest amplitude over the run, and a walk much wider than this makes its
 ordinary amplitudes worth so little a click that clicks overflow a Poisson draw."""
@@ -490,7 +490,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="pacing step (share points)",
     )
     parser.add_argument(
-        "--drift", type=_real(0.0, 1.0), default=0.0, help="sd of log-amplitude walk"
+        "--drift",
+        type=_real(0.0, 1.0),
+        default=0.0,
+        help="sd of the log-amplitude walk a timestep; drift x sqrt(timesteps) at most 5",
     )
     parser.add_argument(
         "--seasonality", type=_real(-1.0, 1.0), default=0.0, help="weekly relative swing"

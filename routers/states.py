@@ -47,7 +47,7 @@ _REFOLD_CONFLICT = errors(
     409,
     described={
         409: "A late correction's rows are recorded, but the state kept changing while they "
-        "were folded into its engine (rare): post the same rows again. `detail` holds "
+        "were folded into its engine: post the same rows again. `detail` holds "
         "`message` and `current_time`"
     },
 )

@@ -287,6 +287,16 @@ def test_refolding_unreported_spend_counts_the_planned_budget_then_the_report():
     assert overspent["timestep_budget"] == 0.0 and overspent["budgets"] == [0.0, 0.0]
 
 
+def test_refolding_shrinks_the_budgets_within_the_campaigns_bounds():
+    policy = make_policy("uniform")
+    settings = {**BASE, "min_budget": [None, 40.0, None]}
+    state, _ = spend_all(policy, policy.init(3, settings))
+    refolded = policy.refold(state, [{"spend": [900.0, 50.0, 0.0]}], [state["budgets"]])
+    assert refolded["remaining"] == pytest.approx(50.0)
+    assert refolded["budgets"][1] == pytest.approx(40.0)
+    assert sum(refolded["budgets"]) == pytest.approx(50.0)
+
+
 def test_refolding_never_plans_beyond_the_budget():
     """A correction leaving less than the current timestep's budgets shrinks them to what is
     left, shares kept: spent plus the timestep's budget stays within the run's budget."""

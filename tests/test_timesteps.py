@@ -418,6 +418,42 @@ def test_metrics_reported_while_next_decides_reach_the_engine(backend, tmp_path)
         assert row["metrics"][ids[0]]["revenue"] == 400 and row["corrected_at"] is None
 
 
+def test_a_refold_survives_reports_of_the_timestep_in_progress(client, tenant):
+    """Reports of the current timestep bump the state's version but leave a correction's
+    refold valid: its write goes through. A `next` in between invalidates it."""
+    from utils.decisions import refolded
+    from utils.timesteps import commit_refold, pending_refold
+
+    ids = make_campaigns(client, tenant.headers, n=2)
+    state = make_state(client, tenant.headers, ids).json()
+    sid, url = state["id"], f"/api/states/{state['id']}"
+    assert client.post(f"{url}/next", headers=tenant.headers).status_code == 200
+    store = client.app.state.store
+    body = {"timestep": 0, "metrics": [{"campaign_id": ids[0], "spend": 250}]}
+    assert client.post(f"{url}/metrics", json=body, headers=tenant.headers).status_code == 200
+    store.collection("metrics").upsert(
+        {"_id": f"{sid}:0"}, {"$set": {f"rows.{ids[1]}": {"spend": 50}}}
+    )
+
+    def refold_of(pending):
+        s = pending.state
+        return refolded(s["policy"], s["engine"], pending.observations, pending.planned)
+
+    pending = store.run(lambda: pending_refold(store, sid))
+    current = {"timestep": 1, "metrics": [{"campaign_id": ids[0], "spend": 10}]}
+    assert client.post(f"{url}/metrics", json=current, headers=tenant.headers).status_code == 200
+    assert store.run(lambda: commit_refold(store, pending, refold_of(pending))) is True
+    now = client.get(url, headers=tenant.headers).json()
+    assert now["remaining"] == pytest.approx(3000 - 250 - 50)
+
+    store.collection("metrics").upsert(
+        {"_id": f"{sid}:0"}, {"$set": {f"rows.{ids[1]}": {"spend": 60}}}
+    )
+    pending = store.run(lambda: pending_refold(store, sid))
+    assert client.post(f"{url}/next", headers=tenant.headers).status_code == 200
+    assert store.run(lambda: commit_refold(store, pending, refold_of(pending))) is False
+
+
 def test_metrics_reported_after_next_wrote_are_a_correction(client, tenant):
     """A report for timestep t read while t was current, stored after `next` finished t, is
     a late correction: the answer says so and history marks the row corrected."""

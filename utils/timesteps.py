@@ -59,8 +59,8 @@ class StateChanged(Exception):
 
 
 _ATTEMPTS = 3
-# A correction's refold loses its compare-and-set only to another write of the same state in
-# between (a `next`, a pause, a metrics post); ten in a row do not happen in practice.
+# A correction's refold loses its compare-and-set only to another write of the state's engine
+# in between (a `next`, a campaign re-balance, another correction's refold).
 _REFOLD_ATTEMPTS = 10
 
 
@@ -248,8 +248,9 @@ def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Rec
         }
         if not rows:
             # Unchanged, yet maybe never folded in: a refold that lost every compare-and-set
-            # (409) or a crash after the rows were stored. Posting them again completes it.
-            return Recorded(correction, _refold_owed(store, state, key, stored), 0)
+            # (409) or a crash after the rows were stored. Posting them again refolds, which
+            # writes nothing when the engine had them already.
+            return Recorded(correction, state["status"] != "completed", 0)
     store.collection("metrics").upsert(
         {"_id": key},
         {
@@ -268,15 +269,6 @@ def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Rec
     return Recorded(correction, correction and state["status"] != "completed", len(rows))
 
 
-def _refold_owed(store: Store, state: dict[str, Any], key: str, stored: dict[str, Any]) -> bool:
-    """Whether rows of a finished timestep came after both the decision that read them and
-    the state's last refold: then the engine has not seen them."""
-    recorded = [as_utc(row["recorded_at"]) for row in stored.values() if row.get("recorded_at")]
-    decision = store.collection("history").get({"_id": key}) or {}
-    seen = [as_utc(at) for at in (decision.get("decided_at"), state.get("refolded_at")) if at]
-    return bool(recorded) and max(recorded) > max(seen, default=max(recorded))
-
-
 @dataclass(frozen=True)
 class PendingRefold:
     """What refolding a state reads from the store: the engine refolds it, anywhere."""
@@ -284,16 +276,17 @@ class PendingRefold:
     state: dict[str, Any]
     observations: list[dict[str, list]]
     planned: list[list[float]]
-    read_at: datetime
 
 
 def refold_engine(store: Store, state: dict[str, Any]) -> None:
     """A running state's engine refolded from every finished timestep's metrics as stored now
     (engine `Policy.refold`), in this thread: corrected spend re-paces the budget left,
-    corrected numbers are learnt from at the next decision. Written by compare-and-set on the
-    state's version, so a `next` that read the state before loses its own and decides again
-    on the refolded one; a state changed meanwhile is read again and refolded afresh. A
-    completed run has nothing left to pace or decide, and keeps its engine as it ended."""
+    corrected numbers are learnt from at the next decision. Written by compare-and-set
+    (`commit_refold`); a state whose engine changed meanwhile is read again and refolded
+    afresh, so the engine written last was refolded from rows read after every correction
+    that came before it. A completed run has nothing left to pace or decide, and keeps its
+    engine as it ended."""
+    pending = None
     for _ in range(_REFOLD_ATTEMPTS):
         pending = pending_refold(store, state["_id"])
         if pending is None:
@@ -302,7 +295,7 @@ def refold_engine(store: Store, state: dict[str, Any]) -> None:
         decision = refolded(step["policy"], step["engine"], pending.observations, pending.planned)
         if commit_refold(store, pending, decision):
             return
-    raise _refold_conflict(state)
+    raise _refold_conflict(pending.state if pending else state)
 
 
 async def refold_served(store: Store, pool: DecisionPool, state: dict[str, Any]) -> None:
@@ -313,6 +306,7 @@ async def refold_served(store: Store, pool: DecisionPool, state: dict[str, Any])
     if not pool.workers:
         await store.call(lambda: refold_engine(store, state))
         return
+    pending = None
     for _ in range(_REFOLD_ATTEMPTS):
         pending = await store.call(functools.partial(pending_refold, store, state["_id"]))
         if pending is None:
@@ -323,7 +317,7 @@ async def refold_served(store: Store, pool: DecisionPool, state: dict[str, Any])
         )
         if await store.call(functools.partial(commit_refold, store, pending, decision)):
             return
-    raise _refold_conflict(state)
+    raise _refold_conflict(pending.state if pending else state)
 
 
 def _refold_conflict(state: dict[str, Any]) -> StateConflict:
@@ -341,7 +335,6 @@ def pending_refold(store: Store, state_id: str) -> PendingRefold | None:
     state = store.collection("states").get({"_id": state_id})
     if state is None or state["status"] == "completed" or state["current_time"] == 0:
         return None
-    read_at = utcnow()
     finished = state["current_time"]
     keys = [_timestep_key(state["_id"], t) for t in range(finished)]
     decided = {
@@ -367,24 +360,27 @@ def pending_refold(store: Store, state_id: str) -> PendingRefold | None:
             _observations(state, _campaign_rows(ids, reported.get(t, {}))) for t in range(finished)
         ],
         planned=[[decided[t][cid] for cid in ids] for t in range(finished)],
-        read_at=read_at,
     )
 
 
 def commit_refold(store: Store, pending: PendingRefold, decision: Decision) -> bool:
-    """Write a refolded engine by compare-and-set on the version it was read at; False when
-    the state changed meanwhile. `refolded_at` says which rows it saw: every row recorded
-    before it read them."""
+    """Write a refolded engine; False when what it was refolded from changed meanwhile.
+
+    The compare-and-set is on what a refold depends on: the finished timesteps
+    (`current_time`) and the engine they were folded into, which every other writer of an
+    engine (`next`, a re-balance, another refold) changes. Reports for the timestep in
+    progress bump the state's version but leave the refold valid. The version is bumped all
+    the same, so a `next` that read the state before decides again on the refolded one. An
+    engine that comes out as it was (the rows were folded in already) is not written.
+    """
     state = pending.state
+    fields = _allocation_fields(decision, state["campaign_ids"])
+    if decision.engine == state["engine"] and all(state.get(k) == v for k, v in fields.items()):
+        return True
     return store.collection("states").set_if(
-        {"_id": state["_id"], "version": state["version"]},
+        {"_id": state["_id"], "current_time": state["current_time"], "engine": state["engine"]},
         {
-            "$set": {
-                "engine": decision.engine,
-                **_allocation_fields(decision, state["campaign_ids"]),
-                "refolded_at": pending.read_at,
-                "updated_at": utcnow(),
-            },
+            "$set": {"engine": decision.engine, **fields, "updated_at": utcnow()},
             "$inc": {"version": 1},
         },
     )
