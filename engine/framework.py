@@ -300,11 +300,24 @@ class Policy:
             nothing = [0.0] * n_campaigns
             state.update(timestep_budget=0.0, shares=nothing, budgets=list(nothing))
             return state
-        lower, upper, spendable = self._bounds(settings, mask, state["remaining"] / timesteps_left)
         current = np.where(mask, np.array(state["shares"], dtype=float), 0.0)
         target = current / current.sum() if current.sum() > 0 else uniform_target(mask)
         previous = state["previous_shares"]
         previous = None if previous is None else np.array(previous, dtype=float)
+        return self._replanned(state, mask, state["remaining"] / timesteps_left, target, previous)
+
+    def _replanned(
+        self,
+        state: dict,
+        mask: np.ndarray,
+        timestep_budget: float,
+        target: np.ndarray,
+        previous: np.ndarray | None = None,
+    ) -> dict:
+        """`state` with the current timestep split anew: `target` projected onto the bounds of
+        `timestep_budget` (and within `step` of `previous`, when given)."""
+        settings = state["settings"]
+        lower, upper, spendable = self._bounds(settings, mask, timestep_budget)
         shares = project_shares(target, lower, upper, previous, settings["step"])
         state.update(
             timestep_budget=spendable,
@@ -355,13 +368,7 @@ class Policy:
         )
         if state["timestep_budget"] > remaining:
             mask = np.array(state["active"], dtype=bool)
-            lower, upper, spendable = self._bounds(settings, mask, remaining)
-            shares = project_shares(np.array(state["shares"], dtype=float), lower, upper)
-            state.update(
-                timestep_budget=spendable,
-                shares=shares.tolist(),
-                budgets=(shares * spendable).tolist(),
-            )
+            return self._replanned(state, mask, remaining, np.array(state["shares"], dtype=float))
         return state
 
     def _folded(
