@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from models.common import CreateBody, FiniteFloat, Id, Money, Name, PositiveMoney, bounded
 
 MAX_ROWS = 100_000
-MAX_CSV_BYTES = 10_000_000
 MAX_FIT_CAMPAIGNS = 200
 MAX_CURVES = 5_000
 MAX_GRID_POINTS = 1_000

@@ -6,12 +6,15 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
 from models.common import TENANT_ERRORS, Page, errors
+from utils.bodies import BodyRoute
 from utils.db import Conflict, public, utcnow
 from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found, owned, runs_on_store
 from utils.pagination import PageParams, paginate
 from utils.timesteps import InvalidRequest, rebalanced_states, save_rebalanced
 
-router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/campaigns", tags=["campaigns"], responses=TENANT_ERRORS
+)
 _NAME_TAKEN = errors(409, described={409: "A campaign of this name exists for the client"})
 
 

@@ -8,11 +8,14 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import TENANT_ERRORS, Page, errors
+from utils.bodies import BodyRoute
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, Principal, ReadPrincipal, StoreDep, not_found
 from utils.pagination import PageParams, paginate
 
-router = APIRouter(prefix="/clients", tags=["clients"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/clients", tags=["clients"], responses=TENANT_ERRORS
+)
 _NAME_TAKEN = errors(409, described={409: "A client of this name exists"})
 
 

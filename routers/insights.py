@@ -7,11 +7,14 @@ from fastapi import APIRouter
 from engine.insights import CampaignInfo, RunInfo, analyze
 from models.common import TENANT_ERRORS
 from models.insights import InsightsOut
+from utils.bodies import BodyRoute
 from utils.deps import ReadTenant, SettingsDep, StoreDep, owned
 from utils.narration import narrate
 from utils.timesteps import finished_rows, history_rows, state_view
 
-router = APIRouter(prefix="/states", tags=["insights"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/states", tags=["insights"], responses=TENANT_ERRORS
+)
 
 
 def _campaign_infos(store: StoreDep, state: dict) -> list[CampaignInfo]:

@@ -28,7 +28,6 @@ from engine.scenarios import optimize_allocation
 from engine.specs import curves_from_specs
 from models.common import errors
 from models.optimize import (
-    MAX_CSV_BYTES,
     MAX_FIT_CAMPAIGNS,
     CurveAllocateOut,
     CurveAllocateRequest,
@@ -39,10 +38,13 @@ from models.optimize import (
     PlanRequest,
     PlanResponse,
 )
+from utils.bodies import BodyRoute
 from utils.db import utcnow
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 
-router = APIRouter(prefix="/optimize", tags=["optimize"], responses=errors(401, 403, 503))
+router = APIRouter(
+    route_class=BodyRoute, prefix="/optimize", tags=["optimize"], responses=errors(401, 403, 503)
+)
 
 INVALID = errors(422, described={422: "Invalid data or settings; the detail names the campaign."})
 NO_CLIENT = "An admin's client_id names no client"
@@ -132,12 +134,11 @@ def _form_settings(form: Mapping[str, Any]) -> dict[str, Any]:
 async def _read_fit_request(request: Request) -> tuple[Dataset, FitSettings]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_CSV_BYTES + 100_000:
-            raise HTTPException(422, detail=f"the upload is larger than {MAX_CSV_BYTES} bytes")
         try:
             form = await request.form(max_files=1, max_fields=len(FORM_FIELDS))
         except StarletteHTTPException as error:
+            if error.status_code == 413:
+                raise
             # Starlette answers 400 for a form over its limits or malformed; it is bad input
             # like an unknown field, answered 422 with what the form takes.
             raise HTTPException(
@@ -148,9 +149,8 @@ async def _read_fit_request(request: Request) -> tuple[Dataset, FitSettings]:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, detail="upload the CSV as the form field 'file'")
-        raw = await upload.read(MAX_CSV_BYTES + 1)
-        if len(raw) > MAX_CSV_BYTES:
-            raise HTTPException(422, detail=f"the CSV is larger than {MAX_CSV_BYTES} bytes")
+        # The whole upload is within MAX_UPLOAD_BYTES (utils.bodies.BodyLimit answered 413).
+        raw = await upload.read()
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import TENANT_ERRORS, Page, errors
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
+from utils.bodies import BodyRoute
 from utils.deps import (
     DecisionsDep,
     ReadTenant,
@@ -34,7 +35,9 @@ from utils.timesteps import (
     store_metrics,
 )
 
-router = APIRouter(prefix="/states", tags=["states"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/states", tags=["states"], responses=TENANT_ERRORS
+)
 
 _CONFLICT = errors(
     409,

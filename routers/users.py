@@ -18,6 +18,7 @@ from models.auth import (
     UserUpdate,
 )
 from models.common import TENANT_ERRORS, Page, errors
+from utils.bodies import BodyRoute
 from utils.db import Conflict, Store, public, utcnow
 from utils.deps import (
     AdminPrincipal,
@@ -31,7 +32,7 @@ from utils.deps import (
 from utils.pagination import PageParams, paginate
 from utils.security import SCOPES
 
-router = APIRouter(prefix="/users", tags=["users"], responses=TENANT_ERRORS)
+router = APIRouter(route_class=BodyRoute, prefix="/users", tags=["users"], responses=TENANT_ERRORS)
 
 _HIDDEN = ("password_hash", "token_version")
 
