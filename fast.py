@@ -12,9 +12,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from engine.errors import EngineError
 from initialize import announce_password, initialize
@@ -100,6 +103,21 @@ def _field_error(error: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path: a 405 lists them all, not only
+    those of the first route matching the path. Asked of the routes themselves, method by
+    method, so that routers included in any way answer."""
+    allowed = []
+    for method in HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
@@ -109,6 +127,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             more = f"{len(found) - ECHO_ERRORS} more errors not shown"
             shown.append({"type": "too_many_errors", "loc": [], "msg": more})
         return JSONResponse({"detail": shown}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:
+            allow = {"Allow": ", ".join(_allowed_methods(request))}
+            error = StarletteHTTPException(405, error.detail, {**(error.headers or {}), **allow})
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(EngineError)
     async def engine_error(_: Request, error: EngineError) -> JSONResponse:

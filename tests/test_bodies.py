@@ -156,3 +156,30 @@ def test_health_answers_while_large_bodies_are_parsed_and_refused(live_server):
     assert "2000000" in answers[1].json()["detail"]
     assert len(answers[0].content) < 5_000
     assert max(waits) < 2.0, waits
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/api/campaigns", "GET, POST"),
+        ("PUT", "/api/campaigns/abc", "GET, PATCH, DELETE"),
+        ("POST", "/api/states/abc", "GET, DELETE"),
+        ("GET", "/api/auth/token", "POST"),
+    ],
+)
+def test_a_405_lists_every_method_of_the_path(client, admin_headers, method, path, allow):
+    response = client.request(method, path, headers=admin_headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == allow
+    assert response.json() == {"detail": "Method Not Allowed"}
+
+
+def test_a_body_that_is_not_utf8_answers_a_documented_400(client, tenant):
+    body = b'{"name": "caf\xe9", "platform": "google"}'
+    response = client.post("/api/campaigns", content=body, headers={**tenant.headers, **JSON})
+    assert response.status_code == 400
+    schema = client.get("/api/openapi.json").json()
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                assert {"400", "413"} <= set(operation["responses"]), (method, path)

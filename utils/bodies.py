@@ -21,6 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from models.common import ErrorOut
+
 # Below this size json.loads takes well under a millisecond: a thread hop would cost more.
 INLINE_PARSE_BYTES = 64 * 1024
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -155,8 +157,26 @@ class BodyRequest(Request):
         return self._json
 
 
+BODY_ERRORS: dict[int | str, Any] = {
+    400: {
+        "model": ErrorOut,
+        "description": "The body cannot be read: not UTF-8 text, or a malformed form",
+    },
+    413: {
+        "model": ErrorOut,
+        "description": "The body is larger than MAX_BODY_BYTES (MAX_UPLOAD_BYTES for uploads)",
+    },
+}
+
+
 class BodyRoute(APIRoute):
-    """The route class of Oktopus's routers: request bodies are read through BodyRequest."""
+    """The route class of Oktopus's routers: request bodies are read through BodyRequest,
+    and operations that take a body document the 400 and 413 every body can answer."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self.body_field is not None or "requestBody" in (self.openapi_extra or {}):
+            self.responses = {**BODY_ERRORS, **self.responses}
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
