@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import TENANT_ERRORS, Page, errors
+from models.money import budgets_in_cents
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
 from utils.bodies import BodyRoute
 from utils.deps import (
@@ -218,8 +219,10 @@ async def next_timestep(
 @router.get("/{state_id}/budget", response_model=dict[str, float])
 @runs_on_store
 def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
-    """`{campaign_id: amount}` to spend in the current timestep."""
-    return _load(store, tenant, state_id)["budgets"]
+    """`{campaign_id: amount}` to spend in the current timestep, to the cent (adding up to no
+    more than the timestep's budget)."""
+    state = _load(store, tenant, state_id)
+    return budgets_in_cents(state["budgets"], state["timestep_budget"])
 
 
 @router.get("/{state_id}/history", response_model=Page[HistoryRow])
