@@ -114,7 +114,7 @@ def _apply(tree: ast.AST, index: int) -> ast.AST:
     """A copy of `tree` with its mutation point `index` mutated."""
     tree = copy.deepcopy(tree)
     parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    for rank, (node, what) in enumerate(_points(tree)):
+    for rank, (node, _) in enumerate(_points(tree)):
         if rank != index:
             continue
         if type(node) in _SWAPS:
