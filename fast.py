@@ -48,6 +48,10 @@ DESCRIPTION = """Oktopus decides, timestep by timestep, how much of a client's b
 campaign gets, learning from what each campaign returns.
 
 Log in with **Authorize** (OAuth2 password flow) using the admin's username and password.
+A server that generated the admin's password (printed once on its console) asks for a new one
+first: until `PATCH /api/auth/account` with `{"old_password", "new_password"}` succeeds, that
+token serves only the password change and `POST /api/auth/logout`, and every other operation
+answers 403. Then log in again with the new password.
 """
 
 

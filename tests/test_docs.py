@@ -77,3 +77,8 @@ def test_the_docs_page_behind_a_path_prefix_names_every_url_with_it(client):
     assert "url: '/okt/api/openapi.json'" in page
     assert "window.location.origin + '/okt/api/oauth2-redirect'" in page
     assert all(link.startswith("/okt/api/docs-assets/") for link in LINKS.findall(page))
+
+
+def test_the_intro_tells_of_the_first_login_password_change(client):
+    intro = client.get("/api/openapi.json").json()["info"]["description"]
+    assert "PATCH /api/auth/account" in intro and "403" in intro
