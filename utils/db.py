@@ -6,8 +6,9 @@ The two single-process backends are not thread-safe (SQLite handles are bound to
 that opened them), so their calls are funnelled through one worker thread; calls to a real
 server go straight through the driver's own connection pool.
 
-Routers never see a collection: they call `Collection` methods, whose every query is a
-plain filter dict the caller scopes by tenant (`client_id`).
+Only the per-collection modules of `utils.crud` open a `Collection`: they own each
+collection's name, filters, tenant scoping and indexes, and the rest of Oktopus calls their
+named functions.
 """
 
 from __future__ import annotations
@@ -36,31 +37,6 @@ logger = logging.getLogger("oktopus.db")
 
 T = TypeVar("T")
 Document = dict[str, Any]
-
-# Unique and lookup indexes, per collection: (keys, options). Idempotent to create.
-INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
-    "users": [
-        ([("username", 1)], {"unique": True}),
-        ([("client_id", 1)], {}),
-    ],
-    "clients": [([("name", 1)], {"unique": True})],
-    "credentials": [([("username", 1)], {})],
-    "login_failures": [([("username", 1), ("at", 1)], {}), ([("at", 1)], {})],
-    "campaigns": [
-        ([("client_id", 1), ("name", 1)], {"unique": True}),
-        ([("client_id", 1), ("created_at", 1)], {}),
-        ([("client_id", 1), ("status", 1)], {}),
-    ],
-    "states": [
-        ([("client_id", 1), ("created_at", 1)], {}),
-        ([("status", 1), ("next_due_at", 1)], {}),
-    ],
-    # A history or metrics document's `_id` is its (state, timestep) key, unique by nature;
-    # compound unique indexes on top would only make the embedded store's writes slower.
-    "history": [([("state_id", 1), ("timestep", 1)], {})],
-    "metrics": [([("state_id", 1), ("timestep", 1)], {})],
-    "fits": [([("client_id", 1), ("created_at", 1)], {})],
-}
 
 
 class Conflict(Exception):
@@ -239,6 +215,8 @@ class Store:
         same name kept with other options, documents breaking a unique key): the database
         answers, so this is not StoreUnavailable, and the operator needs the collection and
         the keys to fix it."""
+        from utils.crud import INDEXES  # the modules that own the collections import this one
+
         for name, indexes in INDEXES.items():
             for keys, options in indexes:
                 self.run(functools.partial(self._create_index, name, keys, options))
