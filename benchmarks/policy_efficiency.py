@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import argparse
 
-from engine.simulate import BENCHMARK_POLICIES, FAMILIES, benchmark, format_table, plot_regret
+from engine.cli.simulate import format_table, plot_regret
+from engine.simulate import BENCHMARK_POLICIES, FAMILIES, benchmark
 
 PACING_STEPS = (0.05, 0.25, 1.0)
 

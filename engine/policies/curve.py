@@ -12,8 +12,8 @@ timestep weighs a small set of candidate values by their marginal likelihood ove
 (Bayes over the candidates), unless a parameter fixes one. Each timestep (s, a) is drawn per
 campaign, the allocation is solved exactly on the drawn curves by the shared KKT allocator
 (engine.allocator), and the framework moves toward it within `step`. The spends it chooses
-vary from draw to draw, which is what identifies the scales; seed 001's fixed step never learns
-a curve at all.
+vary from draw to draw, which is what identifies the scales; the first Oktopus API's fixed
+step never learns a curve at all.
 
 `draws` > 1 averages the exact allocations of that many independent draws (1 = plain Thompson
 sampling): the same posterior, less allocation noise while it is still wide.
@@ -34,70 +34,7 @@ fund a campaign fully or not at all, so a step that draws any follows the per-ca
 of the draws' allocations rather than their mean, which would land on the convex stretch where
 an S-curve returns least.
 
-Measured on synthetic worlds (seeds 100..139, step 0.1) against the concave model alone: mean
-efficiency 0.975 -> 0.976 at T = 30 and 0.984 -> 0.986 at T = 90, the worst run at T = 30
-0.893 -> 0.908; Hill worlds gain 0.3 to 0.7 point, negexp and Michaelis-Menten worlds move
-within 0.15 point but for 20 negexp campaigns (-0.2). Priors 0.15 to 0.3 score alike, 0.5 and
-above cost the concave worlds more; w = 0.6 gains less in Hill worlds and loses more in the
-others; Hill curves x^n/(x^n + s^n), n in {1.5, 2}, in place of this family (allocated by the
-general KKT solver) gained nothing measurable in Hill worlds at T = 30 (0.1 +- 0.2 point) for
-many times the cost. It does not find every such campaign: one whose spends stay in a narrow
-band fits a concave curve as well, and the worst Hill worlds still end near 0.91 at T = 30. A
-step that draws S-curves searches for its multiplier (breakpoints, then Newton steps), 0.6 ms
-(idle machine) to 1.1 ms (loaded) more than the closed-form concave step for 20 campaigns
-(python -m benchmarks.decision_step shows both).
-
-The worst worlds are those where a campaign saturating at 1.6 to 5 equal shares, Hill n 1.4 to
-2, is starved early. Tried against this default (paired, seeds 100..119; the two closest also
-on 120..139) and dropped, each within about 1 thousandth of it or worse on the mean at T = 30
-and 90: an upper quantile (0.6 to 0.85, fixed or decaying to the median) of the draws'
-allocations instead of their median; the mean for campaigns no S-draw touches; an interquartile
-mean; random zero-sum spend probes of 10 to 20 % (decaying, or for the first third of the run);
-probes scaled by the draws' disagreement (1 to 4 thousandths worse); draws ramped from 2 or 4
-to 16. The worst runs move by a few thousandths either way with any change, as they do between
-equally good variants.
-
-Also tried and dropped, screened on 20 Hill worlds of 20 campaigns at T = 30 (seeds 100..119;
-default: mean 0.950, worst 0.905, 8 runs below 0.95; paired differences of the mean +- 1 se):
-- likelihood tempered by 0.3 / 0.5 / 0.7 (sums scaled before the update): -15.7 / -9.3 / -3.5
-  +- 3 thousandths; sharpened by 1.5 / 2: -0.5 / +1.8. The posterior is not overconfident.
-- `discount` 0.9 / 0.95 / 0.98: -9.4 / -4.8 / -2.4 +- 3 thousandths.
-- noise prior scale 0.05 / 0.2 (shape 1): -2.6 / -5.4; shape 2 or 5 with scale 0.02 or 0.05:
-  +0.5 to +2.2 +- 3 thousandths.
-- draws 1 / 4 / 8 / 32: -13.7 / -3.5 / +0.9 / -0.1 thousandths; the mean of the draws always
-  (never the median): -2.0.
-- `prior_weight` 0.05 / 0.1 / 1: +2.3 / +0.2 / -8.9; `scale_spread` 0.4 to 0.8: +5 to +6.5,
-  2: -14.3.
-- Correctly specified Hill curves x^n / (x^n + s^n), n in {1.2, ..., 2}, on the same scale grid
-  (general KKT solver, median of 16 draws): +4.0 +- 3.2 thousandths, worst 0.931, at about 30
-  times the cost.
-Paired over all families and K (seeds 100..119, then 120..139 held out), no mean down by more
-than half a thousandth but where said: `scale_spread` 0.5 with `s_shaped_prior` 0.3 raises the
-mean at T = 30 by 1.9 / 2.4 thousandths (Hill +3.6 / +4.2) and halves the runs below 0.95 (23 ->
-10 of 360), yet its worst run at T = 30 is 0.933 / 0.913 against 0.905 / 0.927 and at T = 90
-0.949 / 0.925 against 0.945 / 0.949; `scale_spread` 0.7 with prior 0.3: +1.1 / +1.7, worst
-0.901 / 0.934; `scale_spread` 0.7 alone: +1.2 / +1.2, worst 0.935 / 0.908; `scale_spread` 0.5
-with `prior_weight` 0.05 loses 1.3 thousandths on Michaelis-Menten at T = 90, and with the
-likelihood sharpened by 2 its worst runs are 0.921 at T = 30 and 0.929 at T = 90. A spread of
-0.5 is also the spread of the simulator's own saturation spends, so part of its gain is knowing
-the simulator.
-
-Why the worst runs resist: on those 20 worlds a policy that knows each campaign's curve but
-for its amplitude (learnt as here) reaches mean 0.986, worst 0.970, and the true optimum moved
-to within `step` reaches 0.993, worst 0.983; so the loss is learning the curves' shapes from
-spends that settle early. And the worst run of 20 is mostly luck: replaying each world with
-three more run seeds, the spread of one world's efficiency between runs (sd 0.010) exceeds the
-spread between worlds (sd 0.009), and the worst of 20 ranges 0.905 to 0.940 by run seed alone.
-A worst run >= 0.95 over 20 such worlds needs a mean near 0.975 there; the best variant is 0.96.
-
-Learning the two hyperparameters instead of fixing them (spread 1, S-curve prior 0.2, at which
-the screens above were run) was measured paired on seeds 100..139 and then on fresh seeds
-140..199 (540 runs a horizon, all families and K): mean efficiency +2.2 +- 0.4 thousandths at
-T = 30 (0.9759 -> 0.9781) and +1.0 +- 0.35 at T = 90 (0.9849 -> 0.9859), runs below 0.95 at
-T = 30 34 -> 25 of 540. Learning the spread alone gained +1.7 / +0.8; also learning where the
-spread is centred lost 0.2 to 1 thousandth; picking the single likeliest candidate rather than
-weighing them all gained less. Fixing the spread at 0.7 gains about as much in these worlds but
-is a guess at the simulator; learning it asks the advertiser's own campaigns.
+Why these choices (what was measured, what was tried and dropped) is in docs/curve_policy.md.
 
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
 priors below are unit-free. The state keeps discounted sums per campaign x scale (folded in one

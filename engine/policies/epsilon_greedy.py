@@ -1,4 +1,5 @@
-"""Epsilon-greedy (seed 001): usually the best observed return, sometimes a random campaign."""
+"""Epsilon-greedy (as in the first Oktopus API): usually the best observed return, sometimes
+a random campaign."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Optimistic initial values (seed 001): greedy on returns that start high and earn their way."""
+"""Optimistic initial values (as in the first Oktopus API): greedy on returns that start high
+and earn their way."""
 
 from __future__ import annotations
 

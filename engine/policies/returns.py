@@ -1,4 +1,5 @@
-"""Per-campaign return estimates shared by the value-estimate bandits (seed 001's family).
+"""Per-campaign return estimates shared by the value-estimate bandits (the first Oktopus
+API's family).
 
 A campaign's return is its observed value per unit spend, relative to the pooled return of all
 campaigns (1 = average), so that exploration constants do not depend on the currency. Its visits

@@ -1,4 +1,5 @@
-"""Softmax exploration (seed 001): picks campaigns in proportion to exp(return / tau)."""
+"""Softmax exploration (as in the first Oktopus API): picks campaigns in proportion to
+exp(return / tau)."""
 
 from __future__ import annotations
 

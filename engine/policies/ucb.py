@@ -1,4 +1,5 @@
-"""UCB (seed 001): the campaign with the best return plus an uncertainty bonus."""
+"""UCB (as in the first Oktopus API): the campaign with the best return plus an uncertainty
+bonus."""
 
 from __future__ import annotations
 
