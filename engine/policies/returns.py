@@ -61,7 +61,7 @@ class ReturnsPolicy(Policy):
 
     common_specs = {
         "rule": Choice("shares", RULES),
-        "saturation": Number(1.0, 0.01, 100.0),
+        "saturation": Number(2.0, 0.01, 100.0),
     }
 
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
