@@ -41,8 +41,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "utils/deps.py": ("tests/test_isolation.py", "tests/test_deps.py"),
     "utils/security.py": ("tests/test_security.py",),
 }
-# API tests run on one backend here: a mutant is about the module, not the store.
-PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "-k", "not embedded and not mongodb")
+# API tests run on the embedded store only, in one process: a mutant is about the module,
+# not the store.
+PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "-n", "0", "-k", "not mongodb")
 
 _SWAPS: dict[type, type] = {
     ast.Lt: ast.LtE,

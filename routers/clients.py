@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import TENANT_ERRORS, Page, errors
 from utils.bodies import BodyRoute
+from utils.crud import campaigns, clients, fits, states, users
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, Principal, ReadPrincipal, StoreDep, not_found
-from utils.pagination import PageParams, paginate
+from utils.pagination import PageParams
 
 router = APIRouter(
     route_class=BodyRoute, prefix="/clients", tags=["clients"], responses=TENANT_ERRORS
@@ -32,48 +33,46 @@ ClientReader = Annotated[Principal, Depends(every_client_reader)]
 
 
 @router.post(
-    "", response_model=ClientOut, status_code=status.HTTP_201_CREATED, responses=_NAME_TAKEN
+    "",
+    response_model=ClientOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=_NAME_TAKEN,
+    summary="Create a client",
 )
 def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> ClientOut:
     now = utcnow()
     doc = {**body.model_dump(), "created_at": now, "updated_at": now}
     try:
-        store.collection("clients").insert(doc)
+        clients.insert(store, doc)
     except Conflict as error:
         raise HTTPException(409, detail=f"Client {body.name!r} already exists") from error
     return ClientOut(**public(doc))
 
 
-@router.get("", response_model=Page[ClientOut])
+@router.get("", response_model=Page[ClientOut], summary="List clients")
 def list_clients(_: ClientReader, store: StoreDep, page: PageParams) -> Page[ClientOut]:
     """Every client, by name: for admins, also through a token narrowed to `read`."""
-    return paginate(
-        store.collection("clients"),
-        {},
-        page,
-        sort=[("name", 1)],
-        render=lambda doc: ClientOut(**public(doc)),
-    )
+    return clients.page(store, page, render=lambda doc: ClientOut(**public(doc)))
 
 
-@router.get("/{client_id}", response_model=ClientOut)
+@router.get("/{client_id}", response_model=ClientOut, summary="Get a client")
 def get_client(client_id: str, _: ClientReader, store: StoreDep) -> ClientOut:
     """One client: for admins, also through a token narrowed to `read`."""
-    doc = store.collection("clients").get({"_id": client_id})
+    doc = clients.get(store, client_id)
     if doc is None:
         raise not_found("Client")
     return ClientOut(**public(doc))
 
 
-@router.patch("/{client_id}", response_model=ClientOut, responses=_NAME_TAKEN)
+@router.patch(
+    "/{client_id}", response_model=ClientOut, responses=_NAME_TAKEN, summary="Change a client"
+)
 def update_client(
     client_id: str, body: ClientUpdate, _: AdminPrincipal, store: StoreDep
 ) -> ClientOut:
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     try:
-        doc = store.collection("clients").update(
-            {"_id": client_id}, {"$set": {**changes, "updated_at": utcnow()}}
-        )
+        doc = clients.update(store, client_id, {"$set": {**changes, "updated_at": utcnow()}})
     except Conflict as error:
         raise HTTPException(409, detail=f"Client {changes.get('name')!r} already exists") from error
     if doc is None:
@@ -85,18 +84,19 @@ def update_client(
     "/{client_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(409, described={409: "The client still has users, campaigns or states"}),
+    summary="Delete a client",
 )
 def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a client that has no users, campaigns or states left (409 otherwise), and its
     stored curve fits, which nothing else can delete."""
-    if store.collection("clients").get({"_id": client_id}) is None:
+    if not clients.exists(store, client_id):
         raise not_found("Client")
-    for dependent in ("users", "campaigns", "states"):
-        if store.collection(dependent).count({"client_id": client_id}):
+    for dependent in (users, campaigns, states):
+        if dependent.count_in_client(store, client_id):
             raise HTTPException(
-                409, detail=f"Client still has {dependent}: delete or move them first"
+                409, detail=f"Client still has {dependent.NAME}: delete or move them first"
             )
     # The client goes first: a fit asked for from now on finds no client to store it under.
-    store.collection("clients").delete({"_id": client_id})
-    store.collection("fits").delete_many({"client_id": client_id})
+    clients.delete(store, client_id)
+    fits.delete_of_client(store, client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,9 +8,10 @@ from engine.insights import CampaignInfo, RunInfo, analyze
 from models.common import TENANT_ERRORS
 from models.insights import InsightsOut
 from utils.bodies import BodyRoute
-from utils.deps import ReadTenant, SettingsDep, StoreDep, owned
+from utils.crud import campaigns, history, states
+from utils.deps import ReadTenant, SettingsDep, StoreDep, found
 from utils.narration import narrate
-from utils.timesteps import finished_rows, history_rows, state_view
+from utils.timesteps import history_rows, state_view
 
 router = APIRouter(
     route_class=BodyRoute, prefix="/states", tags=["insights"], responses=TENANT_ERRORS
@@ -19,10 +20,8 @@ router = APIRouter(
 
 def _campaign_infos(store: StoreDep, state: dict) -> list[CampaignInfo]:
     """The state's campaigns in its order; a campaign deleted since shows by id, inactive."""
-    found = store.collection("campaigns").find(
-        {"client_id": state["client_id"], "_id": {"$in": state["campaign_ids"]}}
-    )
-    by_id = {doc["_id"]: doc for doc in found}
+    listed = campaigns.of_client(store, state["client_id"], state["campaign_ids"])
+    by_id = {doc["_id"]: doc for doc in listed}
     infos = []
     for cid in state["campaign_ids"]:
         doc = by_id.get(cid)
@@ -41,7 +40,7 @@ def _campaign_infos(store: StoreDep, state: dict) -> list[CampaignInfo]:
     return infos
 
 
-@router.get("/{state_id}/insights", response_model=InsightsOut)
+@router.get("/{state_id}/insights", response_model=InsightsOut, summary="Analyse a state's history")
 def insights(
     state_id: str, tenant: ReadTenant, store: StoreDep, settings: SettingsDep
 ) -> InsightsOut:
@@ -51,13 +50,9 @@ def insights(
     also narrates the analysis (`narrative`); when it is not, or the call fails or times out,
     `narrative_error` says why and the analysis is returned alone.
     """
-    doc = owned(store, tenant, "states", state_id, "State")
+    doc = found(states.get_owned(store, tenant.filter, state_id), "State")
     state = state_view(doc)
-    history = history_rows(
-        store,
-        doc,
-        store.collection("history").find(finished_rows(doc), sort=[("timestep", 1)]),
-    )
+    rows = history_rows(store, doc, history.rows_for(store, doc))
     run = RunInfo(
         budget=state["budget"],
         remaining=state["remaining"],
@@ -67,7 +62,7 @@ def insights(
         step=state["step"],
         budgets=state["budgets"] if state["status"] != "completed" else None,
     )
-    analysis = analyze(history, _campaign_infos(store, state), state["objective"], run)
+    analysis = analyze(rows, _campaign_infos(store, state), state["objective"], run)
     narrative, narrative_error = narrate(analysis, settings)
     return InsightsOut(
         state_id=state["id"], **analysis, narrative=narrative, narrative_error=narrative_error

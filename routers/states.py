@@ -10,16 +10,18 @@ from models.common import TENANT_ERRORS, Page, errors
 from models.money import budgets_in_cents
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
 from utils.bodies import BodyRoute
+from utils.crud import history as history_docs
+from utils.crud import metrics, states
 from utils.deps import (
     DecisionsDep,
     ReadTenant,
     StoreDep,
     Tenant,
     WriteTenant,
-    owned,
+    found,
     runs_on_store,
 )
-from utils.pagination import PageParams, paginate
+from utils.pagination import PageParams
 from utils.timesteps import (
     InvalidRequest,
     Recorded,
@@ -27,7 +29,6 @@ from utils.timesteps import (
     advance_served,
     check_timestep_ran,
     create_state,
-    finished_rows,
     history_rows,
     metric_rows,
     refold_served,
@@ -59,14 +60,19 @@ _STATUS_CONFLICT = errors(409, described={409: "The state is not in a status tha
 
 
 def _load(store: StoreDep, tenant: Tenant, state_id: str) -> dict:
-    return owned(store, tenant, "states", state_id, "State")
+    return found(states.get_owned(store, tenant.filter, state_id), "State")
 
 
 def _conflict(error: StateConflict) -> HTTPException:
     return HTTPException(409, detail={"message": error.detail, "current_time": error.current_time})
 
 
-@router.post("", response_model=StateOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=StateOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Start a state (an optimization run)",
+)
 @runs_on_store
 def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
     """Start a run: the first allocation is decided at once, for timestep 0."""
@@ -77,33 +83,28 @@ def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
     return state_view(doc)
 
 
-@router.get("", response_model=Page[StateOut])
+@router.get("", response_model=Page[StateOut], summary="List states")
 @runs_on_store
 def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
-    return paginate(
-        store.collection("states"),
-        tenant.filter,
-        page,
-        sort=[("created_at", -1), ("_id", 1)],
-        render=lambda doc: StateOut(**state_view(doc)),
-        projection={"engine": 0},
-    )
+    return states.page(store, tenant.filter, page, render=lambda doc: StateOut(**state_view(doc)))
 
 
-@router.get("/{state_id}", response_model=StateOut)
+@router.get("/{state_id}", response_model=StateOut, summary="Get a state")
 @runs_on_store
 def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     return state_view(_load(store, tenant, state_id))
 
 
-@router.delete("/{state_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{state_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a state and its history"
+)
 @runs_on_store
 def delete_state(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a state with its history and metrics."""
     doc = _load(store, tenant, state_id)
-    store.collection("states").delete({"_id": doc["_id"]})
-    store.collection("history").delete_many({"state_id": doc["_id"]})
-    store.collection("metrics").delete_many({"state_id": doc["_id"]})
+    states.delete(store, doc["_id"])
+    history_docs.delete_of_state(store, doc["_id"])
+    metrics.delete_of_state(store, doc["_id"])
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -117,7 +118,12 @@ def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: s
     return state_view(updated)
 
 
-@router.post("/{state_id}/pause", response_model=StateOut, responses=_STATUS_CONFLICT)
+@router.post(
+    "/{state_id}/pause",
+    response_model=StateOut,
+    responses=_STATUS_CONFLICT,
+    summary="Pause a state",
+)
 @runs_on_store
 def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     """Stop advancing (cron skips it; `next` answers 409) until resumed. The run's clock stops
@@ -125,13 +131,23 @@ def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     return _set_status(store, tenant, state_id, "active", "paused")
 
 
-@router.post("/{state_id}/resume", response_model=StateOut, responses=_STATUS_CONFLICT)
+@router.post(
+    "/{state_id}/resume",
+    response_model=StateOut,
+    responses=_STATUS_CONFLICT,
+    summary="Resume a state",
+)
 @runs_on_store
 def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     return _set_status(store, tenant, state_id, "paused", "active")
 
 
-@router.post("/{state_id}/metrics", response_model=MetricsOut, responses=_REFOLD_CONFLICT)
+@router.post(
+    "/{state_id}/metrics",
+    response_model=MetricsOut,
+    responses=_REFOLD_CONFLICT,
+    summary="Report a timestep's metrics",
+)
 async def post_metrics(
     state_id: str,
     body: MetricsPost,
@@ -167,7 +183,11 @@ async def post_metrics(
     )
 
 
-@router.get("/{state_id}/metrics", response_model=dict[str, dict[str, float | None] | None])
+@router.get(
+    "/{state_id}/metrics",
+    response_model=dict[str, dict[str, float | None] | None],
+    summary="A timestep's reported metrics",
+)
 @runs_on_store
 def get_metrics(
     state_id: str,
@@ -190,7 +210,12 @@ def get_metrics(
     return metric_rows(store, doc, timestep)
 
 
-@router.post("/{state_id}/next", response_model=StateOut, responses=_CONFLICT)
+@router.post(
+    "/{state_id}/next",
+    response_model=StateOut,
+    responses=_CONFLICT,
+    summary="Advance to the next timestep",
+)
 async def next_timestep(
     state_id: str,
     tenant: WriteTenant,
@@ -216,7 +241,9 @@ async def next_timestep(
     return state_view(updated)
 
 
-@router.get("/{state_id}/budget", response_model=dict[str, float])
+@router.get(
+    "/{state_id}/budget", response_model=dict[str, float], summary="The current timestep's budgets"
+)
 @runs_on_store
 def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
     """`{campaign_id: amount}` to spend in the current timestep, to the cent (adding up to no
@@ -225,18 +252,19 @@ def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, floa
     return budgets_in_cents(state["budgets"], state["timestep_budget"])
 
 
-@router.get("/{state_id}/history", response_model=Page[HistoryRow])
+@router.get(
+    "/{state_id}/history", response_model=Page[HistoryRow], summary="History of finished timesteps"
+)
 @runs_on_store
 def history(
     state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
 ) -> Page[HistoryRow]:
     """One row per finished timestep, oldest first."""
     doc = _load(store, tenant, state_id)
-    return paginate(
-        store.collection("history"),
-        finished_rows(doc),
+    return history_docs.page_for(
+        store,
+        doc,
         page,
-        sort=[("timestep", 1)],
         render=lambda row: HistoryRow(**row),
         join=lambda rows: history_rows(store, doc, rows),
     )

@@ -20,7 +20,7 @@ router = APIRouter(
 )
 
 
-@router.post("/run", response_model=RunOutcome)
+@router.post("/run", response_model=RunOutcome, summary="Advance every due state (cron)")
 async def run(
     principal: CronPrincipal,
     store: StoreDep,

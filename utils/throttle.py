@@ -21,10 +21,9 @@ from datetime import timedelta
 
 from starlette.requests import Request
 
+from utils.crud import login_failures
 from utils.db import Store, as_utc, utcnow
 from utils.settings import Settings
-
-COLLECTION = "login_failures"
 
 
 class Throttled(Exception):
@@ -69,14 +68,13 @@ def login_keys(kind: str, name: str, address: str, settings: Settings) -> list[t
 
 
 def _start_one(store: Store, settings: Settings, key: str, limit: int) -> str:
-    attempts = store.collection(COLLECTION)
     now = utcnow()
     window = timedelta(seconds=settings.login_window_seconds)
-    attempt = attempts.insert({"username": key, "at": now})["_id"]
-    recent = attempts.find({"username": key, "at": {"$gte": now - window}}, sort=[("at", 1)])
+    attempt = login_failures.insert(store, key, now)
+    recent = login_failures.since(store, key, now - window)
     if len(recent) <= limit:
         return attempt
-    attempts.delete({"_id": attempt})
+    login_failures.delete(store, attempt)
     others = [doc for doc in recent if doc["_id"] != attempt]
     # The throttle lifts when enough of the oldest attempts have left the window for one more.
     lifts_at = as_utc(others[len(others) - limit]["at"]) + window
@@ -90,14 +88,14 @@ def start_attempt(store: Store, settings: Settings, keys: Sequence[tuple[str, in
     checked: of guesses sent at once, at most `limit` get to be checked under each key.
     """
     window = timedelta(seconds=settings.login_window_seconds)
-    store.collection(COLLECTION).delete_many({"at": {"$lt": utcnow() - window}})
+    login_failures.forget_before(store, utcnow() - window)
     started: list[str] = []
     try:
         for key, limit in keys:
             started.append(_start_one(store, settings, key, limit))
     except Throttled:
         for attempt in started:
-            store.collection(COLLECTION).delete({"_id": attempt})
+            login_failures.delete(store, attempt)
         raise
     return started
 
@@ -105,14 +103,13 @@ def start_attempt(store: Store, settings: Settings, keys: Sequence[tuple[str, in
 def record_failure(store: Store, attempts: Sequence[str]) -> None:
     """The attempt's secret was wrong: it keeps counting until it leaves the window."""
     for attempt in attempts:
-        store.collection(COLLECTION).set_if({"_id": attempt}, {"$set": {"failed": True}})
+        login_failures.mark_failed(store, attempt)
 
 
 def record_success(store: Store, key: str, attempts: Sequence[str]) -> None:
     """A successful login does not count, and starts the count of finished failures of `key`
     (the name from this address) again; attempts still being checked go on counting. The
     address's own count stays: logging in to one's own account must not reset it."""
-    collection = store.collection(COLLECTION)
     for attempt in attempts:
-        collection.delete({"_id": attempt})
-    collection.delete_many({"username": key, "failed": True})
+        login_failures.delete(store, attempt)
+    login_failures.delete_failed(store, key)
