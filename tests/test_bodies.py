@@ -155,7 +155,9 @@ def test_health_answers_while_large_bodies_are_parsed_and_refused(live_server):
     assert [answer.status_code for answer in answers] == [422, 413, 422]
     assert "2000000" in answers[1].json()["detail"]
     assert len(answers[0].content) < 5_000
-    assert max(waits) < 2.0, waits
+    # The stall this guards against held every request 6 to 11 s behind one 10 MB body; the
+    # bound leaves room for a loaded machine (a health check alone has taken 2 s there).
+    assert max(waits) < 5.0, waits
 
 
 @pytest.mark.parametrize(
