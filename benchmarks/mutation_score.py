@@ -19,8 +19,10 @@ from __future__ import annotations
 import argparse
 import ast
 import copy
+import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -83,39 +85,39 @@ def _docstring_nodes(tree: ast.AST) -> set[int]:
     return found
 
 
-def _points(tree: ast.AST) -> Iterator[tuple[ast.AST, str]]:
-    """Every mutation point of `tree` and what mutating it does, in a fixed order."""
+def _points(tree: ast.AST) -> Iterator[tuple[ast.AST, str, int]]:
+    """Every mutation point of `tree`, what mutating it does and its line, in a fixed order."""
     skip = _docstring_nodes(tree)
     for node in ast.walk(tree):
         if id(node) in skip:
             continue
+        line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Compare):
             for op in node.ops:
                 if type(op) in _SWAPS:
-                    yield op, f"{type(op).__name__} -> {_SWAPS[type(op)].__name__}"
-        elif isinstance(node, ast.BinOp | ast.BoolOp | ast.AugAssign):
-            if type(node.op) in _SWAPS:
-                yield node.op, f"{type(node.op).__name__} -> {_SWAPS[type(node.op)].__name__}"
+                    yield op, f"{type(op).__name__} -> {_SWAPS[type(op)].__name__}", line
+        elif isinstance(node, ast.BinOp | ast.BoolOp | ast.AugAssign) and type(node.op) in _SWAPS:
+            yield node.op, f"{type(node.op).__name__} -> {_SWAPS[type(node.op)].__name__}", line
         elif isinstance(node, ast.Constant) and not isinstance(node.value, str | bytes):
             if isinstance(node.value, bool):
-                yield node, f"{node.value} -> {not node.value}"
-            elif isinstance(node.value, int | float) and node.value is not None:
-                yield node, f"{node.value!r} -> {node.value + 1!r}"
+                yield node, f"{node.value} -> {not node.value}", line
+            elif isinstance(node.value, int | float):
+                yield node, f"{node.value!r} -> {node.value + 1!r}", line
         elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            yield node, "not x -> x"
+            yield node, "not x -> x", line
         elif isinstance(node, ast.If | ast.While):
-            yield node, "condition -> not condition"
+            yield node, "condition -> not condition", line
         elif isinstance(node, ast.Return) and node.value is not None:
-            yield node, "return value -> return None"
-        elif isinstance(node, ast.Assign | ast.AugAssign | ast.Expr):
-            yield node, "statement -> pass"
+            yield node, "return value -> return None", line
+        if isinstance(node, ast.Assign | ast.AugAssign | ast.Expr):
+            yield node, "statement -> pass", line
 
 
 def _apply(tree: ast.AST, index: int) -> ast.AST:
     """A copy of `tree` with its mutation point `index` mutated."""
     tree = copy.deepcopy(tree)
     parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    for rank, (node, _) in enumerate(_points(tree)):
+    for rank, (node, _, _) in enumerate(_points(tree)):
         if rank != index:
             continue
         if type(node) in _SWAPS:
@@ -164,8 +166,8 @@ def mutants_of(target: str) -> list[Mutant]:
     found = []
     for path in _module_files(target):
         tree = ast.parse((ROOT / path).read_text())
-        for index, (node, what) in enumerate(_points(tree)):
-            found.append(Mutant(path, index, getattr(node, "lineno", 0), what))
+        for index, (_, what, line) in enumerate(_points(tree)):
+            found.append(Mutant(path, index, line, what))
     return found
 
 
@@ -184,19 +186,50 @@ def _copy_repository(into: Path) -> None:
             shutil.copy2(source, into / name)
 
 
+PROJECT_PACKAGES = ("engine", "utils", "models", "routers", "tests", "benchmarks", "fast")
+
+
+def _project_module(name: str) -> bool:
+    return name.split(".")[0] in PROJECT_PACKAGES or name in ("initialize", "conftest")
+
+
+def _warm(copy_root: Path) -> None:
+    """Import the project (and so every library it uses) once: each test run is then a fork
+    of this process that imports only the project's own modules again, in well under the
+    seconds a fresh interpreter spends importing numpy, scipy, FastAPI and pytest."""
+    sys.path.insert(0, str(copy_root))
+    import pytest  # noqa: F401
+
+    import fast  # noqa: F401
+    import tests.conftest  # noqa: F401
+
+    for name in [name for name in sys.modules if _project_module(name)]:
+        del sys.modules[name]
+
+
 def _run_tests(copy_root: Path, tests: tuple[str, ...], timeout: float) -> bool:
-    """Whether the tests pass in the copy (a timeout counts as a kill)."""
+    """Whether the tests pass in the copy (a timeout counts as a kill), in a forked child."""
     present = [t for t in tests if (copy_root / t).exists()]
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", *PYTEST_ARGS, *present],
-            cwd=copy_root,
-            capture_output=True,
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0
+    child = os.fork()
+    if child == 0:
+        os.chdir(copy_root)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        import pytest
+
+        code = pytest.main([*PYTEST_ARGS, *present])
+        os._exit(int(code))
+    deadline = time.monotonic() + timeout
+    while True:
+        done, status = os.waitpid(child, os.WNOHANG)
+        if done:
+            return os.waitstatus_to_exitcode(status) == 0
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            return False
+        time.sleep(0.05)
 
 
 def score(target: str, limit: int, seed: int, timeout: float, copy_root: Path) -> dict:
@@ -243,6 +276,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="oktopus-mutants-") as tmp:
         copy_root = Path(tmp)
         _copy_repository(copy_root)
+        _warm(copy_root)
         for target in targets:
             started = time.perf_counter()
             result = score(target, args.mutants, args.seed, args.timeout, copy_root)
