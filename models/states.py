@@ -184,6 +184,9 @@ class MetricsOut(BaseModel):
 
 class HistoryRow(BaseModel):
     timestep: int
+    names: dict[str, str] = Field(
+        default_factory=dict, description="The campaigns' names by id, to read the row by."
+    )
     allocation: dict[str, float]
     budgets: dict[str, float]
     metrics: dict[str, dict[str, float | None] | None] = Field(

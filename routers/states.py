@@ -10,8 +10,8 @@ from models.common import TENANT_ERRORS, Page, errors
 from models.money import budgets_in_cents
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
 from utils.bodies import BodyRoute
+from utils.crud import campaigns, metrics, states
 from utils.crud import history as history_docs
-from utils.crud import metrics, states
 from utils.deps import (
     DecisionsDep,
     ReadTenant,
@@ -259,12 +259,16 @@ def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, floa
 def history(
     state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
 ) -> Page[HistoryRow]:
-    """One row per finished timestep, oldest first."""
+    """One row per finished timestep, oldest first, with the campaigns' names."""
     doc = _load(store, tenant, state_id)
+    names = {
+        campaign["_id"]: campaign["name"]
+        for campaign in campaigns.of_client(store, doc["client_id"], doc["campaign_ids"])
+    }
     return history_docs.page_for(
         store,
         doc,
         page,
-        render=lambda row: HistoryRow(**row),
+        render=lambda row: HistoryRow(**row, names=names),
         join=lambda rows: history_rows(store, doc, rows),
     )

@@ -60,6 +60,7 @@ def test_budgets_at_a_bound_are_exact_and_to_the_cent_in_every_answer(client, te
     assert now["budgets"][ids[0]] <= 201.0 and now["budgets"][ids[1]] <= 300.0
     history = client.get(f"{url}/history", headers=tenant.headers).json()["items"]
     assert history[0]["budgets"] == budget
+    assert history[0]["names"] == {cid: f"campaign {k}" for k, cid in enumerate(ids)}
 
 
 def test_budgets_in_cents_round_down_and_hand_out_the_cents_left():
