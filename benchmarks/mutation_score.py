@@ -282,6 +282,8 @@ def main(argv: list[str] | None = None) -> None:
             result = score(target, args.mutants, args.seed, args.timeout, copy_root)
             result["seconds"] = time.perf_counter() - started
             rows.append(result)
+            killed = f"{result.get('killed', '-')}/{result.get('tried', '-')}"
+            print(f"{target}: {killed} killed", file=sys.stderr, flush=True)
     print(f"\n{'module':28} {'points':>6} {'tried':>5} {'killed':>6} {'score':>6} {'time':>7}")
     for row in rows:
         if not row["baseline"]:
