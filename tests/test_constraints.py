@@ -80,3 +80,8 @@ def test_share_amounts_lift_a_minimum_missed_by_rounding_within_the_budget():
     # a minimum that gave way to a short budget is not lifted
     short = share_amounts(np.array([0.5, 0.5]), 100.0, np.array([80.0, 80.0]), np.full(2, np.inf))
     assert short == pytest.approx([50.0, 50.0])
+
+
+def test_a_campaign_without_budget_is_not_lifted_to_a_tiny_minimum():
+    budgets = share_amounts(np.array([1.0, 0.0]), 100.0, np.array([0.0, 1e-12]), np.full(2, np.inf))
+    assert budgets[1] == 0.0 and budgets[0] == 100.0

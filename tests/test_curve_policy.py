@@ -119,3 +119,39 @@ def test_s_curve_draws_follow_the_median_of_their_allocations(monkeypatch):
     proposed = policy.propose(context, np.random.default_rng(0))
     assert proposed == pytest.approx(median / median.sum())
     assert not np.allclose(proposed, spend.mean(axis=0) / budget, atol=1e-3)
+
+
+def test_decisions_do_not_depend_on_the_currency_unit():
+    """Spend is measured in equal shares of the timestep budget and value in its mean: the
+    same run in cents instead of euros allocates the same shares."""
+    shares = []
+    for unit in (1.0, 100.0):
+        policy = make_policy("curve")
+        state = policy.init(3, {**SETTINGS, "budget": SETTINGS["budget"] * unit})
+        for report in REPORTS:
+            revenue = [value * unit for value in report["revenue"]]
+            state, _ = policy.advance(state, {"spend": state["budgets"], "revenue": revenue})
+        shares.append(state["shares"])
+    assert shares[0] == pytest.approx(shares[1], abs=1e-9)
+
+
+def test_without_s_curves_every_draw_is_concave():
+    policy = make_policy("curve", {"s_shaped_prior": 0.0})
+    state = _run(policy, REPORTS)
+    _, _, blend = policy.sample_curves(
+        policy.posterior(_context(policy, state)), np.random.default_rng(1), 50
+    )
+    assert np.all(blend == 0.0)
+    policy = make_policy("curve", {"s_shaped_prior": 0.4, "s_blend": 0.8})
+    state = _run(policy, REPORTS)
+    _, _, blend = policy.sample_curves(
+        policy.posterior(_context(policy, state)), np.random.default_rng(1), 400
+    )
+    assert set(np.unique(blend)) == {0.0, 0.8}
+
+
+def test_the_noise_posterior_counts_every_observation():
+    policy = make_policy("curve")
+    state = _run(policy, [{"revenue": [300.0, None, 40.0]}, {"revenue": [310.0, 100.0, 60.0]}])
+    post = policy.posterior(_context(policy, state))
+    assert post["shape"] == pytest.approx(1.0 + 0.5 * np.array([2.0, 1.0, 2.0]))
