@@ -22,6 +22,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.datasets import Dataset, parse_csv, parse_rows
 from engine.ensemble import curves_from_fit, fit_dataset
 from engine.errors import EngineError
+from engine.flighting import (
+    FlightingProblem,
+    even_budgets,
+    flighting_report,
+    plan_flighting,
+)
 from engine.planning import plan_budgets
 from engine.response import ResponseCurves
 from engine.scenarios import optimize_allocation
@@ -292,7 +298,9 @@ def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) ->
     flexible budget (spend while marginal ROI >= `target_mroi`, or while an extra unit still
     pays for itself under `objective: net_profit`), or a target efficiency (most response
     with overall ROAS >= `target_roas` or CPA <= `target_cpa`); `capacity` caps the total
-    response. S-shaped Hill curves are optimized through their concave envelopes, a campaign
+    response; `target_kpi` finds the least spend reaching `target`; `groups` keep the total of
+    groups of campaigns within bounds (fixed_budget and target_kpi). S-shaped Hill curves are
+    optimized through their concave envelopes, a campaign
     left partway up an envelope's straight stretch then tried at both of its ends."""
     names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=True)
     current = arrays["current"] if np.any(~np.isnan(arrays["current"])) else None
@@ -309,6 +317,8 @@ def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) ->
         target_mroi=body.target_mroi,
         target_roas=body.target_roas,
         target_cpa=body.target_cpa,
+        target=body.target,
+        groups=[group.model_dump() for group in body.groups],
         names=names,
     )
     return CurveAllocateOut(**_checked(report), fit_id=body.fit_id)
@@ -323,14 +333,41 @@ def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) ->
 def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
     """Allocate each period's budget month by month with adstock carried over (each curve is
     f(adstock), theta per campaign), and, for comparison, the single weight vector that does
-    best when applied to every period's budget. Both totals are reported."""
+    best when applied to every period's budget. Both totals are reported. `initial_stock`
+    carries in the adstock of spend made before the plan. With `total_budget` (and
+    `periods`, optionally `period_bounds`) the plan also chooses how much each period spends
+    (flighting), solved jointly with a certified optimality gap."""
     names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=False)
+    unknown = sorted(set(body.initial_stock) - set(names))
+    if unknown:
+        raise EngineError(f"initial_stock: campaign {unknown[0]!r} is not among the curves")
+    initial = np.array([body.initial_stock.get(name, 0.0) for name in names], dtype=float)
+    budgets, flighting = body.budgets, None
+    if body.total_budget is not None:
+        bounds = body.period_bounds or []
+        problem = FlightingProblem(
+            curves,
+            body.total_budget,
+            body.periods,
+            arrays["theta"],
+            arrays["lower"],
+            arrays["upper"],
+            period_min=[b.min or 0.0 for b in bounds] if bounds else None,
+            period_max=[np.inf if b.max is None else b.max for b in bounds] if bounds else None,
+            initial_stock=initial,
+        )
+        flighting = flighting_report(problem, plan_flighting(problem), names)
+        budgets = even_budgets(problem)
     result = plan_budgets(
         curves,
-        body.budgets,
+        budgets,
         arrays["theta"],
         arrays["lower"],
         arrays["upper"],
+        initial_stock=initial,
         names=names,
     )
+    if flighting is not None:
+        result["flighting"] = flighting
+        result["total_response"]["flighting"] = flighting["total_response"]
     return PlanResponse(**_checked(result), fit_id=body.fit_id)
