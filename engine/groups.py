@@ -63,7 +63,9 @@ class Groups:
         low = np.maximum.reduce([member_low, np.append(self.minimum, 0.0)])
         low = np.maximum(low, np.append(self.min_share, 0.0) * total)
         high = np.minimum(member_high, np.append(self.maximum, np.inf))
-        high = np.minimum(high, np.append(self.max_share, np.inf) * total)
+        max_share = np.append(self.max_share, np.inf)
+        capped = np.isfinite(max_share)
+        high[capped] = np.minimum(high[capped], max_share[capped] * total)
         return low, high
 
 
