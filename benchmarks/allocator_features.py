@@ -19,6 +19,7 @@ PyMC-Marketing's BudgetOptimizer is not run here (it is not a requirement); see 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import time
 from collections.abc import Callable
@@ -36,17 +37,12 @@ DRAWS = 200
 PERIODS = 4
 
 
-def run_slsqp(
-    objective: Callable, gradient: Callable, start: np.ndarray, bounds, constraints, cap: float
-) -> tuple[np.ndarray, float, str]:
-    """SLSQP maximizing `objective`, stopped after `cap` seconds at its best point so far."""
-    best = {"x": start}
-    began = time.perf_counter()
+def _slsqp_child(problem: Callable, pipe) -> None:
+    """SLSQP in a child process: sends each iterate, then its final point and status."""
+    objective, gradient, start, bounds, constraints = problem()
 
-    def stop_when_late(x: np.ndarray) -> None:
-        best["x"] = np.array(x, copy=True)
-        if time.perf_counter() - began > cap:
-            raise StopIteration
+    def report(x: np.ndarray) -> None:
+        pipe.send(("iterate", np.array(x, copy=True)))
 
     result = minimize(
         lambda x: -objective(x),
@@ -55,16 +51,39 @@ def run_slsqp(
         bounds=bounds,
         constraints=constraints,
         method="SLSQP",
-        callback=stop_when_late,
+        callback=report,
         options={"maxiter": 1000, "ftol": 1e-10},
     )
+    status = f"{result.nit} it" + ("" if result.success else f" ({result.message})")
+    pipe.send(("done", result.x, status))
+
+
+def run_slsqp(problem: Callable, cap: float) -> tuple[np.ndarray, float, str]:
+    """SLSQP maximizing the objective of `problem()` (objective, gradient, start, bounds,
+    constraints), in a child process stopped after `cap` seconds: a stopped run reports its
+    last iterate (the start if it finished none; one iteration of a dense QP over thousands
+    of variables can outlast the cap)."""
+    context = multiprocessing.get_context("fork")
+    receiver, sender = context.Pipe(duplex=False)
+    child = context.Process(target=_slsqp_child, args=(problem, sender), daemon=True)
+    began = time.perf_counter()
+    child.start()
+    best, iterations, status = problem()[2], 0, None
+    while status is None:
+        left = cap - (time.perf_counter() - began)
+        if left <= 0 or not receiver.poll(left):
+            break
+        message = receiver.recv()
+        if message[0] == "iterate":
+            best, iterations = message[1], iterations + 1
+        else:
+            best, status = message[1], message[2]
     elapsed = time.perf_counter() - began
-    capped = "StopIteration" in str(result.message)
-    spend = best["x"] if capped else result.x
-    status = f"capped at {cap:g} s, {result.nit} it" if capped else f"{result.nit} it"
-    if not capped and not result.success:
-        status += f" ({result.message})"
-    return spend, elapsed, status
+    if status is None:
+        child.kill()
+        status = f"stopped at {cap:g} s after {iterations} it"
+    child.join()
+    return best, elapsed, status
 
 
 def timed(solve: Callable[[], np.ndarray]) -> tuple[np.ndarray, float]:
@@ -98,11 +117,13 @@ def logistic_row(size: int, seed: int, cap: float) -> tuple:
     objective = lambda x: float(curves.response(x).sum())  # noqa: E731
     start = np.clip(np.full(size, budget / size), lower, upper)
     theirs, slsqp_seconds, status = run_slsqp(
-        objective,
-        curves.marginal,
-        start,
-        list(zip(lower, upper, strict=True)),
-        budget_constraints(budget),
+        lambda: (
+            objective,
+            curves.marginal,
+            start,
+            list(zip(lower, upper, strict=True)),
+            budget_constraints(budget),
+        ),
         cap,
     )
     violation = abs(theirs.sum() - budget)
@@ -147,7 +168,14 @@ def groups_row(size: int, seed: int, cap: float) -> tuple:
     objective = lambda x: float(curves.response(x).sum())  # noqa: E731
     start = np.clip(np.full(size, budget / size), lower, upper)
     theirs, slsqp_seconds, status = run_slsqp(
-        objective, curves.marginal, start, list(zip(lower, upper, strict=True)), constraints, cap
+        lambda: (
+            objective,
+            curves.marginal,
+            start,
+            list(zip(lower, upper, strict=True)),
+            constraints,
+        ),
+        cap,
     )
     sums = np.array([theirs[m].sum() for m in masks])
     violation = max(
@@ -171,11 +199,13 @@ def draws_row(size: int, seed: int, cap: float) -> tuple:
     objective = lambda x: float(mean.response(x).sum())  # noqa: E731
     start = np.clip(np.full(size, budget / size), lower, upper)
     theirs, slsqp_seconds, status = run_slsqp(
-        objective,
-        mean.marginal,
-        start,
-        list(zip(lower, upper, strict=True)),
-        budget_constraints(budget),
+        lambda: (
+            objective,
+            mean.marginal,
+            start,
+            list(zip(lower, upper, strict=True)),
+            budget_constraints(budget),
+        ),
         cap,
     )
     return ours, theirs, objective, seconds, slsqp_seconds, abs(theirs.sum() - budget), status
@@ -206,11 +236,13 @@ def flighting_row(size: int, seed: int, cap: float) -> tuple:
     ]
     start = np.clip(np.full(size * PERIODS, total / (size * PERIODS)), problem.low, problem.high)
     theirs, slsqp_seconds, status = run_slsqp(
-        objective,
-        gradient,
-        start,
-        list(zip(problem.low, problem.high, strict=True)),
-        constraints,
+        lambda: (
+            objective,
+            gradient,
+            start,
+            list(zip(problem.low, problem.high, strict=True)),
+            constraints,
+        ),
         cap,
     )
     sums = rows @ theirs
