@@ -182,6 +182,7 @@ def _bisect_each(
     count = targets.size
     lows, highs = np.full(count, low), np.full(count, high)
     slack = 1e-12 * np.abs(targets)
+    scale = max(abs(low), abs(high), 1e-300)
     fractions = (np.arange(1, sections + 1) / (sections + 1))[:, None]
     for _ in range(MAX_BISECTIONS):
         geometric = lows > 0
@@ -190,7 +191,7 @@ def _bisect_each(
         done = np.where(
             geometric,
             ratio <= 1.0 + RELATIVE_TOLERANCE,
-            highs - lows <= RELATIVE_TOLERANCE * np.maximum(np.abs(lows), np.abs(highs)),
+            highs - lows <= RELATIVE_TOLERANCE * scale,
         )
         if done.all():
             break
