@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from models.common import CreateBody, FiniteFloat, Id, Money, Name, PositiveMoney, Share, bounded
+from models.common import CreateBody, FiniteFloat, Id, Money, Name, PositiveMoney, bounded
+from models.constraints import GroupIn, GroupOut, PeriodBounds
 
 MAX_ROWS = 100_000
 MAX_CSV_BYTES = 10_000_000
@@ -208,27 +209,6 @@ class CurveSource(CreateBody):
         return self
 
 
-class GroupIn(CreateBody):
-    """A group of campaigns whose total spend stays within bounds, absolute or as shares of
-    the total spend (e.g. all social at most 40%: `{"name": "social", "campaigns": [...],
-    "max_share": 0.4}`). Groups must not share campaigns."""
-
-    name: Name
-    campaigns: list[Name] = Field(min_length=1, max_length=MAX_CURVES)
-    min: Money | None = None
-    max: Money | None = None
-    min_share: Share | None = None
-    max_share: Share | None = None
-
-    @model_validator(mode="after")
-    def consistent(self) -> GroupIn:
-        if self.min is not None and self.max is not None:
-            _check_bounds(self.min, self.max, f"group {self.name!r}: ")
-        if self.min_share is not None and self.max_share is not None:
-            _check_bounds(self.min_share, self.max_share, f"group {self.name!r}: share ")
-        return self
-
-
 ALLOCATE_EXAMPLE = {
     "curves": [
         {"campaign": "search", "family": "negexp", "params": {"alpha": 1000, "mu": 0.002}},
@@ -275,16 +255,6 @@ class CurveAllocationRow(BaseModel):
     change: float | None = Field(description="spend - current, when current is given.")
 
 
-class GroupOut(BaseModel):
-    name: str
-    spend: float
-    share: float
-    min: float = Field(description="The group's least total at this spend (all bounds).")
-    max: float | None = Field(description="The group's largest total at this spend.")
-    binding: Literal["min", "max"] | None
-    mroi: float | None = Field(description="Marginal value shared by its free campaigns.")
-
-
 class CurveAllocateOut(BaseModel):
     scenario: str
     objective: str
@@ -310,19 +280,6 @@ class PlanCurveIn(CurveIn):
     theta: bounded(float, ge=0, lt=1, allow_inf_nan=False) = Field(
         default=0.0, description="Adstock decay; the curve is f(adstocked spend)."
     )
-
-
-class PeriodBounds(CreateBody):
-    """The least and most a period of a flighting plan may spend, over all campaigns."""
-
-    min: Money | None = None
-    max: Money | None = None
-
-    @model_validator(mode="after")
-    def min_within_max(self) -> PeriodBounds:
-        if self.min is not None and self.max is not None:
-            _check_bounds(self.min, self.max)
-        return self
 
 
 PLAN_EXAMPLE = {
