@@ -8,12 +8,13 @@ The objective is concave in x (concave curves of linear maps of x) but not separ
 a period's spend lives on in the later periods' adstock. It is solved by the spectral
 projected gradient method (Barzilai-Borwein steps, non-monotone line search): the
 gradient comes from one backward pass (G_t = w f'(A_t) + theta G_(t+1)), and the Euclidean
-projection onto the feasible set (boxes, one group per period, the total) is exact, by
-the nested-multiplier method of engine.groups on the quadratic path clip(y - lam, l, u).
-Optimality is certified by the Frank-Wolfe duality gap: for concave F,
-F* - F(x) <= max_y grad F(x) . (y - x) over the feasible set, a linear program solved by
-scipy's HiGHS. The answer reports that bound; the iteration stops once it is below a
-relative 1e-9 of the objective (or after MAX_ITERATIONS, the bound then says how far).
+projection onto the feasible set (boxes, one group per period, the total) is exact
+(engine.projection: piecewise-linear totals solved on their sorted kinks). Optimality is
+certified by the Frank-Wolfe duality gap: for concave F, F* - F(x) <= max_y grad F(x) .
+(y - x) over the feasible set, a linear program that a greedy filling solves exactly
+(engine.projection.best_vertex; the tests check it against scipy's HiGHS). The answer
+reports that bound; the iteration stops once it is below a relative 1e-9 of the objective
+(or after MAX_ITERATIONS, the bound then says how far).
 """
 
 from __future__ import annotations
@@ -22,18 +23,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import linprog
-from scipy.sparse import csr_matrix, vstack
 
 from engine.allocator import resolve_bounds, resolve_weights
 from engine.errors import EngineError
-from engine.groups import solve_laminar
 from engine.planning import plan_summary
+from engine.projection import best_vertex, project
 from engine.response import ResponseCurves
 
 MAX_ITERATIONS = 3000
 GAP_TOLERANCE = 1e-9
-GAP_EVERY = 10
+GAP_EVERY = 1
 MEMORY = 10
 SUFFICIENT = 1e-4
 
@@ -141,35 +140,29 @@ class FlightingProblem:
 
     def project(self, point: np.ndarray) -> np.ndarray:
         """The nearest feasible spend (T, K) to a point (T, K), exactly."""
-        y = point.ravel()
-
-        def path_at(lams: np.ndarray) -> np.ndarray:
-            return np.clip(y - lams, self.low, self.high)
-
-        bracket = (float(np.min(y - self.high)) - 1.0, float(np.max(y - self.low)) + 1.0)
-        spend, _ = solve_laminar(
-            path_at, self.total, self.high, self.labels, self.period_low, self.period_high, bracket
+        spend = project(
+            np.asarray(point, dtype=float).ravel(),
+            self.low,
+            self.high,
+            self.labels,
+            self.period_low,
+            self.period_high,
+            self.total,
         )
         return spend.reshape(self.periods, self.size)
 
     def gap(self, spend: np.ndarray, gradient: np.ndarray) -> float:
         """Frank-Wolfe bound: max over feasible y of gradient . (y - spend) (>= F* - F)."""
-        count = self.periods * self.size
-        rows = csr_matrix(
-            (np.ones(count), (self.labels, np.arange(count))), shape=(self.periods, count)
+        vertex = best_vertex(
+            gradient.ravel(),
+            self.low,
+            self.high,
+            self.labels,
+            self.period_low,
+            self.period_high,
+            self.total,
         )
-        result = linprog(
-            -gradient.ravel(),
-            A_ub=vstack([rows, -rows]),
-            b_ub=np.concatenate([self.period_high, -self.period_low]),
-            A_eq=np.ones((1, count)),
-            b_eq=[self.total],
-            bounds=np.column_stack([self.low, self.high]),
-            method="highs",
-        )
-        if result.status != 0:
-            return np.inf
-        return max(float(-result.fun - gradient.ravel() @ spend.ravel()), 0.0)
+        return max(float(gradient.ravel() @ (vertex - spend.ravel())), 0.0)
 
 
 def plan_flighting(problem: FlightingProblem, start: np.ndarray | None = None) -> FlightingPlan:

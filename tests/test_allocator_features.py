@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy.optimize import minimize
+from scipy.optimize import linprog, minimize
 
 from engine.allocator import solve_budget
 from engine.draws import DrawMeanCurves, allocate_on_draws
 from engine.errors import EngineError
 from engine.flighting import FlightingProblem, plan_flighting
 from engine.groups import resolve_groups, solve_grouped
+from engine.projection import best_vertex, project
 from engine.response import LogisticCurves, NegExpCurves
 from engine.target import feasible_spends, least_spend
 
@@ -225,3 +226,41 @@ def test_flighting_without_adstock_is_the_allocation_of_the_total_over_campaign_
     assert plan.spend == pytest.approx(exact, rel=1e-6)
     with pytest.raises(EngineError, match="period 1"):
         FlightingProblem(curves, 1200.0, 3, period_min=[0, 500, 0], period_max=[900, 400, 900])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 6), st.integers(1, 4))
+def test_projection_and_best_vertex_are_exact(seed, size, groups):
+    rng = np.random.default_rng(seed)
+    count = size * groups
+    lower = rng.uniform(0, 5, count)
+    upper = lower + rng.uniform(0, 50, count)
+    labels = np.repeat(np.arange(groups), size)
+    member_low = np.bincount(labels, weights=lower, minlength=groups)
+    member_high = np.bincount(labels, weights=upper, minlength=groups)
+    group_low = member_low + rng.uniform(0, 0.5) * (member_high - member_low)
+    group_high = group_low + rng.uniform(0.2, 1.0) * (member_high - group_low)
+    total = float(group_low.sum() + rng.uniform(0, 1) * (group_high - group_low).sum())
+    y = rng.normal(total / count, 20, count)
+    x = project(y, lower, upper, labels, group_low, group_high, total)
+    assert x.sum() == pytest.approx(total, rel=1e-12, abs=1e-9)
+    assert np.all(x >= lower - 1e-12) and np.all(x <= upper + 1e-12)
+    sums = np.bincount(labels, weights=x, minlength=groups)
+    assert np.all(sums >= group_low - 1e-9) and np.all(sums <= group_high + 1e-9)
+    # The projection's optimality: no feasible point makes an acute angle with y - x.
+    gradient = rng.uniform(0, 1, count)
+    vertex = best_vertex(gradient, lower, upper, labels, group_low, group_high, total)
+    for point in (vertex, best_vertex(y - x, lower, upper, labels, group_low, group_high, total)):
+        assert float((y - x) @ (point - x)) <= 1e-7 * (1 + float(np.abs(y).sum()))
+    rows = np.equal.outer(np.arange(groups), labels).astype(float)
+    lp = linprog(
+        -gradient,
+        A_ub=np.vstack([rows, -rows]),
+        b_ub=np.concatenate([group_high, -group_low]),
+        A_eq=np.ones((1, count)),
+        b_eq=[total],
+        bounds=np.column_stack([lower, upper]),
+        method="highs",
+    )
+    assert lp.status == 0
+    assert float(gradient @ vertex) == pytest.approx(-lp.fun, rel=1e-9, abs=1e-9)
