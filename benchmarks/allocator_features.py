@@ -11,7 +11,9 @@ SLSQP gets analytic gradients, starts from the even split clipped to the bounds,
 capped in time (default 20 s, checked between its iterations): a capped run reports the
 best point it reached. "gap" is ours minus SLSQP's objective (>= 0: ours is as good or
 better); "viol" is SLSQP's largest constraint violation (ours: 0 up to rounding).
-PyMC-Marketing's BudgetOptimizer is not run here (it is not a requirement); see README.
+PyMC-Marketing's BudgetOptimizer is not driven by this script: it optimizes a fitted
+PyMC-Marketing MMM, not given curves, so it belongs with the marketing-mix model's
+benchmark; the script says whether pymc-marketing is importable and how to install it.
 
     python -m benchmarks.allocator_features [--sizes 1000] [--seeds 1 2 3] [--cap 20]
 """
@@ -19,6 +21,7 @@ PyMC-Marketing's BudgetOptimizer is not run here (it is not a requirement); see 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import multiprocessing
 import os
 import time
@@ -293,6 +296,13 @@ def main() -> None:
                 )
     print(f"draws: {DRAWS} per channel; flighting: {PERIODS} periods (K x {PERIODS} spends).")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    if importlib.util.find_spec("pymc_marketing") is None:
+        print("PyMC-Marketing's BudgetOptimizer: skipped (pip install pymc-marketing).")
+    else:
+        print(
+            "PyMC-Marketing is importable, but its BudgetOptimizer needs a fitted MMM, not given "
+            "curves: not run here."
+        )
 
 
 if __name__ == "__main__":
