@@ -223,8 +223,7 @@ def allocate_on_draws(
         multiplier = grouped_multiplier(grouping, multipliers)
         report = group_report(grouping, spend, low, high, multipliers)
     else:
-        s_shaped = family == "hill" and np.any(np.asarray(params["n"]) > 1)
-        solved = None if s_shaped else _solve_concave(curves, budget, low, high, worth)
+        solved = _solve_concave(curves, budget, low, high, worth)
         if solved is None:
             solution = solve_budget(curves, budget, low, high, worth)
             solved = solution.spend, solution.multiplier
