@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+# /allocate and /plan compute and store nothing: one backend checks them.
+pytestmark = pytest.mark.parametrize("backend", ["mongomock"])
+
 CURVES = [
     {"campaign": "search", "family": "negexp", "params": {"alpha": 1000, "mu": 0.002}},
     {"campaign": "meta", "family": "logistic", "params": {"beta": 900, "lam": 0.003}},
@@ -158,3 +161,31 @@ def test_bad_plan_settings_answer_422(client, tenant, body, expected):
     answer = plan(client, tenant, **body)
     assert answer.status_code == 422, answer.text
     assert expected in answer.text
+
+
+def test_groups_initial_stock_and_flighting_reach_a_stored_fit(client, tenant):
+    from tests.test_optimize_api import long_rows
+
+    fit = client.post("/api/optimize/fit", json={"rows": long_rows()}, headers=tenant.headers)
+    assert fit.status_code == 201, fit.text
+    fit_id = fit.json()["id"]
+    body = {"fit_id": fit_id, "budget": 3000, "groups": [{"name": "g", "campaigns": ["social"]}]}
+    body["groups"][0]["max"] = 500
+    answer = client.post("/api/optimize/allocate", json=body, headers=tenant.headers)
+    assert answer.status_code == 200, answer.text
+    spend = {row["campaign"]: row["spend"] for row in answer.json()["allocation"]}
+    assert spend["social"] <= 500 + 1e-6 and sum(spend.values()) == pytest.approx(3000)
+    flighting = {"fit_id": fit_id, "total_budget": 4000, "periods": 2}
+    answer = client.post(
+        "/api/optimize/plan",
+        json={**flighting, "initial_stock": {"social": 300}},
+        headers=tenant.headers,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["flighting"]["total_spend"] == pytest.approx(4000)
+    unknown = client.post(
+        "/api/optimize/plan",
+        json={**flighting, "initial_stock": {"radio": 300}},
+        headers=tenant.headers,
+    )
+    assert unknown.status_code == 422 and "'radio'" in unknown.text
