@@ -373,8 +373,8 @@ def optimize_allocation(
     grouping = resolve_groups(groups, names)
     if grouping is not None and scenario not in GROUPED_SCENARIOS:
         raise EngineError(f"groups apply to the scenarios {', '.join(GROUPED_SCENARIOS)}")
-    if grouping is not None and capacity is not None:
-        raise EngineError("groups and capacity cannot be combined")
+    if capacity is not None and (grouping is not None or scenario == "target_kpi"):
+        raise EngineError("capacity does not combine with groups or the target_kpi scenario")
 
     path_worth = worth
     multipliers = None

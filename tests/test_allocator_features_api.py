@@ -94,6 +94,10 @@ def test_bad_logistic_parameters_and_groups_outside_their_scenarios_answer_422(c
     assert answer.status_code == 422 and "'m'" in answer.text and "lam" in answer.text
     answer = allocate(client, tenant, budget=2000, scenario="flexible_budget", groups=[SOCIAL])
     assert answer.status_code == 422 and "groups apply" in answer.text
+    answer = allocate(client, tenant, budget=2000, capacity=500, groups=[SOCIAL])
+    assert answer.status_code == 422 and "capacity does not combine" in answer.text
+    answer = allocate(client, tenant, budget=2000, capacity=500, scenario="target_kpi", target=9)
+    assert answer.status_code == 422 and "capacity does not combine" in answer.text
 
 
 PLAN_CURVES = [
