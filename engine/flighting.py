@@ -14,11 +14,12 @@ certified by the Frank-Wolfe duality gap: for concave F, F* - F(x) <= max_y grad
 (y - x) over the feasible set, a linear program that a greedy filling solves exactly
 (engine.projection.best_vertex; the tests check it against scipy's HiGHS). The answer
 reports that bound; the iteration stops once it is below a relative 1e-9 of the objective
-(or after MAX_ITERATIONS, the bound then says how far).
+(or after MAX_ITERATIONS or a time limit, the bound then says how far).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -32,7 +33,6 @@ from engine.response import ResponseCurves
 
 MAX_ITERATIONS = 3000
 GAP_TOLERANCE = 1e-9
-GAP_EVERY = 1
 MEMORY = 10
 SUFFICIENT = 1e-4
 
@@ -165,8 +165,17 @@ class FlightingProblem:
         return max(float(gradient.ravel() @ (vertex - spend.ravel())), 0.0)
 
 
-def plan_flighting(problem: FlightingProblem, start: np.ndarray | None = None) -> FlightingPlan:
-    """The best plan by spectral projected gradient, with its certified optimality gap."""
+def plan_flighting(
+    problem: FlightingProblem,
+    start: np.ndarray | None = None,
+    time_limit: float | None = None,
+) -> FlightingPlan:
+    """The best plan by spectral projected gradient, with its certified optimality gap.
+
+    `time_limit` (seconds) stops the iteration early on large problems: the answer is then
+    feasible and its `gap` still bounds how far it is from the optimum.
+    """
+    deadline = None if time_limit is None else time.monotonic() + time_limit
     even = np.full(
         (problem.periods, problem.size), problem.total / (problem.periods * problem.size)
     )
@@ -175,15 +184,16 @@ def plan_flighting(problem: FlightingProblem, start: np.ndarray | None = None) -
     recent = [value]
     step = 1.0 / max(float(np.max(np.abs(gradient))), 1e-300) * max(problem.total, 1.0) * 1e-3
     bound, iterations = np.inf, 0
-    for iterations in range(1, MAX_ITERATIONS + 1):
-        if iterations % GAP_EVERY == 1:
-            bound = problem.gap(x, gradient)
-            if bound <= GAP_TOLERANCE * max(abs(value), 1e-300):
-                break
+    while True:
+        bound = problem.gap(x, gradient)
+        if bound <= GAP_TOLERANCE * max(abs(value), 1e-300):
+            break
+        if iterations >= MAX_ITERATIONS or (deadline is not None and time.monotonic() > deadline):
+            break
+        iterations += 1
         direction = problem.project(x + step * gradient) - x
         slope = float((gradient * direction).sum())
-        if slope <= 0:  # x is its own projection: a stationary point, the optimum
-            bound = problem.gap(x, gradient)
+        if slope <= 0:  # x is its own projection up to rounding: the optimum (bound above)
             break
         reference, length = min(recent), 1.0
         while True:
@@ -198,8 +208,6 @@ def plan_flighting(problem: FlightingProblem, start: np.ndarray | None = None) -
         step = float((moved * moved).sum()) / curvature if curvature > 0 else step * 10.0
         x, value, gradient = candidate, candidate_value, candidate_gradient
         recent = [*recent, value][-MEMORY:]
-    else:
-        bound = problem.gap(x, gradient)
     return FlightingPlan(
         spend=x,
         stock=problem.stock(x),

@@ -54,6 +54,7 @@ router = APIRouter(prefix="/optimize", tags=["optimize"], responses=errors(401, 
 INVALID = errors(422, described={422: "Invalid data or settings; the detail names the campaign."})
 NO_CLIENT = "An admin's client_id names no client"
 FIT_NOT_FOUND = errors(404, described={404: f"No such fit for this client, or: {NO_CLIENT}"})
+FLIGHTING_SECONDS = 20.0  # a larger plan answers with its certified gap after this long
 FORM_FIELDS = ("models", "metric", "holdout_share", "adstock", "spend_ranges", "downstream")
 
 
@@ -356,7 +357,8 @@ def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse
             period_max=[np.inf if b.max is None else b.max for b in bounds] if bounds else None,
             initial_stock=initial,
         )
-        flighting = flighting_report(problem, plan_flighting(problem), names)
+        solved = plan_flighting(problem, time_limit=FLIGHTING_SECONDS)
+        flighting = flighting_report(problem, solved, names)
         budgets = even_budgets(problem)
     result = plan_budgets(
         curves,

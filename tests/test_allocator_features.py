@@ -224,6 +224,12 @@ def test_flighting_without_adstock_is_the_allocation_of_the_total_over_campaign_
     copies = NegExpCurves(np.tile(curves.alpha, 3), np.tile(curves.mu, 3))
     exact = solve_budget(copies, 1200.0).spend.reshape(3, 2)
     assert plan.spend == pytest.approx(exact, rel=1e-6)
+    # Stopped at once, the even start is feasible and its bound covers the distance left.
+    early = plan_flighting(FlightingProblem(curves, 1200.0, 3, theta=[0.5, 0.2]), time_limit=0.0)
+    best = plan_flighting(FlightingProblem(curves, 1200.0, 3, theta=[0.5, 0.2]))
+    assert early.iterations == 0 and early.spend.sum() == pytest.approx(1200.0)
+    assert best.objective - early.objective > 0
+    assert early.gap >= best.objective - early.objective
     with pytest.raises(EngineError, match="period 1"):
         FlightingProblem(curves, 1200.0, 3, period_min=[0, 500, 0], period_max=[900, 400, 900])
 
