@@ -14,7 +14,8 @@ certified by the Frank-Wolfe duality gap: for concave F, F* - F(x) <= max_y grad
 (y - x) over the feasible set, a linear program that a greedy filling solves exactly
 (engine.projection.best_vertex; the tests check it against scipy's HiGHS). The answer
 reports that bound; the iteration stops once it is below a relative 1e-9 of the objective
-(or after MAX_ITERATIONS or a time limit, the bound then says how far).
+(or after MAX_ITERATIONS or a time limit, the bound then says how far). S-shaped Hill curves
+are planned on their concave envelopes, for which the bound holds.
 """
 
 from __future__ import annotations
@@ -131,7 +132,10 @@ class FlightingProblem:
         return float((self.weights * self.curves.response(self.stock(spend))).sum())
 
     def gradient(self, spend: np.ndarray) -> np.ndarray:
-        marginal = self.weights * self.curves.marginal(self.stock(spend))
+        # A hair above zero stock: curves with an infinite marginal at 0 (Hill, n < 1) stay
+        # finite, as in the allocator's bracket.
+        floor = 1e-12 * max(self.total, 1e-300) / (self.periods * self.size)
+        marginal = self.weights * self.curves.marginal(np.maximum(self.stock(spend), floor))
         gradient = np.empty_like(marginal)
         after = np.zeros(self.size)
         for t in range(self.periods - 1, -1, -1):

@@ -15,7 +15,7 @@ from engine.errors import EngineError
 from engine.flighting import FlightingProblem, plan_flighting
 from engine.groups import resolve_groups, solve_grouped
 from engine.projection import best_vertex, project
-from engine.response import LogisticCurves, NegExpCurves
+from engine.response import HillCurves, LogisticCurves, NegExpCurves
 from engine.target import feasible_spends, least_spend
 
 
@@ -230,6 +230,10 @@ def test_flighting_without_adstock_is_the_allocation_of_the_total_over_campaign_
     assert early.iterations == 0 and early.spend.sum() == pytest.approx(1200.0)
     assert best.objective - early.objective > 0
     assert early.gap >= best.objective - early.objective
+    # Hill curves with n < 1 have an infinite marginal at zero spend: nothing to spend is fine.
+    steep = HillCurves([500.0, 300.0], [200.0, 100.0], [0.8, 0.6])
+    nothing = plan_flighting(FlightingProblem(steep, 0.0, 2, theta=[0.3, 0.0]))
+    assert np.all(nothing.spend == 0) and nothing.gap == 0
     with pytest.raises(EngineError, match="period 1"):
         FlightingProblem(curves, 1200.0, 3, period_min=[0, 500, 0], period_max=[900, 400, 900])
 
