@@ -60,7 +60,7 @@ class Groups:
         """Each group's (low, high) total at a total spend, the members' bounds included."""
         member_low = np.bincount(self.labels, weights=lower, minlength=self.count)
         member_high = np.bincount(self.labels, weights=upper, minlength=self.count)
-        low = np.maximum.reduce([member_low, np.append(self.minimum, 0.0)])
+        low = np.maximum(member_low, np.append(self.minimum, 0.0))
         low = np.maximum(low, np.append(self.min_share, 0.0) * total)
         high = np.minimum(member_high, np.append(self.maximum, np.inf))
         max_share = np.append(self.max_share, np.inf)
