@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.allocator import resolve_bounds, resolve_weights
 from engine.errors import EngineError
-from engine.planning import plan_summary
+from engine.planning import plan_budgets, plan_summary
 from engine.projection import best_vertex, project
 from engine.response import ResponseCurves
 
@@ -238,3 +238,31 @@ def even_budgets(problem: FlightingProblem) -> np.ndarray:
         (problem.periods, problem.size), problem.total / (problem.periods * problem.size)
     )
     return problem.project(even).sum(axis=1)
+
+
+def plan_total_budget(
+    curves: ResponseCurves,
+    total: float,
+    periods: int,
+    theta: np.ndarray | None = None,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+    period_min: Sequence[float] | None = None,
+    period_max: Sequence[float] | None = None,
+    initial_stock: np.ndarray | None = None,
+    names: Sequence[str] | None = None,
+    time_limit: float | None = None,
+) -> dict:
+    """The flighting plan of a total budget beside the sequential and static plans of its
+    even split (JSON-able, as engine.planning.plan_budgets plus `flighting`)."""
+    names = list(names) if names is not None else [f"campaign_{i}" for i in range(curves.size)]
+    problem = FlightingProblem(
+        curves, total, periods, theta, lower, upper, period_min, period_max, initial_stock
+    )
+    flighting = flighting_report(problem, plan_flighting(problem, time_limit=time_limit), names)
+    result = plan_budgets(
+        curves, even_budgets(problem), theta, lower, upper, initial_stock, names=names
+    )
+    result["flighting"] = flighting
+    result["total_response"]["flighting"] = flighting["total_response"]
+    return result

@@ -22,12 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.datasets import Dataset, parse_csv, parse_rows
 from engine.ensemble import curves_from_fit, fit_dataset
 from engine.errors import EngineError
-from engine.flighting import (
-    FlightingProblem,
-    even_budgets,
-    flighting_report,
-    plan_flighting,
-)
+from engine.flighting import plan_total_budget
 from engine.planning import plan_budgets
 from engine.response import ResponseCurves
 from engine.scenarios import optimize_allocation
@@ -343,10 +338,19 @@ def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse
     if unknown:
         raise EngineError(f"initial_stock: campaign {unknown[0]!r} is not among the curves")
     initial = np.array([body.initial_stock.get(name, 0.0) for name in names], dtype=float)
-    budgets, flighting = body.budgets, None
-    if body.total_budget is not None:
+    if body.total_budget is None:
+        result = plan_budgets(
+            curves,
+            body.budgets,
+            arrays["theta"],
+            arrays["lower"],
+            arrays["upper"],
+            initial_stock=initial,
+            names=names,
+        )
+    else:
         bounds = body.period_bounds or []
-        problem = FlightingProblem(
+        result = plan_total_budget(
             curves,
             body.total_budget,
             body.periods,
@@ -356,20 +360,7 @@ def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse
             period_min=[b.min or 0.0 for b in bounds] if bounds else None,
             period_max=[np.inf if b.max is None else b.max for b in bounds] if bounds else None,
             initial_stock=initial,
+            names=names,
+            time_limit=FLIGHTING_SECONDS,
         )
-        solved = plan_flighting(problem, time_limit=FLIGHTING_SECONDS)
-        flighting = flighting_report(problem, solved, names)
-        budgets = even_budgets(problem)
-    result = plan_budgets(
-        curves,
-        budgets,
-        arrays["theta"],
-        arrays["lower"],
-        arrays["upper"],
-        initial_stock=initial,
-        names=names,
-    )
-    if flighting is not None:
-        result["flighting"] = flighting
-        result["total_response"]["flighting"] = flighting["total_response"]
     return PlanResponse(**_checked(result), fit_id=body.fit_id)
