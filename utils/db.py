@@ -30,6 +30,7 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
+from utils.log_redaction import redact_driver_logs
 from utils.settings import Settings
 
 logger = logging.getLogger("oktopus.db")
@@ -46,8 +47,11 @@ class StoreUnavailable(Exception):
     """The database cannot be reached: the API answers 503."""
 
 
-# MongoDB's error code for an operation the connected user may not run.
+# MongoDB's error codes: an operation the connected user may not run, and an index that
+# exists under the same name or keys with other options (recognised by code, not by a
+# server's wording, which differs between servers and versions).
 _UNAUTHORIZED = 13
+_INDEX_CONFLICTS = {85: "IndexOptionsConflict", 86: "IndexKeySpecsConflict"}
 
 
 class StoreInUse(RuntimeError):
@@ -151,6 +155,7 @@ class Store:
 
     def _connect(self, settings: Settings, path: Path) -> None:
         if self.backend == "mongodb":
+            redact_driver_logs()
             uri = settings.mongodb_uri or ""
             options: dict[str, Any] = {"tz_aware": True}
             # PyMongo lets keyword options override the URI's: default only what it leaves out.
@@ -232,16 +237,30 @@ class Store:
                 "duplicates, then start Oktopus again."
             ) from error
         except OperationFailure as error:
+            code = error.code
+            if code is None and self._index_taken(collection, keys):
+                # The single-process backends raise index conflicts without MongoDB's code.
+                code = 85
+            if code in _INDEX_CONFLICTS:
+                raise IndexSetupError(
+                    f"Cannot create the {index} on collection {collection!r}: an index on "
+                    f"these keys or of this name already exists with other options "
+                    f"({_INDEX_CONFLICTS[code]}, code {code}). Drop that index: "
+                    "Oktopus creates it again at start-up."
+                ) from error
             if error.code == _UNAUTHORIZED:
                 advice = "Give Oktopus's database user the createIndex privilege on it."
             else:
-                advice = (
-                    "If an index on these keys or of this name exists with other options, "
-                    "drop it: Oktopus creates it again at start-up."
-                )
+                advice = "See the database's reason above."
             raise IndexSetupError(
                 f"Cannot create the {index} on collection {collection!r}: {error}. {advice}"
             ) from error
+
+    def _index_taken(self, collection: str, keys: list[tuple[str, int]]) -> bool:
+        """Whether an index of the default name for `keys`, or on the same keys, exists."""
+        name = "_".join(f"{field}_{direction}" for field, direction in keys)
+        existing = self.db[collection].index_information()
+        return name in existing or any(info["key"] == keys for info in existing.values())
 
     def close(self) -> None:
         """Close the client, then (however that ends) the store's thread and its lock."""
