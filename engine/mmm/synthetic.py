@@ -29,7 +29,8 @@ def _spend_patterns(rng: np.random.Generator, periods: int, channels: int) -> np
     """Spend (T, C): log-AR(1) levels, shared drivers for some pairs, dark periods."""
     levels = rng.uniform(np.log(2_000), np.log(30_000), channels)
     shocks = rng.standard_normal((periods, channels))
-    pairs = rng.permutation(channels)[: 2 * max(1, channels // 4)].reshape(-1, 2)
+    pair_count = max(1, channels // 4) if channels >= 2 else 0
+    pairs = rng.permutation(channels)[: 2 * pair_count].reshape(-1, 2)
     for a, b in pairs:
         shared = rng.uniform(0.6, 0.85)
         shocks[:, b] = shared * shocks[:, a] + np.sqrt(1 - shared**2) * shocks[:, b]
