@@ -77,7 +77,7 @@ def pymc_row(seeds: list[int], ours: list[dict]) -> str:
     our_seconds = np.median([r["seconds"] for r in mine])
     return (
         f"{'PyMC-Marketing MMM (' + str(len(seeds)) + ' sets)':<34} {np.mean(inside):>12.1%} "
-        f"{np.median(errors):>17.1%} {'-':>22} {'-':>19} {np.median(seconds):>15.2f}\n"
+        f"{np.median(errors):>17.1%} {np.median(seconds):>15.2f}\n"
         f"{'Oktopus MMM, same ' + str(len(seeds)) + ' sets':<34} {our_inside.mean():>12.1%} "
-        f"{np.median(our_error):>17.1%} {'-':>22} {'-':>19} {our_seconds:>15.2f}"
+        f"{np.median(our_error):>17.1%} {our_seconds:>15.2f}"
     )
