@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import TENANT_ERRORS, Page, errors
+from utils.crud import models as model_docs
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, Principal, ReadPrincipal, StoreDep, not_found
 from utils.pagination import PageParams, paginate
@@ -85,7 +86,7 @@ def update_client(
 )
 def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a client that has no users, campaigns or states left (409 otherwise), and its
-    stored curve fits, which nothing else can delete."""
+    stored curve fits and marketing-mix models."""
     if store.collection("clients").get({"_id": client_id}) is None:
         raise not_found("Client")
     for dependent in ("users", "campaigns", "states"):
@@ -96,4 +97,5 @@ def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Respons
     # The client goes first: a fit asked for from now on finds no client to store it under.
     store.collection("clients").delete({"_id": client_id})
     store.collection("fits").delete_many({"client_id": client_id})
+    model_docs.delete_for_client(store, client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -59,6 +59,7 @@ INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
     "history": [([("state_id", 1), ("timestep", 1)], {})],
     "metrics": [([("state_id", 1), ("timestep", 1)], {})],
     "fits": [([("client_id", 1), ("created_at", 1)], {})],
+    "models": [([("client_id", 1), ("created_at", 1)], {})],
 }
 
 
