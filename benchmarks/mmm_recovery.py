@@ -36,6 +36,7 @@ from engine.mmm.synthetic import generate, true_response
 from engine.response import GridCurves
 
 FIRST_SEED = 1000
+SETTINGS: dict = {}
 GRID_POINTS = 400
 BOUNDS = ((0.0, 2.0), (0.5, 1.5))  # spend per channel within these multiples of its mean
 
@@ -100,7 +101,7 @@ def score(seed: int, draws: int) -> dict:
     truth = data_set["truth"]["channels"]
     names = [channel["channel"] for channel in truth]
     data = load_rows(data_set["rows"], controls=["price"])
-    model = MarketingMixModel(seed=seed, draws=draws).fit(data)
+    model = MarketingMixModel(seed=seed, draws=draws, **SETTINGS).fit(data)
     true = np.array([channel["roi"] for channel in truth])
     inside, estimate = [], []
     for c in range(len(names)):
