@@ -66,7 +66,7 @@ def test_answers_hold_their_invariants(seed: int, channels: int) -> None:
 def test_option_weights_match_the_full_posterior() -> None:
     """The O(p^2) conditional equals differences of the full log posterior."""
     _, model = fitted(4, 3, periods=60)
-    tables = model._tables(model.data.y[: model.fit_rows] / model.y_scale)
+    tables = model.tables(model.data.y[: model.fit_rows] / model.y_scale)
     rng = np.random.default_rng(0)
     options = rng.integers(tables.fy.shape[1], size=(2, 3))
     scale = np.array([0.5, 1.1])

@@ -42,7 +42,7 @@ def prepare(source: list[dict] | str, settings: ModelSettings) -> tuple[MMMData,
         holdout=settings.holdout,
         priors=[prior.model_dump() for prior in settings.priors],
     )
-    model._prepare(data)
+    model.prepare(data)
     return data, model
 
 

@@ -103,7 +103,9 @@ class MarketingMixModel:
         self.fit_seconds: float | None = None
 
     # -- preparation shared by fit and from_dict ------------------------------------------
-    def _prepare(self, data: MMMData) -> None:
+    def prepare(self, data: MMMData) -> MarketingMixModel:
+        """Check `data` can be fitted (EngineError naming the problem if not) and build the
+        regressors; `fit` calls it, a caller may call it first to refuse bad data early."""
         self.data = data
         periods = data.periods
         self.holdout_periods = round(self.holdout * periods) if self.holdout > 0 else 0
@@ -132,6 +134,7 @@ class MarketingMixModel:
         self.media, self.elasticity = media_terms(
             data.spend, self.spend_scale, self.grid, max_lag=self.max_lag
         )
+        return self
 
     def _reference_noise(self, y: np.ndarray) -> float:
         """Residual variance of a ridge fit at middle options: the priors' noise scale."""
@@ -147,7 +150,8 @@ class MarketingMixModel:
         dof = max(len(y) - design.shape[1], 1)
         return float(max(residual @ residual / dof, 1e-6 * np.var(y) + 1e-12))
 
-    def _tables(self, y: np.ndarray) -> Tables:
+    def tables(self, y: np.ndarray) -> Tables:
+        """The sampler's sufficient statistics and priors for the fitted rows' scaled KPI."""
         noise = self._reference_noise(y)
         base_lam0 = np.array([noise / PRIOR_SD[block] ** 2 for block in self.base.blocks])
         spend_total = self.data.spend[: self.fit_rows].sum(axis=0)
@@ -182,9 +186,9 @@ class MarketingMixModel:
     ) -> MarketingMixModel:
         """Learn the posterior from `data`; `progress(fraction)` is called along the way."""
         started = time.perf_counter()
-        self._prepare(data)
+        self.prepare(data)
         y = data.y[: self.fit_rows] / self.y_scale
-        tables = self._tables(y)
+        tables = self.tables(y)
         rng = np.random.default_rng(self.seed)
         keep = -(-self.draws // self.chains)
         options, scale = gibbs(tables, self.chains, self.burn, keep, rng, progress)
@@ -263,7 +267,7 @@ class MarketingMixModel:
         if stored.get("format") != FORMAT_VERSION:
             raise EngineError("the stored model has an unknown format")
         model = cls(**stored["settings"])
-        model._prepare(MMMData.from_dict(stored["data"]))
+        model.prepare(MMMData.from_dict(stored["data"]))
         posterior = stored["posterior"]
         model.options = np.asarray(posterior["options"], dtype=int)
         model.coefficients = np.asarray(posterior["coefficients"], dtype=float)
