@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pytest
 
+from engine.mmm import MarketingMixModel
 from engine.mmm.synthetic import generate
 from utils import marketing_mix
 
@@ -137,3 +138,19 @@ def test_a_long_fit_answers_202_and_is_polled(client, tenant, rows, monkeypatch)
     assert done["status"] == "ready" and done["progress"] == 1.0 and done["channels"]
     parts = client.get(f"/api/models/{job['id']}/decomposition", headers=tenant.headers)
     assert parts.status_code == 200
+
+
+def test_a_failing_fit_is_reported(client, tenant, rows, monkeypatch):
+    def broken(self, data, progress=None):
+        raise FloatingPointError("the sampler diverged")
+
+    monkeypatch.setattr(MarketingMixModel, "fit", broken)
+    quick = client.post("/api/models", json={"rows": rows}, headers=tenant.headers)
+    assert quick.status_code == 422 and "diverged" in quick.json()["detail"]
+    assert client.get("/api/models", headers=tenant.headers).json()["total"] == 0
+    monkeypatch.setattr(marketing_mix, "SYNC_SECONDS", 0.0)
+    job = client.post("/api/models", json={"rows": rows}, headers=tenant.headers).json()
+    failed = poll(client, tenant.headers, job["id"])
+    assert failed["status"] == "failed" and "diverged" in failed["error"]
+    refused = client.get(f"/api/models/{job['id']}/curves", headers=tenant.headers)
+    assert refused.status_code == 409

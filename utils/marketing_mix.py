@@ -63,7 +63,7 @@ def _fit(store: Store, doc: dict, model: MarketingMixModel, data: MMMData) -> No
             "curves": curves(model),
             "model": model.to_dict(),
         }
-    except (EngineError, ValueError, ArithmeticError, MemoryError) as error:
+    except Exception as error:  # a background job's boundary: the model says it failed
         logger.warning("Marketing-mix fit %s failed: %s", doc["_id"], error)
         model_docs.finish(store, doc["_id"], {"status": "failed", "error": str(error)})
         return
@@ -73,7 +73,8 @@ def _fit(store: Store, doc: dict, model: MarketingMixModel, data: MMMData) -> No
 async def create(
     store: Store, client_id: str, data: MMMData, model: MarketingMixModel, jobs: set
 ) -> tuple[dict, bool]:
-    """Store a new model and fit it; returns the document and whether the fit is done."""
+    """Store a new model and fit it; returns the document and whether the fit is done.
+    A fit failing within the request raises EngineError and leaves nothing stored."""
     doc = await run_in_threadpool(model_docs.insert_fitting, store, client_id, data)
     # Deleting a client removes the client, then its models: one deleted while this model
     # was stored either took it along or is seen gone here.
@@ -85,6 +86,10 @@ async def create(
     task.add_done_callback(jobs.discard)
     done, _ = await asyncio.wait({task}, timeout=SYNC_SECONDS)
     current = await run_in_threadpool(model_docs.get, store, {"_id": doc["_id"]})
+    if done and current is not None and current["status"] == "failed":
+        # Failed within the request: answered 422 like bad data, and nothing kept.
+        await run_in_threadpool(model_docs.delete, store, {"_id": doc["_id"]})
+        raise EngineError(f"the fit failed: {current['error']}")
     return current or doc, bool(done)
 
 
