@@ -31,7 +31,7 @@ from models.mmm import (
 from utils import marketing_mix
 from utils.crud import models as model_docs
 from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found
-from utils.pagination import PageParams, paginate
+from utils.pagination import PageParams
 
 router = APIRouter(prefix="/models", tags=["models"], responses=errors(401, 403, 503))
 
@@ -164,18 +164,13 @@ async def create_model(
 
 @router.get("", response_model=Page[ModelOut], summary="The client's models")
 def list_models(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[ModelOut]:
-    return paginate(
-        model_docs.collection(store),
-        tenant.filter,
-        page,
-        sort=[("created_at", -1), ("_id", 1)],
-        render=lambda doc: ModelOut(**marketing_mix.render(doc)),
-        projection=model_docs.SUMMARY_FIELDS,
+    return model_docs.page(
+        store, tenant.filter, page, lambda doc: ModelOut(**marketing_mix.render(doc))
     )
 
 
 def _owned(store: StoreDep, tenant: ReadTenant, model_id: str, projection: dict | None) -> dict:
-    doc = model_docs.get(store, {**tenant.filter, "_id": model_id}, projection=projection)
+    doc = model_docs.get_owned(store, tenant.filter, model_id, projection)
     if doc is None:
         raise not_found("Model")
     return doc
@@ -190,7 +185,7 @@ def _ready(doc: dict) -> dict:
 @router.get("/{model_id}", response_model=ModelOut, summary="A model", responses=NOT_FOUND)
 def get_model(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     """The model's summary, or while it fits its `status` and `progress`."""
-    return marketing_mix.render(_owned(store, tenant, model_id, model_docs.SUMMARY_FIELDS))
+    return marketing_mix.render(_owned(store, tenant, model_id, model_docs.SUMMARY))
 
 
 @router.get(
@@ -224,6 +219,6 @@ def get_curves(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     responses=NOT_FOUND,
 )
 def delete_model(model_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
-    if not model_docs.delete(store, {**tenant.filter, "_id": model_id}):
+    if not model_docs.delete_owned(store, tenant.filter, model_id):
         raise not_found("Model")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.cli.mmm import main as cli_main
 from engine.errors import EngineError
 from engine.mmm import MarketingMixModel, TooFewPeriodsError, load_csv, load_rows
-from engine.mmm.__main__ import main as cli_main
 from engine.mmm.answers import curves, decomposition, summary
 from engine.mmm.features import option_grid
 from engine.mmm.sampler import log_target, option_weights, truncated_effects

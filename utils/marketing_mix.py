@@ -20,8 +20,9 @@ from engine.errors import EngineError
 from engine.mmm import MarketingMixModel, MMMData, load_csv, load_rows
 from engine.mmm.answers import curves, decomposition, summary
 from models.mmm import MAX_CHANNELS, ModelSettings
+from utils.crud import clients
 from utils.crud import models as model_docs
-from utils.db import Store
+from utils.db import Store, utcnow
 from utils.deps import not_found
 
 logger = logging.getLogger("oktopus")
@@ -46,14 +47,40 @@ def prepare(source: list[dict] | str, settings: ModelSettings) -> tuple[MMMData,
     return data, model
 
 
+def _new_doc(client_id: str, data: MMMData) -> dict:
+    return {
+        "client_id": client_id,
+        "created_at": utcnow(),
+        "version": 0,
+        "status": "fitting",
+        "progress": 0.0,
+        "kpi": data.kpi,
+        "periods": data.periods,
+        "channels": list(data.channels),
+    }
+
+
+def _write(store: Store, doc: dict, fields: dict) -> bool:
+    """Compare-and-set on the model still fitting at the version this job last wrote."""
+    applied = model_docs.compare_and_set(
+        store,
+        doc["_id"],
+        {"version": doc["version"], "status": "fitting"},
+        {"$set": fields, "$inc": {"version": 1}},
+    )
+    if applied:
+        doc["version"] += 1
+    return applied
+
+
 def _fit(store: Store, doc: dict, model: MarketingMixModel, data: MMMData) -> None:
-    """Run one fit and write its outcome (worker thread)."""
+    """Run one fit and write its outcome (worker thread); a deleted model stays deleted."""
     reported = [0.0]
 
     def progress(fraction: float) -> None:
         if fraction - reported[0] >= PROGRESS_STEP and fraction < 1:
             reported[0] = fraction
-            model_docs.set_progress(store, doc["_id"], round(0.95 * fraction, 3))
+            _write(store, doc, {"progress": round(0.95 * fraction, 3)})
 
     try:
         model.fit(data, progress=progress)
@@ -65,9 +92,9 @@ def _fit(store: Store, doc: dict, model: MarketingMixModel, data: MMMData) -> No
         }
     except Exception as error:  # a background job's boundary: the model says it failed
         logger.warning("Marketing-mix fit %s failed: %s", doc["_id"], error)
-        model_docs.finish(store, doc["_id"], {"status": "failed", "error": str(error)})
+        _write(store, doc, {"status": "failed", "error": str(error)})
         return
-    model_docs.finish(store, doc["_id"], {"status": "ready", "progress": 1.0, **result})
+    _write(store, doc, {"status": "ready", "progress": 1.0, **result})
 
 
 async def create(
@@ -75,26 +102,26 @@ async def create(
 ) -> tuple[dict, bool]:
     """Store a new model and fit it; returns the document and whether the fit is done.
     A fit failing within the request raises EngineError and leaves nothing stored."""
-    doc = await run_in_threadpool(model_docs.insert_fitting, store, client_id, data)
-    # Deleting a client removes the client, then its models: one deleted while this model
-    # was stored either took it along or is seen gone here.
-    if not await run_in_threadpool(client_exists, store, client_id):
-        await run_in_threadpool(model_docs.delete, store, {"_id": doc["_id"]})
+    doc = await run_in_threadpool(model_docs.insert, store, _new_doc(client_id, data))
+    # Deleting a client removes the client, then its models: one stored meanwhile either
+    # went with it or is seen without its client here.
+    if not await run_in_threadpool(clients.exists, store, client_id):
+        await run_in_threadpool(model_docs.delete, store, doc["_id"])
         raise not_found("Client")
-    task = asyncio.ensure_future(run_in_threadpool(_fit, store, doc, model, data))
+    job = dict(doc)
+    task = asyncio.ensure_future(run_in_threadpool(_fit, store, job, model, data))
     jobs.add(task)
     task.add_done_callback(jobs.discard)
     done, _ = await asyncio.wait({task}, timeout=SYNC_SECONDS)
-    current = await run_in_threadpool(model_docs.get, store, {"_id": doc["_id"]})
+    tenant = {"client_id": client_id}
+    current = await run_in_threadpool(
+        model_docs.get_owned, store, tenant, doc["_id"], model_docs.SUMMARY
+    )
     if done and current is not None and current["status"] == "failed":
         # Failed within the request: answered 422 like bad data, and nothing kept.
-        await run_in_threadpool(model_docs.delete, store, {"_id": doc["_id"]})
+        await run_in_threadpool(model_docs.delete, store, doc["_id"])
         raise EngineError(f"the fit failed: {current['error']}")
     return current or doc, bool(done)
-
-
-def client_exists(store: Store, client_id: str) -> bool:
-    return store.collection("clients").get({"_id": client_id}) is not None
 
 
 def render(doc: Mapping[str, Any]) -> dict:

@@ -1,4 +1,4 @@
-"""Write the shipped sample history: `python -m engine.mmm.sample [--out docs]`.
+"""Write the shipped sample history: `python -m engine.cli.mmm_sample [--out docs]`.
 
 Two years of weekly revenue with five channels and a price control, generated with known
 effects (engine/mmm/synthetic.py, seed 2024), as `sample_mmm.csv`, and the true effects
@@ -34,7 +34,7 @@ def write_sample(out: Path) -> tuple[Path, Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.mmm.sample", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m engine.cli.mmm_sample", description=__doc__)
     parser.add_argument("--out", default="docs", help="folder to write into")
     args = parser.parse_args(argv)
     paths = write_sample(Path(args.out))
