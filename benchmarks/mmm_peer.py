@@ -57,13 +57,14 @@ def _fit_one(seed: int) -> tuple[list[bool], list[float], float]:
 
 
 def pymc_row(seeds: list[int], ours: list[dict]) -> str:
-    """The table row of PyMC-Marketing on `seeds`, with ours on the same sets beside it."""
+    """PyMC-Marketing on `seeds`, one line per data set as it ends (its fits are long), then
+    the totals with ours on the same sets beside them."""
     try:
         import pymc_marketing  # noqa: F401
     except ImportError:
         return f"{'PyMC-Marketing MMM':<34} skipped: not installed (pip install pymc-marketing)"
     inside, errors, seconds = [], [], []
-    for seed in seeds:
+    for index, seed in enumerate(seeds):
         try:
             covered, error, elapsed = _fit_one(seed)
         except Exception as problem:  # a peer library's failure is reported, not raised
@@ -71,6 +72,13 @@ def pymc_row(seeds: list[int], ours: list[dict]) -> str:
         inside += covered
         errors += error
         seconds.append(elapsed)
+        mine = ours[index]
+        print(
+            f"  seed {seed}: PyMC-Marketing {np.mean(covered):.0%} inside, median ROI error "
+            f"{np.median(error):.1%}, {elapsed:.0f} s; Oktopus {np.mean(mine['inside']):.0%}, "
+            f"{np.median(mine['error']):.1%}, {mine['seconds']:.1f} s",
+            flush=True,
+        )
     mine = ours[: len(seeds)]
     our_inside = np.concatenate([r["inside"] for r in mine])
     our_error = np.concatenate([r["error"] for r in mine])

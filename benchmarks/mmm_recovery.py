@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pymc", type=int, default=3, help="data sets for PyMC-Marketing")
     args = parser.parse_args(argv)
     count = 8 if args.quick else args.datasets
-    print(f"load before: {load()} ({os.cpu_count()} cores)")
+    print(f"load before: {load()} ({os.cpu_count()} cores)", flush=True)
     results = []
     for index in range(count):
         results.append(score(FIRST_SEED + index, args.draws))
