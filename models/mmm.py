@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from models.common import CreateBody, FiniteFloat, Id, Integer, Name, bounded
+from models.common import CreateBody, FiniteFloat, Id, Name, bounded
 
 MAX_ROWS = 50_000
 MAX_CSV_BYTES = 10_000_000
@@ -47,7 +47,7 @@ class ModelSettings(CreateBody):
     saturation: Literal["hill", "negexp"] = Field(
         default="hill", description="Saturation family of every channel."
     )
-    max_lag: Annotated[Integer, Field(ge=1, le=104)] | None = Field(
+    max_lag: bounded(int, ge=1, le=104) | None = Field(
         default=None, description="Cut the geometric adstock after this many periods."
     )
     holdout: bounded(float, ge=0, lt=0.5, allow_inf_nan=False) = Field(
