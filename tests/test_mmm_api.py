@@ -22,8 +22,10 @@ def rows() -> list[dict]:
 
 @pytest.fixture(autouse=True)
 def wait_for_fits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fits answer 201 within the request unless a test says otherwise."""
+    """Fits answer 201 within the request unless a test says otherwise; small samplers keep
+    the tests fast (the engine's own tests cover the posterior)."""
     monkeypatch.setattr(marketing_mix, "SYNC_SECONDS", 120.0)
+    monkeypatch.setattr(marketing_mix, "SAMPLER", {"draws": 200, "chains": 4, "burn": 10})
 
 
 def poll(client, headers, model_id: str) -> dict:

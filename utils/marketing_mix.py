@@ -28,6 +28,8 @@ from utils.deps import not_found
 logger = logging.getLogger("oktopus")
 
 SYNC_SECONDS = 4.0
+# Sampler settings of every fit (the engine's defaults: 1,000 posterior draws).
+SAMPLER: dict = {}
 PROGRESS_STEP = 0.1
 
 
@@ -42,6 +44,7 @@ def prepare(source: list[dict] | str, settings: ModelSettings) -> tuple[MMMData,
         max_lag=settings.max_lag,
         holdout=settings.holdout,
         priors=[prior.model_dump() for prior in settings.priors],
+        **SAMPLER,
     )
     model.prepare(data)
     return data, model
