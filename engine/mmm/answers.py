@@ -15,7 +15,7 @@ from engine.mmm.features import steady_response
 from engine.mmm.model import MarketingMixModel
 
 CURVE_POINTS = 25
-CURVE_REACH = 2.5  # curves span 0 to this multiple of the largest mean spend per period
+CURVE_REACH = 3.0  # a channel's curve spans 0 to this multiple of its mean spend per period
 
 
 def interval(draws: np.ndarray) -> dict[str, float]:
@@ -134,10 +134,9 @@ def response_draws(model: MarketingMixModel, channel: int, spend: np.ndarray) ->
 def curves(model: MarketingMixModel, points: int = CURVE_POINTS) -> dict:
     """Each channel's steady-state response curve on a spend grid: mean and 90% band."""
     data = model.data
-    reach = CURVE_REACH * float(data.spend.mean(axis=0).max())
     answer = []
     for c, name in enumerate(data.channels):
-        spend = np.linspace(0.0, reach, points)
+        spend = np.linspace(0.0, CURVE_REACH * float(data.spend[:, c].mean()), points)
         draws = response_draws(model, c, spend)
         low, high = np.percentile(draws, [5, 95], axis=0)
         answer.append(
