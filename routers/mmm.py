@@ -173,7 +173,10 @@ async def create_model(
     client_id = tenant.require_id()
     source, settings = await _read(request)
     data, model = await run_in_threadpool(marketing_mix.prepare, source, settings)
-    jobs = request.app.state.__dict__.setdefault("mmm_jobs", set())
+    # The fits under way, held so they are not garbage-collected before they end.
+    jobs = getattr(request.app.state, "mmm_jobs", None)
+    if jobs is None:
+        jobs = request.app.state.mmm_jobs = set()
     doc, done = await marketing_mix.create(store, client_id, data, model, jobs)
     if not done:
         response.status_code = status.HTTP_202_ACCEPTED
