@@ -30,7 +30,8 @@ from models.mmm import (
 )
 from utils import marketing_mix
 from utils.crud import models as model_docs
-from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found
+from utils.db import Store
+from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 from utils.pagination import PageParams
 
 router = APIRouter(prefix="/models", tags=["models"], responses=TENANT_ERRORS)
@@ -184,14 +185,15 @@ async def create_model(
 
 
 @router.get("", response_model=Page[ModelOut], summary="The client's models")
-def list_models(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[ModelOut]:
-    return model_docs.page(
-        store, tenant.filter, page, lambda doc: ModelOut(**marketing_mix.render(doc))
-    )
+async def list_models(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[ModelOut]:
+    def render(doc: dict) -> ModelOut:
+        return ModelOut(**marketing_mix.render(doc))
+
+    return await store.call(model_docs.page, store, tenant.filter, page, render)
 
 
-def _owned(store: StoreDep, tenant: ReadTenant, model_id: str, projection: dict | None) -> dict:
-    doc = model_docs.get_owned(store, tenant.filter, model_id, projection)
+async def _owned(store: Store, tenant: Tenant, model_id: str, projection: dict) -> dict:
+    doc = await store.call(model_docs.get_owned, store, tenant.filter, model_id, projection)
     if doc is None:
         raise not_found("Model")
     return doc
@@ -204,9 +206,9 @@ def _ready(doc: dict) -> dict:
 
 
 @router.get("/{model_id}", response_model=ModelOut, summary="A model", responses=NOT_FOUND)
-def get_model(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
+async def get_model(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     """The model's summary, or while it fits its `status` and `progress`."""
-    return marketing_mix.render(_owned(store, tenant, model_id, model_docs.SUMMARY))
+    return marketing_mix.render(await _owned(store, tenant, model_id, model_docs.SUMMARY))
 
 
 @router.get(
@@ -215,9 +217,9 @@ def get_model(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     summary="The KPI decomposed over time",
     responses={**NOT_FOUND, **NOT_READY},
 )
-def get_decomposition(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
+async def get_decomposition(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     """Baseline, trend, seasonality, controls and each channel per period (posterior mean)."""
-    doc = _ready(_owned(store, tenant, model_id, {"decomposition": 1, "status": 1}))
+    doc = _ready(await _owned(store, tenant, model_id, {"decomposition": 1, "status": 1}))
     return {"id": doc["_id"], **doc["decomposition"]}
 
 
@@ -227,9 +229,9 @@ def get_decomposition(model_id: str, tenant: ReadTenant, store: StoreDep) -> dic
     summary="Response curves with 90% bands",
     responses={**NOT_FOUND, **NOT_READY},
 )
-def get_curves(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
+async def get_curves(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     """Each channel's KPI per period at a steady spend per period: mean and 90% band."""
-    doc = _ready(_owned(store, tenant, model_id, {"curves": 1, "status": 1}))
+    doc = _ready(await _owned(store, tenant, model_id, {"curves": 1, "status": 1}))
     return {"id": doc["_id"], **doc["curves"]}
 
 
@@ -239,7 +241,7 @@ def get_curves(model_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     summary="Delete a model (a fit under way is dropped)",
     responses=NOT_FOUND,
 )
-def delete_model(model_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
-    if not model_docs.delete_owned(store, tenant.filter, model_id):
+async def delete_model(model_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
+    if not await store.call(model_docs.delete_owned, store, tenant.filter, model_id):
         raise not_found("Model")
     return Response(status_code=status.HTTP_204_NO_CONTENT)

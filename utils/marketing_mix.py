@@ -105,11 +105,11 @@ async def create(
 ) -> tuple[dict, bool]:
     """Store a new model and fit it; returns the document and whether the fit is done.
     A fit failing within the request raises EngineError and leaves nothing stored."""
-    doc = await run_in_threadpool(model_docs.insert, store, _new_doc(client_id, data))
+    doc = await store.call(model_docs.insert, store, _new_doc(client_id, data))
     # Deleting a client removes the client, then its models: one stored meanwhile either
     # went with it or is seen without its client here.
-    if not await run_in_threadpool(clients.exists, store, client_id):
-        await run_in_threadpool(model_docs.delete, store, doc["_id"])
+    if not await store.call(clients.exists, store, client_id):
+        await store.call(model_docs.delete, store, doc["_id"])
         raise not_found("Client")
     job = dict(doc)
     task = asyncio.ensure_future(run_in_threadpool(_fit, store, job, model, data))
@@ -117,12 +117,10 @@ async def create(
     task.add_done_callback(jobs.discard)
     done, _ = await asyncio.wait({task}, timeout=SYNC_SECONDS)
     tenant = {"client_id": client_id}
-    current = await run_in_threadpool(
-        model_docs.get_owned, store, tenant, doc["_id"], model_docs.SUMMARY
-    )
+    current = await store.call(model_docs.get_owned, store, tenant, doc["_id"], model_docs.SUMMARY)
     if done and current is not None and current["status"] == "failed":
         # Failed within the request: answered 422 like bad data, and nothing kept.
-        await run_in_threadpool(model_docs.delete, store, doc["_id"])
+        await store.call(model_docs.delete, store, doc["_id"])
         raise EngineError(f"the fit failed: {current['error']}")
     return current or doc, bool(done)
 
