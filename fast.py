@@ -28,6 +28,7 @@ from routers import (
     docs,
     health,
     insights,
+    mmm,
     optimize,
     states,
     timesteps,
@@ -164,6 +165,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allocate.router,
         insights.router,
         optimize.router,
+        mmm.router,
     )
     for router in routers:
         app.include_router(router, prefix="/api")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import TENANT_ERRORS, Page, errors
 from utils.crud import campaigns, clients, fits, states, users
+from utils.crud import models as model_docs
 from utils.db import Conflict, Store, public, utcnow
 from utils.deps import AdminPrincipal, Principal, ReadPrincipal, StoreDep, not_found
 from utils.pagination import PageParams
@@ -80,7 +81,7 @@ async def update_client(
 )
 async def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a client that has no users, campaigns or states left (409 otherwise), and its
-    stored curve fits, which nothing else can delete."""
+    stored curve fits and marketing-mix models."""
     await store.call(_delete_client, store, client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -96,3 +97,4 @@ def _delete_client(store: Store, client_id: str) -> None:
     # The client goes first: a fit asked for from now on finds no client to store it under.
     clients.delete(store, client_id)
     fits.delete_of_client(store, client_id)
+    model_docs.delete_of_client(store, client_id)
