@@ -30,6 +30,7 @@ from routers import (
     docs,
     health,
     insights,
+    mmm,
     optimize,
     states,
     timesteps,
@@ -40,6 +41,7 @@ from utils.db import Conflict, Store, StoreUnavailable
 from utils.decisions import DecisionPool
 from utils.security import PasswordHasher, load_secret_key
 from utils.settings import Settings, get_settings
+from utils.timesteps import InvalidRequest, StateConflict
 from utils.version import VERSION
 
 logger = logging.getLogger("oktopus")
@@ -143,6 +145,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def engine_error(_: Request, error: EngineError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
 
+    @app.exception_handler(InvalidRequest)
+    async def invalid_for_state(_: Request, error: InvalidRequest) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(StateConflict)
+    async def state_conflict(_: Request, error: StateConflict) -> JSONResponse:
+        detail = {"message": error.detail, "current_time": error.current_time}
+        return JSONResponse({"detail": detail}, status_code=409)
+
     @app.exception_handler(Conflict)
     async def conflict(_: Request, error: Conflict) -> JSONResponse:
         return JSONResponse({"detail": "Conflicts with an existing record"}, status_code=409)
@@ -231,6 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allocate.router,
         insights.router,
         optimize.router,
+        mmm.router,
     )
     for router in routers:
         app.include_router(router, prefix="/api")

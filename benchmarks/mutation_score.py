@@ -39,7 +39,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "engine/constraints.py": ("tests/test_constraints.py", "tests/test_engine_framework.py"),
     "engine/framework.py": ("tests/test_engine_framework.py", "tests/test_framework_edges.py"),
     "engine/policies/curve.py": ("tests/test_curve_policy.py", "tests/test_engine_policies.py"),
-    "utils/timesteps.py": ("tests/test_timesteps.py", "tests/test_timestep_races.py"),
+    "utils/timesteps": ("tests/test_timesteps.py", "tests/test_timestep_races.py"),
     "utils/deps.py": ("tests/test_isolation.py", "tests/test_deps.py"),
     "utils/security.py": ("tests/test_security.py",),
 }

@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.datasets import Dataset, parse_csv, parse_rows
 from engine.ensemble import curves_from_fit, fit_dataset
 from engine.errors import EngineError
+from engine.flighting import plan_total_budget
 from engine.planning import plan_budgets
 from engine.response import ResponseCurves
 from engine.scenarios import optimize_allocation
@@ -40,7 +41,7 @@ from models.optimize import (
 )
 from utils.bodies import BodyRoute
 from utils.crud import clients, fits
-from utils.db import utcnow
+from utils.db import Store, utcnow
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 
 router = APIRouter(
@@ -50,6 +51,7 @@ router = APIRouter(
 INVALID = errors(422, described={422: "Invalid data or settings; the detail names the campaign."})
 NO_CLIENT = "An admin's client_id names no client"
 FIT_NOT_FOUND = errors(404, described={404: f"No such fit for this client, or: {NO_CLIENT}"})
+FLIGHTING_SECONDS = 20.0  # a larger plan answers with its certified gap after this long
 FORM_FIELDS = ("models", "metric", "holdout_share", "adstock", "spend_ranges", "downstream")
 
 
@@ -216,11 +218,11 @@ async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
         downstream={name: d.model_dump() for name, d in settings.downstream.items()},
     )
     doc = {"client_id": client_id, "created_at": utcnow(), "fit": _checked(result)}
-    await run_in_threadpool(fits.insert, store, doc)
+    await store.call(fits.insert, store, doc)
     # Deleting a client removes the client, then its fits: one deleted while this fit ran
     # either took it along or is seen gone here, so no fit outlives its client.
-    if not await run_in_threadpool(clients.exists, store, client_id):
-        await run_in_threadpool(fits.delete, store, doc["_id"])
+    if not await store.call(clients.exists, store, client_id):
+        await store.call(fits.delete, store, doc["_id"])
         raise not_found("Client")
     return _fit_out(doc)
 
@@ -231,15 +233,26 @@ async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
     summary="A stored fit",
     responses={**FIT_NOT_FOUND, **errors(422)},
 )
-def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
-    doc = fits.get_owned(store, tenant.filter, fit_id)
+async def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
+    doc = await store.call(fits.get_owned, store, tenant.filter, fit_id)
     if doc is None:
         raise not_found("Fit")
     return _fit_out(doc)
 
 
+async def _stored_fit(body: CurveSource, tenant: Tenant, store: Store) -> dict | None:
+    """The stored fit `body` names (404 when the tenant has none of that id), or None when
+    it gives its curves inline."""
+    if body.curves is not None:
+        return None
+    doc = await store.call(fits.get_owned, store, tenant.filter, body.fit_id)
+    if doc is None:
+        raise not_found("Fit")
+    return doc
+
+
 def _resolve_curves(
-    body: CurveSource, tenant: Tenant, store: StoreDep, *, steady_state: bool
+    body: CurveSource, doc: dict | None, *, steady_state: bool
 ) -> tuple[list[str], ResponseCurves, dict[str, np.ndarray]]:
     """Names, curves and per-campaign arrays (min, max, current, value, theta)."""
     if body.curves is not None:
@@ -248,9 +261,6 @@ def _resolve_curves(
         fitted_values = [None] * len(rows)
         thetas = [row.get("theta", 0.0) for row in rows]
     else:
-        doc = fits.get_owned(store, tenant.filter, body.fit_id)
-        if doc is None:
-            raise not_found("Fit")
         names, curves = curves_from_fit(doc["fit"], body.model, steady_state=steady_state)
         unknown = sorted(set(body.campaigns) - set(names))
         if unknown:
@@ -286,15 +296,24 @@ def _resolve_curves(
     summary="Allocate a budget exactly over response curves",
     responses={**INVALID, **FIT_NOT_FOUND},
 )
-def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) -> CurveAllocateOut:
+async def allocate(
+    body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep
+) -> CurveAllocateOut:
     """The optimum (KKT, bisection on the Lagrange multiplier; exact for concave curves) of a
     fixed budget, a
     flexible budget (spend while marginal ROI >= `target_mroi`, or while an extra unit still
     pays for itself under `objective: net_profit`), or a target efficiency (most response
     with overall ROAS >= `target_roas` or CPA <= `target_cpa`); `capacity` caps the total
-    response. S-shaped Hill curves are optimized through their concave envelopes, a campaign
+    response; `target_kpi` finds the least spend reaching `target`; `groups` keep the total of
+    groups of campaigns within bounds (fixed_budget and target_kpi). S-shaped Hill curves are
+    optimized through their concave envelopes, a campaign
     left partway up an envelope's straight stretch then tried at both of its ends."""
-    names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=True)
+    doc = await _stored_fit(body, tenant, store)
+    return await run_in_threadpool(_allocate, body, doc)
+
+
+def _allocate(body: CurveAllocateRequest, doc: dict | None) -> CurveAllocateOut:
+    names, curves, arrays = _resolve_curves(body, doc, steady_state=True)
     current = arrays["current"] if np.any(~np.isnan(arrays["current"])) else None
     report = optimize_allocation(
         curves,
@@ -309,6 +328,8 @@ def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) ->
         target_mroi=body.target_mroi,
         target_roas=body.target_roas,
         target_cpa=body.target_cpa,
+        target=body.target,
+        groups=[group.model_dump() for group in body.groups],
         names=names,
     )
     return CurveAllocateOut(**_checked(report), fit_id=body.fit_id)
@@ -320,17 +341,46 @@ def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) ->
     summary="Plan several periods: sequential with carry-over, and one static weight vector",
     responses={**INVALID, **FIT_NOT_FOUND},
 )
-def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
+async def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
     """Allocate each period's budget month by month with adstock carried over (each curve is
     f(adstock), theta per campaign), and, for comparison, the single weight vector that does
-    best when applied to every period's budget. Both totals are reported."""
-    names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=False)
-    result = plan_budgets(
-        curves,
-        body.budgets,
-        arrays["theta"],
-        arrays["lower"],
-        arrays["upper"],
-        names=names,
-    )
+    best when applied to every period's budget. Both totals are reported. `initial_stock`
+    carries in the adstock of spend made before the plan. With `total_budget` (and
+    `periods`, optionally `period_bounds`) the plan also chooses how much each period spends
+    (flighting), solved jointly with a certified optimality gap."""
+    doc = await _stored_fit(body, tenant, store)
+    return await run_in_threadpool(_plan, body, doc)
+
+
+def _plan(body: PlanRequest, doc: dict | None) -> PlanResponse:
+    names, curves, arrays = _resolve_curves(body, doc, steady_state=False)
+    unknown = sorted(set(body.initial_stock) - set(names))
+    if unknown:
+        raise EngineError(f"initial_stock: campaign {unknown[0]!r} is not among the curves")
+    initial = np.array([body.initial_stock.get(name, 0.0) for name in names], dtype=float)
+    if body.total_budget is None:
+        result = plan_budgets(
+            curves,
+            body.budgets,
+            arrays["theta"],
+            arrays["lower"],
+            arrays["upper"],
+            initial_stock=initial,
+            names=names,
+        )
+    else:
+        bounds = body.period_bounds or []
+        result = plan_total_budget(
+            curves,
+            body.total_budget,
+            body.periods,
+            arrays["theta"],
+            arrays["lower"],
+            arrays["upper"],
+            period_min=[b.min or 0.0 for b in bounds] if bounds else None,
+            period_max=[np.inf if b.max is None else b.max for b in bounds] if bounds else None,
+            initial_stock=initial,
+            names=names,
+            time_limit=FLIGHTING_SECONDS,
+        )
     return PlanResponse(**_checked(result), fit_id=body.fit_id)

@@ -10,28 +10,20 @@ from models.common import TENANT_ERRORS, Page, errors
 from models.money import budgets_in_cents
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
 from utils.bodies import BodyRoute
-from utils.crud import campaigns, metrics, states
+from utils.crud import campaigns, states
 from utils.crud import history as history_docs
-from utils.deps import (
-    DecisionsDep,
-    ReadTenant,
-    StoreDep,
-    Tenant,
-    WriteTenant,
-    found,
-    runs_on_store,
-)
+from utils.db import Store
+from utils.deps import DecisionsDep, ReadTenant, StoreDep, Tenant, WriteTenant, found
 from utils.pagination import PageParams
 from utils.timesteps import (
-    InvalidRequest,
     Recorded,
-    StateConflict,
-    advance_served,
+    advance,
     check_timestep_ran,
     create_state,
+    delete_state,
     history_rows,
     metric_rows,
-    refold_served,
+    refold,
     set_paused,
     state_view,
     store_metrics,
@@ -59,12 +51,8 @@ _REFOLD_CONFLICT = errors(
 _STATUS_CONFLICT = errors(409, described={409: "The state is not in a status that allows this"})
 
 
-def _load(store: StoreDep, tenant: Tenant, state_id: str) -> dict:
+def _load(store: Store, tenant: Tenant, state_id: str) -> dict:
     return found(states.get_owned(store, tenant.filter, state_id), "State")
-
-
-def _conflict(error: StateConflict) -> HTTPException:
-    return HTTPException(409, detail={"message": error.detail, "current_time": error.current_time})
 
 
 @router.post(
@@ -73,42 +61,40 @@ def _conflict(error: StateConflict) -> HTTPException:
     status_code=status.HTTP_201_CREATED,
     summary="Start a state (an optimization run)",
 )
-@runs_on_store
-def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
+async def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
     """Start a run: the first allocation is decided at once, for timestep 0."""
-    try:
-        doc = create_state(store, tenant.require_id(), body)
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
-    return state_view(doc)
+    client_id = tenant.require_id()
+    return state_view(await store.call(create_state, store, client_id, body))
 
 
 @router.get("", response_model=Page[StateOut], summary="List states")
-@runs_on_store
-def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
-    return states.page(store, tenant.filter, page, render=lambda doc: StateOut(**state_view(doc)))
+async def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
+    return await store.call(
+        states.page, store, tenant.filter, page, render=lambda doc: StateOut(**state_view(doc))
+    )
 
 
 @router.get("/{state_id}", response_model=StateOut, summary="Get a state")
-@runs_on_store
-def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
-    return state_view(_load(store, tenant, state_id))
+async def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
+    return state_view(await store.call(_load, store, tenant, state_id))
 
 
 @router.delete(
-    "/{state_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete a state and its history"
+    "/{state_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a state and its history",
 )
-@runs_on_store
-def delete_state(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
+async def delete(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a state with its history and metrics."""
-    doc = _load(store, tenant, state_id)
-    states.delete(store, doc["_id"])
-    history_docs.delete_of_state(store, doc["_id"])
-    metrics.delete_of_state(store, doc["_id"])
+
+    def deleted() -> None:
+        delete_state(store, _load(store, tenant, state_id))
+
+    await store.call(deleted)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: str) -> dict:
+def _set_status(store: Store, tenant: Tenant, state_id: str, old: str, new: str) -> dict:
     doc = _load(store, tenant, state_id)
     if doc["status"] != old:
         raise HTTPException(409, detail=f"The state is {doc['status']}, not {old}")
@@ -124,11 +110,10 @@ def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: s
     responses=_STATUS_CONFLICT,
     summary="Pause a state",
 )
-@runs_on_store
-def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
+async def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     """Stop advancing (cron skips it; `next` answers 409) until resumed. The run's clock stops
     too: resuming moves `next_due_at` and every later due time on by the time paused."""
-    return _set_status(store, tenant, state_id, "active", "paused")
+    return await store.call(_set_status, store, tenant, state_id, "active", "paused")
 
 
 @router.post(
@@ -137,9 +122,8 @@ def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     responses=_STATUS_CONFLICT,
     summary="Resume a state",
 )
-@runs_on_store
-def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
-    return _set_status(store, tenant, state_id, "paused", "active")
+async def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
+    return await store.call(_set_status, store, tenant, state_id, "paused", "active")
 
 
 @router.post(
@@ -167,14 +151,9 @@ async def post_metrics(
         doc = _load(store, tenant, state_id)
         return doc, store_metrics(store, doc, body)
 
-    try:
-        doc, recorded = await store.call(stored)
-        if recorded.refold:
-            await refold_served(store, decisions, doc)
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
-    except StateConflict as error:
-        raise _conflict(error) from error
+    doc, recorded = await store.call(stored)
+    if recorded.refold:
+        await refold(store, decisions, doc)
     return MetricsOut(
         state_id=doc["_id"],
         timestep=body.timestep,
@@ -183,13 +162,20 @@ async def post_metrics(
     )
 
 
+def _metrics_of(store: Store, tenant: Tenant, state_id: str, timestep: int | None) -> dict:
+    doc = _load(store, tenant, state_id)
+    if timestep is None:
+        timestep = doc["current_time"] if doc["status"] != "completed" else doc["current_time"] - 1
+    check_timestep_ran(doc, timestep)
+    return metric_rows(store, doc, timestep)
+
+
 @router.get(
     "/{state_id}/metrics",
     response_model=dict[str, dict[str, float | None] | None],
     summary="A timestep's reported metrics",
 )
-@runs_on_store
-def get_metrics(
+async def get_metrics(
     state_id: str,
     tenant: ReadTenant,
     store: StoreDep,
@@ -200,14 +186,7 @@ def get_metrics(
 ) -> dict:
     """What has been reported for a timestep, per campaign (null: nothing yet); 422 for a
     timestep that has not started or never ran."""
-    doc = _load(store, tenant, state_id)
-    if timestep is None:
-        timestep = doc["current_time"] if doc["status"] != "completed" else doc["current_time"] - 1
-    try:
-        check_timestep_ran(doc, timestep)
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
-    return metric_rows(store, doc, timestep)
+    return await store.call(_metrics_of, store, tenant, state_id, timestep)
 
 
 @router.post(
@@ -230,36 +209,21 @@ async def next_timestep(
     completed and further calls answer 409.
     """
     expected_time = body.expected_time if body else None
-    try:
-        updated = await advance_served(
-            store, decisions, lambda: _load(store, tenant, state_id), expected_time
-        )
-    except StateConflict as error:
-        raise _conflict(error) from error
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
+    updated = await advance(store, decisions, lambda: _load(store, tenant, state_id), expected_time)
     return state_view(updated)
 
 
 @router.get(
     "/{state_id}/budget", response_model=dict[str, float], summary="The current timestep's budgets"
 )
-@runs_on_store
-def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
+async def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
     """`{campaign_id: amount}` to spend in the current timestep, to the cent (adding up to no
     more than the timestep's budget)."""
-    state = _load(store, tenant, state_id)
+    state = await store.call(_load, store, tenant, state_id)
     return budgets_in_cents(state["budgets"], state["timestep_budget"])
 
 
-@router.get(
-    "/{state_id}/history", response_model=Page[HistoryRow], summary="History of finished timesteps"
-)
-@runs_on_store
-def history(
-    state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
-) -> Page[HistoryRow]:
-    """One row per finished timestep, oldest first, with the campaigns' names."""
+def _history_page(store: Store, tenant: Tenant, state_id: str, page: PageParams) -> Page:
     doc = _load(store, tenant, state_id)
     names = {
         campaign["_id"]: campaign["name"]
@@ -272,3 +236,13 @@ def history(
         render=lambda row: HistoryRow(**row, names=names),
         join=lambda rows: history_rows(store, doc, rows),
     )
+
+
+@router.get(
+    "/{state_id}/history", response_model=Page[HistoryRow], summary="History of finished timesteps"
+)
+async def history(
+    state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
+) -> Page[HistoryRow]:
+    """One row per finished timestep, oldest first, with the campaigns' names."""
+    return await store.call(_history_page, store, tenant, state_id, page)

@@ -10,7 +10,7 @@ from models.common import errors
 from models.states import RunOutcome
 from utils.bodies import BodyRoute
 from utils.deps import CronPrincipal, DecisionsDep, StoreDep
-from utils.timesteps import run_due_served
+from utils.timesteps import run_due
 
 router = APIRouter(
     route_class=BodyRoute,
@@ -39,4 +39,4 @@ async def run(
         tenant_filter = {"client_id": principal.client_id}
     else:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="User belongs to no client.")
-    return await run_due_served(store, decisions, tenant_filter, limit)
+    return await run_due(store, decisions, tenant_filter, limit)

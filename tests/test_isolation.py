@@ -17,6 +17,7 @@ from uuid import uuid4
 import pytest
 from fastapi.testclient import TestClient
 
+from engine.mmm.synthetic import generate
 from tests.conftest import TenantUser
 from utils.db import utcnow
 from utils.security import create_token
@@ -36,6 +37,14 @@ def _state(client: TestClient, headers: dict, campaign_ids: list[str], **fields)
     body = {"campaign_ids": campaign_ids, "budget": 1000, **fields}
     made = client.post("/api/states", json=body, headers=headers)
     assert made.status_code == 201, made.text
+    return made.json()["id"]
+
+
+def _model(client: TestClient, headers: dict) -> str:
+    """A stored marketing-mix model (fitted, or still fitting: either is the tenant's)."""
+    rows = generate(3, periods=60, channels=2)["rows"]
+    made = client.post("/api/models", json={"rows": rows}, headers=headers)
+    assert made.status_code in (201, 202), made.text
     return made.json()["id"]
 
 
@@ -65,6 +74,7 @@ def owned(client: TestClient, tenant: TenantUser) -> dict[str, str]:
         "campaign_id": campaigns[0],
         "state_id": state,
         "fit_id": _fit(client, tenant.headers),
+        "model_id": _model(client, tenant.headers),
         "other_campaign": campaigns[1],
     }
 
@@ -98,7 +108,7 @@ BODIES: dict[str, Callable[[dict], dict]] = {
     },
     "POST /api/states/{state_id}/next": lambda owned: {},
 }
-OWNED = ("campaign_id", "state_id", "fit_id")
+OWNED = ("campaign_id", "state_id", "fit_id", "model_id")
 # Path parameters that name no tenant-owned data: clients (admin only) and one's credentials.
 NOT_OWNED = {"client_id", "username"}
 
@@ -151,6 +161,7 @@ def test_every_id_route_hides_other_tenants(client, tenant, other_tenant, owned)
         ("campaign_id", "campaigns"),
         ("state_id", "states"),
         ("fit_id", "optimize/fits"),
+        ("model_id", "models"),
     ]:
         response = client.get(f"/api/{route}/{owned[parameter]}", headers=tenant.headers)
         assert response.status_code == 200, route

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from utils import timesteps
 from utils.crud import states
 from utils.decisions import decide, refolded
 from utils.timesteps import (
@@ -16,6 +15,7 @@ from utils.timesteps import (
     commit_step,
     pending_refold,
     pending_step,
+    runs,
     set_paused,
 )
 
@@ -136,9 +136,9 @@ def test_two_pauses_move_the_due_time_by_both_spans(client, tenant, monkeypatch)
     assert datetime.fromisoformat(state["next_due_at"]) == T0 + timedelta(hours=24)
     url = f"/api/states/{state['id']}"
     for pause_at, resume_at in ((1, 3), (5, 6)):
-        monkeypatch.setattr(timesteps, "utcnow", lambda h=pause_at: T0 + timedelta(hours=h))
+        monkeypatch.setattr(runs, "utcnow", lambda h=pause_at: T0 + timedelta(hours=h))
         assert client.post(f"{url}/pause", headers=tenant.headers).is_success
-        monkeypatch.setattr(timesteps, "utcnow", lambda h=resume_at: T0 + timedelta(hours=h))
+        monkeypatch.setattr(runs, "utcnow", lambda h=resume_at: T0 + timedelta(hours=h))
         assert client.post(f"{url}/resume", headers=tenant.headers).is_success
     due = client.get(url, headers=tenant.headers).json()["next_due_at"]
     assert datetime.fromisoformat(due) == T0 + timedelta(hours=24 + 2 + 1)

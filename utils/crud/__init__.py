@@ -26,11 +26,23 @@ from utils.crud import (
     history,
     login_failures,
     metrics,
+    models,
     states,
     users,
 )
 
-MODULES = (users, credentials, clients, campaigns, states, metrics, history, fits, login_failures)
+MODULES = (
+    users,
+    credentials,
+    clients,
+    campaigns,
+    states,
+    metrics,
+    history,
+    fits,
+    models,
+    login_failures,
+)
 
 # Every collection's indexes, by collection name: what `Store.ensure_indexes` creates.
 INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {

@@ -1,0 +1,204 @@
+"""Recovery of known channel effects by the marketing-mix model, against naive crediting.
+
+On synthetic weekly histories with known truth (engine/mmm/synthetic.py: 104 weeks, 3 to
+10 channels, trend, yearly seasonality, a price control, noise 5% to 20%, correlated
+pairs), seeds 1000 and up (the model's settings were tuned on seeds 0 to 99 only):
+
+- calibration: share of true channel ROIs inside the model's 90% interval;
+- median absolute ROI error (relative to the true ROI), of the model's posterior mean and
+  of today's spend-share crediting (engine.datasets: each period's KPI credited to the
+  channels in proportion to their spend);
+- regret of allocating the current total budget per period on the model's posterior-mean
+  curves instead of the true curves (both through the exact KKT allocator on the curves'
+  concave envelopes, spend per channel within 0 and twice its mean), as a share of the
+  optimum's lift (its total channel response) and of the attainable gain over the
+  current split;
+- fit times: 104 weeks x 10 channels, and three years of daily data x 20 channels;
+- PyMC-Marketing's MMM on the first data sets when it is importable
+  (`pip install pymc-marketing`, not a requirement of Oktopus; the row is skipped otherwise).
+
+    python -m benchmarks.mmm_recovery [--datasets 50] [--quick] [--pymc 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import time
+
+import numpy as np
+
+from engine.allocator import allocate_budget
+from engine.datasets import parse_rows
+from engine.mmm import MarketingMixModel, load_rows
+from engine.mmm.answers import response_draws
+from engine.mmm.synthetic import generate, true_response
+from engine.response import GridCurves
+
+FIRST_SEED = 1000
+SETTINGS: dict = {}
+GRID_POINTS = 400
+BOUNDS = ((0.0, 2.0), (0.5, 1.5))  # spend per channel within these multiples of its mean
+
+
+def concave_envelope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Upper concave envelope of points (x sorted, starting at 0) evaluated at x."""
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            if (y[b] - y[a]) * (x[i] - x[a]) <= (y[i] - y[a]) * (x[b] - x[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return np.interp(x, x[hull], y[hull])
+
+
+def allocate_on(
+    grid: np.ndarray, response: np.ndarray, budget: float, lower: np.ndarray
+) -> np.ndarray:
+    """Spend per channel maximizing the sum of responses given on grids (C, G)."""
+    envelope = np.array([concave_envelope(g, r) for g, r in zip(grid, response, strict=True)])
+    envelope = np.maximum.accumulate(envelope, axis=1)
+    return allocate_budget(GridCurves(grid, envelope), budget, lower=lower, upper=grid[:, -1])
+
+
+def regrets(data_set: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
+    """Regret and share of the attainable gain left, for each setting of the bounds."""
+    truth = data_set["truth"]
+    budget = float(current.sum())
+    answer = {}
+    for low, high in BOUNDS:
+        grid = np.linspace(0.0, 1.0, GRID_POINTS)[None, :] * (high * current[:, None])
+        true_curve = np.stack([true_response(truth, grid[:, i]) for i in range(GRID_POINTS)], 1)
+        model_curve = np.array(
+            [response_draws(model, c, grid[c]).mean(axis=0) for c in range(current.size)]
+        )
+        best = allocate_on(grid, true_curve, budget, low * current)
+        chosen = allocate_on(grid, model_curve, budget, low * current)
+        value = {
+            key: true_response(truth, spend).sum()
+            for key, spend in (("best", best), ("chosen", chosen), ("current", current))
+        }
+        gain = value["best"] - value["current"]
+        lost = value["best"] - value["chosen"]
+        answer[(low, high)] = (lost / value["best"], lost / gain if gain > 0 else 0.0)
+    return answer
+
+
+def naive_roi(rows: list[dict], channels: list[str]) -> np.ndarray:
+    """ROI of spend-share crediting, the way Oktopus read wide data before the model."""
+    plain = [{key: row[key] for key in ("date", "revenue", *channels)} for row in rows]
+    dataset = parse_rows(plain)
+    by_name = {series.name: series for series in dataset.campaigns}
+    return np.array([by_name[c].response.sum() / by_name[c].spend.sum() for c in channels])
+
+
+def score(seed: int, draws: int) -> dict:
+    """Fit one synthetic data set and score ROI recovery, naive crediting and regret."""
+    data_set = generate(seed)
+    truth = data_set["truth"]["channels"]
+    names = [channel["channel"] for channel in truth]
+    data = load_rows(data_set["rows"], controls=["price"])
+    model = MarketingMixModel(seed=seed, draws=draws, **SETTINGS).fit(data)
+    true = np.array([channel["roi"] for channel in truth])
+    inside, estimate = [], []
+    for c in range(len(names)):
+        roi = model.channel_contributions(c).sum(axis=1) / data.spend[:, c].sum()
+        low, high = np.percentile(roi, [5, 95])
+        inside.append(low <= true[c] <= high)
+        estimate.append(roi.mean())
+    regret = regrets(data_set, model, data.spend.mean(axis=0))
+    return {
+        "channels": len(names),
+        "inside": inside,
+        "error": list(np.abs(np.array(estimate) - true) / true),
+        "naive_error": list(np.abs(naive_roi(data_set["rows"], names) - true) / true),
+        "regret": regret,
+        "seconds": model.fit_seconds,
+    }
+
+
+def timing(periods: int, channels: int, frequency: str, draws: int) -> str:
+    """Wall and CPU seconds to fit one synthetic history of the given size (the CPU time
+    does not grow with other processes' load; the wall time does)."""
+    data_set = generate(FIRST_SEED + 999, periods=periods, channels=channels, frequency=frequency)
+    data = load_rows(data_set["rows"], controls=["price"])
+    started = time.process_time()
+    model = MarketingMixModel(seed=1, draws=draws).fit(data)
+    return f"{model.fit_seconds:.2f} s wall, {time.process_time() - started:.2f} s CPU"
+
+
+def load() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.mmm_recovery", description=__doc__)
+    parser.add_argument("--datasets", type=int, default=50)
+    parser.add_argument("--draws", type=int, default=1000)
+    parser.add_argument("--quick", action="store_true", help="8 data sets, no daily timing")
+    parser.add_argument("--pymc", type=int, default=3, help="data sets for PyMC-Marketing")
+    args = parser.parse_args(argv)
+    count = 8 if args.quick else args.datasets
+    print(f"load before: {load()} ({os.cpu_count()} cores)", flush=True)
+    results = []
+    for index in range(count):
+        results.append(score(FIRST_SEED + index, args.draws))
+    inside = np.concatenate([r["inside"] for r in results])
+    error = np.concatenate([r["error"] for r in results])
+    naive = np.concatenate([r["naive_error"] for r in results])
+    seconds = np.array([r["seconds"] for r in results])
+    ten = seconds[np.array([r["channels"] for r in results]) == 10]
+    print(
+        f"\n{count} synthetic data sets (seeds {FIRST_SEED}-{FIRST_SEED + count - 1}), "
+        f"{inside.size} channels, 104 weeks, {args.draws} posterior draws\n"
+    )
+    print(f"{'method':<34} {'90% coverage':>12} {'median ROI error':>17} {'fit s (median)':>15}")
+    print(
+        f"{'Oktopus MMM (engine.mmm)':<34} {inside.mean():>12.1%} {np.median(error):>17.1%} "
+        f"{np.median(seconds):>15.2f}"
+    )
+    print(f"{'spend-share crediting (naive)':<34} {'-':>12} {np.median(naive):>17.1%} {'-':>15}")
+    print(
+        "\nallocating the current budget per period on the model's posterior-mean curves, "
+        "against the true curves\n(regret: lift lost as a share of the optimum's lift; "
+        "gain left: share of the attainable gain over the current split)\n"
+    )
+    print(
+        f"{'spend bounds (x mean)':<22} {'regret median':>14} {'regret p90':>11} "
+        f"{'regret max':>11} {'gain left median':>17}"
+    )
+    for bounds in BOUNDS:
+        lost = np.array([r["regret"][bounds][0] for r in results])
+        left = np.array([r["regret"][bounds][1] for r in results])
+        print(
+            f"{f'{bounds[0]:g} to {bounds[1]:g}':<22} {np.median(lost):>14.2%} "
+            f"{np.percentile(lost, 90):>11.2%} {lost.max():>11.2%} {np.median(left):>17.1%}"
+        )
+    print(
+        f"\nfit time, 104 weeks x 10 channels: {timing(104, 10, 'weekly', args.draws)}"
+        f" (median over the {ten.size} ten-channel sets above: "
+        f"{np.median(ten) if ten.size else float('nan'):.2f} s)"
+    )
+    if not args.quick:
+        daily = timing(3 * 365, 20, "daily", args.draws)
+        print(f"fit time, 3 years daily x 20 channels: {daily}")
+    if args.pymc > 0:
+        from benchmarks.mmm_peer import pymc_row
+
+        print(
+            "\nthe same data sets, against PyMC-Marketing (its fits are slow: the first few only)"
+        )
+        print(
+            f"{'method':<34} {'90% coverage':>12} {'median ROI error':>17} {'fit s (median)':>15}"
+        )
+        print(pymc_row([FIRST_SEED + i for i in range(min(args.pymc, count))], results))
+    print(f"load after: {load()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
