@@ -155,3 +155,33 @@ def test_the_noise_posterior_counts_every_observation():
     state = _run(policy, [{"revenue": [300.0, None, 40.0]}, {"revenue": [310.0, 100.0, 60.0]}])
     post = policy.posterior(_context(policy, state))
     assert post["shape"] == pytest.approx(1.0 + 0.5 * np.array([2.0, 1.0, 2.0]))
+
+
+def test_the_amplitude_posterior_after_one_equal_split():
+    """Spent at an equal share, every scale's feature is 1: the posterior mean of each
+    campaign's amplitude is its value (in units of the mean value) shrunk to the prior's 1."""
+    policy = make_policy("curve")
+    state = _run(policy, [{"revenue": [300.0, 120.0, 40.0]}])
+    post = policy.posterior(_context(policy, state))
+    kappa0 = policy.params["prior_weight"]
+    values = np.array([300.0, 120.0, 40.0]) / (460.0 / 3)
+    expected = (kappa0 + values) / (kappa0 + 1.0)
+    assert post["mean"] == pytest.approx(np.repeat(expected[:, None], post["mean"].shape[1], 1))
+
+
+def test_without_data_the_noise_prior_is_its_floor():
+    policy = make_policy("curve")
+    state = policy.init(3, SETTINGS)
+    post = policy.posterior(_context(policy, state))
+    assert post["scale"] == pytest.approx(np.full_like(post["scale"], 0.01))
+    assert post["shape"] == pytest.approx(np.ones(3))
+
+
+def test_the_grid_prior_weighs_its_candidates_by_their_evidence():
+    policy = make_policy("curve")
+    candidates = policy.candidate_priors
+    assert candidates.shape[0] > 1
+    flat = np.ones((3, candidates.shape[1]))
+    assert policy.grid_prior(flat) == pytest.approx(candidates.mean(axis=0))
+    fixed = make_policy("curve", {"scale_spread": 0.5, "s_shaped_prior": 0.2})
+    assert fixed.grid_prior(flat) == pytest.approx(fixed.candidate_priors[0])
