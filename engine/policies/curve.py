@@ -115,6 +115,7 @@ from engine.errors import EngineError
 from engine.framework import Context, Policy
 from engine.packing import pack, unpack
 from engine.params import Number
+from engine.policies.curve_stats import CurveStats
 
 _NOISE_SHAPE = 1.0
 _NOISE_SCALE = 0.01
@@ -138,10 +139,12 @@ def _given_or(value: float | None, candidates: tuple[float, ...]) -> np.ndarray:
     return np.array(candidates if value is None else [value], dtype=float)
 
 
-class Curve(Policy):
+class Curve(CurveStats, Policy):
     """Per-campaign saturating-curve posteriors on a grid, sampled and allocated exactly."""
 
     name = "curve"
+    # The sums do not depend on these: they only weigh, pool or sample the posterior.
+    mutable_params = frozenset({"prior_weight", "pooling", "draws", "scale_spread"})
     param_specs = {
         "grid_size": Number(40, 4, 200, integer=True),
         "scale_min": Number(0.05, 0.0, low_open=True),
@@ -237,6 +240,7 @@ class Curve(Policy):
             "count": [0.0] * n_campaigns,
             "value_total": 0.0,
             "value_cells": 0.0,
+            "spend_unit": settings["budget"] / settings["timesteps"] / n_campaigns,
         }
 
     def update_stats(self, stats: dict, context: Context) -> dict:
@@ -251,8 +255,7 @@ class Curve(Policy):
             raise EngineError("the state's statistics were made with other curve parameters")
         if stats["rows"] != context.t - 1:
             raise EngineError("the state's statistics do not match its timestep counter")
-        settings = context.settings
-        spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
+        spend_unit = self.spend_unit_of(stats, context.settings, context.n_campaigns)
         latest = self._sums(context.spend, context.value, spend_unit)
         sums = self._unpacked(stats, context.n_campaigns)
         discount = self.params["discount"]
@@ -270,6 +273,7 @@ class Curve(Policy):
             "count": sums["count"].tolist(),
             "value_total": float(stats["value_total"]) + float(latest["value_total"]),
             "value_cells": float(stats["value_cells"]) + latest["value_cells"],
+            **self.carried(stats),
         }
         return packed, sums
 
@@ -289,15 +293,15 @@ class Curve(Policy):
         The amplitude parameter b is the curve's value at an equal share of the timestep budget
         (a = b / (1 - exp(-1 / s))), which keeps one prior on b sensible across the grid.
         """
-        settings = context.settings
-        spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
         stats = context.stats
-        value_unit = stats["value_total"] / max(stats["value_cells"], 1.0)
-        if not 1e-150 < value_unit < 1e150:
-            value_unit = 1.0  # nothing, or values too near 0 or infinity to square: unscaled
+        spend_unit = self.spend_unit_of(stats, context.settings, context.n_campaigns)
         sums = context.learned
         if sums is None:
             sums = self._unpacked(stats, context.n_campaigns)
+        sums, value_total, value_cells = self.with_prior(sums, stats, context.n_campaigns)
+        value_unit = value_total / max(value_cells, 1.0)
+        if not 1e-150 < value_unit < 1e150:
+            value_unit = 1.0  # nothing, or values too near 0 or infinity to square: unscaled
         s_ff = sums["ff"]
         s_fy = sums["fy"] / value_unit
         s_yy = sums["yy"] / value_unit**2
@@ -327,7 +331,7 @@ class Curve(Policy):
             "scale": scale,
             "spend_unit": np.array(spend_unit),
             "value_unit": np.array(value_unit),
-            "value_cells": np.array(stats["value_cells"]),
+            "value_cells": np.array(value_cells),
         }
 
     def sample_curves(

@@ -18,6 +18,7 @@ class EpsilonGreedy(ReturnsPolicy):
         "epsilon": Number(0.1, 0.0, 1.0),
         "decay": Number(1.0, 0.0, 1.0, low_open=True),
     }
+    mutable_params = frozenset({"epsilon", "decay"})
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)

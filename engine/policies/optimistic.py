@@ -21,6 +21,7 @@ class Optimistic(ReturnsPolicy):
         "initial_value": Number(2.0, 0.0),
         "initial_visits": Number(5.0, 0.0),
     }
+    mutable_params = frozenset({"initial_value", "initial_visits"})
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)

@@ -15,6 +15,7 @@ class Softmax(ReturnsPolicy):
 
     name = "softmax"
     param_specs = {"tau": Number(0.1, 0.0, low_open=True)}
+    mutable_params = frozenset({"tau"})
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)

@@ -15,6 +15,7 @@ class UCB(ReturnsPolicy):
 
     name = "ucb"
     param_specs = {"c": Number(0.5, 0.0)}
+    mutable_params = frozenset({"c"})
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)
