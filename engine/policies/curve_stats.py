@@ -5,9 +5,10 @@ budget, timesteps or campaigns change mid-run would change that unit under sums 
 old one, so the unit is frozen into the statistics (`spend_unit`) and read from there.
 
 A warm start (engine.warm) adds a `prior`: sums of pseudo-observations read off known response
-curves (and `value`, their value per campaign, which sets the run's value unit), kept apart
-from the sums of observations, so that a refold (a late correction) folds the observations
-again from the same prior, and resizing reindexes both.
+curves (and `value`, their value per campaign, which sets the run's value unit), fading with a
+`half_life` in timesteps of the run, kept apart from the sums of observations, so that a refold
+(a late correction) folds the observations again from the same prior, and resizing reindexes
+both.
 """
 
 from __future__ import annotations
@@ -81,8 +82,11 @@ class CurveStats:
         if prior is None:
             return dict(sums), value_total, value_cells
         extra = self.unpack_sums(prior, n_campaigns)
-        total = {key: sums[key] + extra[key] for key in SUM_KEYS}
-        return total, value_total + math.fsum(prior["value"]), value_cells + extra["count"].sum()
+        # The prior fades as the run's own timesteps come in: halved every `half_life` of them.
+        fade = 0.5 ** (stats["rows"] / prior["half_life"])
+        total = {key: sums[key] + fade * extra[key] for key in SUM_KEYS}
+        values = fade * math.fsum(prior["value"])
+        return total, value_total + values, value_cells + fade * extra["count"].sum()
 
     def resize_stats(self, stats: dict, keep: Sequence[int | None], n_old: int) -> dict:
         """Sums (and prior) reindexed by campaign; an added campaign has observed nothing, so
@@ -95,7 +99,7 @@ class CurveStats:
             old = self.unpack_sums(prior, n_old)
             moved = self.pack_sums({key: _reindexed(old[key], keep) for key in SUM_KEYS})
             value = _reindexed(np.asarray(prior["value"], dtype=float), keep)
-            resized["prior"] = {**moved, "value": value.tolist()}
+            resized["prior"] = {**prior, **moved, "value": value.tolist()}
         return resized
 
     def settled_stats(self, stats: dict, settings: Mapping, n_campaigns: int) -> dict:
