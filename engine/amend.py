@@ -5,7 +5,8 @@ launched or ended); these functions change a state in place of starting it over,
 what it learnt. Either way the current timestep is re-paced at once: its budget becomes what
 is left over the timesteps left, split as near the current shares as the bounds and `step`
 allow (as `Policy.rebalance` does for a paused campaign, but within `step` of the current
-shares rather than the previous timestep's, so that nothing but the change moves them).
+shares rather than the previous timestep's, so that nothing but the change moves them; a
+resize is not held by `step`: a removed campaign's share goes to the others at once).
 
 - `resize`: campaigns by position. `keep[i]` is the old position of new campaign i, or None
   for a campaign added: the others keep their statistics untouched, an added one starts from
@@ -44,9 +45,10 @@ def _check_keep(keep: object, n_old: int) -> list[int | None]:
     return list(keep)
 
 
-def _repaced(policy: Policy, state: dict) -> dict:
+def _repaced(policy: Policy, state: dict, paced: bool = True) -> dict:
     """`state` with its current timestep split anew: what is left over the timesteps left,
-    as near the current shares (among active campaigns) as the bounds and `step` allow."""
+    as near the current shares (among active campaigns) as the bounds (and `step`, when
+    `paced`) allow."""
     mask = np.array(state["active"], dtype=bool)
     n_campaigns = mask.size
     if state["done"]:
@@ -60,10 +62,10 @@ def _repaced(policy: Policy, state: dict) -> dict:
     check_current_bounds(settings, timestep_budget)
     current = np.where(mask, np.array(state["shares"], dtype=float), 0.0)
     target = current / current.sum() if current.sum() > 0 else uniform_target(mask)
-    # Within `step` of the current split itself: campaigns kept keep their shares when only
-    # the budget changes or campaigns are added; a removed one's share is spread no wider
-    # than the bounds require.
-    return policy._replanned(state, mask, timestep_budget, target, current)
+    # Within `step` of the current split itself: campaigns keep their shares when only the
+    # budget or the pacing changes. Unpaced after a resize: a removed campaign's share goes
+    # to the others in proportion to theirs, an added one gets only what its bounds demand.
+    return policy._replanned(state, mask, timestep_budget, target, current if paced else None)
 
 
 def resize(
@@ -103,7 +105,7 @@ def resize(
     state["budgets"] = moved(state["budgets"], 0.0)
     if state["previous_shares"] is not None:
         state["previous_shares"] = moved(state["previous_shares"], 0.0)
-    return _repaced(policy, state)
+    return _repaced(policy, state, paced=False)
 
 
 def retune(

@@ -18,6 +18,7 @@ from models.common import (
     Share,
     bounded,
 )
+from models.living import EventOut, PriorIn, PriorOut, PriorStrength
 
 Objective = Literal["revenue", "conversions", "profit"]
 StateStatus = Literal["active", "paused", "completed"]
@@ -62,6 +63,12 @@ class StateCreate(CreateBody):
     seed: bounded(int, ge=0, lt=2**63) | None = Field(
         default=None, description="RNG seed; default random."
     )
+    prior: PriorIn | None = Field(
+        default=None,
+        description="Start a `curve` run from a stored curve fit of this client instead of an "
+        "equal split (campaigns matched by name, then external_id).",
+    )
+    prior_strength: PriorStrength | None = None
 
     @field_validator("campaign_ids")
     @classmethod
@@ -154,6 +161,10 @@ class StateOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
+    version: int = Field(
+        default=0, description="Moves on at every change; `PATCH` compares-and-sets on it."
+    )
+    prior: PriorOut | None = Field(default=None, description="The warm start, if any.")
     paused_at: datetime | None = Field(
         default=None,
         description="When the run's clock stopped: the state was paused, or none of its "
@@ -183,6 +194,9 @@ class HistoryRow(BaseModel):
     reward: float | None = Field(description="The objective's value over observed campaigns.")
     decided_at: datetime
     corrected_at: datetime | None = None
+    events: list[EventOut] = Field(
+        default_factory=list, description="Edits made while this timestep was in progress."
+    )
 
 
 class RunOutcome(BaseModel):

@@ -14,10 +14,12 @@ from utils.deps import (
     StoreDep,
     Tenant,
     WriteTenant,
+    not_found,
     owned,
     runs_on_store,
 )
 from utils.pagination import PageParams, paginate
+from utils.priors import PriorNotFound
 from utils.timesteps import (
     InvalidRequest,
     Recorded,
@@ -62,7 +64,12 @@ def _conflict(error: StateConflict) -> HTTPException:
     return HTTPException(409, detail={"message": error.detail, "current_time": error.current_time})
 
 
-@router.post("", response_model=StateOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=StateOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(404, described={404: "The prior's fit was not found"}),
+)
 @runs_on_store
 def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
     """Start a run: the first allocation is decided at once, for timestep 0."""
@@ -70,6 +77,8 @@ def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
         doc = create_state(store, tenant.require_id(), body)
     except InvalidRequest as error:
         raise HTTPException(422, detail=str(error)) from error
+    except PriorNotFound as error:
+        raise not_found("Fit") from error
     return state_view(doc)
 
 
@@ -82,7 +91,7 @@ def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[S
         page,
         sort=[("created_at", -1), ("_id", 1)],
         render=lambda doc: StateOut(**state_view(doc)),
-        projection={"engine": 0},
+        projection={"engine": 0, "events": 0},
     )
 
 

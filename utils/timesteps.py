@@ -32,12 +32,13 @@ from utils.decisions import (
     policy_for,
     refolded,
 )
+from utils.priors import PriorError, initial_engine
 
 logger = logging.getLogger("oktopus.timesteps")
 
 METRIC_FIELDS = ("spend", "impressions", "clicks", "conversions", "revenue")
 INACTIVE = ["paused", "stopped"]
-_HIDDEN = ("engine", "version")
+_HIDDEN = ("engine", "events")
 
 
 class StateConflict(Exception):
@@ -153,20 +154,20 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         raise InvalidRequest("At least one of the campaigns must be active")
     seed = body.seed if body.seed is not None else secrets.randbelow(2**63)
     policy = make_policy(body.policy.name, body.policy.params)
-    initial = policy.init(
-        len(ordered),
-        {
-            "budget": body.budget,
-            "timesteps": body.timesteps,
-            "step": body.step,
-            "floor": body.floor,
-            "objective": body.objective,
-            "seed": seed,
-            "min_budget": [c.get("min_budget") for c in ordered],
-            "max_budget": [c.get("max_budget") for c in ordered],
-        },
-        active,
-    )
+    settings = {
+        "budget": body.budget,
+        "timesteps": body.timesteps,
+        "step": body.step,
+        "floor": body.floor,
+        "objective": body.objective,
+        "seed": seed,
+        "min_budget": [c.get("min_budget") for c in ordered],
+        "max_budget": [c.get("max_budget") for c in ordered],
+    }
+    try:
+        initial, prior = initial_engine(store, client_id, body, ordered, policy, settings, active)
+    except PriorError as error:
+        raise InvalidRequest(str(error)) from error
     now = utcnow()
     start_at = as_utc(body.start_at) if body.start_at else now
     start_at = start_at.replace(microsecond=start_at.microsecond // 1000 * 1000)
@@ -187,6 +188,7 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         "start_at": start_at,
         "next_due_at": _due_at(start_at, body.timestep_hours, 0),
         "engine": engine_text(initial),
+        "prior": prior,
         "version": 0,
         "created_at": now,
         "updated_at": now,
@@ -233,6 +235,17 @@ def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Rec
     if unknown:
         raise InvalidRequest(f"Campaigns not in this state: {', '.join(unknown)}")
     check_timestep_ran(state, body.timestep)
+    if body.timestep < state["current_time"] and state.get("events"):
+        # A run whose campaigns changed: a finished timestep's rows are those of its campaigns.
+        decided = store.collection("history").get(
+            {"_id": _timestep_key(state["_id"], body.timestep)}
+        )
+        had = decided.get("budgets", {}) if decided else ids
+        outside = [row.campaign_id for row in body.metrics if row.campaign_id not in had]
+        if outside:
+            raise InvalidRequest(
+                f"Campaigns not in this state at timestep {body.timestep}: {', '.join(outside)}"
+            )
     now = utcnow()
     key = _timestep_key(state["_id"], body.timestep)
     rows = {row.campaign_id: row.model_dump(exclude={"campaign_id"}) for row in body.metrics}
@@ -276,6 +289,7 @@ class PendingRefold:
     state: dict[str, Any]
     observations: list[dict[str, list]]
     planned: list[list[float]]
+    retired: float = 0.0
 
 
 def refold_engine(store: Store, state: dict[str, Any]) -> None:
@@ -292,7 +306,9 @@ def refold_engine(store: Store, state: dict[str, Any]) -> None:
         if pending is None:
             return
         step = pending.state
-        decision = refolded(step["policy"], step["engine"], pending.observations, pending.planned)
+        decision = refolded(
+            step["policy"], step["engine"], pending.observations, pending.planned, pending.retired
+        )
         if commit_refold(store, pending, decision):
             return
     raise _refold_conflict(pending.state if pending else state)
@@ -313,7 +329,7 @@ async def refold_served(store: Store, pool: DecisionPool, state: dict[str, Any])
             return
         step = pending.state
         decision = await pool.refold(
-            step["policy"], step["engine"], pending.observations, pending.planned
+            step["policy"], step["engine"], pending.observations, pending.planned, pending.retired
         )
         if await store.call(functools.partial(commit_refold, store, pending, decision)):
             return
@@ -348,18 +364,26 @@ def pending_refold(store: Store, state_id: str) -> PendingRefold | None:
         for doc in store.collection("metrics").find({"_id": {"$in": keys}})
     }
     ids = state["campaign_ids"]
-    if any(set(decided.get(t) or {}) != set(ids) for t in range(finished)):
+    if any(not decided.get(t) for t in range(finished)):
         raise StateConflict(
             "The metrics are recorded, but the state's history lacks a finished timestep's "
             "budgets, so they cannot be folded into its engine",
             finished,
         )
+    # A timestep's campaigns are those its budgets name: campaigns added later observed
+    # nothing then (planned 0), campaigns removed since spent what they spent (`retired`).
+    observations, retired = [], 0.0
+    for t in range(finished):
+        rows = {cid: row for cid, row in reported.get(t, {}).items() if cid in decided[t]}
+        observations.append(_observations(state, _campaign_rows(ids, rows)))
+        for cid in set(decided[t]) - set(ids):
+            spend = rows.get(cid, {}).get("spend")
+            retired += decided[t][cid] if spend is None else spend
     return PendingRefold(
         state=state,
-        observations=[
-            _observations(state, _campaign_rows(ids, reported.get(t, {}))) for t in range(finished)
-        ],
-        planned=[[decided[t][cid] for cid in ids] for t in range(finished)],
+        observations=observations,
+        planned=[[decided[t].get(cid, 0.0) for cid in ids] for t in range(finished)],
+        retired=retired,
     )
 
 
@@ -442,6 +466,9 @@ def history_rows(
     (a late correction) sets `corrected_at`.
     """
     keys = [doc["_id"] for doc in docs]
+    events: dict[int, list[dict[str, Any]]] = {}
+    for event in state.get("events", []):
+        events.setdefault(event["timestep"], []).append(event)
     reported = {
         found["_id"]: found.get("rows", {})
         for found in store.collection("metrics").find({"_id": {"$in": keys}})
@@ -449,7 +476,8 @@ def history_rows(
     rows = []
     for doc in docs:
         found = reported.get(doc["_id"], {})
-        metrics = _campaign_rows(state["campaign_ids"], found)
+        # The campaigns the timestep had: a campaign removed since stays in its history.
+        metrics = _campaign_rows(list(doc.get("budgets") or state["campaign_ids"]), found)
         decided_at = as_utc(doc["decided_at"])
         late = [
             as_utc(row["recorded_at"])
@@ -463,6 +491,7 @@ def history_rows(
                 "unobserved": [cid for cid, row in metrics.items() if row is None],
                 "reward": _reward(state["objective"], metrics),
                 "corrected_at": max(late, default=None),
+                "events": events.get(doc["timestep"], []),
             }
         )
     return rows
