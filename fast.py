@@ -160,6 +160,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix="/api")
     app.include_router(dashboard.router)
+    app.include_router(dashboard.entry)
     docs.install(app)
     return app
 
