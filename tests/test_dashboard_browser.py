@@ -499,7 +499,7 @@ def workspace(live_server):
     return live_server.url
 
 
-def test_a_user_builds_and_changes_a_living_run(browser, workspace) -> None:
+def test_a_user_builds_and_changes_a_living_run(browser, workspace, tmp_path: Path) -> None:
     page = open_page(browser, workspace, 1280, 900)
     page.goto(workspace + "/")
     assert page.url.endswith("/dashboard")
@@ -573,6 +573,7 @@ def test_a_user_builds_and_changes_a_living_run(browser, workspace) -> None:
     page.wait_for_selector("#forecast-table")
     assert "Equal split" in page.text_content("#forecast-table")
     assert page.problems == []
+    page.screenshot(path=str(tmp_path / "living-run.png"), full_page=True)
 
     page.goto(workspace + "/docs")
     assert page.url.endswith("/api")
