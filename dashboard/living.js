@@ -136,9 +136,9 @@ export function forecastCard(view, currency) {
       const line = (label, b) => el("tr", {}, el("td", {}, label), el("td", { class: "num" }, unit(b.mean)), el("td", { class: "num" }, `${unit(b.low)} – ${unit(b.high)}`));
       box.replaceChildren(
         el("h2", {}, `Forecast: the ${f.timesteps_left} timesteps left (${f.objective})`),
-        el("table", { id: "forecast-table" },
+        el("div", { class: "scroll" }, el("table", { id: "forecast-table" },
           el("thead", {}, el("tr", {}, ["", "Expected", "80% interval"].map((h) => el("th", {}, h)))),
-          el("tbody", {}, line("This policy", f.policy), line("Equal split", f.equal_split), line("Gain", f.gain))),
+          el("tbody", {}, line("This policy", f.policy), line("Equal split", f.equal_split), line("Gain", f.gain)))),
       );
     })
     .catch((error) => box.replaceChildren(el("h2", {}, "Forecast"), el("p", { class: "muted", id: "forecast-message" }, errorText(error))));

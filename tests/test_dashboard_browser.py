@@ -371,7 +371,7 @@ def test_the_client_picker_lists_clients_past_the_first_page(browser, run) -> No
     assert page.locator("#client-picker option").count() == 1 + 502
     page.select_option("#client-picker", label="Zenith (GBP)")
     page.wait_for_selector(
-        "#states-table, main p:text-is('No runs yet: create one with POST /api/states.')"
+        "#states-table, main p:text-is('No runs yet: create one below.')"
     )
     assert page.problems == []
 
@@ -422,7 +422,7 @@ def test_an_admin_whose_client_was_deleted_is_told_and_picks_again(
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#client-picker option:text-is('Bare (EUR)')", state="attached")
     page.select_option("#client-picker", label="Bare (EUR)")
-    page.wait_for_selector("main p:text-is('No runs yet: create one with POST /api/states.')")
+    page.wait_for_selector("main p:text-is('No runs yet: create one below.')")
     page.click("header nav a:text-is('Curve optimizer')")
     page.wait_for_selector("#fit-form")
     assert admin.delete(f"/api/clients/{bare['id']}").status_code == 204
