@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from utils.crud import users
 from utils.db import Conflict, IndexSetupError, Store, StoreInUse, utcnow
 from utils.security import SCOPES, PasswordHasher, generate_password
 from utils.settings import Settings, get_settings
@@ -26,8 +27,7 @@ def ensure_admin(store: Store, settings: Settings, hasher: PasswordHasher) -> st
     With ADMIN_PASSWORD set that is the admin's password and no change is forced; without
     it a random password is generated and must be changed at first login.
     """
-    users = store.collection("users")
-    existing = users.get({"username": settings.admin_username})
+    existing = users.by_name(store, settings.admin_username)
     if existing is not None:
         if not _is_admin(existing):
             logger.warning(
@@ -41,6 +41,7 @@ def ensure_admin(store: Store, settings: Settings, hasher: PasswordHasher) -> st
     now = utcnow()
     try:
         users.insert(
+            store,
             {
                 "username": settings.admin_username,
                 "password_hash": hasher.hash(password),
@@ -50,7 +51,7 @@ def ensure_admin(store: Store, settings: Settings, hasher: PasswordHasher) -> st
                 "token_version": 0,
                 "created_at": now,
                 "updated_at": now,
-            }
+            },
         )
     except Conflict:
         return None  # another replica created it first
@@ -88,7 +89,7 @@ def main() -> int:
         logger.error("%s", error)
         return 2
     else:
-        admin = store.collection("users").get({"username": settings.admin_username})
+        admin = users.by_name(store, settings.admin_username)
         if not _is_admin(admin):
             # ensure_admin said why; a deployment script must not go on as if it had an admin.
             logger.error(

@@ -2,11 +2,11 @@
 
 Each problem: K concave response curves (negative-exponential, or Michaelis-Menten),
 random per-campaign lower and upper spend bounds, and a budget between their sums.
-SLSQP (the approach of seed 004 and Robyn's allocator) gets analytic gradients and starts
-from the even split clipped to the bounds. Its time is capped (default 20 s, through a
-callback that stops it): a capped run reports the best point it reached. Every objective
-is the sum of responses at the returned spend; "gap" is exact minus SLSQP (>= 0 means the
-exact allocator is as good or better).
+SLSQP (the approach of the marketing budget allocation study and Robyn's allocator) gets
+analytic gradients and starts from the even split clipped to the bounds. Its time is capped
+(default 20 s, through a callback that stops it): a capped run reports the best point it
+reached. Every objective is the sum of responses at the returned spend; "gap" is exact minus
+SLSQP (>= 0 means the exact allocator is as good or better).
 
     python -m benchmarks.allocator_vs_slsqp [--sizes 5 20 100 300 1000] [--cap 20]
 """

@@ -5,8 +5,8 @@ state = policy.init(n_campaigns, settings, active)
 state, allocation = policy.advance(state, observations, active)
 state = policy.rebalance(state, active)
 
-The policy registry is imported on first use, so that `python -m engine.rps` (a module the
-registry imports) runs without being imported twice.
+The policy registry is imported on first use, so that importing `engine` stays cheap for
+modules that need only its errors or one of its leaves (engine.rps, the command lines).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Geometric adstock: A_t = x_t + theta * A_{t-1}, the carry-over of media spend (seed 004)."""
+"""Geometric adstock: A_t = x_t + theta * A_{t-1}, the carry-over of media spend
+(as in the marketing budget allocation study)."""
 
 from __future__ import annotations
 

@@ -1,10 +1,12 @@
 """Spend/response data from CSV text or JSON rows, in the layouts Oktopus accepts.
 
 - Long: one row per date and campaign: `date`, `campaign`, `spend`, and `conversions`
-  and/or `revenue` (seed 003's `day`, `segment_key`, `spent`, `conv` are accepted too).
-- Wide monthly (seed 004): `Month_Year`, one spend column per channel, and `gmv`. The
+  and/or `revenue` (the Smart Budget dashboard's `day`, `segment_key`, `spent`, `conv` are
+  accepted too).
+- Wide monthly (the marketing budget allocation study's): `Month_Year`, one spend column per
+  channel, and `gmv`. The
   month's GMV is credited to channels in proportion to their spend that month (the
-  seed's "observed contributions"); an optional `Total Investment` column must agree with
+  study's "observed contributions"); an optional `Total Investment` column must agree with
   the channel spends, which catches channels recorded in other units.
 
 Every problem raises EngineError naming the campaign (or row) and what is wrong.

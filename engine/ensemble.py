@@ -1,7 +1,8 @@
 """Per-campaign model fitting, holdout evaluation, confidence, ensemble and net-profit grids.
 
-For each campaign (seed 002): fit every response model (negexp, mm, hill, local slope) on
-the adstocked spend (theta fitted per campaign, seed 004), score each on a time holdout,
+For each campaign (as spend_allocation does): fit every response model (negexp, mm, hill,
+local slope) on the adstocked spend (theta fitted per campaign, as in the marketing budget
+allocation study), score each on a time holdout,
 turn three confidence components into ensemble weights, and build the ensemble response
 and marginal grids over the spend range being optimized.
 

@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.constraints import project_shares, share_bounds
 from engine.errors import EngineError
-from engine.params import Anything, Number, validate_params
+from engine.params import Anything, Choice, Number, validate_params
 from engine.settings import (
     METRICS,
     check_current_bounds,
@@ -142,7 +142,7 @@ class Policy:
     """A decision maker: subclasses set `name`, `param_specs` and implement `propose`."""
 
     name: ClassVar[str] = ""
-    param_specs: ClassVar[Mapping[str, Number | Anything]] = {}
+    param_specs: ClassVar[Mapping[str, Number | Anything | Choice]] = {}
     max_campaigns: ClassVar[int | None] = None
     # Parameters that may change mid-run: those the statistics do not depend on.
     mutable_params: ClassVar[frozenset[str]] = frozenset()

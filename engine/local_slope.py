@@ -1,4 +1,4 @@
-"""Nonparametric local-slope response estimator (seed 002's dd1).
+"""Nonparametric local-slope response estimator (spend_allocation's dd1).
 
 Observations are averaged in spend bins, anchored at (0, 0), made increasing by isotonic
 regression, and their slopes then made non-increasing by a second (weighted) isotonic

@@ -63,7 +63,7 @@ class Anything:
 
 
 def validate_params(
-    policy: str, specs: Mapping[str, Number | Anything], params: Mapping | None
+    policy: str, specs: Mapping[str, Number | Anything | Choice], params: Mapping | None
 ) -> dict:
     """Defaults overlaid with the given params; unknown keys and bad values raise EngineError."""
     if params is None:
@@ -79,3 +79,20 @@ def validate_params(
         value = params.get(name, spec.default)
         resolved[name] = spec.check(name, value)
     return resolved
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A parameter naming one of a few options, with a default."""
+
+    default: str
+    options: tuple[str, ...]
+
+    def check(self, name: str, value: object) -> str:
+        """The option, or EngineError listing the options."""
+        if not isinstance(value, str) or value not in self.options:
+            raise EngineError(
+                f"parameter {name!r} must be one of {', '.join(map(repr, self.options))} "
+                f"(got {value!r})"
+            )
+        return value

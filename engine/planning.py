@@ -1,4 +1,5 @@
-"""Multi-period budget plans with adstock carry-over (seed 004), two ways to compare.
+"""Multi-period budget plans with adstock carry-over, two ways to compare (after the marketing
+budget allocation study).
 
 - Sequential: month by month, each period's budget goes where it adds the most response
   on top of the adstock carried over from earlier periods (exact KKT per period).

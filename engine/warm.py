@@ -108,7 +108,8 @@ def curve_prior(
     }
     for multiple, row in zip(PRIOR_SPENDS, values, strict=True):
         row = np.where(row >= 0, row, np.nan)  # NaN stays NaN: the campaign is unknown
-        terms = policy._sums(np.full(n_campaigns, multiple * unit), row, unit)
+        spend = np.full(n_campaigns, multiple * unit)
+        terms = policy._sums(spend, row, unit, np.full(n_campaigns, np.nan))
         total["ff"] = total["ff"] + weight * terms["ff"]
         total["fy"] = total["fy"] + weight * terms["fy"]
         total["yy"] += weight * (terms["yy"] + terms["count"] * spread)

@@ -24,7 +24,7 @@ MAX_GRID_VALUES = 12
 """Most candidate values per grid-search axis (lookbacks, equal and heavy thresholds)."""
 
 SEED_EXAMPLE = {"prices_a": [1.00, 1.20, 1.10], "prices_b": [1.30, 1.35, 1.25]}
-"""The seed's curl example: A is cheaper throughout, so it gets [0.75, 0.25]."""
+"""The RPS Flask API's curl example: A is cheaper throughout, so it gets [0.75, 0.25]."""
 
 SIMULATED_EXAMPLE = {"simulate": {"steps": 30, "seed": 0}, "budget": 100}
 

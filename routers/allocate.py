@@ -27,7 +27,7 @@ AllocateBody = Annotated[
     Body(
         openapi_examples={
             "seed": {
-                "summary": "The seed's example: A is cheaper, so it gets 75%",
+                "summary": "The RPS Flask API's example: A is cheaper, so it gets 75%",
                 "value": SEED_EXAMPLE,
             },
             "value prices": {

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Form, HTTPException, status
 from models.auth import PasswordChange, TokenOut
 from models.common import errors
 from utils import throttle
+from utils.crud import credentials, users
 from utils.db import as_utc, utcnow
 from utils.deps import AccountPrincipal, HasherDep, SecretKeyDep, SettingsDep, StoreDep
 from utils.security import create_token
@@ -61,7 +62,6 @@ def login(
     client_secret: Annotated[str, Form(max_length=256)] = "",
     scope: Annotated[str, Form(max_length=256)] = "",
 ) -> TokenOut:
-    users = store.collection("users")
     credential_id = None
     expires_at = None
     if grant_type == "password":
@@ -70,18 +70,18 @@ def login(
         # Each kind of secret has its own prefix: no username can fill another name's count.
         throttle_key = f"password:{username}"
         attempt = _start_attempt(store, settings, throttle_key)
-        user = users.get({"username": username})
+        user = users.by_name(store, username)
         secret_ok = hasher.verify(password, user and user.get("password_hash"))
     else:
         if not client_id or not client_secret:
             raise HTTPException(422, detail="client_id and client_secret are required")
         throttle_key = f"credential:{client_id}"
         attempt = _start_attempt(store, settings, throttle_key)
-        credential = store.collection("credentials").get({"_id": client_id})
+        credential = credentials.get(store, client_id)
         expires_at = credential and credential.get("expires_at")
         if credential and expires_at and as_utc(expires_at) <= utcnow():
             credential = None
-        user = credential and users.get({"username": credential["username"]})
+        user = credential and users.by_name(store, credential["username"])
         secret_ok = hasher.verify(client_secret, credential and credential.get("secret_hash"))
         credential_id = client_id
     if user is None or not secret_ok:
@@ -143,8 +143,7 @@ def change_password(
     # a way to find the password, which outlives the token.
     throttle_key = f"account:{principal.username}"
     attempt = _start_attempt(store, settings, throttle_key)
-    users = store.collection("users")
-    user = users.get({"username": principal.username})
+    user = users.by_name(store, principal.username)
     if user is None or not hasher.verify(body.old_password, user.get("password_hash")):
         throttle.record_failure(store, attempt)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Old password is incorrect")
@@ -154,7 +153,8 @@ def change_password(
             status.HTTP_400_BAD_REQUEST, detail="New password must differ from the old one"
         )
     users.update(
-        {"_id": user["_id"]},
+        store,
+        user["_id"],
         {
             "$set": {
                 "password_hash": hasher.hash(body.new_password),
@@ -184,8 +184,6 @@ def logout(principal: AccountPrincipal, store: StoreDep) -> None:
     # `token_version` on each request: one increment revokes them all, with no list of tokens.
     revoke = {"$set": {"updated_at": utcnow()}, "$inc": {"token_version": 1}}
     if principal.credential_id is not None:
-        store.collection("credentials").update(
-            {"_id": principal.credential_id, "username": principal.username}, revoke
-        )
+        credentials.update_of(store, principal.credential_id, principal.username, revoke)
     else:
-        store.collection("users").update({"username": principal.username}, revoke)
+        users.update_by_name(store, principal.username, revoke)

@@ -6,9 +6,10 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
 from models.common import TENANT_ERRORS, Page, errors
+from utils.crud import campaigns, states
 from utils.db import Conflict, public, utcnow
-from utils.deps import ReadTenant, StoreDep, WriteTenant, not_found, owned, runs_on_store
-from utils.pagination import PageParams, paginate
+from utils.deps import ReadTenant, StoreDep, WriteTenant, found, not_found, runs_on_store
+from utils.pagination import PageParams
 from utils.timesteps import InvalidRequest, rebalanced_states, save_rebalanced
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=TENANT_ERRORS)
@@ -33,7 +34,7 @@ def create_campaign(body: CampaignCreate, tenant: WriteTenant, store: StoreDep) 
         "updated_at": now,
     }
     try:
-        store.collection("campaigns").insert(doc)
+        campaigns.insert(store, doc)
     except Conflict as error:
         raise _duplicate(body.name) from error
     return CampaignOut(**public(doc))
@@ -41,18 +42,13 @@ def create_campaign(body: CampaignCreate, tenant: WriteTenant, store: StoreDep) 
 
 @router.get("", response_model=Page[CampaignOut])
 def list_campaigns(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[CampaignOut]:
-    return paginate(
-        store.collection("campaigns"),
-        tenant.filter,
-        page,
-        sort=[("created_at", 1), ("_id", 1)],
-        render=lambda doc: CampaignOut(**public(doc)),
-    )
+    return campaigns.page(store, tenant.filter, page, render=lambda doc: CampaignOut(**public(doc)))
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
 def get_campaign(campaign_id: str, tenant: ReadTenant, store: StoreDep) -> CampaignOut:
-    return CampaignOut(**public(owned(store, tenant, "campaigns", campaign_id, "Campaign")))
+    doc = found(campaigns.get_owned(store, tenant.filter, campaign_id), "Campaign")
+    return CampaignOut(**public(doc))
 
 
 @router.patch("/{campaign_id}", response_model=CampaignOut, responses=_NAME_TAKEN)
@@ -66,10 +62,7 @@ def update_campaign(
     paused and stopped campaigns get nothing. Bounds that cannot hold with a running state's
     budget answer 422 and nothing is stored.
     """
-    campaigns = store.collection("campaigns")
-    current = campaigns.get({**tenant.filter, "_id": campaign_id})
-    if current is None:
-        raise not_found("Campaign")
+    current = found(campaigns.get_owned(store, tenant.filter, campaign_id), "Campaign")
     changes = body.model_dump(exclude_unset=True)
     for key in ("name", "platform", "status"):
         if key in changes and changes[key] is None:
@@ -89,8 +82,8 @@ def update_campaign(
         except InvalidRequest as error:
             raise HTTPException(422, detail=str(error)) from error
     try:
-        doc = campaigns.update(
-            {**tenant.filter, "_id": campaign_id}, {"$set": {**changes, "updated_at": utcnow()}}
+        doc = campaigns.update_owned(
+            store, tenant.filter, campaign_id, {"$set": {**changes, "updated_at": utcnow()}}
         )
     except Conflict as error:
         raise _duplicate(changes["name"]) from error
@@ -112,12 +105,8 @@ def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> R
 
     Served as one store call, as state creation is: on the single-process stores neither can
     run between the other's check and write, so no state is made on a deleted campaign."""
-    campaigns = store.collection("campaigns")
-    doc = owned(store, tenant, "campaigns", campaign_id, "Campaign")
-    in_use = store.collection("states").count(
-        {"client_id": doc["client_id"], "campaign_ids": campaign_id, "status": {"$ne": "completed"}}
-    )
-    if in_use:
+    doc = found(campaigns.get_owned(store, tenant.filter, campaign_id), "Campaign")
+    if states.count_running_with(store, doc["client_id"], campaign_id):
         raise HTTPException(409, detail="A running state uses this campaign: stop or delete it")
-    campaigns.delete({"_id": campaign_id, "client_id": doc["client_id"]})
+    campaigns.delete(store, doc["client_id"], campaign_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -8,9 +8,10 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import TENANT_ERRORS, Page, errors
+from utils.crud import campaigns, clients, fits, states, users
 from utils.db import Conflict, public, utcnow
 from utils.deps import AdminPrincipal, Principal, ReadPrincipal, StoreDep, not_found
-from utils.pagination import PageParams, paginate
+from utils.pagination import PageParams
 
 router = APIRouter(prefix="/clients", tags=["clients"], responses=TENANT_ERRORS)
 _NAME_TAKEN = errors(409, described={409: "A client of this name exists"})
@@ -35,7 +36,7 @@ def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> Cli
     now = utcnow()
     doc = {**body.model_dump(), "created_at": now, "updated_at": now}
     try:
-        store.collection("clients").insert(doc)
+        clients.insert(store, doc)
     except Conflict as error:
         raise HTTPException(409, detail=f"Client {body.name!r} already exists") from error
     return ClientOut(**public(doc))
@@ -44,19 +45,13 @@ def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> Cli
 @router.get("", response_model=Page[ClientOut])
 def list_clients(_: ClientReader, store: StoreDep, page: PageParams) -> Page[ClientOut]:
     """Every client, by name: for admins, also through a token narrowed to `read`."""
-    return paginate(
-        store.collection("clients"),
-        {},
-        page,
-        sort=[("name", 1)],
-        render=lambda doc: ClientOut(**public(doc)),
-    )
+    return clients.page(store, page, render=lambda doc: ClientOut(**public(doc)))
 
 
 @router.get("/{client_id}", response_model=ClientOut)
 def get_client(client_id: str, _: ClientReader, store: StoreDep) -> ClientOut:
     """One client: for admins, also through a token narrowed to `read`."""
-    doc = store.collection("clients").get({"_id": client_id})
+    doc = clients.get(store, client_id)
     if doc is None:
         raise not_found("Client")
     return ClientOut(**public(doc))
@@ -68,9 +63,7 @@ def update_client(
 ) -> ClientOut:
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     try:
-        doc = store.collection("clients").update(
-            {"_id": client_id}, {"$set": {**changes, "updated_at": utcnow()}}
-        )
+        doc = clients.update(store, client_id, {"$set": {**changes, "updated_at": utcnow()}})
     except Conflict as error:
         raise HTTPException(409, detail=f"Client {changes.get('name')!r} already exists") from error
     if doc is None:
@@ -86,14 +79,14 @@ def update_client(
 def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a client that has no users, campaigns or states left (409 otherwise), and its
     stored curve fits, which nothing else can delete."""
-    if store.collection("clients").get({"_id": client_id}) is None:
+    if not clients.exists(store, client_id):
         raise not_found("Client")
-    for dependent in ("users", "campaigns", "states"):
-        if store.collection(dependent).count({"client_id": client_id}):
+    for dependent in (users, campaigns, states):
+        if dependent.count_in_client(store, client_id):
             raise HTTPException(
-                409, detail=f"Client still has {dependent}: delete or move them first"
+                409, detail=f"Client still has {dependent.NAME}: delete or move them first"
             )
     # The client goes first: a fit asked for from now on finds no client to store it under.
-    store.collection("clients").delete({"_id": client_id})
-    store.collection("fits").delete_many({"client_id": client_id})
+    clients.delete(store, client_id)
+    fits.delete_of_client(store, client_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,19 +7,18 @@ from fastapi import APIRouter
 from engine.insights import CampaignInfo, RunInfo, analyze
 from models.common import TENANT_ERRORS
 from models.insights import InsightsOut
-from utils.deps import ReadTenant, SettingsDep, StoreDep, owned
+from utils.crud import campaigns, history, states
+from utils.deps import ReadTenant, SettingsDep, StoreDep, found
 from utils.narration import narrate
-from utils.timesteps import finished_rows, history_rows, state_view
+from utils.timesteps import history_rows, state_view
 
 router = APIRouter(prefix="/states", tags=["insights"], responses=TENANT_ERRORS)
 
 
 def _campaign_infos(store: StoreDep, state: dict) -> list[CampaignInfo]:
     """The state's campaigns in its order; a campaign deleted since shows by id, inactive."""
-    found = store.collection("campaigns").find(
-        {"client_id": state["client_id"], "_id": {"$in": state["campaign_ids"]}}
-    )
-    by_id = {doc["_id"]: doc for doc in found}
+    listed = campaigns.of_client(store, state["client_id"], state["campaign_ids"])
+    by_id = {doc["_id"]: doc for doc in listed}
     infos = []
     for cid in state["campaign_ids"]:
         doc = by_id.get(cid)
@@ -48,13 +47,9 @@ def insights(
     also narrates the analysis (`narrative`); when it is not, or the call fails or times out,
     `narrative_error` says why and the analysis is returned alone.
     """
-    doc = owned(store, tenant, "states", state_id, "State")
+    doc = found(states.get_owned(store, tenant.filter, state_id), "State")
     state = state_view(doc)
-    history = history_rows(
-        store,
-        doc,
-        store.collection("history").find(finished_rows(doc), sort=[("timestep", 1)]),
-    )
+    rows = history_rows(store, doc, history.rows_for(store, doc))
     run = RunInfo(
         budget=state["budget"],
         remaining=state["remaining"],
@@ -64,7 +59,7 @@ def insights(
         step=state["step"],
         budgets=state["budgets"] if state["status"] != "completed" else None,
     )
-    analysis = analyze(history, _campaign_infos(store, state), state["objective"], run)
+    analysis = analyze(rows, _campaign_infos(store, state), state["objective"], run)
     narrative, narrative_error = narrate(analysis, settings)
     return InsightsOut(
         state_id=state["id"], **analysis, narrative=narrative, narrative_error=narrative_error

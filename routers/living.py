@@ -11,13 +11,14 @@ from engine.readout import NoCurves
 from models.common import TENANT_ERRORS, Page, errors
 from models.living import PATCH_EXAMPLES, CurvesOut, EventOut, ForecastOut, StatePatch
 from models.states import StateOut
+from utils.crud import campaigns, states
 from utils.deps import (
     DecisionsDep,
     ReadTenant,
     StoreDep,
     WritePrincipal,
     WriteTenant,
-    owned,
+    found,
     runs_on_store,
 )
 from utils.living import VersionConflict, amend_state, readout_served, state_events
@@ -55,7 +56,7 @@ def patch_state(
     once, their history stays). The current timestep is re-paced at once, and the change is
     recorded as an event. A compare-and-set on the state's version: send `version` to change
     only the state you read."""
-    doc = owned(store, tenant, "states", state_id, "State")
+    doc = found(states.get_owned(store, tenant.filter, state_id), "State")
     try:
         updated = amend_state(store, doc, body, principal.username)
     except InvalidRequest as error:
@@ -75,7 +76,7 @@ def patch_state(
 @runs_on_store
 def events(state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[EventOut]:
     """Who changed what and when (`PATCH`), newest first."""
-    doc = owned(store, tenant, "states", state_id, "State")
+    doc = found(states.get_owned(store, tenant.filter, state_id), "State")
     listed = state_events(doc)
     chosen = listed[page.offset : page.offset + page.limit]
     return Page(
@@ -89,14 +90,19 @@ def events(state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams)
 async def _readout(
     state_id: str, tenant: ReadTenant, store: StoreDep, decisions: DecisionsDep, task: str
 ) -> dict:
-    doc = await store.call(lambda: owned(store, tenant, "states", state_id, "State"))
+    doc = await store.call(lambda: found(states.get_owned(store, tenant.filter, state_id), "State"))
     try:
         result = await readout_served(store, decisions, doc, task)
     except NoCurves as error:
         raise HTTPException(404, detail=str(error)) from error
     except EngineError as error:
         raise HTTPException(409, detail=str(error)) from error
-    return {"state_id": doc["_id"], **result, "campaign_ids": doc["campaign_ids"]}
+    return {
+        "state_id": doc["_id"],
+        **result,
+        "client_id": doc["client_id"],
+        "campaign_ids": doc["campaign_ids"],
+    }
 
 
 @router.get("/{state_id}/curves", response_model=CurvesOut, responses=_NO_CURVES)
@@ -108,12 +114,8 @@ async def curves(
     what the policy would give without `step` pacing. Computed in the decision workers."""
     result = await _readout(state_id, tenant, store, decisions, "curves")
     ids = result["campaign_ids"]
-    found = await store.call(
-        lambda: store.collection("campaigns").find(
-            {**tenant.filter, "_id": {"$in": ids}}, projection={"name": 1}
-        )
-    )
-    names = {c["_id"]: c.get("name") for c in found}
+    named = await store.call(lambda: campaigns.of_client(store, result["client_id"], ids))
+    names = {c["_id"]: c.get("name") for c in named}
     for cid, row in zip(result["campaign_ids"], result["campaigns"], strict=True):
         row.update(campaign_id=cid, name=names.get(cid))
     return CurvesOut(**result)

@@ -39,6 +39,7 @@ from models.optimize import (
     PlanRequest,
     PlanResponse,
 )
+from utils.crud import clients, fits
 from utils.db import utcnow
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 
@@ -215,12 +216,11 @@ async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
         downstream={name: d.model_dump() for name, d in settings.downstream.items()},
     )
     doc = {"client_id": client_id, "created_at": utcnow(), "fit": _checked(result)}
-    fits = store.collection("fits")
-    await run_in_threadpool(fits.insert, doc)
+    await run_in_threadpool(fits.insert, store, doc)
     # Deleting a client removes the client, then its fits: one deleted while this fit ran
     # either took it along or is seen gone here, so no fit outlives its client.
-    if await run_in_threadpool(store.collection("clients").get, {"_id": client_id}) is None:
-        await run_in_threadpool(fits.delete, {"_id": doc["_id"]})
+    if not await run_in_threadpool(clients.exists, store, client_id):
+        await run_in_threadpool(fits.delete, store, doc["_id"])
         raise not_found("Client")
     return _fit_out(doc)
 
@@ -232,7 +232,7 @@ async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
     responses={**FIT_NOT_FOUND, **errors(422)},
 )
 def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
-    doc = store.collection("fits").get({"_id": fit_id, **tenant.filter})
+    doc = fits.get_owned(store, tenant.filter, fit_id)
     if doc is None:
         raise not_found("Fit")
     return _fit_out(doc)
@@ -248,7 +248,7 @@ def _resolve_curves(
         fitted_values = [None] * len(rows)
         thetas = [row.get("theta", 0.0) for row in rows]
     else:
-        doc = store.collection("fits").get({"_id": body.fit_id, **tenant.filter})
+        doc = fits.get_owned(store, tenant.filter, body.fit_id)
         if doc is None:
             raise not_found("Fit")
         names, curves = curves_from_fit(doc["fit"], body.model, steady_state=steady_state)

@@ -8,17 +8,19 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import TENANT_ERRORS, Page, errors
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
+from utils.crud import history as history_docs
+from utils.crud import metrics, states
 from utils.deps import (
     DecisionsDep,
     ReadTenant,
     StoreDep,
     Tenant,
     WriteTenant,
+    found,
     not_found,
-    owned,
     runs_on_store,
 )
-from utils.pagination import PageParams, paginate
+from utils.pagination import PageParams
 from utils.priors import PriorNotFound
 from utils.timesteps import (
     InvalidRequest,
@@ -27,7 +29,6 @@ from utils.timesteps import (
     advance_served,
     check_timestep_ran,
     create_state,
-    finished_rows,
     history_rows,
     metric_rows,
     refold_served,
@@ -57,7 +58,7 @@ _STATUS_CONFLICT = errors(409, described={409: "The state is not in a status tha
 
 
 def _load(store: StoreDep, tenant: Tenant, state_id: str) -> dict:
-    return owned(store, tenant, "states", state_id, "State")
+    return found(states.get_owned(store, tenant.filter, state_id), "State")
 
 
 def _conflict(error: StateConflict) -> HTTPException:
@@ -85,14 +86,7 @@ def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
 @router.get("", response_model=Page[StateOut])
 @runs_on_store
 def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
-    return paginate(
-        store.collection("states"),
-        tenant.filter,
-        page,
-        sort=[("created_at", -1), ("_id", 1)],
-        render=lambda doc: StateOut(**state_view(doc)),
-        projection={"engine": 0, "events": 0},
-    )
+    return states.page(store, tenant.filter, page, render=lambda doc: StateOut(**state_view(doc)))
 
 
 @router.get("/{state_id}", response_model=StateOut)
@@ -106,9 +100,9 @@ def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
 def delete_state(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a state with its history and metrics."""
     doc = _load(store, tenant, state_id)
-    store.collection("states").delete({"_id": doc["_id"]})
-    store.collection("history").delete_many({"state_id": doc["_id"]})
-    store.collection("metrics").delete_many({"state_id": doc["_id"]})
+    states.delete(store, doc["_id"])
+    history_docs.delete_of_state(store, doc["_id"])
+    metrics.delete_of_state(store, doc["_id"])
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -235,11 +229,10 @@ def history(
 ) -> Page[HistoryRow]:
     """One row per finished timestep, oldest first."""
     doc = _load(store, tenant, state_id)
-    return paginate(
-        store.collection("history"),
-        finished_rows(doc),
+    return history_docs.page_for(
+        store,
+        doc,
         page,
-        sort=[("timestep", 1)],
         render=lambda row: HistoryRow(**row),
         join=lambda rows: history_rows(store, doc, rows),
     )

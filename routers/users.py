@@ -18,6 +18,7 @@ from models.auth import (
     UserUpdate,
 )
 from models.common import TENANT_ERRORS, Page, errors
+from utils.crud import clients, credentials, users
 from utils.db import Conflict, Store, public, utcnow
 from utils.deps import (
     AdminPrincipal,
@@ -28,7 +29,7 @@ from utils.deps import (
     StoreDep,
     not_found,
 )
-from utils.pagination import PageParams, paginate
+from utils.pagination import PageParams
 from utils.security import SCOPES
 
 router = APIRouter(prefix="/users", tags=["users"], responses=TENANT_ERRORS)
@@ -45,7 +46,7 @@ def _check_client(store: StoreDep, client_id: str | None, scopes: list[str]) -> 
         if "admin" not in scopes:
             raise HTTPException(422, detail="client_id is required for a non-admin user")
         return
-    if store.collection("clients").get({"_id": client_id}) is None:
+    if not clients.exists(store, client_id):
         raise HTTPException(422, detail=f"client_id {client_id!r} names no client")
 
 
@@ -70,7 +71,7 @@ def create_user(body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: Ha
         "updated_at": now,
     }
     try:
-        store.collection("users").insert(doc)
+        users.insert(store, doc)
     except Conflict as error:
         raise HTTPException(409, detail=f"User {body.username!r} already exists") from error
     return _user_out(doc)
@@ -78,13 +79,13 @@ def create_user(body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: Ha
 
 @router.get("", response_model=Page[UserOut])
 def list_users(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[UserOut]:
-    return paginate(store.collection("users"), {}, page, sort=[("username", 1)], render=_user_out)
+    return users.page(store, page, render=_user_out)
 
 
 @router.get("/me", response_model=MeOut)
 def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
     """The caller's name, scopes and client (name, currency, time zone) for dashboards."""
-    doc = principal.client_id and store.collection("clients").get({"_id": principal.client_id})
+    doc = principal.client_id and clients.get(store, principal.client_id)
     client = None
     if doc:
         client = MeClient(
@@ -131,7 +132,7 @@ def create_credential(
         "created_at": now,
         "expires_at": _expiry(store, principal, now, body.expires_in_minutes),
     }
-    store.collection("credentials").insert(doc)
+    credentials.insert(store, doc)
     return CredentialCreated(client_id=doc["_id"], client_secret=secret, **_credential(doc))
 
 
@@ -143,9 +144,7 @@ def _expiry(
     expires_at = now + timedelta(minutes=minutes) if minutes else None
     if principal.credential_id is None:
         return expires_at
-    parent = store.collection("credentials").get(
-        {"_id": principal.credential_id, "username": principal.username}
-    )
+    parent = credentials.get_of(store, principal.credential_id, principal.username)
     if parent is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -167,11 +166,10 @@ def list_credentials(
     principal: MePrincipal, store: StoreDep, page: PageParams
 ) -> Page[CredentialOut]:
     """The caller's API credentials, oldest first, without secrets."""
-    return paginate(
-        store.collection("credentials"),
-        {"username": principal.username},
+    return credentials.page_of(
+        store,
+        principal.username,
         page,
-        sort=[("created_at", 1), ("_id", 1)],
         render=lambda doc: CredentialOut(client_id=doc["_id"], **_credential(doc)),
     )
 
@@ -183,16 +181,14 @@ def list_credentials(
 )
 def revoke_credential(client_id: str, principal: MePrincipal, store: StoreDep) -> Response:
     """Revoke a credential: its tokens stop working at once."""
-    if not store.collection("credentials").delete(
-        {"_id": client_id, "username": principal.username}
-    ):
+    if not credentials.delete_of(store, client_id, principal.username):
         raise not_found("Credential")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{username}", response_model=UserOut)
 def get_user(username: str, _: AdminPrincipal, store: StoreDep) -> UserOut:
-    doc = store.collection("users").get({"username": username})
+    doc = users.by_name(store, username)
     if doc is None:
         raise not_found("User")
     return _user_out(doc)
@@ -206,8 +202,7 @@ def update_user(
     move to another client, or out of every client (`"client_id": null`, admins only), also
     deletes its API credentials, which were made for the old client's integrations and would
     otherwise act on the new one (or on all of them)."""
-    users = store.collection("users")
-    doc = users.get({"username": username})
+    doc = users.by_name(store, username)
     if doc is None:
         raise not_found("User")
     changes = body.model_dump(exclude_unset=True)
@@ -228,9 +223,11 @@ def update_user(
         update["$set"]["password_hash"] = hasher.hash(changes["password"])
     if moves or scopes is not None or changes.get("password"):
         update["$inc"] = {"token_version": 1}
-    updated = users.update({"_id": doc["_id"]}, update)
+    updated = users.update(store, doc["_id"], update)
+    if updated is None:
+        raise not_found("User")
     if updated.get("client_id") != doc.get("client_id"):
-        store.collection("credentials").delete_many({"username": doc["username"]})
+        credentials.delete_all_of(store, doc["username"])
     return _user_out(updated)
 
 
@@ -243,7 +240,7 @@ def delete_user(username: str, principal: AdminPrincipal, store: StoreDep) -> Re
     """Delete a user and its API credentials; its tokens stop working at once."""
     if username == principal.username:
         raise HTTPException(409, detail="You cannot delete your own account")
-    if not store.collection("users").delete({"username": username}):
+    if not users.delete_by_name(store, username):
         raise not_found("User")
-    store.collection("credentials").delete_many({"username": username})
+    credentials.delete_all_of(store, username)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,12 +1,16 @@
 """Shared fixtures: every API test runs once per database backend.
 
-Backends: `mongomock` (in memory) and `embedded` (litemongo files under a temp dir) always;
-`mongodb` too when MONGODB_URI points at a real server (each test then uses its own database).
+Backends: `embedded` (litemongo files under a temp dir, what a user gets by default) and
+`mongodb`, a real MongoDB wire-protocol server: SecantusDB started once per test process on a
+free loopback port (in memory), or the server MONGODB_URI names when it points at one. Each
+test on it uses a database of its own, dropped at the end. `mongomock://` stays for the few
+single-backend tests that check something other than persistence (pages, docs, settings).
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -33,15 +37,122 @@ ADMIN_PASSWORD = "admin-test-password"
 USER_PASSWORD = "user-test-password"
 
 
-def _backends() -> list[str]:
-    backends = ["mongomock", "embedded"]
-    if os.environ.get("MONGODB_URI", "").startswith(("mongodb://", "mongodb+srv://")):
-        backends.append("mongodb")
-    return backends
+BACKENDS = ["embedded", "mongodb"]
+# A MONGODB_URI naming a server (a mongod of your own) replaces the SecantusDB test server.
+_GIVEN_SERVER = os.environ.get("MONGODB_URI", "")
+if not _GIVEN_SERVER.startswith(("mongodb://", "mongodb+srv://")):
+    _GIVEN_SERVER = ""
+_server_uri: str | None = None
+# Every database this process named on the server, dropped when the session ends (tests that
+# build settings of their own included), so a mongod of your own is left as it was.
+_databases: set[str] = set()
 
 
-@pytest.fixture(params=_backends())
+def _secantus_command() -> str:
+    """The SecantusDB server's command, installed beside this interpreter by requirements.txt.
+
+    SecantusDB is GPL-2.0: Oktopus only runs it as a separate process, never imports it."""
+    beside = Path(sys.executable).parent / "secantusd-py"
+    found = str(beside) if beside.exists() else shutil.which("secantusd-py")
+    if found is None:
+        raise RuntimeError(
+            "secantusd-py not found: `pip install -r requirements.txt` installs SecantusDB, "
+            "the MongoDB wire-protocol server the API tests run against."
+        )
+    return found
+
+
+def _ping(uri: str, timeout_ms: int = 500) -> bool:
+    import pymongo
+
+    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=timeout_ms)
+    try:
+        client.admin.command("ping")
+        return True
+    except pymongo.errors.PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+@pytest.fixture(scope="session")
+def mongodb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URI of a real MongoDB wire-protocol server for this test process.
+
+    SecantusDB on a free loopback port with in-memory storage, started at the first test that
+    needs it and stopped at the end of the session, failed tests or not."""
+    global _server_uri
+    if _GIVEN_SERVER:
+        _server_uri = _GIVEN_SERVER
+        try:
+            yield _GIVEN_SERVER
+        finally:
+            for name in sorted(_databases):
+                drop_database(name)
+            _server_uri = None
+        return
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("secantus") / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [
+                _secantus_command(),
+                *("--host", "127.0.0.1", "--port", str(port)),
+                *("--storage-path", ":memory:", "--log-level", "WARNING"),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
+    try:
+        deadline = time.monotonic() + 60
+        while not _ping(uri):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"SecantusDB did not start:\n{log_path.read_text()}")
+            time.sleep(0.2)
+        _server_uri = uri
+        yield uri
+        for name in sorted(_databases):
+            drop_database(name)
+    finally:
+        _server_uri = None
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def server_uri() -> str:
+    """The running test server's URI (the `mongodb_server` fixture must be active)."""
+    assert _server_uri, "the mongodb_server fixture is not active"
+    return _server_uri
+
+
+def new_database(prefix: str = "oktopus_test") -> str:
+    """A new database name on the real server, dropped at the end of the session at the latest."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    _databases.add(name)
+    return name
+
+
+def drop_database(name: str) -> None:
+    """Drop one test database on the real server."""
+    import pymongo
+
+    _databases.discard(name)
+    client = pymongo.MongoClient(server_uri())
+    try:
+        client.drop_database(name)
+    finally:
+        client.close()
+
+
+@pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
+    if request.param == "mongodb":
+        request.getfixturevalue("mongodb_server")
     return request.param
 
 
@@ -50,13 +161,11 @@ def make_settings(backend: str, data_dir: Path, **overrides: object) -> Settings
     uri = {
         "mongomock": "mongomock://",
         "embedded": "",
-        "mongodb": os.environ.get("MONGODB_URI", ""),
+        "mongodb": server_uri() if backend == "mongodb" else "",
     }[backend]
     values: dict[str, object] = {
         "mongodb_uri": uri or None,
-        "mongodb_db": f"oktopus_test_{uuid.uuid4().hex[:12]}"
-        if backend == "mongodb"
-        else "oktopus",
+        "mongodb_db": new_database() if backend == "mongodb" else "oktopus",
         "data_dir": data_dir,
         "secret_key": "test-signing-key-" + uuid.uuid4().hex,
         "admin_password": ADMIN_PASSWORD,
@@ -73,9 +182,7 @@ def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
     settings = make_settings(backend, tmp_path / "data")
     yield settings
     if backend == "mongodb":
-        import pymongo
-
-        pymongo.MongoClient(settings.mongodb_uri).drop_database(settings.mongodb_db)
+        drop_database(settings.mongodb_db)
 
 
 @pytest.fixture
@@ -248,8 +355,10 @@ def live_server(backend: str, tmp_path: Path) -> Iterator[LiveServer]:
     if backend == "mongomock":
         env["MONGODB_URI"] = "mongomock://"
     elif backend == "mongodb":
-        env["MONGODB_URI"] = os.environ["MONGODB_URI"]
-        env["MONGODB_DB"] = f"oktopus_live_{uuid.uuid4().hex[:12]}"
+        env["MONGODB_URI"] = server_uri()
+        env["MONGODB_DB"] = new_database("oktopus_live")
     server = start_server(tmp_path / "data", env)
     yield server
     stop_server(server)
+    if backend == "mongodb":
+        drop_database(env["MONGODB_DB"])

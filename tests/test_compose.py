@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,7 +16,13 @@ import httpx
 import pytest
 import yaml
 
-from tests.conftest import ADMIN_PASSWORD, start_server, stop_server
+from tests.conftest import (
+    ADMIN_PASSWORD,
+    drop_database,
+    new_database,
+    start_server,
+    stop_server,
+)
 from utils.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -179,12 +187,15 @@ def test_local_data_and_secrets_stay_out_of_the_image():
     assert {"data", ".env", ".git"} <= set(ignored)
 
 
-def test_the_cron_command_advances_states_through_a_real_server(compose, tmp_path):
-    """Run the cron service's command, as its shell would, against a live server."""
+def test_the_cron_command_advances_states_through_a_real_server(compose, tmp_path, mongodb_server):
+    """Run the cron service's command, as its shell would, against a live server on a MongoDB
+    server, as in the compose file (the container's `python` being this test's interpreter)."""
+    database = new_database("oktopus_compose")
     server = start_server(
         tmp_path / "data",
         {
-            "MONGODB_URI": "mongomock://",
+            "MONGODB_URI": mongodb_server,
+            "MONGODB_DB": database,
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "SECRET_KEY": "compose-" + uuid.uuid4().hex,
         },
@@ -202,6 +213,8 @@ def test_the_cron_command_advances_states_through_a_real_server(compose, tmp_pat
         )
         # The loop's `|| echo` keeps it alive after a failed run; here the exit code matters.
         command = line.split(" || ")[0].replace("http://api:8000", server.url)
+        assert command.startswith("python -m utils.cron ")
+        command = shlex.quote(sys.executable) + command.removeprefix("python")
         env = {
             **os.environ,
             "OKTOPUS_CLIENT_ID": credential["client_id"],
@@ -235,4 +248,5 @@ def test_the_cron_command_advances_states_through_a_real_server(compose, tmp_pat
         assert "401" in refused.stderr
     finally:
         stop_server(server)
+        drop_database(database)
     assert credential["client_secret"] not in server.output()

@@ -1,8 +1,8 @@
-"""The `python -m engine.curves` report: PNGs from a CSV or from --demo data."""
+"""The `python -m engine.cli.curves` report: PNGs from a CSV or from --demo data."""
 
 import csv
 
-from engine.curves import demo_rows, main
+from engine.cli.curves import demo_rows, main
 
 
 def test_demo_writes_one_png_per_channel_and_the_allocation(tmp_path, capsys):

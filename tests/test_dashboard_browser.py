@@ -216,7 +216,7 @@ def test_a_client_user_works_a_run_on_desktop_and_phone(browser, run, tmp_path: 
     assert page.inner_text("#current-time").startswith("5 of 10")
     page.screenshot(path=str(tmp_path / "conflict-1280.png"), full_page=False)
 
-    # The RPS allocator page: the seed's example (A cheaper throughout) gives A 75%.
+    # The RPS allocator page: the RPS Flask API's example (A cheaper throughout) gives A 75%.
     page.click("header nav a:text-is('RPS allocator')")
     page.fill("#rps-form textarea[name=prices_a]", "1.00, 1.20, 1.10")
     page.fill("#rps-form textarea[name=prices_b]", "1.30\n1.35\n1.25")
@@ -370,9 +370,7 @@ def test_the_client_picker_lists_clients_past_the_first_page(browser, run) -> No
     page.wait_for_selector("#client-picker option:text-is('Acme (USD)')", state="attached")
     assert page.locator("#client-picker option").count() == 1 + 502
     page.select_option("#client-picker", label="Zenith (GBP)")
-    page.wait_for_selector(
-        "#states-table, main p:text-is('No runs yet: create one below.')"
-    )
+    page.wait_for_selector("#states-table, main p:text-is('No runs yet: create one below.')")
     assert page.problems == []
 
 

@@ -145,17 +145,35 @@ def test_returns_policies_treat_a_vanishing_pooled_return_as_no_value_reported(n
     assert state["shares"] == [0.5, 0.5]
 
 
-# Policies without an exploration bonus, which follow the returns alone.
+# Policies without an exploration bonus, which follow the returns alone (the first Oktopus
+# API's step rule: the split rule reads an untried campaign as an average one).
 @pytest.mark.parametrize(("name", "params"), RETURNS_POLICIES[:2])
 def test_returns_policies_read_no_value_at_a_vanishing_spend_as_a_zero_return(name, params):
     # spend * pooled underflows to 0 for campaign 0: its rate was 0 / 0.
-    policy = make_policy(name, params)
+    policy = make_policy(name, (params or {}) | {"rule": "step"})
     state, _ = policy.advance(
         policy.init(2, SETTINGS), {"spend": [5e-324, 50.0], "revenue": [0.0, 1e-10]}
     )
     assert np.all(np.isfinite(state["shares"]))
     json.dumps(state, allow_nan=False)
     assert state["shares"][1] >= 0.5
+
+
+@pytest.mark.parametrize(("name", "params"), RETURNS_POLICIES)
+@pytest.mark.parametrize(
+    "report",
+    [
+        {"spend": [5e-324, 50.0], "revenue": [0.0, 1e-10]},
+        {"spend": [1e-300, 50.0], "revenue": [1e150, 1e-300]},
+        {"spend": [50.0, 50.0], "revenue": [1e150, 1e150]},
+    ],
+)
+def test_returns_policies_split_extreme_reports_into_finite_shares(name, params, report):
+    policy = make_policy(name, params)
+    state, _ = policy.advance(policy.init(2, SETTINGS), report)
+    state, _ = policy.advance(state, report)
+    assert np.all(np.isfinite(state["shares"])) and sum(state["shares"]) == pytest.approx(1.0)
+    json.dumps(state, allow_nan=False)
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
+from engine.cli.simulate import format_table, main
 from engine.errors import EngineError
-from engine.simulate import FAMILIES, Cell, format_table, main, make_world, oracle_spend, run
+from engine.simulate import FAMILIES, Cell, make_world, oracle_spend, run
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -194,3 +195,17 @@ def test_table_pools_runs_into_mean_worst_run_and_worst_seed():
         "0.900",
         "0.940",
     ]
+
+
+def test_table_header_names_every_family_in_full_and_rows_line_up():
+    cells = [
+        Cell("curve", family, 20, 30, np.array([0.95, 0.97]), np.zeros(30))
+        for family in ("negexp", "michaelis_menten", "hill")
+    ]
+    lines = format_table(cells).splitlines()
+    header = next(line for line in lines if line.startswith("policy"))
+    row = next(line for line in lines if line.startswith("curve"))
+    assert "michaelis_menten K=20" in header
+    column = header.index("michaelis_menten K=20")
+    assert row[column:].startswith("0.960 (0.950)")
+    assert row[header.index("hill K=20") :].startswith("0.960 (0.950)")

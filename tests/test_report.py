@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.report import efficiency_figure, regret_figure, write_report
-from engine.simulate import Cell, main
+from engine.cli.report import efficiency_figure, regret_figure, write_report
+from engine.cli.simulate import main
+from engine.simulate import Cell
 
 
 def cell(policy, family, k, timesteps, efficiencies, slope):

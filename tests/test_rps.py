@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import make_policy
+from engine.cli.rps import main
 from engine.errors import EngineError
 from engine.rps import (
     BAND_NAMES,
@@ -16,7 +17,6 @@ from engine.rps import (
     backtest,
     default_bands,
     grid_search,
-    main,
     rolling_rps,
     rps_allocation,
     simulate_price_streams,

@@ -6,8 +6,9 @@ The two single-process backends are not thread-safe (SQLite handles are bound to
 that opened them), so their calls are funnelled through one worker thread; calls to a real
 server go straight through the driver's own connection pool.
 
-Routers never see a collection: they call `Collection` methods, whose every query is a
-plain filter dict the caller scopes by tenant (`client_id`).
+Only the per-collection modules of `utils.crud` open a `Collection`: they own each
+collection's name, filters, tenant scoping and indexes, and the rest of Oktopus calls their
+named functions.
 """
 
 from __future__ import annotations
@@ -29,37 +30,13 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
 
+from utils.log_redaction import redact_driver_logs
 from utils.settings import Settings
 
 logger = logging.getLogger("oktopus.db")
 
 T = TypeVar("T")
 Document = dict[str, Any]
-
-# Unique and lookup indexes, per collection: (keys, options). Idempotent to create.
-INDEXES: dict[str, list[tuple[list[tuple[str, int]], dict[str, Any]]]] = {
-    "users": [
-        ([("username", 1)], {"unique": True}),
-        ([("client_id", 1)], {}),
-    ],
-    "clients": [([("name", 1)], {"unique": True})],
-    "credentials": [([("username", 1)], {})],
-    "login_failures": [([("username", 1), ("at", 1)], {}), ([("at", 1)], {})],
-    "campaigns": [
-        ([("client_id", 1), ("name", 1)], {"unique": True}),
-        ([("client_id", 1), ("created_at", 1)], {}),
-        ([("client_id", 1), ("status", 1)], {}),
-    ],
-    "states": [
-        ([("client_id", 1), ("created_at", 1)], {}),
-        ([("status", 1), ("next_due_at", 1)], {}),
-    ],
-    # A history or metrics document's `_id` is its (state, timestep) key, unique by nature;
-    # compound unique indexes on top would only make the embedded store's writes slower.
-    "history": [([("state_id", 1), ("timestep", 1)], {})],
-    "metrics": [([("state_id", 1), ("timestep", 1)], {})],
-    "fits": [([("client_id", 1), ("created_at", 1)], {})],
-}
 
 
 class Conflict(Exception):
@@ -70,8 +47,11 @@ class StoreUnavailable(Exception):
     """The database cannot be reached: the API answers 503."""
 
 
-# MongoDB's error code for an operation the connected user may not run.
+# MongoDB's error codes: an operation the connected user may not run, and an index that
+# exists under the same name or keys with other options (recognised by code, not by a
+# server's wording, which differs between servers and versions).
 _UNAUTHORIZED = 13
+_INDEX_CONFLICTS = {85: "IndexOptionsConflict", 86: "IndexKeySpecsConflict"}
 
 
 class StoreInUse(RuntimeError):
@@ -175,6 +155,7 @@ class Store:
 
     def _connect(self, settings: Settings, path: Path) -> None:
         if self.backend == "mongodb":
+            redact_driver_logs()
             uri = settings.mongodb_uri or ""
             options: dict[str, Any] = {"tz_aware": True}
             # PyMongo lets keyword options override the URI's: default only what it leaves out.
@@ -234,6 +215,8 @@ class Store:
         same name kept with other options, documents breaking a unique key): the database
         answers, so this is not StoreUnavailable, and the operator needs the collection and
         the keys to fix it."""
+        from utils.crud import INDEXES  # the modules that own the collections import this one
+
         for name, indexes in INDEXES.items():
             for keys, options in indexes:
                 self.run(functools.partial(self._create_index, name, keys, options))
@@ -251,16 +234,30 @@ class Store:
                 "duplicates, then start Oktopus again."
             ) from error
         except OperationFailure as error:
+            code = error.code
+            if code is None and self._index_taken(collection, keys):
+                # The single-process backends raise index conflicts without MongoDB's code.
+                code = 85
+            if code in _INDEX_CONFLICTS:
+                raise IndexSetupError(
+                    f"Cannot create the {index} on collection {collection!r}: an index on "
+                    f"these keys or of this name already exists with other options "
+                    f"({_INDEX_CONFLICTS[code]}, code {code}). Drop that index: "
+                    "Oktopus creates it again at start-up."
+                ) from error
             if error.code == _UNAUTHORIZED:
                 advice = "Give Oktopus's database user the createIndex privilege on it."
             else:
-                advice = (
-                    "If an index on these keys or of this name exists with other options, "
-                    "drop it: Oktopus creates it again at start-up."
-                )
+                advice = "See the database's reason above."
             raise IndexSetupError(
                 f"Cannot create the {index} on collection {collection!r}: {error}. {advice}"
             ) from error
+
+    def _index_taken(self, collection: str, keys: list[tuple[str, int]]) -> bool:
+        """Whether an index of the default name for `keys`, or on the same keys, exists."""
+        name = "_".join(f"{field}_{direction}" for field, direction in keys)
+        existing = self.db[collection].index_information()
+        return name in existing or any(info["key"] == keys for info in existing.values())
 
     def close(self) -> None:
         """Close the client, then (however that ends) the store's thread and its lock."""

@@ -14,6 +14,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, HTTPException, Query, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
 
+from utils.crud import clients, credentials, users
 from utils.db import Store, as_utc, utcnow
 from utils.decisions import DecisionPool
 from utils.security import SCOPES, PasswordHasher, TokenInvalid, decode_token
@@ -114,7 +115,7 @@ async def _principal_from_token(request: Request, token: str | None) -> Principa
 
 
 def _principal_from_claims(store: Store, claims: dict[str, Any]) -> Principal:
-    user = store.collection("users").get({"username": claims["sub"]})
+    user = users.by_name(store, claims["sub"])
     # A token names one account: a user deleted and re-created under the same name is a new
     # account (new `_id`), and a password or scope change bumps `token_version`.
     if (
@@ -125,9 +126,7 @@ def _principal_from_claims(store: Store, claims: dict[str, Any]) -> Principal:
         raise _unauthorized("Token revoked: log in again")
     credential_id = claims.get("cred")
     if credential_id is not None:
-        credential = store.collection("credentials").get(
-            {"_id": credential_id, "username": user["username"]}
-        )
+        credential = credentials.get_of(store, credential_id, user["username"])
         expires_at = credential and credential.get("expires_at")
         if credential is None or (expires_at and as_utc(expires_at) <= utcnow()):
             raise _unauthorized("API credential revoked or expired")
@@ -212,7 +211,7 @@ async def _tenant(principal: Principal, store: Store, client_id: str | None) -> 
         return Tenant(principal.client_id, {"client_id": principal.client_id})
     if client_id is None:
         return Tenant(None, {})
-    if await store.call(lambda: store.collection("clients").get({"_id": client_id})) is None:
+    if not await store.call(lambda: clients.exists(store, client_id)):
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="Client not found")
     return Tenant(client_id, {"client_id": client_id})
 
@@ -248,9 +247,9 @@ def not_found(what: str) -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, detail=f"{what} not found")
 
 
-def owned(store: Store, tenant: Tenant, collection: str, doc_id: str, what: str) -> dict:
-    """The tenant's document `doc_id`, or the 404 a missing one and another tenant's share."""
-    doc = store.collection(collection).get({**tenant.filter, "_id": doc_id})
+def found(doc: dict | None, what: str) -> dict:
+    """A document read through the tenant's filter, or the 404 that a missing one and another
+    tenant's share."""
     if doc is None:
         raise not_found(what)
     return doc

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from engine import EngineError, Policy
 from engine.amend import RETUNABLE, resize, retune
 from models.living import StatePatch
+from utils.crud import campaigns, states
 from utils.db import Store, new_id, utcnow
 from utils.decisions import (
     READOUTS,
@@ -114,12 +115,14 @@ def amend_state(store: Store, state: dict[str, Any], body: StatePatch, by: str) 
         "version": version + 1,
         "changes": changes,
     }
-    written = store.collection("states").set_if(
-        {"_id": state["_id"], "version": version, "status": {"$ne": "completed"}},
+    written = states.compare_and_set(
+        store,
+        state["_id"],
+        {"version": version, "status": {"$ne": "completed"}},
         {"$set": fields, "$inc": {"version": 1}, "$push": {"events": event}},
     )
     if not written:
-        current = store.collection("states").get({"_id": state["_id"]})
+        current = states.get(store, state["_id"])
         now_at = current["version"] if current else None
         raise VersionConflict(
             f"The state changed meanwhile (now version {now_at}): read it again and retry",
@@ -143,12 +146,7 @@ def _resized(
     """The engine over `new_ids`: kept campaigns keep what was learnt, added ones start from
     the policy's pooled prior, removed ones' shares go to the others at once."""
     client_id = state["client_id"]
-    found = {
-        c["_id"]: c
-        for c in store.collection("campaigns").find(
-            {"client_id": client_id, "_id": {"$in": new_ids}}
-        )
-    }
+    found = {c["_id"]: c for c in campaigns.of_client(store, client_id, new_ids)}
     unknown = [cid for cid in new_ids if cid not in found]
     if unknown:
         raise InvalidRequest(f"Unknown campaign ids: {', '.join(unknown)}")

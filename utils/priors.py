@@ -16,6 +16,7 @@ from engine import Policy
 from engine.ensemble import curves_from_fit
 from engine.warm import DEFAULT_STRENGTH, PRIOR_SPENDS, known_values, warm_init
 from models.states import StateCreate
+from utils.crud import fits
 from utils.db import Store
 
 # A fit's rows are days (long layout) or months (the wide monthly layout).
@@ -46,7 +47,7 @@ def initial_engine(
         return policy.init(len(campaigns), settings, active), None
     if policy.name != "curve":
         raise PriorError(f"A prior is for the curve policy only, not {policy.name!r}")
-    fit = store.collection("fits").get({"_id": body.prior.fit_id, "client_id": client_id})
+    fit = fits.get_owned(store, {"client_id": client_id}, body.prior.fit_id)
     if fit is None:
         raise PriorNotFound("Fit not found")
     names, curves = curves_from_fit(fit["fit"], "ensemble")

@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+from utils.crud import login_failures
 from utils.db import Store, as_utc, utcnow
 from utils.settings import Settings
-
-COLLECTION = "login_failures"
 
 
 class Throttled(Exception):
@@ -32,15 +31,14 @@ def start_attempt(store: Store, settings: Settings, key: str) -> str:
     The attempt counts itself and every attempt of the window, finished or still being
     checked: of guesses sent at once, at most `login_max_failures` get to be checked.
     """
-    attempts = store.collection(COLLECTION)
     now = utcnow()
     window = timedelta(seconds=settings.login_window_seconds)
-    attempts.delete_many({"at": {"$lt": now - window}})
-    attempt = attempts.insert({"username": key, "at": now})["_id"]
-    recent = attempts.find({"username": key, "at": {"$gte": now - window}}, sort=[("at", 1)])
+    login_failures.forget_before(store, now - window)
+    attempt = login_failures.insert(store, key, now)
+    recent = login_failures.since(store, key, now - window)
     if len(recent) <= settings.login_max_failures:
         return attempt
-    attempts.delete({"_id": attempt})
+    login_failures.delete(store, attempt)
     others = [doc for doc in recent if doc["_id"] != attempt]
     # The throttle lifts when enough of the oldest attempts have left the window for one more.
     lifts_at = as_utc(others[len(others) - settings.login_max_failures]["at"]) + window
@@ -49,12 +47,11 @@ def start_attempt(store: Store, settings: Settings, key: str) -> str:
 
 def record_failure(store: Store, attempt: str) -> None:
     """The attempt's secret was wrong: it keeps counting until it leaves the window."""
-    store.collection(COLLECTION).set_if({"_id": attempt}, {"$set": {"failed": True}})
+    login_failures.mark_failed(store, attempt)
 
 
 def record_success(store: Store, key: str, attempt: str) -> None:
     """A successful login does not count, and starts the count of finished failures again;
     attempts of `key` still being checked go on counting."""
-    attempts = store.collection(COLLECTION)
-    attempts.delete({"_id": attempt})
-    attempts.delete_many({"username": key, "failed": True})
+    login_failures.delete(store, attempt)
+    login_failures.delete_failed(store, key)

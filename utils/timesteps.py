@@ -21,7 +21,9 @@ from typing import Any
 
 from engine import EngineError, make_policy
 from models.states import MetricsPost, StateCreate
-from utils.db import Conflict, Store, as_utc, public, utcnow
+from utils.crud import campaigns, history, metrics, states
+from utils.crud.keys import timestep_key
+from utils.db import Store, as_utc, public, utcnow
 from utils.decisions import (
     Decision,
     DecisionPool,
@@ -37,7 +39,6 @@ from utils.priors import PriorError, initial_engine
 logger = logging.getLogger("oktopus.timesteps")
 
 METRIC_FIELDS = ("spend", "impressions", "clicks", "conversions", "revenue")
-INACTIVE = ["paused", "stopped"]
 _HIDDEN = ("engine", "events")
 
 
@@ -109,8 +110,10 @@ def set_paused(store: Store, state: dict[str, Any], paused: bool) -> dict[str, A
         # Resumed with every campaign paused, its clock stays stopped until one resumes.
         idle = not any(_active_mask(store, state["client_id"], state["campaign_ids"]))
         changes = {"status": "active", **_clock(state, stopped=idle, now=now)}
-    return store.collection("states").update(
-        {"_id": state["_id"], "status": state["status"], "version": state["version"]},
+    return states.compare_and_update(
+        store,
+        state["_id"],
+        {"status": state["status"], "version": state["version"]},
         {"$set": {**changes, "updated_at": now}, "$inc": {"version": 1}},
     )
 
@@ -120,13 +123,8 @@ def _by_campaign(ids: list[str], values: list[float]) -> dict[str, float]:
 
 
 def _active_mask(store: Store, client_id: str, campaign_ids: list[str]) -> list[bool]:
-    """Which of the campaigns are active. Asks for the inactive ones only, through the
-    (client_id, status) index: usually none, so nothing is read."""
-    inactive = store.collection("campaigns").find(
-        {"client_id": client_id, "status": {"$in": INACTIVE}, "_id": {"$in": campaign_ids}},
-        projection={"_id": 1},
-    )
-    stopped = {c["_id"] for c in inactive}
+    """Which of the campaigns are active (usually all: nothing is read)."""
+    stopped = campaigns.inactive_ids(store, client_id, campaign_ids)
     return [cid not in stopped for cid in campaign_ids]
 
 
@@ -141,10 +139,7 @@ def _allocation_fields(decision: Decision, ids: list[str]) -> dict[str, Any]:
 
 def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, Any]:
     """Validate the run against the tenant's campaigns and the engine, then store it."""
-    campaigns = store.collection("campaigns").find(
-        {"client_id": client_id, "_id": {"$in": body.campaign_ids}}
-    )
-    found = {c["_id"]: c for c in campaigns}
+    found = {c["_id"]: c for c in campaigns.of_client(store, client_id, body.campaign_ids)}
     unknown = [cid for cid in body.campaign_ids if cid not in found]
     if unknown:
         raise InvalidRequest(f"Unknown campaign ids: {', '.join(unknown)}")
@@ -195,7 +190,7 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         "completed_at": None,
         **_allocation_fields(decision_of(initial), body.campaign_ids),
     }
-    return store.collection("states").insert(doc)
+    return states.insert(store, doc)
 
 
 @dataclass(frozen=True)
@@ -237,23 +232,19 @@ def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Rec
     check_timestep_ran(state, body.timestep)
     if body.timestep < state["current_time"] and state.get("events"):
         # A run whose campaigns changed: a finished timestep's rows are those of its campaigns.
-        decided = store.collection("history").get(
-            {"_id": _timestep_key(state["_id"], body.timestep)}
-        )
-        had = decided.get("budgets", {}) if decided else ids
+        had = history.budgets_at(store, state["_id"], body.timestep) or ids
         outside = [row.campaign_id for row in body.metrics if row.campaign_id not in had]
         if outside:
             raise InvalidRequest(
                 f"Campaigns not in this state at timestep {body.timestep}: {', '.join(outside)}"
             )
     now = utcnow()
-    key = _timestep_key(state["_id"], body.timestep)
     rows = {row.campaign_id: row.model_dump(exclude={"campaign_id"}) for row in body.metrics}
     correction = body.timestep < state["current_time"]
     if correction:
         # A finished timestep's row posted again as it was is no correction: history would
         # mark the timestep corrected (by `recorded_at`) although nothing changed.
-        stored = (store.collection("metrics").get({"_id": key}) or {}).get("rows", {})
+        stored = metrics.rows_of(store, state["_id"], body.timestep)
         rows = {
             cid: row
             for cid, row in rows.items()
@@ -264,20 +255,10 @@ def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Rec
             # (409) or a crash after the rows were stored. Posting them again refolds, which
             # writes nothing when the engine had them already.
             return Recorded(correction, state["status"] != "completed", 0)
-    store.collection("metrics").upsert(
-        {"_id": key},
-        {
-            "$set": {f"rows.{cid}": {**row, "recorded_at": now} for cid, row in rows.items()},
-            "$setOnInsert": {
-                "state_id": state["_id"],
-                "client_id": state["client_id"],
-                "timestep": body.timestep,
-            },
-        },
-    )
+    metrics.save_rows(store, state, body.timestep, rows, now)
     if not correction:
-        correction = not store.collection("states").set_if(
-            {"_id": state["_id"], "current_time": body.timestep}, {"$inc": {"version": 1}}
+        correction = not states.compare_and_set(
+            store, state["_id"], {"current_time": body.timestep}, {"$inc": {"version": 1}}
         )
     return Recorded(correction, correction and state["status"] != "completed", len(rows))
 
@@ -348,21 +329,14 @@ def pending_refold(store: Store, state_id: str) -> PendingRefold | None:
     """The state as it is now (a caller's copy may predate a `next` that finished a timestep)
     and every finished timestep's budgets and metrics; None when there is nothing to refold:
     the state was deleted, has completed, or has finished no timestep."""
-    state = store.collection("states").get({"_id": state_id})
+    state = states.get(store, state_id)
     if state is None or state["status"] == "completed" or state["current_time"] == 0:
         return None
     finished = state["current_time"]
-    keys = [_timestep_key(state["_id"], t) for t in range(finished)]
-    decided = {
-        doc["timestep"]: doc["budgets"]
-        for doc in store.collection("history").find(
-            {"_id": {"$in": keys}}, projection={"timestep": 1, "budgets": 1}
-        )
-    }
-    reported = {
-        doc["timestep"]: doc.get("rows", {})
-        for doc in store.collection("metrics").find({"_id": {"$in": keys}})
-    }
+    decided = history.budgets_by_timestep(store, state_id, finished)
+    keys = [timestep_key(state_id, t) for t in range(finished)]
+    by_key = metrics.rows_by_key(store, keys)
+    reported = {t: by_key.get(key, {}) for t, key in enumerate(keys)}
     ids = state["campaign_ids"]
     if any(not decided.get(t) for t in range(finished)):
         raise StateConflict(
@@ -401,8 +375,10 @@ def commit_refold(store: Store, pending: PendingRefold, decision: Decision) -> b
     fields = _allocation_fields(decision, state["campaign_ids"])
     if decision.engine == state["engine"] and all(state.get(k) == v for k, v in fields.items()):
         return True
-    return store.collection("states").set_if(
-        {"_id": state["_id"], "current_time": state["current_time"], "engine": state["engine"]},
+    return states.compare_and_set(
+        store,
+        state["_id"],
+        {"current_time": state["current_time"], "engine": state["engine"]},
         {
             "$set": {"engine": decision.engine, **fields, "updated_at": utcnow()},
             "$inc": {"version": 1},
@@ -426,19 +402,12 @@ def check_timestep_ran(state: dict[str, Any], timestep: int) -> None:
         )
 
 
-def _timestep_key(state_id: str, timestep: int) -> str:
-    """The `_id` of a state's metrics and history documents of one timestep: the unique
-    (state, timestep) key, as the primary key every backend enforces and looks up fastest."""
-    return f"{state_id}:{timestep}"
-
-
 def metric_rows(store: Store, state: dict[str, Any], timestep: int) -> dict[str, Any]:
     """Reported metrics of one timestep per campaign, None where nothing was reported.
 
     One document per (state, timestep) holds every campaign's row, so reading a timestep is
     one lookup by key and reporting 20 campaigns one write."""
-    found = store.collection("metrics").get({"_id": _timestep_key(state["_id"], timestep)})
-    return _campaign_rows(state["campaign_ids"], found["rows"] if found else {})
+    return _campaign_rows(state["campaign_ids"], metrics.rows_of(store, state["_id"], timestep))
 
 
 def _campaign_rows(campaign_ids: list[str], reported: dict[str, Any]) -> dict[str, Any]:
@@ -446,13 +415,6 @@ def _campaign_rows(campaign_ids: list[str], reported: dict[str, Any]) -> dict[st
         cid: {k: reported[cid].get(k) for k in METRIC_FIELDS} if cid in reported else None
         for cid in campaign_ids
     }
-
-
-def finished_rows(state: dict[str, Any]) -> dict[str, Any]:
-    """The filter of a state's history rows of finished timesteps. A row of the timestep in
-    progress can exist: written by a `next` that then lost its compare-and-set (the state was
-    paused or advanced meanwhile) or crashed; the retry that finishes the timestep rewrites it."""
-    return {"state_id": state["_id"], "timestep": {"$lt": state["current_time"]}}
 
 
 def history_rows(
@@ -465,19 +427,15 @@ def history_rows(
     advancing writes a small document. A row reported after the decision read its timestep
     (a late correction) sets `corrected_at`.
     """
-    keys = [doc["_id"] for doc in docs]
     events: dict[int, list[dict[str, Any]]] = {}
     for event in state.get("events", []):
         events.setdefault(event["timestep"], []).append(event)
-    reported = {
-        found["_id"]: found.get("rows", {})
-        for found in store.collection("metrics").find({"_id": {"$in": keys}})
-    }
+    reported = metrics.rows_by_key(store, [doc["_id"] for doc in docs])
     rows = []
     for doc in docs:
         found = reported.get(doc["_id"], {})
         # The campaigns the timestep had: a campaign removed since stays in its history.
-        metrics = _campaign_rows(list(doc.get("budgets") or state["campaign_ids"]), found)
+        campaign_rows = _campaign_rows(list(doc.get("budgets") or state["campaign_ids"]), found)
         decided_at = as_utc(doc["decided_at"])
         late = [
             as_utc(row["recorded_at"])
@@ -487,9 +445,9 @@ def history_rows(
         rows.append(
             {
                 **doc,
-                "metrics": metrics,
-                "unobserved": [cid for cid, row in metrics.items() if row is None],
-                "reward": _reward(state["objective"], metrics),
+                "metrics": campaign_rows,
+                "unobserved": [cid for cid, row in campaign_rows.items() if row is None],
+                "reward": _reward(state["objective"], campaign_rows),
                 "corrected_at": max(late, default=None),
                 "events": events.get(doc["timestep"], []),
             }
@@ -561,18 +519,10 @@ def commit_step(store: Store, step: PendingStep, decision: Decision) -> dict[str
         "decided_at": step.read_at,
         "version": version,
     }
-    history = store.collection("history")
-    key = _timestep_key(state["_id"], t)
-    try:
-        history.insert(
-            {"_id": key, "state_id": state["_id"], "client_id": state["client_id"], "timestep": t}
-            | decided
-        )
-    except Conflict:
-        # A retry, or a step decided again after a re-balance: the row is rewritten unless a
-        # later version of the state wrote it.
-        if not history.set_if({"_id": key, "version": {"$lte": version}}, {"$set": decided}):
-            logger.info("History of state %s timestep %d is of a later version", state["_id"], t)
+    # A retry, or a step decided again after a re-balance, rewrites the row unless a later
+    # version of the state wrote it.
+    if not history.write_decided(store, state, t, decided):
+        logger.info("History of state %s timestep %d is of a later version", state["_id"], t)
     now = utcnow()
     done = decision.done
     changes = {
@@ -586,12 +536,14 @@ def commit_step(store: Store, step: PendingStep, decision: Decision) -> dict[str
         "updated_at": now,
         **_allocation_fields(decision, state["campaign_ids"]),
     }
-    advanced = store.collection("states").set_if(
-        {"_id": state["_id"], "current_time": t, "status": "active", "version": version},
+    advanced = states.compare_and_set(
+        store,
+        state["_id"],
+        {"current_time": t, "status": "active", "version": version},
         {"$set": changes, "$inc": {"version": 1}},
     )
     if not advanced:
-        current = store.collection("states").get({"_id": state["_id"]})
+        current = states.get(store, state["_id"])
         if current is None:
             raise StateConflict("The state was deleted", t)
         if current["current_time"] == t and current["status"] == "active":
@@ -625,7 +577,7 @@ def advance(
 
 
 def _reloaded(store: Store, state: dict[str, Any]) -> dict[str, Any]:
-    fresh = store.collection("states").get({"_id": state["_id"], "client_id": state["client_id"]})
+    fresh = states.get_owned(store, {"client_id": state["client_id"]}, state["_id"])
     if fresh is None:
         raise StateConflict("The state was deleted", state["current_time"])
     return fresh
@@ -680,9 +632,7 @@ def rebalanced_states(
     """
     client_id, campaign_id = campaign["client_id"], campaign["_id"]
     planned, refused = [], []
-    for state in store.collection("states").find(
-        {"client_id": client_id, "campaign_ids": campaign_id, "status": {"$ne": "completed"}}
-    ):
+    for state in states.running_with(store, client_id, campaign_id):
         index = state["campaign_ids"].index(campaign_id)
         active = _active_mask(store, client_id, state["campaign_ids"])
         active[index] = campaign.get("status", "active") == "active"
@@ -707,14 +657,15 @@ def save_rebalanced(
 ) -> int:
     """Store re-balanced states; one another call changed meanwhile is re-balanced afresh.
     A running state left with no active campaign stops its clock until one is resumed."""
-    states = store.collection("states")
     count = 0
     for state, rebalanced in planned:
         for _ in range(3):
             now = utcnow()
             idle = not any(rebalanced["active"]) or state["status"] == "paused"
-            updated = states.update(
-                {"_id": state["_id"], "version": state["version"]},
+            updated = states.compare_and_update(
+                store,
+                state["_id"],
+                {"version": state["version"]},
                 {
                     "$set": {
                         "engine": engine_text(rebalanced),
@@ -739,18 +690,13 @@ def save_rebalanced(
 def _due(store: Store, tenant_filter: dict[str, Any], limit: int) -> list[dict[str, Any]]:
     """Ids and timesteps of the due states, most overdue first: each state's document is
     read only at its turn, so a run over thousands of states never holds them all."""
-    return store.collection("states").find(
-        {**tenant_filter, "status": "active", "next_due_at": {"$lte": utcnow()}},
-        sort=[("next_due_at", 1)],
-        limit=limit,
-        projection={"_id": 1, "current_time": 1},
-    )
+    return states.due(store, tenant_filter, utcnow(), limit)
 
 
 def _load_due(store: Store, due: dict[str, Any]) -> dict[str, Any]:
     """A due state read again at its turn in a cron run, which may come long after the run
     listed it: one paused and resumed meanwhile got its stopped time back and is not due."""
-    state = store.collection("states").get({"_id": due["_id"]})
+    state = states.get(store, due["_id"])
     if state is None:
         raise StateConflict("The state was deleted", due["current_time"])
     next_due_at = state.get("next_due_at")

@@ -12,8 +12,8 @@ timestep weighs a small set of candidate values by their marginal likelihood ove
 (Bayes over the candidates), unless a parameter fixes one. Each timestep (s, a) is drawn per
 campaign, the allocation is solved exactly on the drawn curves by the shared KKT allocator
 (engine.allocator), and the framework moves toward it within `step`. The spends it chooses
-vary from draw to draw, which is what identifies the scales; seed 001's fixed step never learns
-a curve at all.
+vary from draw to draw, which is what identifies the scales; the first Oktopus API's fixed
+step never learns a curve at all.
 
 `draws` > 1 averages the exact allocations of that many independent draws (1 = plain Thompson
 sampling): the same posterior, less allocation noise while it is still wide.
@@ -30,74 +30,14 @@ c = 1 - exp(-x/s), w = `s_blend` (S-shaped for w > 1/3; the default w = 1 is the
 negexp, whose value grows like x^2 at low spend as a Hill curve's like x^n, while w < 1 keeps a
 linear start that underrates such a campaign), still linear in a. Their draws are allocated
 exactly through their concave envelopes (engine.allocator.allocate_negexp_blend). Such draws
-fund a campaign fully or not at all, so a step that draws any follows the per-campaign median
-of the draws' allocations rather than their mean, which would land on the convex stretch where
-an S-curve returns least.
+fund a campaign fully or not at all, so a campaign drawn mostly as an S-curve follows the
+median of its draws' allocations rather than their mean, which would land on the convex
+stretch where an S-curve returns least; the others follow the mean.
 
-Measured on synthetic worlds (seeds 100..139, step 0.1) against the concave model alone: mean
-efficiency 0.975 -> 0.976 at T = 30 and 0.984 -> 0.986 at T = 90, the worst run at T = 30
-0.893 -> 0.908; Hill worlds gain 0.3 to 0.7 point, negexp and Michaelis-Menten worlds move
-within 0.15 point but for 20 negexp campaigns (-0.2). Priors 0.15 to 0.3 score alike, 0.5 and
-above cost the concave worlds more; w = 0.6 gains less in Hill worlds and loses more in the
-others; Hill curves x^n/(x^n + s^n), n in {1.5, 2}, in place of this family (allocated by the
-general KKT solver) gained nothing measurable in Hill worlds at T = 30 (0.1 +- 0.2 point) for
-many times the cost. It does not find every such campaign: one whose spends stay in a narrow
-band fits a concave curve as well, and the worst Hill worlds still end near 0.91 at T = 30. A
-step that draws S-curves searches for its multiplier (breakpoints, then Newton steps), 0.6 ms
-(idle machine) to 1.1 ms (loaded) more than the closed-form concave step for 20 campaigns
-(python -m benchmarks.decision_step shows both).
+The noise prior counts conversions: a timestep's value made of a few conversions is noisy in
+proportion, so an advertiser with many small campaigns is not believed from its first reports.
 
-The worst worlds are those where a campaign saturating at 1.6 to 5 equal shares, Hill n 1.4 to
-2, is starved early. Tried against this default (paired, seeds 100..119; the two closest also
-on 120..139) and dropped, each within about 1 thousandth of it or worse on the mean at T = 30
-and 90: an upper quantile (0.6 to 0.85, fixed or decaying to the median) of the draws'
-allocations instead of their median; the mean for campaigns no S-draw touches; an interquartile
-mean; random zero-sum spend probes of 10 to 20 % (decaying, or for the first third of the run);
-probes scaled by the draws' disagreement (1 to 4 thousandths worse); draws ramped from 2 or 4
-to 16. The worst runs move by a few thousandths either way with any change, as they do between
-equally good variants.
-
-Also tried and dropped, screened on 20 Hill worlds of 20 campaigns at T = 30 (seeds 100..119;
-default: mean 0.950, worst 0.905, 8 runs below 0.95; paired differences of the mean +- 1 se):
-- likelihood tempered by 0.3 / 0.5 / 0.7 (sums scaled before the update): -15.7 / -9.3 / -3.5
-  +- 3 thousandths; sharpened by 1.5 / 2: -0.5 / +1.8. The posterior is not overconfident.
-- `discount` 0.9 / 0.95 / 0.98: -9.4 / -4.8 / -2.4 +- 3 thousandths.
-- noise prior scale 0.05 / 0.2 (shape 1): -2.6 / -5.4; shape 2 or 5 with scale 0.02 or 0.05:
-  +0.5 to +2.2 +- 3 thousandths.
-- draws 1 / 4 / 8 / 32: -13.7 / -3.5 / +0.9 / -0.1 thousandths; the mean of the draws always
-  (never the median): -2.0.
-- `prior_weight` 0.05 / 0.1 / 1: +2.3 / +0.2 / -8.9; `scale_spread` 0.4 to 0.8: +5 to +6.5,
-  2: -14.3.
-- Correctly specified Hill curves x^n / (x^n + s^n), n in {1.2, ..., 2}, on the same scale grid
-  (general KKT solver, median of 16 draws): +4.0 +- 3.2 thousandths, worst 0.931, at about 30
-  times the cost.
-Paired over all families and K (seeds 100..119, then 120..139 held out), no mean down by more
-than half a thousandth but where said: `scale_spread` 0.5 with `s_shaped_prior` 0.3 raises the
-mean at T = 30 by 1.9 / 2.4 thousandths (Hill +3.6 / +4.2) and halves the runs below 0.95 (23 ->
-10 of 360), yet its worst run at T = 30 is 0.933 / 0.913 against 0.905 / 0.927 and at T = 90
-0.949 / 0.925 against 0.945 / 0.949; `scale_spread` 0.7 with prior 0.3: +1.1 / +1.7, worst
-0.901 / 0.934; `scale_spread` 0.7 alone: +1.2 / +1.2, worst 0.935 / 0.908; `scale_spread` 0.5
-with `prior_weight` 0.05 loses 1.3 thousandths on Michaelis-Menten at T = 90, and with the
-likelihood sharpened by 2 its worst runs are 0.921 at T = 30 and 0.929 at T = 90. A spread of
-0.5 is also the spread of the simulator's own saturation spends, so part of its gain is knowing
-the simulator.
-
-Why the worst runs resist: on those 20 worlds a policy that knows each campaign's curve but
-for its amplitude (learnt as here) reaches mean 0.986, worst 0.970, and the true optimum moved
-to within `step` reaches 0.993, worst 0.983; so the loss is learning the curves' shapes from
-spends that settle early. And the worst run of 20 is mostly luck: replaying each world with
-three more run seeds, the spread of one world's efficiency between runs (sd 0.010) exceeds the
-spread between worlds (sd 0.009), and the worst of 20 ranges 0.905 to 0.940 by run seed alone.
-A worst run >= 0.95 over 20 such worlds needs a mean near 0.975 there; the best variant is 0.96.
-
-Learning the two hyperparameters instead of fixing them (spread 1, S-curve prior 0.2, at which
-the screens above were run) was measured paired on seeds 100..139 and then on fresh seeds
-140..199 (540 runs a horizon, all families and K): mean efficiency +2.2 +- 0.4 thousandths at
-T = 30 (0.9759 -> 0.9781) and +1.0 +- 0.35 at T = 90 (0.9849 -> 0.9859), runs below 0.95 at
-T = 30 34 -> 25 of 540. Learning the spread alone gained +1.7 / +0.8; also learning where the
-spread is centred lost 0.2 to 1 thousandth; picking the single likeliest candidate rather than
-weighing them all gained less. Fixing the spread at 0.7 gains about as much in these worlds but
-is a guess at the simulator; learning it asks the advertiser's own campaigns.
+Why these choices (what was measured, what was tried and dropped) is in docs/curve_policy.md.
 
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
 priors below are unit-free. The state keeps discounted sums per campaign x scale (folded in one
@@ -119,9 +59,12 @@ from engine.policies.curve_stats import CurveStats
 
 _NOISE_SHAPE = 1.0
 _NOISE_SCALE = 0.01
+_COUNTING = 1.5
+"""Variance of a timestep's value over (its value x the value of one conversion): 1 for
+Poisson counts, plus the squared coefficient of variation of order values (0.5 assumed)."""
 _LOWEST_AMPLITUDE = 1e-9
 # Candidate hyperparameters of the grid prior, weighed by the data when not given as parameters.
-_SPREADS = (0.35, 0.5, 0.7, 1.0, 1.4, 2.0)
+_SPREADS = (0.7, 1.0, 1.4, 2.0, 3.0)
 _S_SHAPED_PRIORS = (0.1, 0.2, 0.4)
 
 
@@ -211,10 +154,11 @@ class Curve(CurveStats, Policy):
         return [float(self.params[key]) for key in keys] + blends + [self.params["discount"]]
 
     def _sums(
-        self, spend: np.ndarray, value: np.ndarray, spend_unit: float
+        self, spend: np.ndarray, value: np.ndarray, spend_unit: float, conversions: np.ndarray
     ) -> dict[str, np.ndarray]:
         """One timestep's terms of the sums, for every campaign (K,) x scale."""
         observed = np.isfinite(value)
+        counted = observed & np.isfinite(conversions)
         weights = observed.astype(float)
         y = np.where(observed, value, 0.0)  # in the run's value units
         features = unit_curve(spend[:, None] / spend_unit, self.grid_scales, self.grid_blends)
@@ -227,6 +171,8 @@ class Curve(CurveStats, Policy):
             "count": weights,
             "value_total": y.sum(),
             "value_cells": float(observed.sum()),
+            "counted_value": float(np.where(counted, value, 0.0).sum()),
+            "conversions": float(np.where(counted, conversions, 0.0).sum()),
         }
 
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
@@ -240,6 +186,8 @@ class Curve(CurveStats, Policy):
             "count": [0.0] * n_campaigns,
             "value_total": 0.0,
             "value_cells": 0.0,
+            "counted_value": 0.0,
+            "conversions": 0.0,
             "spend_unit": settings["budget"] / settings["timesteps"] / n_campaigns,
         }
 
@@ -256,7 +204,9 @@ class Curve(CurveStats, Policy):
         if stats["rows"] != context.t - 1:
             raise EngineError("the state's statistics do not match its timestep counter")
         spend_unit = self.spend_unit_of(stats, context.settings, context.n_campaigns)
-        latest = self._sums(context.spend, context.value, spend_unit)
+        latest = self._sums(
+            context.spend, context.value, spend_unit, context.observed["conversions"]
+        )
         sums = self._unpacked(stats, context.n_campaigns)
         discount = self.params["discount"]
         for key in ("ff", "fy", "yy", "count"):
@@ -273,6 +223,9 @@ class Curve(CurveStats, Policy):
             "count": sums["count"].tolist(),
             "value_total": float(stats["value_total"]) + float(latest["value_total"]),
             "value_cells": float(stats["value_cells"]) + latest["value_cells"],
+            # Absent from states made before the noise prior counted conversions.
+            "counted_value": float(stats.get("counted_value", 0.0)) + latest["counted_value"],
+            "conversions": float(stats.get("conversions", 0.0)) + latest["conversions"],
             **self.carried(stats),
         }
         return packed, sums
@@ -311,7 +264,8 @@ class Curve(CurveStats, Policy):
         kappa = kappa0 + s_ff
         mean = (kappa0 * mean0 + s_fy) / kappa
         shape = _NOISE_SHAPE + 0.5 * count  # (K,)
-        scale = _NOISE_SCALE + 0.5 * np.maximum(
+        prior_scale = _NOISE_SHAPE * self.noise_prior(stats, value_unit, s_yy, count)
+        scale = prior_scale[:, None] + 0.5 * np.maximum(
             s_yy[:, None] + kappa0 * mean0**2 - kappa * mean**2, 0.0
         )
         log_evidence = 0.5 * np.log(kappa0 / kappa) - shape[:, None] * np.log(scale)
@@ -333,6 +287,25 @@ class Curve(CurveStats, Policy):
             "value_unit": np.array(value_unit),
             "value_cells": np.array(value_cells),
         }
+
+    @staticmethod
+    def noise_prior(
+        stats: Mapping, value_unit: float, s_yy: np.ndarray, count: np.ndarray
+    ) -> np.ndarray:
+        """Each campaign's prior noise variance (K,), in squared value units.
+
+        Counting noise where conversions are reported: a timestep's value y made of
+        conversions worth v each varies by about _COUNTING * v * y, so a campaign with few
+        conversions a timestep is not believed from its first reports (a fixed small prior
+        made the first decisions of 150 campaigns, 5 conversions each, worse than an equal
+        split). Else, or where larger, a small fixed variance."""
+        conversions = float(stats.get("conversions", 0.0))
+        counted = float(stats.get("counted_value", 0.0))
+        if not (conversions > 0 and counted > 0):
+            return np.full(count.size, _NOISE_SCALE)
+        per_conversion = counted / conversions / value_unit
+        typical = np.sqrt(np.divide(s_yy, count, out=np.ones_like(s_yy), where=count > 0))
+        return np.maximum(_NOISE_SCALE, _COUNTING * per_conversion * typical)
 
     def sample_curves(
         self, post: dict[str, np.ndarray], rng: np.random.Generator, count: int = 1
@@ -367,9 +340,12 @@ class Curve(CurveStats, Policy):
             spend = allocate_negexp(alpha, mu, context.budget, lower, upper)
             return spend.mean(axis=0) / context.budget
         # S-curve draws fund a campaign fully or not at all; their mean would sit on the
-        # convex stretch in between, where it returns least, so follow the majority instead.
+        # convex stretch in between, where it returns least, so a campaign drawn mostly as an
+        # S-curve follows the median of its draws. The others keep their mean: with many
+        # campaigns the median of each would leave most of them at 0.
         spend = allocate_negexp_blend(alpha, mu, blend, context.budget, lower, upper)
-        middle = np.median(spend, axis=0)
+        s_shaped = (blend > 0).mean(axis=0) >= 0.5
+        middle = np.where(s_shaped, np.median(spend, axis=0), spend.mean(axis=0))
         if middle.sum() <= 0:
             return spend.mean(axis=0) / context.budget
         return middle / middle.sum()

@@ -1,4 +1,5 @@
-"""Optimistic initial values (seed 001): greedy on returns that start high and earn their way."""
+"""Optimistic initial values (as in the first Oktopus API) as a budget allocator: amplitudes
+start high and earn their way, and the budget is split exactly on them."""
 
 from __future__ import annotations
 
@@ -6,30 +7,39 @@ import numpy as np
 
 from engine.framework import Context
 from engine.params import Number
-from engine.policies.returns import ReturnsPolicy, best_active, observed_returns
+from engine.policies.returns import Returns, ReturnsPolicy, best_active
 from engine.policies.step_rule import step_toward
 
 
 class Optimistic(ReturnsPolicy):
-    """Greedy on (visits * return + initial_visits * initial_value) / (visits + initial_visits).
+    """Scores (visits * estimate + initial_visits * initial_value) / (visits + initial_visits).
 
-    `initial_value` is relative to the pooled return (2.0 = twice the average campaign).
+    `initial_value` is relative to the pooled estimate (2.0 = twice the average campaign); the
+    estimate is the amplitude, or with `rule: "step"` (the first Oktopus API's rule, `step` to
+    the best) the return per unit spend.
     """
 
     name = "optimistic"
     param_specs = {
         "initial_value": Number(2.0, 0.0),
         "initial_visits": Number(5.0, 0.0),
+        **ReturnsPolicy.common_specs,
     }
-    mutable_params = frozenset({"initial_value", "initial_visits"})
+    mutable_params = frozenset({"initial_value", "initial_visits", "rule"})
 
-    def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
-        returns = observed_returns(context)
-        if not returns.informed:
-            return context.previous
+    def _optimistic(self, estimate: np.ndarray, visits: np.ndarray) -> np.ndarray:
         prior_visits = self.params["initial_visits"]
         prior_total = prior_visits * self.params["initial_value"]
-        weight = np.maximum(returns.visits + prior_visits, 1e-12)
-        estimate = (returns.visits * returns.rate + prior_total) / weight
-        chosen = best_active(estimate, context.active)
+        weight = np.maximum(visits + prior_visits, 1e-12)
+        return (visits * estimate + prior_total) / weight
+
+    def share_target(
+        self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray
+    ) -> np.ndarray:
+        return self.split(context, self._optimistic(amplitude, visits))
+
+    def step_target(
+        self, context: Context, rng: np.random.Generator, returns: Returns
+    ) -> np.ndarray:
+        chosen = best_active(self._optimistic(returns.rate, returns.visits), context.active)
         return step_toward(context, chosen, returns.rate)

@@ -1,9 +1,24 @@
-"""Per-campaign return estimates shared by the value-estimate bandits (seed 001's family).
+"""What the value-estimate bandits (the first Oktopus API's family) know of each campaign, and
+how they turn it into a budget split.
 
 A campaign's return is its observed value per unit spend, relative to the pooled return of all
 campaigns (1 = average), so that exploration constants do not depend on the currency. Its visits
-count how much it was tried, in timesteps of an equal share. The state keeps three running sums:
-spend and value per campaign over its observed timesteps, and the number of observed cells.
+count how much it was tried, in timesteps of an equal share. Its amplitude is what it would
+return at saturation under a negative-exponential curve whose scale is `saturation` equal
+shares, relative to the average campaign: value over exposure, the sum over its timesteps of
+1 - exp(-spend / scale). Unlike a return per unit spend, the amplitude does not fall as a
+campaign is given more, so it ranks campaigns fairly whatever they were given.
+
+Two rules turn these into target shares:
+- `shares` (the default): each policy scores every campaign's amplitude (UCB adds a bonus,
+  softmax a Gumbel perturbation, optimistic starts it high, epsilon-greedy keeps an equal
+  share aside) and the budget is split exactly on the scored curves (KKT, engine.allocator),
+  so every campaign gets what its marginal return earns, and the framework paces the move;
+- `step`: the first Oktopus API's move, `step` share points to one chosen campaign
+  (engine.policies.step_rule), kept so its behaviour can be reproduced.
+
+The state keeps four running sums: spend, value and exposure per campaign over its observed
+timesteps, and the number of observed cells.
 """
 
 from __future__ import annotations
@@ -13,8 +28,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.framework import Context, Policy
+from engine.allocator import allocate_negexp
+from engine.framework import Context, Policy, uniform_target
+from engine.params import Choice, Number
 from engine.settings import SMALLEST_NORMAL
+
+RULES = ("shares", "step")
+_PRIOR_EXPOSURE = 0.5
+"""Exposure (in timesteps at the scale) of the prior "an average campaign" an amplitude starts
+from, so that one noisy timestep does not decide a campaign's fate."""
+_MAX_BONUS = 10.0
 
 
 @dataclass(frozen=True)
@@ -29,21 +52,76 @@ class Returns:
     informed: bool = True
 
 
+def _spend_unit(settings: Mapping, n_campaigns: int) -> float:
+    return settings["budget"] / settings["timesteps"] / n_campaigns
+
+
 class ReturnsPolicy(Policy):
     """A policy deciding from observed returns: keeps their running sums in the state."""
 
+    common_specs = {
+        "rule": Choice("shares", RULES),
+        "saturation": Number(2.0, 0.01, 100.0),
+    }
+
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
-        return {"spend": [0.0] * n_campaigns, "value": [0.0] * n_campaigns, "cells": 0}
+        zeros = [0.0] * n_campaigns
+        return {"spend": zeros, "value": list(zeros), "exposure": list(zeros), "cells": 0}
+
+    def _exposure(self, spend: np.ndarray, settings: Mapping) -> np.ndarray:
+        scale = self.params["saturation"] * _spend_unit(settings, spend.size)
+        return -np.expm1(-np.maximum(spend, 0.0) / scale)
 
     def update_stats(self, stats: dict, context: Context) -> dict:
         observed = np.isfinite(context.value)
-        spend = np.asarray(stats["spend"], dtype=float) + np.where(observed, context.spend, 0.0)
+        spend = np.asarray(stats["spend"], dtype=float)
+        exposure = stats.get("exposure")
+        if exposure is None:  # a state from before exposure was kept: its average timestep
+            count = max(int(stats["cells"]), 1) / spend.size
+            exposure = count * self._exposure(spend / count, context.settings)
+        exposure = np.asarray(exposure, dtype=float)
+        added = self._exposure(np.asarray(context.spend), context.settings)
         value = np.asarray(stats["value"], dtype=float) + np.where(observed, context.value, 0.0)
         return {
-            "spend": spend.tolist(),
+            "spend": (spend + np.where(observed, context.spend, 0.0)).tolist(),
             "value": value.tolist(),
+            "exposure": (exposure + np.where(observed, added, 0.0)).tolist(),
             "cells": int(stats["cells"]) + int(observed.sum()),
         }
+
+    def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
+        returns = observed_returns(context)
+        if not returns.informed:
+            return context.previous
+        if self.params["rule"] == "step":
+            return self.step_target(context, rng, returns)
+        amplitude = relative_amplitudes(context)
+        return self.share_target(context, rng, amplitude, returns.visits)
+
+    def step_target(
+        self, context: Context, rng: np.random.Generator, returns: Returns
+    ) -> np.ndarray:
+        """The first Oktopus API's rule: `step` to the chosen campaign."""
+        raise NotImplementedError
+
+    def share_target(
+        self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray
+    ) -> np.ndarray:
+        """Target shares from the relative amplitudes and visits of every campaign."""
+        raise NotImplementedError
+
+    def split(self, context: Context, scores: np.ndarray) -> np.ndarray:
+        """Shares maximizing the sum of scores_k * (1 - exp(-x_k / scale)) within the bounds."""
+        budget = context.budget
+        scale = self.params["saturation"] * _spend_unit(context.settings, context.n_campaigns)
+        alpha = np.where(context.active, np.maximum(scores, 0.0), 0.0)
+        if not np.isfinite(alpha).all() or alpha.max() <= 0:
+            return uniform_target(context.active)
+        alpha = alpha / alpha.max()
+        mu = np.full(context.n_campaigns, 1.0 / scale)
+        lower, upper = context.lower * budget, context.upper * budget
+        spend = allocate_negexp(alpha[None, :], mu[None, :], budget, lower, upper)[0]
+        return spend / budget
 
 
 def observed_returns(context: Context) -> Returns:
@@ -64,6 +142,31 @@ def observed_returns(context: Context) -> Returns:
     rate = np.nan_to_num(rate, nan=0.0)
     visits = spend / (total_spend / context.stats["cells"])
     return Returns(rate=rate, visits=visits)
+
+
+def relative_amplitudes(context: Context) -> np.ndarray:
+    """Every campaign's amplitude over the pooled one (1 = average), shrunk toward 1 by a
+    prior worth half a timestep at the scale. Call once `observed_returns` is informed."""
+    value = np.asarray(context.stats["value"], dtype=float)
+    exposure = np.asarray(context.stats["exposure"], dtype=float)
+    pooled = value.sum() / max(exposure.sum(), SMALLEST_NORMAL)
+    with np.errstate(over="ignore", invalid="ignore"):
+        relative = (value / pooled + _PRIOR_EXPOSURE) / (exposure + _PRIOR_EXPOSURE)
+    return np.nan_to_num(relative, nan=1.0, posinf=_MAX_BONUS)
+
+
+def confidence_bonus(visits: np.ndarray) -> np.ndarray:
+    """UCB1's sqrt(2 ln(total visits) / visits), capped for campaigns never tried."""
+    total = max(visits.sum(), 1.0)
+    bonus = np.sqrt(
+        np.divide(
+            2.0 * np.log(total),
+            visits,
+            out=np.full(visits.size, np.inf),
+            where=visits > 0,
+        )
+    )
+    return np.minimum(bonus, _MAX_BONUS)
 
 
 def best_active(scores: np.ndarray, active: np.ndarray) -> int:

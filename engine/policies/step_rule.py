@@ -1,7 +1,9 @@
-"""Seed 001's move: `step` share points go to the chosen campaign, taken from the weakest first.
+"""The first Oktopus API's move: `step` share points go to the chosen campaign, taken from the
+weakest first.
 
-This is the slow, fixed-size move the seed's README names as its limitation; the value-estimate
-bandits and `step_thompson` share it so the benchmark can show what it costs.
+This is the slow, fixed-size move that API's README names as its limitation; the value-estimate
+bandits keep it as their `rule: "step"` option and `step_thompson` uses it, so the benchmark
+can show what it costs.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Seed 001's Thompson sampling: the best sampled campaign gains `step` from the weakest.
+"""The first Oktopus API's Thompson sampling: the best sampled campaign gains `step` from the
+weakest.
 
-The seed's README found this the best of its policies and named its limitation: a fixed small
+That API's README found this the best of its policies and named its limitation: a fixed small
 step converges slowly. It stays here as the reference the `curve` policy has to beat.
 """
 

@@ -1,11 +1,13 @@
-"""Thompson sampling with probability matching (seed 003): share_k = theta_k / sum(theta).
+"""Thompson sampling with probability matching (the Smart Budget dashboard's):
+share_k = theta_k / sum(theta).
 
 Where clicks and conversions are reported, a campaign's conversion rate per click has a
-Beta-Binomial posterior (seed 003) and its sampled value per unit spend is
+Beta-Binomial posterior (as in the Smart Budget dashboard) and its sampled value per unit spend is
 theta * clicks per spend * value per conversion. Where clicks are not reported, value per unit
 spend has a Gamma-Poisson posterior, counting value in conversion-equivalents (revenue divided by
 the pooled revenue per conversion; 1 currency unit if no conversion is ever reported). The
-framework then applies `floor` and the `step` cap, like seed 003's floor and cap pacing.
+framework then applies `floor` and the `step` cap, like the Smart Budget dashboard's floor
+and cap pacing.
 
 Every quantity is a sum over timesteps, so the state keeps per-campaign running sums only.
 """
@@ -93,7 +95,8 @@ def sample_returns(
     gamma_draw = rng.gamma(shape, 1.0 / rate) * unit
     gamma_mean = shape / rate * unit
 
-    # Beta-Binomial on conversions per click where clicks are reported (seed 003).
+    # Beta-Binomial on conversions per click where clicks are reported (the Smart Budget
+    # dashboard's model).
     clicks = sums["clicks"]
     converted = np.minimum(sums["clicked_conversions"], clicks)
     click_spend = sums["click_spend"]

@@ -1,4 +1,5 @@
-"""UCB (seed 001): the campaign with the best return plus an uncertainty bonus."""
+"""UCB (as in the first Oktopus API) as a budget allocator: every campaign's amplitude raised by
+an upper-confidence bonus, and the budget split exactly on the raised curves."""
 
 from __future__ import annotations
 
@@ -6,21 +7,35 @@ import numpy as np
 
 from engine.framework import Context
 from engine.params import Number
-from engine.policies.returns import ReturnsPolicy, best_active, observed_returns
+from engine.policies.returns import (
+    Returns,
+    ReturnsPolicy,
+    best_active,
+    confidence_bonus,
+)
 from engine.policies.step_rule import step_toward
 
 
 class UCB(ReturnsPolicy):
-    """Score = relative return + c * sqrt(2 ln(total visits) / visits); moves `step` to the best."""
+    """Scores amplitude * (1 + c * sqrt(2 ln(total visits) / visits)): a campaign tried little
+    gets the benefit of the doubt in proportion to what it may be worth.
+
+    `rule: "step"`: the first Oktopus API's UCB, relative return + c * bonus, `step` to the best.
+    """
 
     name = "ucb"
-    param_specs = {"c": Number(0.5, 0.0)}
-    mutable_params = frozenset({"c"})
+    param_specs = {"c": Number(0.5, 0.0), **ReturnsPolicy.common_specs}
+    # The running sums depend on `saturation`; these only score them.
+    mutable_params = frozenset({"c", "rule"})
 
-    def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
-        returns = observed_returns(context)
-        if not returns.informed:
-            return context.previous
+    def share_target(
+        self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray
+    ) -> np.ndarray:
+        return self.split(context, amplitude * (1.0 + self.params["c"] * confidence_bonus(visits)))
+
+    def step_target(
+        self, context: Context, rng: np.random.Generator, returns: Returns
+    ) -> np.ndarray:
         total = max(returns.visits.sum(), 1.0)
         bonus = np.sqrt(
             np.divide(

@@ -1,4 +1,4 @@
-"""Fit response curves to a CSV and draw them: `python -m engine.curves data.csv`.
+"""Fit response curves to a CSV and draw them: `python -m engine.cli.curves data.csv`.
 
 Writes one PNG per channel (observed points, every fitted model and the ensemble, all at
 steady state: the same spend every period) and `allocation.png` (current average spend
@@ -100,8 +100,16 @@ def plot_campaign(fit: dict, series, path: Path) -> None:
             label=f"local slope (weight {slope['weight']:.2f})",
         )
     axis.plot(grid, fit["ensemble"]["response"], color="black", linewidth=2.2, label="ensemble")
-    axis.set_title(f"{fit['campaign']}: response curves (adstock theta {fit['theta']:.2f})")
-    axis.set_xlabel("spend per period at steady state (points: adstock x (1 - theta))")
+    axis.set_title(
+        f"{fit['campaign']}: response to a steady spend per period\n"
+        f"(carry-over to the next period: {fit['theta']:.0%})",
+        fontsize=11,
+    )
+    axis.set_xlabel(
+        "spend per period, kept the same every period\n"
+        "(each point: the steady spend that would build up the same carried-over spend)",
+        fontsize=9,
+    )
     axis.set_ylabel("response per period")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8)
@@ -117,14 +125,16 @@ def plot_allocation(report: dict, path: Path) -> None:
     optimal = np.array([row["spend"] for row in rows])
     current = optimal - np.array([row["change"] for row in rows])
     positions = np.arange(len(names))
-    figure, axis = plt.subplots(figsize=(max(6, 1.2 * len(names)), 4.5))
-    axis.bar(positions - 0.2, current, width=0.4, color="0.6", label="current (average)")
-    axis.bar(positions + 0.2, optimal, width=0.4, color="tab:blue", label="optimal")
+    figure, axis = plt.subplots(figsize=(max(7.5, 1.2 * len(names)), 4.8))
+    axis.bar(positions - 0.2, current, width=0.4, color="0.6", label="today (average)")
+    axis.bar(positions + 0.2, optimal, width=0.4, color="tab:blue", label="best split")
     axis.set_xticks(positions, names, rotation=30, ha="right")
     axis.set_ylabel("spend per period")
     axis.set_title(
-        f"Optimal allocation of {report['total_spend']:,.0f} per period: expected response "
-        f"{report['total_response']:,.0f}"
+        f"Spend per period: today's average against the best split\n"
+        f"of the same budget, {report['total_spend']:,.0f} "
+        f"(expected response {report['total_response']:,.0f})",
+        fontsize=11,
     )
     axis.grid(axis="y", alpha=0.3)
     axis.legend()
@@ -170,7 +180,7 @@ def run(dataset: Dataset, out: Path, budget: float | None, holdout: float) -> li
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.curves", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m engine.cli.curves", description=__doc__)
     parser.add_argument("csv", nargs="?", help="long or wide CSV file")
     parser.add_argument("--demo", action="store_true", help="fit synthetic data instead")
     parser.add_argument("--out", default="out/curves", help="folder for the PNGs")

@@ -1,0 +1,1 @@
+"""Command-line entry points, plots and reports around the engine's decision code."""
