@@ -8,8 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from tests.conftest import client_user
+from fast import create_app
+from tests.conftest import client_user, make_settings
 from tests.test_optimize_api import long_rows
 from tests.test_states import make_campaigns, make_state
 
@@ -305,3 +307,25 @@ def test_patch_racing_next_one_wins_per_version(live_server):
             assert final["version"] == state["version"] + 2  # the edit, then `next` on it
         else:
             assert final["budget"] == 3000
+
+
+@pytest.fixture
+def worker_settings(backend, tmp_path, monkeypatch):
+    """Settings with one decision worker; the API process's own readouts raise, so every
+    curve and forecast the test sees was computed in the worker."""
+
+    def not_here(*args: object) -> None:
+        raise AssertionError("read out in the API process")
+
+    monkeypatch.setattr("utils.living.READOUTS", {"curves": not_here, "forecast": not_here})
+    return make_settings(backend, tmp_path / "data", decision_workers=1)
+
+
+def test_curves_and_forecast_are_computed_in_the_decision_worker(worker_settings):
+    with TestClient(create_app(worker_settings)) as http:
+        headers = client_user(http, "worker")
+        state = make_state(http, headers, make_campaigns(http, headers)).json()
+        state = advance(http, headers, state, 2)
+        for path in ("curves", "forecast"):
+            response = http.get(f"/api/states/{state['id']}/{path}", headers=headers)
+            assert response.status_code == 200, response.text
