@@ -90,6 +90,28 @@ class StateCreate(CreateBody):
         return self
 
 
+CREATE_EXAMPLES = {
+    "cold start": {
+        "value": {
+            "name": "Autumn",
+            "campaign_ids": ["<search id>", "<reels id>"],
+            "budget": 30000,
+            "timesteps": 30,
+            "policy": {"name": "curve"},
+        }
+    },
+    "warm start from a stored fit": {
+        "value": {
+            "campaign_ids": ["<search id>", "<reels id>"],
+            "budget": 30000,
+            "timesteps": 30,
+            "prior": {"fit_id": "<id from POST /api/optimize/fit>"},
+            "prior_strength": 1,
+        }
+    },
+}
+
+
 class MetricRow(CreateBody):
     campaign_id: Id
     spend: Money

@@ -7,7 +7,15 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import TENANT_ERRORS, Page, errors
-from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
+from models.states import (
+    CREATE_EXAMPLES,
+    HistoryRow,
+    MetricsOut,
+    MetricsPost,
+    NextBody,
+    StateCreate,
+    StateOut,
+)
 from utils.crud import history as history_docs
 from utils.crud import metrics, states
 from utils.deps import (
@@ -72,7 +80,11 @@ def _conflict(error: StateConflict) -> HTTPException:
     responses=errors(404, described={404: "The prior's fit was not found"}),
 )
 @runs_on_store
-def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
+def create(
+    body: Annotated[StateCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+    tenant: WriteTenant,
+    store: StoreDep,
+) -> dict:
     """Start a run: the first allocation is decided at once, for timestep 0."""
     try:
         doc = create_state(store, tenant.require_id(), body)
