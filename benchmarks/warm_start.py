@@ -18,6 +18,7 @@ step (`advance`) as the baseline, and the machine's load.
 
     python -m benchmarks.warm_start            # tuning and report (a few minutes)
     python -m benchmarks.warm_start --quick    # fewer seeds
+    python -m benchmarks.warm_start --latency  # the latency table alone
 """
 
 from __future__ import annotations
@@ -187,7 +188,12 @@ def latency(n_campaigns: int = 20, repeats: int = 15) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="two seeds each")
+    parser.add_argument("--latency", action="store_true", help="only the latency table")
     args = parser.parse_args(argv)
+    if args.latency:
+        print(latency())
+        print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
+        return 0
     tuning = TUNING_SEEDS[:2] if args.quick else TUNING_SEEDS
     report = REPORT_SEEDS[:2] if args.quick else REPORT_SEEDS
     print(f"K = {N_CAMPAIGNS}, T = {TIMESTEPS}, families {', '.join(FAMILIES)}")
