@@ -570,8 +570,21 @@ def test_a_user_builds_and_changes_a_living_run(browser, workspace, tmp_path: Pa
         assert name in curves
     page.wait_for_selector("#forecast-table")
     assert "Equal split" in page.text_content("#forecast-table")
-    assert page.problems == []
     page.screenshot(path=str(tmp_path / "living-run.png"), full_page=True)
+
+    # a campaign in a running state cannot be deleted: the page says why; then the run goes
+    page.click("a:text-is('← All runs')")
+    row = page.locator("#campaigns-table tr", has=page.locator("input[value='Shopping']"))
+    row.locator("button:text-is('Delete')").click()
+    page.wait_for_selector("#campaign-notice .notice.error")
+    page.click("a.state-link:has-text('Autumn')")
+    page.click("#delete-run")
+    page.wait_for_selector("#campaigns-table")
+    row = page.locator("#campaigns-table tr", has=page.locator("input[value='Shopping']"))
+    row.locator("button:text-is('Delete')").click()
+    page.wait_for_selector("#campaigns-table input[value='Shopping']", state="detached")
+    assert "Autumn" not in page.inner_text("main")
+    assert page.problems == []
 
     page.goto(workspace + "/docs")
     assert page.url.endswith("/api")
