@@ -3,7 +3,8 @@
 `learnt_curves`: per campaign, the posterior response curve on a spend grid (mean and an 80%
 band over posterior draws), the current budget on it and its marginal return there, and the
 spend the policy would give the current timestep were it not paced by `step` (the policy's own
-decision on the posterior, bounds applied).
+decision on the posterior, over 64 draws at least so that one decision's sampling noise does
+not show, bounds applied).
 
 `forecast`: the objective over the rest of the run (the timestep in progress included) under
 the current policy, against an equal split, each with an 80% interval over posterior draws of
@@ -19,6 +20,7 @@ Policies without curves raise NoCurves.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -31,6 +33,7 @@ BAND = (0.1, 0.9)
 GRID_POINTS = 25
 CURVE_DRAWS = 200
 FORECAST_DRAWS = 400
+READOUT_DRAWS = 64
 _READOUT_STREAM = 2**31 - 1  # keeps the readout's draws apart from the decisions' own
 
 
@@ -69,10 +72,13 @@ def _rng(state: Mapping) -> np.random.Generator:
 
 
 def _unpaced(policy: Curve, context: Context, rng: np.random.Generator) -> np.ndarray:
-    """Shares the policy would give the current timestep with no `step` (bounds applied)."""
+    """Shares the policy would give the current timestep with no `step` (bounds applied): its
+    own decision, over READOUT_DRAWS posterior draws rather than its `draws`, so that the
+    readout shows what it decides on average rather than one decision's sampling noise."""
     if context.budget <= 0 or not context.active.any():
         return np.zeros(context.n_campaigns)
-    target = policy.propose(context, rng)
+    steadier = type(policy)({**policy.params, "draws": max(policy.params["draws"], READOUT_DRAWS)})
+    target = steadier.propose(replace(context, params=steadier.params), rng)
     return project_shares(target, context.lower, context.upper)
 
 
