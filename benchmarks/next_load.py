@@ -15,10 +15,12 @@ server's default unless `--decision-workers` says otherwise) and of the client t
 left is the platform's own cost per `next` (HTTP, authentication, the store, the hand-over to a
 decision worker), the bound no faster policy can move. `--store memory` runs it on the in-memory
 backend (mongomock, nothing written to disk): what the embedded store's SQLite files cost, next
-to what the document store's query and update machinery costs in any case.
+to what the document store's query and update machinery costs in any case. `--store server`
+runs it on a real MongoDB wire-protocol server, the tests' SecantusDB (a Python server, slower per
+operation than mongod: a figure to compare with, not a target).
 
     python -m benchmarks.next_load [--seconds 15] [--threads 4] [--states 32]
-        [--decision-workers N] [--policy curve] [--store embedded|memory]
+        [--decision-workers N] [--policy curve] [--store embedded|memory|server]
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
@@ -38,12 +41,13 @@ import numpy as np
 
 from engine.simulate import TIMESTEP_BUDGET, make_world
 from tests.conftest import ADMIN_PASSWORD, LiveServer, free_port, start_server, stop_server
+from tests.mongodb_server import secantus_server
 from utils.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGNS = 20
 TIMESTEPS = 90
-STORES = {"embedded": {}, "memory": {"MONGODB_URI": "mongomock://"}}
+STORES = {"embedded": {}, "memory": {"MONGODB_URI": "mongomock://"}, "server": {}}
 """The server's environment for each `--store`: the embedded store is the default backend."""
 
 
@@ -295,19 +299,24 @@ def main() -> None:
         "--store",
         choices=STORES,
         default="embedded",
-        help="the server's document store (default embedded; memory: mongomock, no files)",
+        help="the server's document store (default embedded; memory: mongomock, no files; "
+        "server: SecantusDB, a MongoDB wire-protocol server started for the run)",
     )
     args = parser.parse_args()
 
     busy_before = busy_share()
-    with tempfile.TemporaryDirectory() as tmp:
+    with ExitStack() as stack:
+        database = STORES[args.store]
+        if args.store == "server":
+            database = {"MONGODB_URI": stack.enter_context(secantus_server())}
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         data_dir = Path(tmp) / "data"
         data_dir.mkdir()
         workers = args.decision_workers
         env = {
             "ADMIN_PASSWORD": ADMIN_PASSWORD,
             "DECISION_WORKERS": str(workers),
-            **STORES[args.store],
+            **database,
         }
         server = start_server(data_dir, env)
         port = free_port()

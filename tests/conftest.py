@@ -10,8 +10,6 @@ single-backend tests that check something other than persistence (pages, docs, s
 from __future__ import annotations
 
 import os
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +24,7 @@ from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 
 from fast import create_app
+from tests.mongodb_server import free_port, secantus_server
 from utils.settings import Settings
 
 # Property-based tests explore the same examples on every run and machine: a failure is
@@ -48,35 +47,8 @@ _server_uri: str | None = None
 _databases: set[str] = set()
 
 
-def _secantus_command() -> str:
-    """The SecantusDB server's command, installed beside this interpreter by requirements.txt.
-
-    SecantusDB is GPL-2.0: Oktopus only runs it as a separate process, never imports it."""
-    beside = Path(sys.executable).parent / "secantusd-py"
-    found = str(beside) if beside.exists() else shutil.which("secantusd-py")
-    if found is None:
-        raise RuntimeError(
-            "secantusd-py not found: `pip install -r requirements.txt` installs SecantusDB, "
-            "the MongoDB wire-protocol server the API tests run against."
-        )
-    return found
-
-
-def _ping(uri: str, timeout_ms: int = 500) -> bool:
-    import pymongo
-
-    client = pymongo.MongoClient(uri, serverSelectionTimeoutMS=timeout_ms)
-    try:
-        client.admin.command("ping")
-        return True
-    except pymongo.errors.PyMongoError:
-        return False
-    finally:
-        client.close()
-
-
 @pytest.fixture(scope="session")
-def mongodb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def mongodb_server() -> Iterator[str]:
     """The URI of a real MongoDB wire-protocol server for this test process.
 
     SecantusDB on a free loopback port with in-memory storage, started at the first test that
@@ -91,37 +63,14 @@ def mongodb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 drop_database(name)
             _server_uri = None
         return
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("secantus") / "server.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [
-                _secantus_command(),
-                *("--host", "127.0.0.1", "--port", str(port)),
-                *("--storage-path", ":memory:", "--log-level", "WARNING"),
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    uri = f"mongodb://127.0.0.1:{port}/?directConnection=true"
-    try:
-        deadline = time.monotonic() + 60
-        while not _ping(uri):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"SecantusDB did not start:\n{log_path.read_text()}")
-            time.sleep(0.2)
+    with secantus_server() as uri:
         _server_uri = uri
-        yield uri
-        for name in sorted(_databases):
-            drop_database(name)
-    finally:
-        _server_uri = None
-        process.terminate()
         try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+            yield uri
+            for name in sorted(_databases):
+                drop_database(name)
+        finally:
+            _server_uri = None
 
 
 def server_uri() -> str:
@@ -287,12 +236,6 @@ class LiveServer:
     @property
     def log_path(self) -> Path:
         return self.data_dir.parent / "server.log"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(data_dir: Path, env: dict[str, str], timeout: float = 30.0) -> LiveServer:
