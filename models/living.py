@@ -100,7 +100,7 @@ class EventOut(BaseModel):
     )
 
 
-class Band(BaseModel):
+class Interval(BaseModel):
     mean: float
     low: float = Field(description="10th percentile over posterior draws.")
     high: float = Field(description="90th percentile over posterior draws.")
@@ -136,9 +136,9 @@ class ForecastOut(BaseModel):
     remaining: float
     objective: str
     band: list[float]
-    policy: Band = Field(description="The objective over the rest of the run, this policy.")
-    equal_split: Band = Field(description="The same under an equal split of every timestep.")
-    gain: Band = Field(description="Policy minus equal split, per posterior draw.")
+    policy: Interval = Field(description="The objective over the rest of the run, this policy.")
+    equal_split: Interval = Field(description="The same under an equal split of every timestep.")
+    gain: Interval = Field(description="Policy minus equal split, per posterior draw.")
     observed: bool
 
 
