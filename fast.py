@@ -38,6 +38,7 @@ from utils.db import Conflict, Store, StoreUnavailable
 from utils.decisions import DecisionPool
 from utils.security import PasswordHasher, load_secret_key
 from utils.settings import Settings, get_settings
+from utils.timesteps import InvalidRequest, StateConflict
 from utils.version import VERSION
 
 logger = logging.getLogger("oktopus")
@@ -69,6 +70,15 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(EngineError)
     async def engine_error(_: Request, error: EngineError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(InvalidRequest)
+    async def invalid_for_state(_: Request, error: InvalidRequest) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=422)
+
+    @app.exception_handler(StateConflict)
+    async def state_conflict(_: Request, error: StateConflict) -> JSONResponse:
+        detail = {"message": error.detail, "current_time": error.current_time}
+        return JSONResponse({"detail": detail}, status_code=409)
 
     @app.exception_handler(Conflict)
     async def conflict(_: Request, error: Conflict) -> JSONResponse:

@@ -23,10 +23,11 @@ import orjson
 from engine import make_policy
 from models.states import MetricsPost, StateCreate
 from tests.conftest import make_settings
+from utils.crud import campaigns
 from utils.db import Store
 from utils.decisions import DecisionPool
 from utils.settings import Settings
-from utils.timesteps import create_state, record_metrics, run_due_served
+from utils.timesteps import create_state, run_due, store_metrics
 
 
 def main() -> None:
@@ -43,9 +44,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(make_settings("embedded", Path(tmp)))
         store.ensure_indexes()
-        campaigns = store.collection("campaigns")
         ids = [
-            campaigns.insert({"client_id": "bench", "name": f"c{k}", "status": "active"})["_id"]
+            campaigns.insert(store, {"client_id": "bench", "name": f"c{k}", "status": "active"})[
+                "_id"
+            ]
             for k in range(args.campaigns)
         ]
         body = StateCreate(
@@ -63,12 +65,12 @@ def main() -> None:
                 {"campaign_id": cid, "spend": b, "revenue": b * rng.uniform(0.5, 3)}
                 for cid, b in state["budgets"].items()
             ]
-            record_metrics(store, state, MetricsPost(timestep=0, metrics=rows))
+            store_metrics(store, state, MetricsPost(timestep=0, metrics=rows))
 
         pool = DecisionPool(args.decision_workers)
         pool.ready()
         started = time.perf_counter()
-        outcome = asyncio.run(run_due_served(store, pool, {}))
+        outcome = asyncio.run(run_due(store, pool, {}))
         cron_seconds = time.perf_counter() - started
         pool.close()
 

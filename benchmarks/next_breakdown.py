@@ -1,12 +1,13 @@
 """Where the work of one `next` goes, on the embedded store: each store call, and the engine.
 
-Runs the same `utils.timesteps.advance` the API runs, in process (no HTTP), for 32 `curve`
-states of 20 campaigns on a fresh embedded store, every state's metrics reported each timestep
-by a simulated market. After `--warmup` timesteps, the CPU time of every store call (by
-collection and operation) and of the engine's decision step is summed over the next
-`--measure` timesteps; the rest of `advance` (reading metrics rows, encoding the engine state,
-building documents) is the remainder. Add `server CPU ms/req` of `python -m
-benchmarks.next_load` minus this total for HTTP, authentication and response handling.
+Runs the read, decision and commit of `utils.timesteps.advance` in one thread (no HTTP, no
+decision pool), for 32 `curve` states of 20 campaigns on a fresh embedded store, every
+state's metrics reported each timestep by a simulated market. After `--warmup` timesteps,
+the CPU time of every store call (by collection and operation) and of the engine's decision
+step is summed over the next `--measure` timesteps; the rest of `advance` (reading metrics
+rows, encoding the engine state, building documents) is the remainder. Add `server CPU
+ms/req` of `python -m benchmarks.next_load` minus this total for HTTP, authentication and
+response handling.
 
     python -m benchmarks.next_breakdown [--warmup 30] [--measure 10]
 """
@@ -27,9 +28,11 @@ from engine.framework import Policy
 from engine.simulate import TIMESTEP_BUDGET
 from models.states import MetricsPost, StateCreate
 from utils import db
+from utils.crud import campaigns, states
 from utils.db import Store
+from utils.decisions import decide
 from utils.settings import Settings
-from utils.timesteps import advance, create_state, record_metrics
+from utils.timesteps import commit_step, create_state, pending_step, store_metrics
 
 STATES = 32
 CLIENT = "load"
@@ -83,26 +86,28 @@ def run(warmup: int, measure: int) -> tuple[Ledger, float]:
 
 
 def _play(store: Store, ledger: Ledger, warmup: int, measure: int) -> float:
-    campaigns = store.collection("campaigns")
     ids = [
         campaigns.insert(
-            {"client_id": CLIENT, "name": f"c{k}", "platform": "google", "status": "active"}
+            store, {"client_id": CLIENT, "name": f"c{k}", "platform": "google", "status": "active"}
         )["_id"]
         for k in range(CAMPAIGNS)
     ]
     body = StateCreate(campaign_ids=ids, budget=TIMESTEP_BUDGET * TIMESTEPS, timesteps=TIMESTEPS)
     bodies = [body.model_copy(update={"seed": seed}) for seed in range(STATES)]
-    states = [create_state(store, CLIENT, each) for each in bodies]
+    runs = [create_state(store, CLIENT, each) for each in bodies]
     world = World(ids)
     total = 0.0
     for t in range(warmup + measure):
-        for index, state in enumerate(states):
+        for index, state in enumerate(runs):
             report = MetricsPost(timestep=t, metrics=world.outcome(state["budgets"]))
-            record_metrics(store, state, report)
+            store_metrics(store, state, report)
             ledger.recording = t >= warmup
             start = time.process_time()
-            current = store.collection("states").get({"client_id": CLIENT, "_id": state["_id"]})
-            states[index] = advance(store, current, expected_time=t)
+            # The read, decide and commit of `next`, here in one thread with no pool.
+            step = pending_step(store, states.get(store, state["_id"]), expected_time=t)
+            s = step.state
+            decision = decide(s["policy"], s["engine"], step.observations, step.active)
+            runs[index] = commit_step(store, step, decision)
             if ledger.recording:
                 total += time.process_time() - start
             ledger.recording = False

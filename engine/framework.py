@@ -31,6 +31,7 @@ from engine.errors import EngineError
 from engine.params import Anything, Choice, Number, validate_params
 from engine.settings import (
     METRICS,
+    VALUE_METRIC,
     check_current_bounds,
     validate_active,
     validate_observations,
@@ -40,7 +41,6 @@ from engine.settings import (
 
 STATE_VERSION = 2
 _EXHAUSTED = 1e-9
-_VALUE_METRIC = {"revenue": "revenue", "profit": "revenue", "conversions": "conversions"}
 _STATE_KEYS = frozenset(
     {"version", "policy", "params", "settings", "t", "remaining", "spent", "shares", "budgets"}
     | {"timestep_budget", "active", "previous_shares", "done", "rng", "stats"}
@@ -88,7 +88,7 @@ class Context:
     @property
     def value_metric(self) -> str:
         """The metric policies learn: conversions, or revenue for revenue and profit."""
-        return _VALUE_METRIC[self.settings["objective"]]
+        return VALUE_METRIC[self.settings["objective"]]
 
     @property
     def value(self) -> np.ndarray:

@@ -33,16 +33,12 @@ from scipy.optimize import brentq
 from scipy.stats import t as student_t
 
 from engine.errors import EngineError
+from engine.settings import METRICS as METRIC_FIELDS
+from engine.settings import VALUE_METRIC
 
-METRIC_FIELDS: tuple[str, ...] = ("spend", "impressions", "clicks", "conversions", "revenue")
 TREND_METRICS: tuple[str, ...] = ("conversions", "revenue", "cpa", "roas")
 ANOMALY_METRICS: tuple[str, ...] = ("cpa", "roas")
 LOWER_IS_BETTER: frozenset[str] = frozenset({"cpa"})
-VALUE_METRIC: dict[str, str] = {
-    "revenue": "revenue",
-    "profit": "revenue",
-    "conversions": "conversions",
-}
 MAD_TO_SIGMA = 0.6745
 """Iglewicz-Hoaglin constant: 0.6745 * (x - median) / MAD is a z-score for normal data."""
 MEAN_AD_TO_SIGMA = 1.253314

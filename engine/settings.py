@@ -13,8 +13,15 @@ from collections.abc import Mapping, Sequence
 
 from engine.errors import EngineError
 
+# The one definition of what a campaign reports per timestep, and of the metric each
+# objective values (profit is revenue less spend): the engine, the API and insights use these.
 OBJECTIVES: tuple[str, ...] = ("revenue", "conversions", "profit")
 METRICS: tuple[str, ...] = ("spend", "impressions", "clicks", "conversions", "revenue")
+VALUE_METRIC: dict[str, str] = {
+    "revenue": "revenue",
+    "profit": "revenue",
+    "conversions": "conversions",
+}
 DEFAULT_SETTINGS: dict = {
     "step": 0.1,
     "floor": 0.0,

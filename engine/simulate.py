@@ -42,6 +42,7 @@ __all__ = [
     "TIMESTEP_BUDGET",
     "WEEK",
     "Cell",
+    "LateReports",
     "RunResult",
     "World",
     "benchmark",

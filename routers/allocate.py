@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body
+from starlette.concurrency import run_in_threadpool
 
 from engine.rps import backtest, grid_search, rps_allocation, simulate_price_streams
 from models.allocate import (
@@ -61,12 +62,17 @@ BacktestBody = Annotated[
 
 
 @router.post("", response_model=AllocationOut, summary="Split a budget by RPS", responses=INVALID)
-def allocate(body: AllocateBody, _: ReadPrincipal) -> AllocationOut:
+async def allocate(body: AllocateBody, _: ReadPrincipal) -> AllocationOut:
     """Average `ln(price_a / price_b)` over the last `lookback` prices and return the split of
     the band that mean falls in. With the default `price_kind: "cost"` the cheaper channel is
     the stronger one; `"value"` flips that."""
-    result = rps_allocation(
-        body.prices_a, body.prices_b, body.lookback, body.price_kind, body.band_dicts()
+    result = await run_in_threadpool(
+        rps_allocation,
+        body.prices_a,
+        body.prices_b,
+        body.lookback,
+        body.price_kind,
+        body.band_dicts(),
     )
     return AllocationOut(**result)
 
@@ -77,11 +83,15 @@ def allocate(body: AllocateBody, _: ReadPrincipal) -> AllocationOut:
     summary="Backtest RPS bands against a flat 50/50 split",
     responses=INVALID,
 )
-def allocate_backtest(body: BacktestBody, _: ReadPrincipal) -> BacktestOut:
+async def allocate_backtest(body: BacktestBody, _: ReadPrincipal) -> BacktestOut:
     """Spend `budget` every time unit, 50/50 or as the RPS bands decide from prices up to the
     previous unit (never later ones), and compare. A grid search over lookback and band
     thresholds, scored on all but the latest steps and judged on that held-out tail, tells
     whether other settings would have done better."""
+    return await run_in_threadpool(_backtest, body)
+
+
+def _backtest(body: BacktestRequest) -> BacktestOut:
     if body.prices_a is not None and body.prices_b is not None:
         prices_a, prices_b = body.prices_a, body.prices_b
     else:

@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, status
+from starlette.concurrency import run_in_threadpool
 
 from models.auth import PasswordChange, TokenOut
 from models.common import errors
 from utils import throttle
 from utils.crud import credentials, users
-from utils.db import as_utc, utcnow
+from utils.db import Store, as_utc, utcnow
 from utils.deps import AccountPrincipal, HasherDep, SecretKeyDep, SettingsDep, StoreDep
 from utils.security import create_token
+from utils.settings import Settings
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -27,10 +29,10 @@ def _requested_scopes(scope: str, granted: list[str]) -> list[str]:
     return [s for s in granted if not asked or s in asked]
 
 
-def _start_attempt(store: StoreDep, settings: SettingsDep, key: str) -> str:
+async def _start_attempt(store: Store, settings: Settings, key: str) -> str:
     """Count this attempt before its secret is checked (the slow part), or answer 429."""
     try:
-        return throttle.start_attempt(store, settings, key)
+        return await store.call(throttle.start_attempt, store, settings, key)
     except throttle.Throttled as throttled:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -50,7 +52,7 @@ def _start_attempt(store: StoreDep, settings: SettingsDep, key: str) -> str:
     "credential within LOGIN_WINDOW_SECONDS (300) it answers 429 with Retry-After.",
     responses=errors(401, 422, 429, described={401: "Bad credentials"}),
 )
-def login(
+async def login(
     store: StoreDep,
     settings: SettingsDep,
     hasher: HasherDep,
@@ -69,29 +71,33 @@ def login(
             raise HTTPException(422, detail="username and password are required")
         # Each kind of secret has its own prefix: no username can fill another name's count.
         throttle_key = f"password:{username}"
-        attempt = _start_attempt(store, settings, throttle_key)
-        user = users.by_name(store, username)
-        secret_ok = hasher.verify(password, user and user.get("password_hash"))
+        attempt = await _start_attempt(store, settings, throttle_key)
+        user = await store.call(users.by_name, store, username)
+        secret_ok = await run_in_threadpool(
+            hasher.verify, password, user and user.get("password_hash")
+        )
     else:
         if not client_id or not client_secret:
             raise HTTPException(422, detail="client_id and client_secret are required")
         throttle_key = f"credential:{client_id}"
-        attempt = _start_attempt(store, settings, throttle_key)
-        credential = credentials.get(store, client_id)
+        attempt = await _start_attempt(store, settings, throttle_key)
+        credential = await store.call(credentials.get, store, client_id)
         expires_at = credential and credential.get("expires_at")
         if credential and expires_at and as_utc(expires_at) <= utcnow():
             credential = None
-        user = credential and users.by_name(store, credential["username"])
-        secret_ok = hasher.verify(client_secret, credential and credential.get("secret_hash"))
+        user = credential and await store.call(users.by_name, store, credential["username"])
+        secret_ok = await run_in_threadpool(
+            hasher.verify, client_secret, credential and credential.get("secret_hash")
+        )
         credential_id = client_id
     if user is None or not secret_ok:
-        throttle.record_failure(store, attempt)
+        await store.call(throttle.record_failure, store, attempt)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail=_BAD_LOGIN,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    throttle.record_success(store, throttle_key, attempt)
+    await store.call(throttle.record_success, store, throttle_key, attempt)
     granted = user.get("scopes", [])
     if credential_id is not None:
         granted = [s for s in granted if s in credential.get("scopes", granted)]
@@ -132,7 +138,7 @@ def login(
     "429.",
     responses=errors(400, 401, 422, 429, described={400: "The old password is wrong"}),
 )
-def change_password(
+async def change_password(
     body: PasswordChange,
     principal: AccountPrincipal,
     store: StoreDep,
@@ -142,22 +148,27 @@ def change_password(
     # Guesses of the old password are throttled like logins: a leaked token must not become
     # a way to find the password, which outlives the token.
     throttle_key = f"account:{principal.username}"
-    attempt = _start_attempt(store, settings, throttle_key)
-    user = users.by_name(store, principal.username)
-    if user is None or not hasher.verify(body.old_password, user.get("password_hash")):
-        throttle.record_failure(store, attempt)
+    attempt = await _start_attempt(store, settings, throttle_key)
+    user = await store.call(users.by_name, store, principal.username)
+    right = user is not None and await run_in_threadpool(
+        hasher.verify, body.old_password, user.get("password_hash")
+    )
+    if not right:
+        await store.call(throttle.record_failure, store, attempt)
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail="Old password is incorrect")
-    throttle.record_success(store, throttle_key, attempt)
+    await store.call(throttle.record_success, store, throttle_key, attempt)
     if body.new_password == body.old_password:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, detail="New password must differ from the old one"
         )
-    users.update(
+    password_hash = await run_in_threadpool(hasher.hash, body.new_password)
+    await store.call(
+        users.update,
         store,
         user["_id"],
         {
             "$set": {
-                "password_hash": hasher.hash(body.new_password),
+                "password_hash": password_hash,
                 "first_login": False,
                 "updated_at": utcnow(),
             },
@@ -179,11 +190,13 @@ def change_password(
     "with DELETE /api/users/me/credentials/{client_id}.",
     responses=errors(401),
 )
-def logout(principal: AccountPrincipal, store: StoreDep) -> None:
+async def logout(principal: AccountPrincipal, store: StoreDep) -> None:
     # Tokens carry the account's `ver` (and a credential's `cver`), checked against the stored
     # `token_version` on each request: one increment revokes them all, with no list of tokens.
     revoke = {"$set": {"updated_at": utcnow()}, "$inc": {"token_version": 1}}
     if principal.credential_id is not None:
-        credentials.update_of(store, principal.credential_id, principal.username, revoke)
+        await store.call(
+            credentials.update_of, store, principal.credential_id, principal.username, revoke
+        )
     else:
-        users.update_by_name(store, principal.username, revoke)
+        await store.call(users.update_by_name, store, principal.username, revoke)

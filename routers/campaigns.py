@@ -7,10 +7,10 @@ from fastapi import APIRouter, HTTPException, Response, status
 from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
 from models.common import TENANT_ERRORS, Page, errors
 from utils.crud import campaigns, states
-from utils.db import Conflict, public, utcnow
-from utils.deps import ReadTenant, StoreDep, WriteTenant, found, not_found, runs_on_store
+from utils.db import Conflict, Store, public, utcnow
+from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, found, not_found
 from utils.pagination import PageParams
-from utils.timesteps import InvalidRequest, rebalanced_states, save_rebalanced
+from utils.timesteps import rebalanced_states, save_rebalanced
 
 router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=TENANT_ERRORS)
 _NAME_TAKEN = errors(409, described={409: "A campaign of this name exists for the client"})
@@ -23,7 +23,9 @@ def _duplicate(name: str) -> HTTPException:
 @router.post(
     "", response_model=CampaignOut, status_code=status.HTTP_201_CREATED, responses=_NAME_TAKEN
 )
-def create_campaign(body: CampaignCreate, tenant: WriteTenant, store: StoreDep) -> CampaignOut:
+async def create_campaign(
+    body: CampaignCreate, tenant: WriteTenant, store: StoreDep
+) -> CampaignOut:
     """Create a campaign (status active). Names are unique within a client."""
     now = utcnow()
     doc = {
@@ -34,34 +36,28 @@ def create_campaign(body: CampaignCreate, tenant: WriteTenant, store: StoreDep) 
         "updated_at": now,
     }
     try:
-        campaigns.insert(store, doc)
+        await store.call(campaigns.insert, store, doc)
     except Conflict as error:
         raise _duplicate(body.name) from error
     return CampaignOut(**public(doc))
 
 
 @router.get("", response_model=Page[CampaignOut])
-def list_campaigns(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[CampaignOut]:
-    return campaigns.page(store, tenant.filter, page, render=lambda doc: CampaignOut(**public(doc)))
+async def list_campaigns(
+    tenant: ReadTenant, store: StoreDep, page: PageParams
+) -> Page[CampaignOut]:
+    return await store.call(
+        campaigns.page, store, tenant.filter, page, render=lambda doc: CampaignOut(**public(doc))
+    )
 
 
 @router.get("/{campaign_id}", response_model=CampaignOut)
-def get_campaign(campaign_id: str, tenant: ReadTenant, store: StoreDep) -> CampaignOut:
-    doc = found(campaigns.get_owned(store, tenant.filter, campaign_id), "Campaign")
-    return CampaignOut(**public(doc))
+async def get_campaign(campaign_id: str, tenant: ReadTenant, store: StoreDep) -> CampaignOut:
+    doc = await store.call(campaigns.get_owned, store, tenant.filter, campaign_id)
+    return CampaignOut(**public(found(doc, "Campaign")))
 
 
-@router.patch("/{campaign_id}", response_model=CampaignOut, responses=_NAME_TAKEN)
-def update_campaign(
-    campaign_id: str, body: CampaignUpdate, tenant: WriteTenant, store: StoreDep
-) -> CampaignOut:
-    """Rename, re-bound or pause/stop/resume a campaign.
-
-    A change of status or of `min_budget`/`max_budget` re-balances the current timestep of
-    every running state using the campaign at once, and holds for the rest of their runs:
-    paused and stopped campaigns get nothing. Bounds that cannot hold with a running state's
-    budget answer 422 and nothing is stored.
-    """
+def _update(store: Store, tenant: Tenant, campaign_id: str, body: CampaignUpdate) -> dict:
     current = found(campaigns.get_owned(store, tenant.filter, campaign_id), "Campaign")
     changes = body.model_dump(exclude_unset=True)
     for key in ("name", "platform", "status"):
@@ -75,12 +71,8 @@ def update_campaign(
         key in changes and changes[key] != current.get(key)
         for key in ("status", "min_budget", "max_budget")
     )
-    planned = []
-    if touches_states:
-        try:
-            planned = rebalanced_states(store, {**current, **changes})
-        except InvalidRequest as error:
-            raise HTTPException(422, detail=str(error)) from error
+    # Checked against every running state before anything is stored (InvalidRequest: 422).
+    planned = rebalanced_states(store, {**current, **changes}) if touches_states else []
     try:
         doc = campaigns.update_owned(
             store, tenant.filter, campaign_id, {"$set": {**changes, "updated_at": utcnow()}}
@@ -91,7 +83,28 @@ def update_campaign(
         raise not_found("Campaign")
     if touches_states:
         save_rebalanced(store, doc, planned)
-    return CampaignOut(**public(doc))
+    return doc
+
+
+@router.patch("/{campaign_id}", response_model=CampaignOut, responses=_NAME_TAKEN)
+async def update_campaign(
+    campaign_id: str, body: CampaignUpdate, tenant: WriteTenant, store: StoreDep
+) -> CampaignOut:
+    """Rename, re-bound or pause/stop/resume a campaign.
+
+    A change of status or of `min_budget`/`max_budget` re-balances the current timestep of
+    every running state using the campaign at once, and holds for the rest of their runs:
+    paused and stopped campaigns get nothing. Bounds that cannot hold with a running state's
+    budget answer 422 and nothing is stored.
+    """
+    return CampaignOut(**public(await store.call(_update, store, tenant, campaign_id, body)))
+
+
+def _delete(store: Store, tenant: Tenant, campaign_id: str) -> None:
+    doc = found(campaigns.get_owned(store, tenant.filter, campaign_id), "Campaign")
+    if states.count_running_with(store, doc["client_id"], campaign_id):
+        raise HTTPException(409, detail="A running state uses this campaign: stop or delete it")
+    campaigns.delete(store, doc["client_id"], campaign_id)
 
 
 @router.delete(
@@ -99,14 +112,11 @@ def update_campaign(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(409, described={409: "An active or paused state uses the campaign"}),
 )
-@runs_on_store
-def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
+async def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a campaign no running (active or paused) state uses (409 otherwise).
 
-    Served as one store call, as state creation is: on the single-process stores neither can
-    run between the other's check and write, so no state is made on a deleted campaign."""
-    doc = found(campaigns.get_owned(store, tenant.filter, campaign_id), "Campaign")
-    if states.count_running_with(store, doc["client_id"], campaign_id):
-        raise HTTPException(409, detail="A running state uses this campaign: stop or delete it")
-    campaigns.delete(store, doc["client_id"], campaign_id)
+    Its check and its write are one store call, as state creation is: on the single-process
+    stores neither can run between the other's check and write, so no state is made on a
+    deleted campaign."""
+    await store.call(_delete, store, tenant, campaign_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

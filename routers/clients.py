@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import TENANT_ERRORS, Page, errors
 from utils.crud import campaigns, clients, fits, states, users
-from utils.db import Conflict, public, utcnow
+from utils.db import Conflict, Store, public, utcnow
 from utils.deps import AdminPrincipal, Principal, ReadPrincipal, StoreDep, not_found
 from utils.pagination import PageParams
 
@@ -32,38 +32,40 @@ ClientReader = Annotated[Principal, Depends(every_client_reader)]
 @router.post(
     "", response_model=ClientOut, status_code=status.HTTP_201_CREATED, responses=_NAME_TAKEN
 )
-def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> ClientOut:
+async def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> ClientOut:
     now = utcnow()
     doc = {**body.model_dump(), "created_at": now, "updated_at": now}
     try:
-        clients.insert(store, doc)
+        await store.call(clients.insert, store, doc)
     except Conflict as error:
         raise HTTPException(409, detail=f"Client {body.name!r} already exists") from error
     return ClientOut(**public(doc))
 
 
 @router.get("", response_model=Page[ClientOut])
-def list_clients(_: ClientReader, store: StoreDep, page: PageParams) -> Page[ClientOut]:
+async def list_clients(_: ClientReader, store: StoreDep, page: PageParams) -> Page[ClientOut]:
     """Every client, by name: for admins, also through a token narrowed to `read`."""
-    return clients.page(store, page, render=lambda doc: ClientOut(**public(doc)))
+    return await store.call(clients.page, store, page, render=lambda doc: ClientOut(**public(doc)))
 
 
 @router.get("/{client_id}", response_model=ClientOut)
-def get_client(client_id: str, _: ClientReader, store: StoreDep) -> ClientOut:
+async def get_client(client_id: str, _: ClientReader, store: StoreDep) -> ClientOut:
     """One client: for admins, also through a token narrowed to `read`."""
-    doc = clients.get(store, client_id)
+    doc = await store.call(clients.get, store, client_id)
     if doc is None:
         raise not_found("Client")
     return ClientOut(**public(doc))
 
 
 @router.patch("/{client_id}", response_model=ClientOut, responses=_NAME_TAKEN)
-def update_client(
+async def update_client(
     client_id: str, body: ClientUpdate, _: AdminPrincipal, store: StoreDep
 ) -> ClientOut:
     changes = {k: v for k, v in body.model_dump(exclude_unset=True).items() if v is not None}
     try:
-        doc = clients.update(store, client_id, {"$set": {**changes, "updated_at": utcnow()}})
+        doc = await store.call(
+            clients.update, store, client_id, {"$set": {**changes, "updated_at": utcnow()}}
+        )
     except Conflict as error:
         raise HTTPException(409, detail=f"Client {changes.get('name')!r} already exists") from error
     if doc is None:
@@ -76,9 +78,14 @@ def update_client(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(409, described={409: "The client still has users, campaigns or states"}),
 )
-def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
+async def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a client that has no users, campaigns or states left (409 otherwise), and its
     stored curve fits, which nothing else can delete."""
+    await store.call(_delete_client, store, client_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _delete_client(store: Store, client_id: str) -> None:
     if not clients.exists(store, client_id):
         raise not_found("Client")
     for dependent in (users, campaigns, states):
@@ -89,4 +96,3 @@ def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Respons
     # The client goes first: a fit asked for from now on finds no client to store it under.
     clients.delete(store, client_id)
     fits.delete_of_client(store, client_id)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

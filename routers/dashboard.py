@@ -59,25 +59,25 @@ def _page(name: str) -> FileResponse:
 
 
 @router.get("")
-def states_page() -> FileResponse:
+async def states_page() -> FileResponse:
     """Log in, pick a state, see its charts and insights, post metrics and advance."""
     return _page("index.html")
 
 
 @router.get("/rps")
-def rps_page() -> FileResponse:
+async def rps_page() -> FileResponse:
     """Paste two price series and see the RPS band and budget split."""
     return _page("rps.html")
 
 
 @router.get("/optimizer")
-def optimizer_page() -> FileResponse:
+async def optimizer_page() -> FileResponse:
     """Upload spend/value history, see the fitted curves and the allocation."""
     return _page("optimizer.html")
 
 
 @router.get("/static/plotly.min.js")
-def plotly_bundle() -> FileResponse:
+async def plotly_bundle() -> FileResponse:
     return FileResponse(
         plotly_js(),
         media_type="text/javascript",
@@ -86,7 +86,7 @@ def plotly_bundle() -> FileResponse:
 
 
 @router.get("/static/{name}")
-def asset(name: str) -> FileResponse:
+async def asset(name: str) -> FileResponse:
     """The dashboard's own scripts and styles (flat names only: no paths)."""
     path = DASHBOARD_DIR / name
     if not _ASSET.match(name) or not path.is_file():

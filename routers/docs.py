@@ -70,7 +70,7 @@ def _locked(page: HTMLResponse) -> HTMLResponse:
 
 
 @router.get(DOCS_URL)
-def docs_page(request: Request) -> HTMLResponse:
+async def docs_page(request: Request) -> HTMLResponse:
     app: FastAPI = request.app
     root = request.scope.get("root_path", "")
     redirect = app.swagger_ui_oauth2_redirect_url
@@ -88,7 +88,7 @@ def docs_page(request: Request) -> HTMLResponse:
 
 
 @router.get(OAUTH2_REDIRECT_URL)
-def oauth2_redirect() -> HTMLResponse:
+async def oauth2_redirect() -> HTMLResponse:
     return _locked(get_swagger_ui_oauth2_redirect_html())
 
 

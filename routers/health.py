@@ -18,11 +18,11 @@ router = APIRouter(tags=["health"])
     summary="Health check",
     responses=errors(503),
 )
-def health(store: StoreDep) -> JSONResponse:
+async def health(store: StoreDep) -> JSONResponse:
     """`{"status": "ok", "backend", "version"}` after pinging the database, else 503."""
     body = {"backend": store.backend, "version": VERSION}
     try:
-        store.ping()
+        await store.call(store.ping)
     except StoreUnavailable:
         return JSONResponse({"status": "unavailable", **body}, status_code=503)
     return JSONResponse({"status": "ok", **body})

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from engine.insights import CampaignInfo, RunInfo, analyze
 from models.common import TENANT_ERRORS
 from models.insights import InsightsOut
 from utils.crud import campaigns, history, states
-from utils.deps import ReadTenant, SettingsDep, StoreDep, found
+from utils.db import Store
+from utils.deps import ReadTenant, SettingsDep, StoreDep, Tenant, found
 from utils.narration import narrate
 from utils.timesteps import history_rows, state_view
 
 router = APIRouter(prefix="/states", tags=["insights"], responses=TENANT_ERRORS)
 
 
-def _campaign_infos(store: StoreDep, state: dict) -> list[CampaignInfo]:
+def _campaign_infos(store: Store, state: dict) -> list[CampaignInfo]:
     """The state's campaigns in its order; a campaign deleted since shows by id, inactive."""
     listed = campaigns.of_client(store, state["client_id"], state["campaign_ids"])
     by_id = {doc["_id"]: doc for doc in listed}
@@ -37,8 +39,15 @@ def _campaign_infos(store: StoreDep, state: dict) -> list[CampaignInfo]:
     return infos
 
 
+def _read(store: Store, tenant: Tenant, state_id: str) -> tuple[dict, list, list]:
+    """The state, its finished timesteps' rows, and its campaigns, in one store call."""
+    doc = found(states.get_owned(store, tenant.filter, state_id), "State")
+    rows = history_rows(store, doc, history.rows_for(store, doc))
+    return doc, rows, _campaign_infos(store, doc)
+
+
 @router.get("/{state_id}/insights", response_model=InsightsOut)
-def insights(
+async def insights(
     state_id: str, tenant: ReadTenant, store: StoreDep, settings: SettingsDep
 ) -> InsightsOut:
     """Trends, anomalies, saturation, learning status, recommendations and warnings.
@@ -47,9 +56,8 @@ def insights(
     also narrates the analysis (`narrative`); when it is not, or the call fails or times out,
     `narrative_error` says why and the analysis is returned alone.
     """
-    doc = found(states.get_owned(store, tenant.filter, state_id), "State")
+    doc, rows, infos = await store.call(_read, store, tenant, state_id)
     state = state_view(doc)
-    rows = history_rows(store, doc, history.rows_for(store, doc))
     run = RunInfo(
         budget=state["budget"],
         remaining=state["remaining"],
@@ -59,8 +67,8 @@ def insights(
         step=state["step"],
         budgets=state["budgets"] if state["status"] != "completed" else None,
     )
-    analysis = analyze(rows, _campaign_infos(store, state), state["objective"], run)
-    narrative, narrative_error = narrate(analysis, settings)
+    analysis = await run_in_threadpool(analyze, rows, infos, state["objective"], run)
+    narrative, narrative_error = await run_in_threadpool(narrate, analysis, settings)
     return InsightsOut(
         state_id=state["id"], **analysis, narrative=narrative, narrative_error=narrative_error
     )

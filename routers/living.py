@@ -19,7 +19,6 @@ from utils.deps import (
     WritePrincipal,
     WriteTenant,
     found,
-    runs_on_store,
 )
 from utils.living import VersionConflict, amend_state, readout_served, state_events
 from utils.pagination import PageParams
@@ -41,8 +40,7 @@ _NO_CURVES = errors(
 
 
 @router.patch("/{state_id}", response_model=StateOut, responses=_VERSION_CONFLICT)
-@runs_on_store
-def patch_state(
+async def patch_state(
     state_id: str,
     body: Annotated[StatePatch, Body(openapi_examples=PATCH_EXAMPLES)],
     tenant: WriteTenant,
@@ -56,9 +54,13 @@ def patch_state(
     once, their history stays). The current timestep is re-paced at once, and the change is
     recorded as an event. A compare-and-set on the state's version: send `version` to change
     only the state you read."""
-    doc = found(states.get_owned(store, tenant.filter, state_id), "State")
+
+    def amended() -> dict:
+        doc = found(states.get_owned(store, tenant.filter, state_id), "State")
+        return amend_state(store, doc, body, principal.username)
+
     try:
-        updated = amend_state(store, doc, body, principal.username)
+        updated = await store.call(amended)
     except InvalidRequest as error:
         raise HTTPException(422, detail=str(error)) from error
     except VersionConflict as error:
@@ -66,17 +68,16 @@ def patch_state(
             409, detail={"message": error.detail, "version": error.version}
         ) from error
     except StateConflict as error:
-        raise HTTPException(
-            409, detail={"message": error.detail, "version": doc["version"]}
-        ) from error
+        raise HTTPException(409, detail={"message": error.detail}) from error
     return state_view(updated)
 
 
 @router.get("/{state_id}/events", response_model=Page[EventOut])
-@runs_on_store
-def events(state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[EventOut]:
+async def events(
+    state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
+) -> Page[EventOut]:
     """Who changed what and when (`PATCH`), newest first."""
-    doc = found(states.get_owned(store, tenant.filter, state_id), "State")
+    doc = found(await store.call(states.get_owned, store, tenant.filter, state_id), "State")
     listed = state_events(doc)
     chosen = listed[page.offset : page.offset + page.limit]
     return Page(
@@ -90,7 +91,7 @@ def events(state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams)
 async def _readout(
     state_id: str, tenant: ReadTenant, store: StoreDep, decisions: DecisionsDep, task: str
 ) -> dict:
-    doc = await store.call(lambda: found(states.get_owned(store, tenant.filter, state_id), "State"))
+    doc = found(await store.call(states.get_owned, store, tenant.filter, state_id), "State")
     try:
         result = await readout_served(store, decisions, doc, task)
     except NoCurves as error:

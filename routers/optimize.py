@@ -40,7 +40,7 @@ from models.optimize import (
     PlanResponse,
 )
 from utils.crud import clients, fits
-from utils.db import utcnow
+from utils.db import Store, utcnow
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 
 router = APIRouter(prefix="/optimize", tags=["optimize"], responses=errors(401, 403, 503))
@@ -216,11 +216,11 @@ async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
         downstream={name: d.model_dump() for name, d in settings.downstream.items()},
     )
     doc = {"client_id": client_id, "created_at": utcnow(), "fit": _checked(result)}
-    await run_in_threadpool(fits.insert, store, doc)
+    await store.call(fits.insert, store, doc)
     # Deleting a client removes the client, then its fits: one deleted while this fit ran
     # either took it along or is seen gone here, so no fit outlives its client.
-    if not await run_in_threadpool(clients.exists, store, client_id):
-        await run_in_threadpool(fits.delete, store, doc["_id"])
+    if not await store.call(clients.exists, store, client_id):
+        await store.call(fits.delete, store, doc["_id"])
         raise not_found("Client")
     return _fit_out(doc)
 
@@ -231,15 +231,26 @@ async def fit(request: Request, tenant: WriteTenant, store: StoreDep) -> FitOut:
     summary="A stored fit",
     responses={**FIT_NOT_FOUND, **errors(422)},
 )
-def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
-    doc = fits.get_owned(store, tenant.filter, fit_id)
+async def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
+    doc = await store.call(fits.get_owned, store, tenant.filter, fit_id)
     if doc is None:
         raise not_found("Fit")
     return _fit_out(doc)
 
 
+async def _stored_fit(body: CurveSource, tenant: Tenant, store: Store) -> dict | None:
+    """The stored fit `body` names (404 when the tenant has none of that id), or None when
+    it gives its curves inline."""
+    if body.curves is not None:
+        return None
+    doc = await store.call(fits.get_owned, store, tenant.filter, body.fit_id)
+    if doc is None:
+        raise not_found("Fit")
+    return doc
+
+
 def _resolve_curves(
-    body: CurveSource, tenant: Tenant, store: StoreDep, *, steady_state: bool
+    body: CurveSource, doc: dict | None, *, steady_state: bool
 ) -> tuple[list[str], ResponseCurves, dict[str, np.ndarray]]:
     """Names, curves and per-campaign arrays (min, max, current, value, theta)."""
     if body.curves is not None:
@@ -248,9 +259,6 @@ def _resolve_curves(
         fitted_values = [None] * len(rows)
         thetas = [row.get("theta", 0.0) for row in rows]
     else:
-        doc = fits.get_owned(store, tenant.filter, body.fit_id)
-        if doc is None:
-            raise not_found("Fit")
         names, curves = curves_from_fit(doc["fit"], body.model, steady_state=steady_state)
         unknown = sorted(set(body.campaigns) - set(names))
         if unknown:
@@ -286,7 +294,9 @@ def _resolve_curves(
     summary="Allocate a budget exactly over response curves",
     responses={**INVALID, **FIT_NOT_FOUND},
 )
-def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) -> CurveAllocateOut:
+async def allocate(
+    body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep
+) -> CurveAllocateOut:
     """The optimum (KKT, bisection on the Lagrange multiplier; exact for concave curves) of a
     fixed budget, a
     flexible budget (spend while marginal ROI >= `target_mroi`, or while an extra unit still
@@ -294,7 +304,12 @@ def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) ->
     with overall ROAS >= `target_roas` or CPA <= `target_cpa`); `capacity` caps the total
     response. S-shaped Hill curves are optimized through their concave envelopes, a campaign
     left partway up an envelope's straight stretch then tried at both of its ends."""
-    names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=True)
+    doc = await _stored_fit(body, tenant, store)
+    return await run_in_threadpool(_allocate, body, doc)
+
+
+def _allocate(body: CurveAllocateRequest, doc: dict | None) -> CurveAllocateOut:
+    names, curves, arrays = _resolve_curves(body, doc, steady_state=True)
     current = arrays["current"] if np.any(~np.isnan(arrays["current"])) else None
     report = optimize_allocation(
         curves,
@@ -320,11 +335,16 @@ def allocate(body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep) ->
     summary="Plan several periods: sequential with carry-over, and one static weight vector",
     responses={**INVALID, **FIT_NOT_FOUND},
 )
-def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
+async def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
     """Allocate each period's budget month by month with adstock carried over (each curve is
     f(adstock), theta per campaign), and, for comparison, the single weight vector that does
     best when applied to every period's budget. Both totals are reported."""
-    names, curves, arrays = _resolve_curves(body, tenant, store, steady_state=False)
+    doc = await _stored_fit(body, tenant, store)
+    return await run_in_threadpool(_plan, body, doc)
+
+
+def _plan(body: PlanRequest, doc: dict | None) -> PlanResponse:
+    names, curves, arrays = _resolve_curves(body, doc, steady_state=False)
     result = plan_budgets(
         curves,
         body.budgets,

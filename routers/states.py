@@ -17,29 +17,20 @@ from models.states import (
     StateOut,
 )
 from utils.crud import history as history_docs
-from utils.crud import metrics, states
-from utils.deps import (
-    DecisionsDep,
-    ReadTenant,
-    StoreDep,
-    Tenant,
-    WriteTenant,
-    found,
-    not_found,
-    runs_on_store,
-)
+from utils.crud import states
+from utils.db import Store
+from utils.deps import DecisionsDep, ReadTenant, StoreDep, Tenant, WriteTenant, found, not_found
 from utils.pagination import PageParams
 from utils.priors import PriorNotFound
 from utils.timesteps import (
-    InvalidRequest,
     Recorded,
-    StateConflict,
-    advance_served,
+    advance,
     check_timestep_ran,
     create_state,
+    delete_state,
     history_rows,
     metric_rows,
-    refold_served,
+    refold,
     set_paused,
     state_view,
     store_metrics,
@@ -65,12 +56,8 @@ _REFOLD_CONFLICT = errors(
 _STATUS_CONFLICT = errors(409, described={409: "The state is not in a status that allows this"})
 
 
-def _load(store: StoreDep, tenant: Tenant, state_id: str) -> dict:
+def _load(store: Store, tenant: Tenant, state_id: str) -> dict:
     return found(states.get_owned(store, tenant.filter, state_id), "State")
-
-
-def _conflict(error: StateConflict) -> HTTPException:
-    return HTTPException(409, detail={"message": error.detail, "current_time": error.current_time})
 
 
 @router.post(
@@ -79,46 +66,44 @@ def _conflict(error: StateConflict) -> HTTPException:
     status_code=status.HTTP_201_CREATED,
     responses=errors(404, described={404: "The prior's fit was not found"}),
 )
-@runs_on_store
-def create(
+async def create(
     body: Annotated[StateCreate, Body(openapi_examples=CREATE_EXAMPLES)],
     tenant: WriteTenant,
     store: StoreDep,
 ) -> dict:
-    """Start a run: the first allocation is decided at once, for timestep 0."""
+    """Start a run: the first allocation is decided at once, for timestep 0 (or, with a
+    `prior`, from the stored fit's curves)."""
+    client_id = tenant.require_id()
     try:
-        doc = create_state(store, tenant.require_id(), body)
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
+        return state_view(await store.call(create_state, store, client_id, body))
     except PriorNotFound as error:
         raise not_found("Fit") from error
-    return state_view(doc)
 
 
 @router.get("", response_model=Page[StateOut])
-@runs_on_store
-def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
-    return states.page(store, tenant.filter, page, render=lambda doc: StateOut(**state_view(doc)))
+async def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
+    return await store.call(
+        states.page, store, tenant.filter, page, render=lambda doc: StateOut(**state_view(doc))
+    )
 
 
 @router.get("/{state_id}", response_model=StateOut)
-@runs_on_store
-def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
-    return state_view(_load(store, tenant, state_id))
+async def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
+    return state_view(await store.call(_load, store, tenant, state_id))
 
 
 @router.delete("/{state_id}", status_code=status.HTTP_204_NO_CONTENT)
-@runs_on_store
-def delete_state(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
+async def delete(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a state with its history and metrics."""
-    doc = _load(store, tenant, state_id)
-    states.delete(store, doc["_id"])
-    history_docs.delete_of_state(store, doc["_id"])
-    metrics.delete_of_state(store, doc["_id"])
+
+    def deleted() -> None:
+        delete_state(store, _load(store, tenant, state_id))
+
+    await store.call(deleted)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: str) -> dict:
+def _set_status(store: Store, tenant: Tenant, state_id: str, old: str, new: str) -> dict:
     doc = _load(store, tenant, state_id)
     if doc["status"] != old:
         raise HTTPException(409, detail=f"The state is {doc['status']}, not {old}")
@@ -129,17 +114,15 @@ def _set_status(store: StoreDep, tenant: Tenant, state_id: str, old: str, new: s
 
 
 @router.post("/{state_id}/pause", response_model=StateOut, responses=_STATUS_CONFLICT)
-@runs_on_store
-def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
+async def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     """Stop advancing (cron skips it; `next` answers 409) until resumed. The run's clock stops
     too: resuming moves `next_due_at` and every later due time on by the time paused."""
-    return _set_status(store, tenant, state_id, "active", "paused")
+    return await store.call(_set_status, store, tenant, state_id, "active", "paused")
 
 
 @router.post("/{state_id}/resume", response_model=StateOut, responses=_STATUS_CONFLICT)
-@runs_on_store
-def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
-    return _set_status(store, tenant, state_id, "paused", "active")
+async def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
+    return await store.call(_set_status, store, tenant, state_id, "paused", "active")
 
 
 @router.post("/{state_id}/metrics", response_model=MetricsOut, responses=_REFOLD_CONFLICT)
@@ -162,14 +145,9 @@ async def post_metrics(
         doc = _load(store, tenant, state_id)
         return doc, store_metrics(store, doc, body)
 
-    try:
-        doc, recorded = await store.call(stored)
-        if recorded.refold:
-            await refold_served(store, decisions, doc)
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
-    except StateConflict as error:
-        raise _conflict(error) from error
+    doc, recorded = await store.call(stored)
+    if recorded.refold:
+        await refold(store, decisions, doc)
     return MetricsOut(
         state_id=doc["_id"],
         timestep=body.timestep,
@@ -178,9 +156,16 @@ async def post_metrics(
     )
 
 
+def _metrics_of(store: Store, tenant: Tenant, state_id: str, timestep: int | None) -> dict:
+    doc = _load(store, tenant, state_id)
+    if timestep is None:
+        timestep = doc["current_time"] if doc["status"] != "completed" else doc["current_time"] - 1
+    check_timestep_ran(doc, timestep)
+    return metric_rows(store, doc, timestep)
+
+
 @router.get("/{state_id}/metrics", response_model=dict[str, dict[str, float | None] | None])
-@runs_on_store
-def get_metrics(
+async def get_metrics(
     state_id: str,
     tenant: ReadTenant,
     store: StoreDep,
@@ -191,14 +176,7 @@ def get_metrics(
 ) -> dict:
     """What has been reported for a timestep, per campaign (null: nothing yet); 422 for a
     timestep that has not started or never ran."""
-    doc = _load(store, tenant, state_id)
-    if timestep is None:
-        timestep = doc["current_time"] if doc["status"] != "completed" else doc["current_time"] - 1
-    try:
-        check_timestep_ran(doc, timestep)
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
-    return metric_rows(store, doc, timestep)
+    return await store.call(_metrics_of, store, tenant, state_id, timestep)
 
 
 @router.post("/{state_id}/next", response_model=StateOut, responses=_CONFLICT)
@@ -216,30 +194,17 @@ async def next_timestep(
     completed and further calls answer 409.
     """
     expected_time = body.expected_time if body else None
-    try:
-        updated = await advance_served(
-            store, decisions, lambda: _load(store, tenant, state_id), expected_time
-        )
-    except StateConflict as error:
-        raise _conflict(error) from error
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
+    updated = await advance(store, decisions, lambda: _load(store, tenant, state_id), expected_time)
     return state_view(updated)
 
 
 @router.get("/{state_id}/budget", response_model=dict[str, float])
-@runs_on_store
-def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
+async def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
     """`{campaign_id: amount}` to spend in the current timestep."""
-    return _load(store, tenant, state_id)["budgets"]
+    return (await store.call(_load, store, tenant, state_id))["budgets"]
 
 
-@router.get("/{state_id}/history", response_model=Page[HistoryRow])
-@runs_on_store
-def history(
-    state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
-) -> Page[HistoryRow]:
-    """One row per finished timestep, oldest first."""
+def _history_page(store: Store, tenant: Tenant, state_id: str, page: PageParams) -> Page:
     doc = _load(store, tenant, state_id)
     return history_docs.page_for(
         store,
@@ -248,3 +213,11 @@ def history(
         render=lambda row: HistoryRow(**row),
         join=lambda rows: history_rows(store, doc, rows),
     )
+
+
+@router.get("/{state_id}/history", response_model=Page[HistoryRow])
+async def history(
+    state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
+) -> Page[HistoryRow]:
+    """One row per finished timestep, oldest first."""
+    return await store.call(_history_page, store, tenant, state_id, page)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from models.common import errors
 from models.states import RunOutcome
 from utils.deps import CronPrincipal, DecisionsDep, StoreDep
-from utils.timesteps import run_due_served
+from utils.timesteps import run_due
 
 router = APIRouter(prefix="/timesteps", tags=["timesteps"], responses=errors(401, 403, 422, 503))
 
@@ -33,4 +33,4 @@ async def run(
         tenant_filter = {"client_id": principal.client_id}
     else:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="User belongs to no client.")
-    return await run_due_served(store, decisions, tenant_filter, limit)
+    return await run_due(store, decisions, tenant_filter, limit)

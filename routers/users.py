@@ -6,6 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from fastapi import APIRouter, HTTPException, Response, status
+from starlette.concurrency import run_in_threadpool
 
 from models.auth import (
     CredentialCreate,
@@ -41,7 +42,7 @@ def _user_out(doc: dict) -> UserOut:
     return UserOut(**public(doc, _HIDDEN))
 
 
-def _check_client(store: StoreDep, client_id: str | None, scopes: list[str]) -> None:
+def _check_client(store: Store, client_id: str | None, scopes: list[str]) -> None:
     if client_id is None:
         if "admin" not in scopes:
             raise HTTPException(422, detail="client_id is required for a non-admin user")
@@ -56,13 +57,15 @@ def _check_client(store: StoreDep, client_id: str | None, scopes: list[str]) -> 
     status_code=status.HTTP_201_CREATED,
     responses=errors(409, described={409: "A user of this name exists"}),
 )
-def create_user(body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep) -> UserOut:
+async def create_user(
+    body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep
+) -> UserOut:
     """Create a user; every non-admin user belongs to exactly one client."""
-    _check_client(store, body.client_id, body.scopes)
+    await store.call(_check_client, store, body.client_id, body.scopes)
     now = utcnow()
     doc = {
         "username": body.username,
-        "password_hash": hasher.hash(body.password),
+        "password_hash": await run_in_threadpool(hasher.hash, body.password),
         "client_id": body.client_id,
         "scopes": body.scopes,
         "first_login": False,
@@ -71,21 +74,21 @@ def create_user(body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: Ha
         "updated_at": now,
     }
     try:
-        users.insert(store, doc)
+        await store.call(users.insert, store, doc)
     except Conflict as error:
         raise HTTPException(409, detail=f"User {body.username!r} already exists") from error
     return _user_out(doc)
 
 
 @router.get("", response_model=Page[UserOut])
-def list_users(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[UserOut]:
-    return users.page(store, page, render=_user_out)
+async def list_users(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[UserOut]:
+    return await store.call(users.page, store, page, render=_user_out)
 
 
 @router.get("/me", response_model=MeOut)
-def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
+async def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
     """The caller's name, scopes and client (name, currency, time zone) for dashboards."""
-    doc = principal.client_id and clients.get(store, principal.client_id)
+    doc = principal.client_id and await store.call(clients.get, store, principal.client_id)
     client = None
     if doc:
         client = MeClient(
@@ -106,7 +109,7 @@ def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
     status_code=status.HTTP_201_CREATED,
     tags=["credentials"],
 )
-def create_credential(
+async def create_credential(
     body: CredentialCreate, principal: MePrincipal, store: StoreDep, hasher: HasherDep
 ) -> CredentialCreated:
     """Create an API credential for the caller; the secret is shown once and stored hashed.
@@ -126,13 +129,13 @@ def create_credential(
     doc = {
         "_id": "okc_" + secrets.token_hex(12),
         "username": principal.username,
-        "secret_hash": hasher.hash(secret),
+        "secret_hash": await run_in_threadpool(hasher.hash, secret),
         "description": body.description,
         "scopes": scopes,
         "created_at": now,
-        "expires_at": _expiry(store, principal, now, body.expires_in_minutes),
+        "expires_at": await store.call(_expiry, store, principal, now, body.expires_in_minutes),
     }
-    credentials.insert(store, doc)
+    await store.call(credentials.insert, store, doc)
     return CredentialCreated(client_id=doc["_id"], client_secret=secret, **_credential(doc))
 
 
@@ -162,11 +165,12 @@ def _credential(doc: dict) -> dict:
 
 
 @router.get("/me/credentials", response_model=Page[CredentialOut], tags=["credentials"])
-def list_credentials(
+async def list_credentials(
     principal: MePrincipal, store: StoreDep, page: PageParams
 ) -> Page[CredentialOut]:
     """The caller's API credentials, oldest first, without secrets."""
-    return credentials.page_of(
+    return await store.call(
+        credentials.page_of,
         store,
         principal.username,
         page,
@@ -179,33 +183,40 @@ def list_credentials(
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["credentials"],
 )
-def revoke_credential(client_id: str, principal: MePrincipal, store: StoreDep) -> Response:
+async def revoke_credential(client_id: str, principal: MePrincipal, store: StoreDep) -> Response:
     """Revoke a credential: its tokens stop working at once."""
-    if not credentials.delete_of(store, client_id, principal.username):
+    if not await store.call(credentials.delete_of, store, client_id, principal.username):
         raise not_found("Credential")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/{username}", response_model=UserOut)
-def get_user(username: str, _: AdminPrincipal, store: StoreDep) -> UserOut:
-    doc = users.by_name(store, username)
+async def get_user(username: str, _: AdminPrincipal, store: StoreDep) -> UserOut:
+    doc = await store.call(users.by_name, store, username)
     if doc is None:
         raise not_found("User")
     return _user_out(doc)
 
 
 @router.patch("/{username}", response_model=UserOut)
-def update_user(
+async def update_user(
     username: str, body: UserUpdate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep
 ) -> UserOut:
     """Change a user's password, client or scopes. Any of these revokes the user's tokens; a
     move to another client, or out of every client (`"client_id": null`, admins only), also
     deletes its API credentials, which were made for the old client's integrations and would
     otherwise act on the new one (or on all of them)."""
+    changes = body.model_dump(exclude_unset=True)
+    password_hash = None
+    if changes.get("password"):
+        password_hash = await run_in_threadpool(hasher.hash, changes["password"])
+    return _user_out(await store.call(_update_user, store, username, changes, password_hash))
+
+
+def _update_user(store: Store, username: str, changes: dict, password_hash: str | None) -> dict:
     doc = users.by_name(store, username)
     if doc is None:
         raise not_found("User")
-    changes = body.model_dump(exclude_unset=True)
     # A client_id sent as null is applied (an admin may belong to no client); a field left out
     # of the body, or another field sent as null, stays as it is.
     moves = "client_id" in changes
@@ -219,16 +230,16 @@ def update_user(
         update["$set"]["client_id"] = changes["client_id"]
     if scopes is not None:
         update["$set"]["scopes"] = scopes
-    if changes.get("password"):
-        update["$set"]["password_hash"] = hasher.hash(changes["password"])
-    if moves or scopes is not None or changes.get("password"):
+    if password_hash is not None:
+        update["$set"]["password_hash"] = password_hash
+    if moves or scopes is not None or password_hash is not None:
         update["$inc"] = {"token_version": 1}
     updated = users.update(store, doc["_id"], update)
     if updated is None:
         raise not_found("User")
     if updated.get("client_id") != doc.get("client_id"):
         credentials.delete_all_of(store, doc["username"])
-    return _user_out(updated)
+    return updated
 
 
 @router.delete(
@@ -236,11 +247,15 @@ def update_user(
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(409, described={409: "You cannot delete your own account"}),
 )
-def delete_user(username: str, principal: AdminPrincipal, store: StoreDep) -> Response:
+async def delete_user(username: str, principal: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a user and its API credentials; its tokens stop working at once."""
     if username == principal.username:
         raise HTTPException(409, detail="You cannot delete your own account")
+    await store.call(_delete_user, store, username)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _delete_user(store: Store, username: str) -> None:
     if not users.delete_by_name(store, username):
         raise not_found("User")
     credentials.delete_all_of(store, username)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -21,6 +21,7 @@ from engine.simulate import make_world
 from fast import create_app
 from tests.conftest import client_user, make_settings
 from tests.test_states import make_campaigns, make_state
+from utils import decisions
 from utils.decisions import DecisionPool, decide, engine_text, refolded
 
 POLICY = {"name": "curve", "params": {}}
@@ -120,9 +121,17 @@ def test_workers_refold_exactly_as_the_api_process(pool):
 
 
 def test_no_workers_means_deciding_in_process():
+    """A pool of 0 workers decides itself, exactly as `decide` and `refolded` do."""
+    policy = make_policy(POLICY["name"], POLICY["params"])
+    state = policy.init(3, {"budget": 900.0, "timesteps": 3, "seed": 4}, [True] * 3)
+    observations = {"spend": [100.0, 100.0, 100.0], "revenue": [300.0, 100.0, 50.0]}
     pool = DecisionPool(0)
-    with pytest.raises(RuntimeError, match="no workers"):
-        asyncio.run(pool.decide(POLICY, "{}", {}, []))
+    text = engine_text(state)
+    made = asyncio.run(pool.decide(POLICY, text, observations, [True] * 3))
+    assert made == decide(POLICY, text, observations, [True] * 3)
+    assert made.remaining == pytest.approx(600.0)
+    with pytest.raises(EngineError):
+        asyncio.run(pool.decide(POLICY, text, {"spend": [-1.0] * 3}, [True] * 3))
     pool.close()
 
 
@@ -167,8 +176,8 @@ def _not_here(*args: object) -> None:
 def test_api_decides_the_same_with_or_without_workers(backend, tmp_path, monkeypatch):
     without = _timestep_loop(backend, tmp_path / "without", workers=0)
     # With workers, every decision and refold is made in a worker: none in the API process.
-    monkeypatch.setattr("utils.timesteps.decide", _not_here)
-    monkeypatch.setattr("utils.timesteps.refolded", _not_here)
+    monkeypatch.setitem(decisions._TASKS, "decide", _not_here)
+    monkeypatch.setitem(decisions._TASKS, "refold", _not_here)
     with_workers = _timestep_loop(backend, tmp_path / "with", workers=1)
     assert with_workers == without
     assert len(without) == 11 and without[0] != without[-6]

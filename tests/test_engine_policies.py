@@ -319,7 +319,7 @@ def test_curve_learns_how_widely_saturation_spends_spread_across_campaigns():
     narrow = spread_of(policy.grid_prior(clustered), policy)
     wide = spread_of(policy.grid_prior(scattered), policy)
     unlearnt = spread_of(fixed.grid_prior(clustered), fixed)
-    assert narrow < 0.8 < unlearnt < wide
+    assert narrow < 0.6 < unlearnt < wide
     # A fixed hyperprior ignores the data; no data at all leaves the candidates' plain average.
     assert np.array_equal(fixed.grid_prior(scattered), fixed.grid_prior(clustered))
     flat = policy.grid_prior(np.ones((4, policy.grid_scales.size)))

@@ -412,19 +412,19 @@ def test_a_correction_that_could_not_be_folded_in_is_folded_when_posted_again(
 ):
     """A refold that lost every compare-and-set answers 409 with the rows stored; posting the
     same rows again folds them in, although nothing in them changed."""
-    from utils import timesteps
+    from utils.timesteps import refolds
 
     sid, headers, url = state["id"], tenant.headers, f"/api/states/{state['id']}"
     _report(client, headers, sid, 0, state["budgets"])
     client.post(f"{url}/next", headers=headers)
     first = state["campaign_ids"][0]
     body = {"timestep": 0, "metrics": [{"campaign_id": first, "spend": 400.0}]}
-    monkeypatch.setattr(timesteps, "_REFOLD_ATTEMPTS", 0)
+    monkeypatch.setattr(refolds, "_REFOLD_ATTEMPTS", 0)
     refused = client.post(f"{url}/metrics", json=body, headers=headers)
     assert refused.status_code == 409, refused.text
     assert "post the same rows again" in refused.json()["detail"]["message"]
     assert client.get(url, headers=headers).json()["remaining"] == pytest.approx(2700.0)
-    monkeypatch.setattr(timesteps, "_REFOLD_ATTEMPTS", 10)
+    monkeypatch.setattr(refolds, "_REFOLD_ATTEMPTS", 10)
     again = client.post(f"{url}/metrics", json=body, headers=headers)
     assert again.status_code == 200 and again.json()["correction"] is True
     spent_more = 400.0 - state["budgets"][first]

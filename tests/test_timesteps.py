@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -23,6 +24,7 @@ from tests.conftest import (
 )
 from tests.test_states import make_campaigns, make_state
 from utils import cron
+from utils.decisions import DecisionPool
 from utils.settings import get_settings
 from utils.timesteps import record_metrics
 
@@ -37,12 +39,13 @@ def settings(backend, tmp_path, request):
 def decisions_in_workers_only(settings, monkeypatch):
     """With a decision worker, the API process's own `decide` raises: every decision the
     test sees was made in the worker."""
+    import utils.decisions
 
     def not_here(*args: object) -> None:
         raise AssertionError("decided in the API process")
 
     if settings.decision_workers:
-        monkeypatch.setattr("utils.timesteps.decide", not_here)
+        monkeypatch.setitem(utils.decisions._TASKS, "decide", not_here)
 
 
 def _past(hours: float) -> str:
@@ -141,13 +144,13 @@ def test_cron_skips_a_state_resumed_after_the_run_listed_it(
 ):
     """A long cron run reads each state at its turn: one paused and resumed since the run
     listed it has its stopped time back (next_due_at moved on) and must wait for it."""
-    import utils.timesteps
+    import utils.timesteps.due
 
     ids = make_campaigns(client, tenant.headers, n=2)
     sid = make_state(client, tenant.headers, ids, start_at=_past(2.5), timestep_hours=1).json()
     sid = sid["id"]
     store = client.app.state.store
-    list_due = utils.timesteps._due
+    list_due = utils.timesteps.due._due
 
     def listed_then_paused_and_resumed(*args, **kwargs):
         due = list_due(*args, **kwargs)
@@ -157,7 +160,7 @@ def test_cron_skips_a_state_resumed_after_the_run_listed_it(
         )
         return due
 
-    monkeypatch.setattr(utils.timesteps, "_due", listed_then_paused_and_resumed)
+    monkeypatch.setattr(utils.timesteps.due, "_due", listed_then_paused_and_resumed)
     outcome = client.post("/api/timesteps/run", headers=admin_headers).json()
     assert outcome["advanced"] == [] and outcome["errors"] == []
     assert [row["id"] for row in outcome["skipped"]] == [sid]
@@ -463,7 +466,7 @@ def test_metrics_reported_after_next_wrote_are_a_correction(client, tenant):
     stale = store.collection("states").get({"_id": state["id"]})
     assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).status_code == 200
     body = MetricsPost(timestep=0, metrics=[{"campaign_id": ids[0], "spend": 150}])
-    assert store.run(lambda: record_metrics(store, stale, body)) is True
+    assert asyncio.run(record_metrics(store, DecisionPool(0), stale, body)) is True
     row = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
     assert row["items"][0]["corrected_at"] is not None
     # And the engine folded it in: 150 spent where 150 was planned for that campaign, and the
@@ -471,6 +474,6 @@ def test_metrics_reported_after_next_wrote_are_a_correction(client, tenant):
     now = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
     assert now["remaining"] == pytest.approx(3000 - 300)
     body = MetricsPost(timestep=0, metrics=[{"campaign_id": ids[1], "spend": 30}])
-    assert store.run(lambda: record_metrics(store, stale, body)) is True
+    assert asyncio.run(record_metrics(store, DecisionPool(0), stale, body)) is True
     now = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
     assert now["remaining"] == pytest.approx(3000 - 150 - 30)

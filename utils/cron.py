@@ -11,6 +11,7 @@ secret out of the process list.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import sys
@@ -42,12 +43,13 @@ def run_remote(url: str, client_id: str, client_secret: str, timeout: float) -> 
 def run_direct() -> dict[str, Any]:
     """Advance due states of every client straight through the data-access module."""
     from utils.db import Store
+    from utils.decisions import DecisionPool
     from utils.settings import get_settings
     from utils.timesteps import run_due
 
     store = Store(get_settings())
     try:
-        return run_due(store, {})
+        return asyncio.run(run_due(store, DecisionPool(0), {}))
     finally:
         store.close()
 

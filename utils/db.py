@@ -189,14 +189,17 @@ class Store:
         except PyMongoError as error:
             raise StoreUnavailable(str(error)) from error
 
-    async def call(self, work: Callable[[], T]) -> T:
-        """Await `work` run as one piece on this backend's thread, without blocking the loop.
+    async def call(self, work: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Await `work(*args, **kwargs)` run as one piece on this backend's thread, without
+        blocking the loop: how a route runs its database work (see `utils.deps`).
 
         On the single-process backends the whole of `work` (every store call in it, and the
         computation between them) runs on the store's thread: one thread hop per request
         instead of one per database call, which is what dominates a short request's time.
         On a MongoDB server it runs in the threadpool FastAPI uses for plain `def` routes.
         """
+        if args or kwargs:
+            work = functools.partial(work, *args, **kwargs)
         if self._executor is None:
             return await anyio.to_thread.run_sync(self.run, work)
         return await asyncio.wrap_future(self._executor.submit(functools.partial(self.run, work)))

@@ -221,7 +221,7 @@ class _Worker:
 
 class DecisionPool:
     """Worker processes that run `decide` (and `refolded`, for late corrections); with 0
-    workers, callers run them in their own process.
+    workers it runs them itself, in this process, so no caller asks whether workers exist.
 
     Each worker is a process started with `spawn` (the API process has threads, which `fork`
     would copy half-way through their work) that imports only the engine, and a socket the
@@ -285,7 +285,7 @@ class DecisionPool:
 
     async def _run(self, task: str, arguments: tuple) -> Any:
         if not self.workers:
-            raise RuntimeError(f"this pool has no workers: call {task} in process")
+            return _TASKS[task](*arguments)
         message = (task, arguments)
         worker = await self._acquire()
         try:

@@ -2,14 +2,22 @@
 
 Tenant isolation starts here: a non-admin's tenant comes from its token only, never from a
 body or query field; admins pick a tenant with `?client_id=` where a route needs one.
+
+How a route runs, the one rule: every path operation (and dependency) is `async def` and
+never blocks the event loop. Its database work is plain functions (`utils.crud`, the
+services in `utils/`) awaited through `store.call(fn, ...)`, each call one unit of work that
+reads, or checks and writes, together (one hop onto the embedded store's thread; the
+threadpool on a MongoDB server). An engine decision is awaited from the `DecisionPool`.
+Any other blocking or CPU-heavy work (password hashes, curve fits, backtests, insights) is
+awaited through `run_in_threadpool`, never inside a store call, which would hold the
+embedded store. Service errors (`StateConflict`, `InvalidRequest`, `Conflict`,
+`StoreUnavailable`, `EngineError`) are answered by the app's exception handlers (fast.py).
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Query, Request, Security, status
 from fastapi.security import OAuth2PasswordBearer, SecurityScopes
@@ -47,26 +55,6 @@ async def get_secret_key(request: Request) -> str:
 
 StoreDep = Annotated[Store, Depends(get_store)]
 DecisionsDep = Annotated[DecisionPool, Depends(get_decisions)]
-
-T = TypeVar("T")
-
-
-def runs_on_store(endpoint: Callable[..., T]) -> Callable[..., Awaitable[T]]:
-    """Serve a plain `def` route, which takes `store: StoreDep`, as one `Store.call`.
-
-    FastAPI would run it in its threadpool and every database call in it would then hop to
-    the store's thread and back; served this way the route body runs where the store does, in
-    one hop. For short routes on the hot path (timesteps): a long computation served this
-    way would hold the embedded store for its whole duration.
-    """
-
-    @functools.wraps(endpoint)
-    async def served(**kwargs: Any) -> T:
-        store: Store = kwargs["store"]
-        return await store.call(functools.partial(endpoint, **kwargs))
-
-    return served
-
 
 SecretKeyDep = Annotated[str, Depends(get_secret_key)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -28,13 +28,8 @@ from utils.decisions import (
     engine_text,
     policy_for,
 )
-from utils.timesteps import (
-    InvalidRequest,
-    StateConflict,
-    _active_mask,
-    _allocation_fields,
-    _clock,
-)
+from utils.timesteps.errors import InvalidRequest, StateConflict
+from utils.timesteps.runs import active_mask, allocation_fields, clock
 
 
 class VersionConflict(Exception):
@@ -100,11 +95,11 @@ def amend_state(store: Store, state: dict[str, Any], body: StatePatch, by: str) 
     now = utcnow()
     if "campaign_ids" in fields:
         idle = not any(engine["active"]) or state["status"] == "paused"
-        fields.update(_clock(state, stopped=idle, now=now))
+        fields.update(clock(state, stopped=idle, now=now))
     fields.update(
         engine=engine_text(engine),
         updated_at=now,
-        **_allocation_fields(decision_of(engine), new_ids),
+        **allocation_fields(decision_of(engine), new_ids),
     )
     event = {
         "id": new_id(),
@@ -152,7 +147,7 @@ def _resized(
         raise InvalidRequest(f"Unknown campaign ids: {', '.join(unknown)}")
     old = state["campaign_ids"]
     keep = [old.index(cid) if cid in old else None for cid in new_ids]
-    active = _active_mask(store, client_id, new_ids)
+    active = active_mask(store, client_id, new_ids)
     return resize(
         policy,
         engine,

@@ -64,7 +64,7 @@ _COUNTING = 1.5
 Poisson counts, plus the squared coefficient of variation of order values (0.5 assumed)."""
 _LOWEST_AMPLITUDE = 1e-9
 # Candidate hyperparameters of the grid prior, weighed by the data when not given as parameters.
-_SPREADS = (0.7, 1.0, 1.4, 2.0, 3.0)
+_SPREADS = (0.5, 0.7, 1.0, 1.4, 2.0, 3.0)
 _S_SHAPED_PRIORS = (0.1, 0.2, 0.4)
 
 

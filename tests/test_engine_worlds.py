@@ -1,0 +1,115 @@
+"""Broad worlds and their conditions: ranges, families, shifts, late reports, order values."""
+
+import numpy as np
+import pytest
+
+from engine.errors import EngineError
+from engine.framework import Policy
+from engine.simulate import LateReports, make_broad_world, oracle_spend, run
+from engine.worlds import ALL_FAMILIES, MAX_DELAY, TIMESTEP_BUDGET
+
+
+def test_broad_worlds_span_the_ranges_of_real_advertisers():
+    world = make_broad_world("mixed", 200, 3, seed=4)
+    equal = TIMESTEP_BUDGET / 200
+    assert 0.1 <= (world.scale / equal).min() < 0.2 and 5 < (world.scale / equal).max() <= 10
+    assert set(np.unique(world.kind)) == set(range(len(ALL_FAMILIES)))
+    assert 0.6 < np.log(world.amplitude[0]).std() < 1.2
+    assert world.value_per_conversion.max() / world.value_per_conversion.min() > 4
+    assert world.delay_share is None and world.shift is None
+    again = make_broad_world("mixed", 200, 3, seed=4)
+    assert np.array_equal(world.amplitude, again.amplitude)
+
+
+@pytest.mark.parametrize("family", [*ALL_FAMILIES, "mixed"])
+def test_the_oracle_beats_every_other_split_in_every_family(family):
+    world = make_broad_world(family, 6, 2, seed=3)
+    k = world.n_campaigns
+    best = oracle_spend(world, 0, np.zeros(k), np.full(k, np.inf))
+    assert best.sum() == pytest.approx(world.timestep_budget)
+    best_value = world.expected_revenue(best, 0)
+    curves = world.revenue_curves(0)
+    assert np.allclose(curves.true_response(best).sum(), best_value)
+    for shares in np.random.default_rng(0).dirichlet(np.ones(k), 300):
+        assert world.expected_revenue(shares * world.timestep_budget, 0) <= best_value * (1 + 1e-6)
+
+
+def test_a_shift_halves_or_doubles_one_campaign_at_the_given_timestep():
+    world = make_broad_world("negexp", 8, 10, seed=1, shift=True)
+    when, campaign, factor = world.shift
+    assert when == 5 and factor in (0.5, 2.0)
+    ratio = world.amplitude[when] / world.amplitude[when - 1]
+    assert ratio[campaign] == pytest.approx(factor)
+    assert np.allclose(np.delete(ratio, campaign), 1.0)
+    assert np.allclose(world.amplitude[:when], world.amplitude[0])
+    assert np.allclose(world.amplitude[when:], world.amplitude[when])
+
+
+def test_late_reports_hold_back_a_share_and_bring_all_of_it_in_one_to_seven_timesteps_later():
+    world = make_broad_world("mixed", 5, 20, seed=2, delays=True)
+    late = LateReports(world, np.random.default_rng(0))
+    report = world.observe(np.full(5, 2000.0), 0, np.random.default_rng(1))
+    first = late.hold_back(0, report)
+    assert np.all(np.array(first["conversions"]) <= report["conversions"])
+    assert sum(first["conversions"]) < sum(report["conversions"])
+    rows = [first]
+    assert not late.arrive(0, rows)
+    for t in range(1, MAX_DELAY + 1):
+        late.arrive(t, rows)
+    assert not late.pending
+    assert rows[0]["conversions"] == pytest.approx(report["conversions"])
+    assert rows[0]["revenue"] == pytest.approx(report["revenue"])
+
+
+class Recording(Policy):
+    """The equal split, recording the rows every late correction posts."""
+
+    name = "uniform"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refolds: list[tuple[int, list]] = []
+
+    def propose(self, context, rng):
+        return context.previous
+
+    def refold(self, state, observations, planned):
+        self.refolds.append((state["t"], [list(row["conversions"]) for row in observations]))
+        return super().refold(state, observations, planned)
+
+
+def test_runs_post_late_conversions_as_corrections_of_finished_timesteps():
+    world = make_broad_world("negexp", 4, 12, seed=5, delays=True)
+    policy = Recording()
+    run(policy, world, seed=3)
+    assert policy.refolds
+    finished, rows = policy.refolds[-1]
+    assert len(rows) == finished
+    # A timestep's conversions only grow as corrections come in.
+    earlier = {t: rows for t, rows in policy.refolds}
+    for t, rows in policy.refolds:
+        later = [r for s, r in earlier.items() if s > t]
+        for newer in later:
+            assert np.all(np.array(newer[: len(rows)]) >= np.array(rows) - 1e-9)
+    still = Recording()
+    run(still, make_broad_world("negexp", 4, 12, seed=5), seed=3)
+    assert not still.refolds
+
+
+def test_log_normal_order_values_average_to_the_value_per_conversion():
+    world = make_broad_world("negexp", 3, 1, seed=6, value_sigma=1.0)
+    rng = np.random.default_rng(0)
+    reports = [world.observe(np.full(3, 3000.0), 0, rng) for _ in range(300)]
+    conversions = np.sum([r["conversions"] for r in reports], axis=0)
+    revenue = np.sum([r["revenue"] for r in reports], axis=0)
+    assert revenue / conversions == pytest.approx(world.value_per_conversion, rel=0.1)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "named"),
+    [({"family": "linear"}, "family"), ({"value_sigma": -1.0}, "value_sigma")],
+)
+def test_a_broad_world_no_run_can_use_is_refused_naming_the_argument(arguments, named):
+    given = {"family": "mixed", "n_campaigns": 3, "timesteps": 5, "seed": 0, **arguments}
+    with pytest.raises(EngineError, match=named):
+        make_broad_world(**given)
