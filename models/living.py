@@ -34,7 +34,7 @@ PriorStrength = bounded(
     le=1000,
     allow_inf_nan=False,
     description="How many timesteps of data the prior is worth at the start (it then fades "
-    "by half every 4 timesteps). Default 0.25, chosen by benchmarks/warm_start.py.",
+    "by half every 4 timesteps). Default 0.5, chosen by benchmarks/warm_start.py.",
 )
 
 

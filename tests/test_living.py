@@ -248,7 +248,7 @@ def test_a_run_starts_from_a_stored_fit(client, tenant, fit):
     assert response.status_code == 201, response.text
     started = response.json()
     assert started["prior"]["matched"] == {search["id"]: "search", other["id"]: "social"}
-    assert started["prior"]["strength"] == 0.25
+    assert started["prior"]["strength"] == 0.5
     assert len(set(started["budgets"].values())) > 1  # not an equal split
     stronger = make_state(
         client, tenant.headers, ids, prior={"fit_id": fit["id"]}, prior_strength=5
