@@ -12,10 +12,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from engine.errors import EngineError
 from initialize import announce_password, initialize
@@ -34,6 +36,7 @@ from routers import (
     timesteps,
     users,
 )
+from utils.bodies import BodyLimit, printable
 from utils.db import Conflict, Store, StoreUnavailable
 from utils.decisions import DecisionPool
 from utils.security import PasswordHasher, load_secret_key
@@ -47,25 +50,96 @@ DESCRIPTION = """Oktopus decides, timestep by timestep, how much of a client's b
 campaign gets, learning from what each campaign returns.
 
 Log in with **Authorize** (OAuth2 password flow) using the admin's username and password.
+A server that generated the admin's password (printed once on its console) asks for a new one
+first: until `PATCH /api/auth/account` with `{"old_password", "new_password"}` succeeds, that
+token serves only the password change and `POST /api/auth/logout`, and every other operation
+answers 403. Then log in again with the new password.
 """
 
 
-def _json_safe(value: Any) -> Any:
-    """Validation errors echo the input; NaN and infinities must not break the JSON answer."""
+ECHO_ITEMS = 10  # items of a list or object echoed back in a 422 answer
+ECHO_ERRORS = 20  # field errors listed in a 422 answer
+
+
+def _secret(key: object) -> bool:
+    return isinstance(key, str) and ("password" in key.lower() or "secret" in key.lower())
+
+
+def _echo(value: Any, depth: int = 0) -> Any:
+    """A rejected input as a 422 answer shows it: secrets hidden, long text and lists cut,
+    NaN and infinities and lone surrogates written as text, so the answer always encodes."""
+    if isinstance(value, str):
+        return printable(value)
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
+        if depth >= 3:
+            return f"{{… {len(value)} fields}}"
+        shown = {
+            printable(str(key)): "[hidden]" if _secret(key) else _echo(item, depth + 1)
+            for key, item in list(value.items())[:ECHO_ITEMS]
+        }
+        if len(value) > ECHO_ITEMS:
+            shown["…"] = f"{len(value) - ECHO_ITEMS} more fields"
+        return shown
     if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    return value
+        if depth >= 3:
+            return f"[… {len(value)} items]"
+        shown_items = [_echo(item, depth + 1) for item in value[:ECHO_ITEMS]]
+        if len(value) > ECHO_ITEMS:
+            shown_items.append(f"… {len(value) - ECHO_ITEMS} more items")
+        return shown_items
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    return printable(str(value))
+
+
+def _field_error(error: dict[str, Any]) -> dict[str, Any]:
+    """One field error of a 422 answer, echoing its input safely (never a secret's)."""
+    loc = [item if isinstance(item, int) else printable(str(item)) for item in error["loc"]]
+    shown: dict[str, Any] = {"type": error["type"], "loc": loc, "msg": printable(error["msg"])}
+    if "input" in error:
+        hidden = any(_secret(item) for item in error["loc"])
+        shown["input"] = "[hidden]" if hidden else _echo(error["input"])
+    if "ctx" in error:
+        shown["ctx"] = {
+            str(key): printable(str(item)) if isinstance(item, Exception) else _echo(item)
+            for key, item in error["ctx"].items()
+        }
+    return shown
+
+
+HTTP_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves at the request's path: a 405 lists them all, not only
+    those of the first route matching the path. Asked of the routes themselves, method by
+    method, so that routers included in any way answer."""
+    allowed = []
+    for method in HTTP_METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            allowed.append(method)
+    return allowed
 
 
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, error: RequestValidationError) -> JSONResponse:
-        errors = _json_safe(jsonable_encoder(error.errors()))
-        return JSONResponse({"detail": errors}, status_code=422)
+        found = error.errors()
+        shown = [_field_error(e) for e in found[:ECHO_ERRORS]]
+        if len(found) > ECHO_ERRORS:
+            more = f"{len(found) - ECHO_ERRORS} more errors not shown"
+            shown.append({"type": "too_many_errors", "loc": [], "msg": more})
+        return JSONResponse({"detail": shown}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 405:
+            allow = {"Allow": ", ".join(_allowed_methods(request))}
+            error = StarletteHTTPException(405, error.detail, {**(error.headers or {}), **allow})
+        return await http_exception_handler(request, error)
 
     @app.exception_handler(EngineError)
     async def engine_error(_: Request, error: EngineError) -> JSONResponse:
@@ -153,6 +227,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["*"],
             allow_headers=["*"],
         )
+    app.add_middleware(
+        BodyLimit, json_limit=settings.max_body_bytes, upload_limit=settings.max_upload_bytes
+    )
     _install_error_handlers(app)
     routers = (
         health.router,

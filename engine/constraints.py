@@ -116,9 +116,35 @@ def project_shares(
     target = np.asarray(target, dtype=float)
     if not np.isfinite(target).all():  # checking first skips a copy in the usual case
         target = np.nan_to_num(target, nan=0.0, posinf=1.0, neginf=0.0)
-    if previous is None or step >= 1.0:
-        low, high = lower, upper
-    else:
-        low, high = _widened_step_box(lower, upper, previous, step)
-        high = np.maximum(high, low)
+    low, high = lower, upper
+    if previous is not None and step < 1.0:
+        box = _widened_step_box(lower, upper, previous, step)
+        # A `previous` off the simplex (shares that never summed to 1) has no feasible step
+        # box even at a step of 1: the bounds alone then hold.
+        if _feasible(*box):
+            low, high = box[0], np.maximum(box[1], box[0])
     return _project_box_simplex(target, low, high)
+
+
+def share_amounts(
+    shares: np.ndarray, spendable: float, min_budget: np.ndarray, max_budget: np.ndarray
+) -> np.ndarray:
+    """Budgets of `shares` of `spendable`, with the bounds the shares meet held exactly.
+
+    A share bound is an amount divided by `spendable`: multiplied back, a budget at its
+    bound comes out a rounding error off it (201.00000000000003 for a maximum of 201).
+    Budgets are cut to their maximums, and lifted to minimums they fall short of by
+    rounding alone (not minimums that gave way to a short budget); what that lifts is taken
+    back from the budget with the most room, so they never add up to more than `spendable`.
+    """
+    budgets = shares * spendable
+    budgets = np.minimum(budgets, max_budget)
+    slack = 1e-9 * max(spendable, 1.0)
+    short = (budgets > 0) & (budgets < min_budget) & (budgets >= min_budget - slack)
+    budgets = np.where(short, min_budget, budgets)
+    excess = budgets.sum() - spendable
+    if excess > 0:
+        room = budgets - np.where(short, budgets, np.minimum(min_budget, budgets))
+        widest = int(np.argmax(room))
+        budgets[widest] -= min(excess, room[widest])
+    return budgets

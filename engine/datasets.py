@@ -35,6 +35,9 @@ TOTAL_COLUMNS = ("total_investment", "total_spend", "total")
 METRICS = ("auto", "conversions", "revenue")
 DATE_FORMATS = ("%Y-%m-%d", "%Y-%m", "%Y/%m/%d", "%Y/%m", "%d/%m/%Y", "%b-%Y", "%b-%y", "%b %Y")
 TOTAL_TOLERANCE = 0.01
+# The API's cap on any amount (models.common.MAX_AMOUNT): far above real spend or revenue,
+# far below what overflows the fits' arithmetic. JSON rows and CSV uploads both meet it here.
+MAX_NUMBER = 1e12
 
 
 @dataclass(frozen=True)
@@ -101,6 +104,8 @@ def parse_number(cell: object, where: str, column: str) -> float:
         raise EngineError(f"{where}: {column} must be finite, got {value}")
     if value < 0:
         raise EngineError(f"{where}: {column} is negative ({value:g})")
+    if value > MAX_NUMBER:
+        raise EngineError(f"{where}: {column} is larger than {MAX_NUMBER:g} ({value:g})")
     return value
 
 

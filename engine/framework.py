@@ -26,7 +26,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from engine.constraints import project_shares, share_bounds
+from engine.constraints import project_shares, share_amounts, share_bounds
 from engine.errors import EngineError
 from engine.params import Anything, Choice, Number, validate_params
 from engine.settings import (
@@ -206,7 +206,7 @@ class Policy:
             "spent": 0.0,
             "timestep_budget": spendable,
             "shares": shares.tolist(),
-            "budgets": (shares * spendable).tolist(),
+            "budgets": self._amounts(clean, shares, spendable),
             "active": mask.tolist(),
             "previous_shares": None,
             "done": False,
@@ -261,7 +261,7 @@ class Policy:
         state.update(
             timestep_budget=spendable,
             shares=shares.tolist(),
-            budgets=(shares * spendable).tolist(),
+            budgets=self._amounts(settings, shares, spendable),
         )
         return state, self._allocation(state)
 
@@ -322,7 +322,7 @@ class Policy:
         state.update(
             timestep_budget=spendable,
             shares=shares.tolist(),
-            budgets=(shares * spendable).tolist(),
+            budgets=self._amounts(settings, shares, spendable),
         )
         return state
 
@@ -408,6 +408,15 @@ class Policy:
             _amount_array(settings["max_budget"], np.inf),
         )
 
+    @staticmethod
+    def _amounts(settings: dict, shares: np.ndarray, spendable: float) -> list[float]:
+        return share_amounts(
+            shares,
+            spendable,
+            _amount_array(settings["min_budget"], 0.0),
+            _amount_array(settings["max_budget"], np.inf),
+        ).tolist()
+
     def _context(
         self,
         state: dict,
@@ -465,6 +474,11 @@ class Policy:
         for key in ("shares", "budgets", "previous_shares"):
             if state[key] is not None and not _finite_numbers(state[key]):
                 raise EngineError(f"state {key} must hold finite numbers only")
+        for key in ("shares", "previous_shares"):
+            if state[key] is not None and not all(0.0 <= x <= 1.0 + 1e-9 for x in state[key]):
+                raise EngineError(f"state {key} must lie between 0 and 1")
+        if min(state["budgets"], default=0.0) < 0:
+            raise EngineError("state budgets must not be negative")
         return state
 
     def _from_version_1(self, state: Mapping) -> dict:

@@ -414,6 +414,11 @@ def _shift(curves: _Curves, donor: int, recipient: int, spend: np.ndarray, most:
 _CERTAINTY = ("no data", "learning", "converging", "confident")
 
 
+def _finished(run: RunInfo) -> bool:
+    """The run is over (every timestep done, or the budget spent): nothing is left to move."""
+    return run.current_time >= run.timesteps or run.remaining <= 0
+
+
 def _recommendations(
     campaigns: Sequence[CampaignInfo],
     objective: str,
@@ -423,15 +428,18 @@ def _recommendations(
     run: RunInfo | None,
     settings: InsightSettings,
 ) -> tuple[list[dict[str, Any]], np.ndarray]:
-    """Greedy pairs: the lowest-marginal donor gives to the highest-marginal recipient.
+    """Greedy pairs: the lowest-marginal donor gives to the highest-marginal recipient; none
+    for a finished run.
 
     Each campaign appears in one shift at most, moved by the amount that equalizes the two
     marginals under the fitted curves, within the floor, min/max budgets and the pacing step.
     """
     n_campaigns = len(campaigns)
     marginal = np.array([curves.marginal(k, spend_now[k]) for k in range(n_campaigns)])
+    # A campaign without data has no marginal return to tell (None), not a return of 0.
+    marginal = np.where(learning_status == "no data", np.nan, marginal)
     timestep_budget = float(spend_now.sum())
-    if timestep_budget <= 0:
+    if timestep_budget <= 0 or (run is not None and _finished(run)):
         return [], marginal
     floor = run.floor if run else 0.0
     lower = np.array([max(floor * timestep_budget, c.min_budget or 0.0) for c in campaigns])

@@ -94,7 +94,8 @@ def _period_rows(names, spend, response):
     ]
 
 
-def _plan_summary(names, budgets, spend, stock, curves) -> dict:
+def plan_summary(names, budgets, spend, stock, curves) -> dict:
+    """JSON-able plan: per period its budget, allocation and response, and the totals."""
     response = curves.true_response(stock)
     per_period = response.sum(axis=1)
     return {
@@ -180,11 +181,11 @@ def plan_budgets(
         raise EngineError("one name per campaign is needed")
     budgets = _validated_budgets(budgets)
     spend, stock = plan_sequential(curves, budgets, theta, lower, upper, initial_stock)
-    sequential = _plan_summary(names, budgets, spend, stock, curves)
+    sequential = plan_summary(names, budgets, spend, stock, curves)
     shares, static_spend, static_stock = plan_static(
         curves, budgets, theta, lower, upper, initial_stock
     )
-    static = _plan_summary(names, budgets, static_spend, static_stock, curves)
+    static = plan_summary(names, budgets, static_spend, static_stock, curves)
     static["weights"] = {names[i]: float(shares[i]) for i in range(curves.size)}
     return {
         "sequential": sequential,

@@ -127,6 +127,48 @@ class MichaelisMentenCurves(ResponseCurves):
         return np.fmax(spend, 0.0)
 
 
+class LogisticCurves(ResponseCurves):
+    """Logistic saturation beta * (1 - exp(-lam * x)) / (1 + exp(-lam * x)), PyMC-Marketing's
+    default: beta * tanh(lam * x / 2), concave for x >= 0, marginal beta * lam / 2 at zero.
+
+    The inverse marginal is in closed form: with s = 2 * m / (beta * lam) = sech^2(u) and
+    u = lam * x / 2, u = log(1 + sqrt(1 - s)) - log(s) / 2, which stays exact both near the
+    start (s close to 1) and far up the curve (s subnormal, taken in logs).
+    """
+
+    def __init__(self, beta: np.ndarray, lam: np.ndarray):
+        self.beta = as_campaign_array("beta", beta)
+        self.lam = as_campaign_array("lam", lam)
+        self._size = _same_size(beta=self.beta, lam=self.lam)
+        if np.any(self.beta < 0):
+            raise EngineError("beta must be >= 0")
+        if np.any(self.lam <= 0):
+            raise EngineError("lam must be > 0")
+        self._initial_marginal = 0.5 * self.beta * self.lam
+        with np.errstate(divide="ignore"):
+            self._log_initial_marginal = np.log(self._initial_marginal)
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        return self.beta * np.tanh(0.5 * self.lam * np.asarray(x, dtype=float))
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        decay = np.exp(-self.lam * np.abs(np.asarray(x, dtype=float)))
+        return 2.0 * self._initial_marginal * 2.0 * decay / (1.0 + decay) ** 2
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            log_s = np.log(np.maximum(lam, 0.0)) - self._log_initial_marginal
+            log_s = np.minimum(log_s, 0.0)
+            half = np.log1p(np.sqrt(-np.expm1(log_s))) - 0.5 * log_s
+            spend = 2.0 * half / self.lam
+        # NaN only for a flat curve at lam == 0 (0 - -inf): no spend, as the other families.
+        return np.fmax(spend, 0.0)
+
+
 class HillCurves(ResponseCurves):
     """Hill saturation vmax * x^n / (k^n + x^n), as in Meta's Robyn.
 
@@ -444,3 +486,31 @@ class CombinedCurves(ResponseCurves):
 
     def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
         return self._apply("inverse_marginal", lam)
+
+
+FAMILY_PARAMETERS: dict[str, tuple[str, ...]] = {
+    "negexp": ("alpha", "mu"),
+    "mm": ("vmax", "k"),
+    "hill": ("vmax", "k", "n"),
+    "logistic": ("beta", "lam"),
+}
+_FAMILY_CLASSES: dict[str, type[ResponseCurves]] = {
+    "negexp": NegExpCurves,
+    "mm": MichaelisMentenCurves,
+    "hill": HillCurves,
+    "logistic": LogisticCurves,
+}
+
+
+def family_curves(
+    family: str, params: dict[str, np.ndarray | list[float] | float]
+) -> ResponseCurves:
+    """Curves of a parametric family (negexp, mm, hill, logistic) from parameter vectors."""
+    if family not in FAMILY_PARAMETERS:
+        raise EngineError(
+            f"unknown curve family {family!r} (known: {', '.join(FAMILY_PARAMETERS)})"
+        )
+    missing = [name for name in FAMILY_PARAMETERS[family] if name not in params]
+    if missing:
+        raise EngineError(f"{family} curves need parameters {', '.join(missing)}")
+    return _FAMILY_CLASSES[family](*(params[name] for name in FAMILY_PARAMETERS[family]))

@@ -9,6 +9,12 @@ equals a common multiplier lam) and only differs in how it picks lam:
   itself: marginal ROI 1), as in Meridian's flexible budget.
 - target_efficiency: the most response whose overall ROAS stays >= target_roas, or whose
   CPA stays <= target_cpa (Robyn's target_efficiency); the budget is a ceiling.
+- target_kpi: the least spend whose best allocation reaches a target KPI (the total value,
+  which is the total response when no values are given); the budget is a ceiling
+  (engine.target).
+
+Group constraints (engine.groups: the total of disjoint groups of campaigns within absolute
+bounds or shares of the spend) apply to fixed_budget and target_kpi.
 
 Objectives: "response" maximizes sum(value_i * f_i(x_i)) (value defaults to 1), and
 "net_profit" maximizes sum(value_i * f_i(x_i)) - sum(x_i), with value_i the worth of one
@@ -22,7 +28,7 @@ least spend on the optimal path that reaches the capacity (exact when values are
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -39,9 +45,12 @@ from engine.allocator import (
     stretch_ends,
 )
 from engine.errors import EngineError
+from engine.groups import group_report, grouped_multiplier, resolve_groups, solve_grouped
 from engine.response import ResponseCurves
+from engine.target import least_spend
 
-SCENARIOS = ("fixed_budget", "flexible_budget", "target_efficiency")
+SCENARIOS = ("fixed_budget", "flexible_budget", "target_efficiency", "target_kpi")
+GROUPED_SCENARIOS = ("fixed_budget", "target_kpi")
 OBJECTIVES = ("response", "net_profit")
 CAPACITY_BISECTIONS = 100
 RATIO_ITERATIONS = 50
@@ -326,9 +335,14 @@ def optimize_allocation(
     target_mroi: float | None = None,
     target_roas: float | None = None,
     target_cpa: float | None = None,
+    target: float | None = None,
+    groups: Sequence[Mapping] | None = None,
     names: Sequence[str] | None = None,
 ) -> dict:
     """Solve one scenario and report spend, share, response, ROI and marginal ROI per campaign.
+
+    `groups` (fixed_budget and target_kpi only) are `{"name", "campaigns": [names], "min"?,
+    "max"?, "min_share"?, "max_share"?}`; the report then has a row per group.
 
     ROI is value / spend and marginal ROI the value of the next unit of spend, both at the
     optimum; `change` is spend minus `current` when a current allocation is given (NaN
@@ -355,11 +369,25 @@ def optimize_allocation(
     target_roas = _positive("target_roas", target_roas)
     target_cpa = _positive("target_cpa", target_cpa)
     floor_multiplier = target_mroi if target_mroi is not None else 1.0
+    target = _positive("target", target)
+    grouping = resolve_groups(groups, names)
+    if grouping is not None and scenario not in GROUPED_SCENARIOS:
+        raise EngineError(f"groups apply to the scenarios {', '.join(GROUPED_SCENARIOS)}")
+    if capacity is not None and (grouping is not None or scenario == "target_kpi"):
+        raise EngineError("capacity does not combine with groups or the target_kpi scenario")
 
     path_worth = worth
-    if scenario == "fixed_budget":
+    multipliers = None
+    if scenario == "fixed_budget" and grouping is not None:
+        spend, multipliers = solve_grouped(curves, budget, low, high, worth, grouping)
+        multiplier = grouped_multiplier(grouping, multipliers)
+    elif scenario == "fixed_budget":
         solution = solve_budget(curves, budget, low, high, worth)
         spend, multiplier = solution.spend, solution.multiplier
+    elif scenario == "target_kpi":
+        if target is None:
+            raise EngineError("target_kpi needs target (the KPI to reach)")
+        spend, multiplier = least_spend(curves, target, budget, low, high, worth, grouping)
     elif scenario == "flexible_budget":
         if target_mroi is None and objective != "net_profit":
             raise EngineError("flexible_budget needs target_mroi (or the net_profit objective)")
@@ -398,7 +426,7 @@ def optimize_allocation(
             spend, multiplier = _settle_capped_stretches(
                 curves, capacity, budget, (spend, multiplier), low, high, path_worth
             )
-    return allocation_report(
+    report = allocation_report(
         curves,
         spend,
         names=names,
@@ -411,6 +439,11 @@ def optimize_allocation(
         multiplier=multiplier if np.array_equal(path_worth, worth) else None,
         capacity_binding=capacity_binding,
     )
+    if grouping is not None:
+        if multipliers is None:  # target_kpi: each group's marginal value at the answer
+            _, multipliers = solve_grouped(curves, float(spend.sum()), low, high, worth, grouping)
+        report["groups"] = group_report(grouping, spend, low, high, multipliers)
+    return report
 
 
 def _json_number(value: float) -> float | None:

@@ -1,7 +1,8 @@
 """Response curves from JSON-able specs: one campaign each, any mix of families.
 
 A spec is `{"campaign": name, "family": f, "params": {...}}` with
-- negexp `{"alpha", "mu"}`, mm `{"vmax", "k"}`, hill `{"vmax", "k", "n"}` (numbers);
+- negexp `{"alpha", "mu"}`, mm `{"vmax", "k"}`, hill `{"vmax", "k", "n"}`, logistic
+  `{"beta", "lam"}` (numbers);
 - local_slope `{"spend": [...], "response": [...]}` (a concave piecewise-linear curve);
 - ensemble `{"spend": [...], "marginal": [...]}` (a non-increasing marginal grid, as /fit
   answers it).
@@ -17,11 +18,17 @@ import numpy as np
 
 from engine.ensemble import pad_grids
 from engine.errors import EngineError
-from engine.fitting import PARAMETERS, make_curves
-from engine.response import CombinedCurves, GridCurves, MarginalGridCurves, ResponseCurves
+from engine.response import (
+    FAMILY_PARAMETERS,
+    CombinedCurves,
+    GridCurves,
+    MarginalGridCurves,
+    ResponseCurves,
+    family_curves,
+)
 
 GRID_FAMILIES = {"local_slope": ("spend", "response"), "ensemble": ("spend", "marginal")}
-FAMILIES = (*PARAMETERS, *GRID_FAMILIES)
+FAMILIES = (*FAMILY_PARAMETERS, *GRID_FAMILIES)
 
 
 def _family_curves(family: str, specs: Sequence[Mapping]) -> ResponseCurves:
@@ -42,26 +49,26 @@ def _family_curves(family: str, specs: Sequence[Mapping]) -> ResponseCurves:
         return MarginalGridCurves(spend, values, names)
     for spec in specs:
         params = spec["params"]
-        unknown = sorted(set(params) - set(PARAMETERS[family]))
-        missing = [name for name in PARAMETERS[family] if name not in params]
+        unknown = sorted(set(params) - set(FAMILY_PARAMETERS[family]))
+        missing = [name for name in FAMILY_PARAMETERS[family] if name not in params]
         if unknown or missing:
             raise EngineError(
                 f"campaign {spec['campaign']!r}: {family} takes parameters "
-                f"{', '.join(PARAMETERS[family])}"
+                f"{', '.join(FAMILY_PARAMETERS[family])}"
                 + (f" (missing {', '.join(missing)})" if missing else "")
                 + (f" (unknown {', '.join(unknown)})" if unknown else "")
             )
-        if not all(isinstance(params[name], int | float) for name in PARAMETERS[family]):
+        if not all(isinstance(params[name], int | float) for name in FAMILY_PARAMETERS[family]):
             raise EngineError(f"campaign {spec['campaign']!r}: {family} parameters are numbers")
     try:
-        return make_curves(
+        return family_curves(
             family,
-            {name: [spec["params"][name] for spec in specs] for name in PARAMETERS[family]},
+            {name: [spec["params"][name] for spec in specs] for name in FAMILY_PARAMETERS[family]},
         )
     except EngineError:
         for spec in specs:  # find the campaign at fault
             try:
-                make_curves(family, spec["params"])
+                family_curves(family, spec["params"])
             except EngineError as error:
                 raise EngineError(f"campaign {spec['campaign']!r}: {error}") from None
         raise

@@ -7,6 +7,8 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
+from engine.datasets import MAX_NUMBER
+
 T = TypeVar("T")
 
 
@@ -35,7 +37,9 @@ def bounded(kind: type, **constraints: Any) -> Any:
 Integer = Annotated[int, NotBoolean]
 Real = Annotated[float, NotBoolean]
 FiniteFloat = bounded(float, allow_inf_nan=False)
-MAX_AMOUNT = 1e12  # far above any real budget or count, far below what overflows arithmetic
+# Far above any real budget or count, far below what overflows arithmetic; fit data rows meet
+# the same cap in engine.datasets.
+MAX_AMOUNT = MAX_NUMBER
 Money = bounded(
     float, ge=0, le=MAX_AMOUNT, allow_inf_nan=False, description="An amount of money >= 0."
 )

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
+
+from models.money import cents
 
 Direction = Literal["up", "down", "flat", "unknown"]
 Assessment = Literal["improving", "worsening", "stable", "unknown"]
@@ -81,6 +83,11 @@ class CampaignInsight(BaseModel):
     saturation: Saturation
     learning: Learning
 
+    @field_validator("spend", "current_budget")
+    @classmethod
+    def _to_the_cent(cls, amount: float) -> float:
+        return cents(amount)
+
 
 class Anomaly(BaseModel):
     campaign_id: str
@@ -110,6 +117,11 @@ class Recommendation(BaseModel):
     metric: Literal["revenue", "conversions"]
     confidence: Certainty = Field(description="The less certain of the two campaigns.")
     text: str
+
+    @field_validator("amount")
+    @classmethod
+    def _to_the_cent(cls, amount: float) -> float:
+        return cents(amount)
 
 
 class InsightWarning(BaseModel):

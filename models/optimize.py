@@ -7,18 +7,20 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from models.common import CreateBody, FiniteFloat, Id, Money, Name, PositiveMoney, bounded
+from models.constraints import GroupIn, GroupOut, PeriodBounds
 
 MAX_ROWS = 100_000
-MAX_CSV_BYTES = 10_000_000
 MAX_FIT_CAMPAIGNS = 200
 MAX_CURVES = 5_000
 MAX_GRID_POINTS = 1_000
 MAX_GRID_VALUES = 1_000_000
 MAX_PERIODS = 120
+MAX_FLIGHTING_CELLS = 120_000
 
-Scenario = Literal["fixed_budget", "flexible_budget", "target_efficiency"]
+MAX_GROUPS = 100
+Scenario = Literal["fixed_budget", "flexible_budget", "target_efficiency", "target_kpi"]
 Objective = Literal["response", "net_profit"]
-Family = Literal["negexp", "mm", "hill", "local_slope", "ensemble"]
+Family = Literal["negexp", "mm", "hill", "logistic", "local_slope", "ensemble"]
 FitModel = Literal["negexp", "mm", "hill", "local_slope"]
 Positive = bounded(float, gt=0, allow_inf_nan=False)
 Cell = FiniteFloat | str | None
@@ -148,6 +150,8 @@ class CurveIn(BaseModel):
     params: dict[Annotated[str, Field(max_length=20)], ParamValue] = Field(
         max_length=3,
         description='negexp {"alpha", "mu"}; mm {"vmax", "k"}; hill {"vmax", "k", "n"}; '
+        'logistic {"beta", "lam"}: beta * (1 - exp(-lam x)) / (1 + exp(-lam x)), '
+        "PyMC-Marketing's default saturation; "
         'local_slope {"spend": [...], "response": [...]}; ensemble {"spend": [...], '
         '"marginal": [...]} as /fit answers them.',
     )
@@ -204,14 +208,39 @@ class CurveSource(CreateBody):
         return self
 
 
+ALLOCATE_EXAMPLE = {
+    "curves": [
+        {"campaign": "search", "family": "negexp", "params": {"alpha": 1000, "mu": 0.002}},
+        {"campaign": "meta", "family": "logistic", "params": {"beta": 900, "lam": 0.003}},
+        {"campaign": "tiktok", "family": "logistic", "params": {"beta": 600, "lam": 0.004}},
+        {"campaign": "tv", "family": "hill", "params": {"vmax": 700, "k": 500, "n": 1.5}},
+    ],
+    "budget": 2000,
+    "groups": [{"name": "social", "campaigns": ["meta", "tiktok"], "max_share": 0.4}],
+}
+TARGET_EXAMPLE = {**ALLOCATE_EXAMPLE, "scenario": "target_kpi", "target": 1500}
+
+
 class CurveAllocateRequest(CurveSource):
-    budget: Money
+    model_config = {"json_schema_extra": {"examples": [ALLOCATE_EXAMPLE, TARGET_EXAMPLE]}}
+
+    budget: Money = Field(description="The budget; a ceiling for all but fixed_budget.")
     scenario: Scenario = "fixed_budget"
     objective: Objective = "response"
     target_mroi: Positive | None = None
     target_roas: Positive | None = None
     target_cpa: Positive | None = None
+    target: Positive | None = Field(
+        default=None,
+        description="target_kpi: the KPI (total value; total response without values) to "
+        "reach with the least spend.",
+    )
     capacity: Positive | None = Field(default=None, description="Maximum total response.")
+    groups: list[GroupIn] = Field(
+        default_factory=list,
+        max_length=MAX_GROUPS,
+        description="Group constraints (fixed_budget and target_kpi), solved exactly.",
+    )
 
 
 class CurveAllocationRow(BaseModel):
@@ -240,6 +269,9 @@ class CurveAllocateOut(BaseModel):
         "values: see each campaign's mroi)."
     )
     capacity_binding: bool
+    groups: list[GroupOut] | None = Field(
+        default=None, description="Per group: its total, bounds at this total and which binds."
+    )
     fit_id: str | None = None
 
 
@@ -249,9 +281,78 @@ class PlanCurveIn(CurveIn):
     )
 
 
+PLAN_EXAMPLE = {
+    "curves": [
+        {"campaign": "search", "family": "negexp", "params": {"alpha": 1000, "mu": 0.002}},
+        {
+            "campaign": "tv",
+            "family": "logistic",
+            "params": {"beta": 1500, "lam": 0.002},
+            "theta": 0.6,
+        },
+    ],
+    "budgets": [1000, 1000, 1000],
+    "initial_stock": {"tv": 800},
+}
+FLIGHTING_EXAMPLE = {
+    "curves": PLAN_EXAMPLE["curves"],
+    "total_budget": 3000,
+    "periods": 3,
+    "period_bounds": [{"min": 500}, {"max": 1500}, {}],
+    "initial_stock": {"tv": 800},
+}
+
+
 class PlanRequest(CurveSource):
+    model_config = {"json_schema_extra": {"examples": [PLAN_EXAMPLE, FLIGHTING_EXAMPLE]}}
+
     curves: list[PlanCurveIn] | None = Field(default=None, min_length=1, max_length=MAX_CURVES)
-    budgets: list[Money] = Field(min_length=1, max_length=MAX_PERIODS)
+    budgets: list[Money] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_PERIODS,
+        description="One budget per period; or give total_budget to choose the split too.",
+    )
+    total_budget: Money | None = Field(
+        default=None,
+        description="Flighting: the total to split over the periods and campaigns at once.",
+    )
+    periods: bounded(int, ge=1, le=MAX_PERIODS) | None = Field(
+        default=None, description="Number of periods of a flighting plan."
+    )
+    period_bounds: list[PeriodBounds] | None = Field(
+        default=None,
+        max_length=MAX_PERIODS,
+        description="Flighting: per period, the least and most it may spend (one per period).",
+    )
+    initial_stock: dict[Name, Money] = Field(
+        default_factory=dict,
+        max_length=MAX_CURVES,
+        description="Per campaign, the adstock carried in from spend before the plan starts.",
+    )
+
+    @model_validator(mode="after")
+    def one_budget(self) -> PlanRequest:
+        if (self.budgets is None) == (self.total_budget is None):
+            raise ValueError("give exactly one of budgets and total_budget")
+        if self.total_budget is None:
+            if self.periods is not None or self.period_bounds is not None:
+                raise ValueError("periods and period_bounds go with total_budget")
+            return self
+        if self.periods is None and self.period_bounds is None:
+            raise ValueError("total_budget needs periods (or period_bounds, one per period)")
+        if self.periods is None:
+            self.periods = len(self.period_bounds)
+        if self.period_bounds is not None and len(self.period_bounds) != self.periods:
+            raise ValueError(
+                f"period_bounds has {len(self.period_bounds)} entries for {self.periods} periods"
+            )
+        curves = len(self.curves) if self.curves is not None else 0
+        if curves * self.periods > MAX_FLIGHTING_CELLS:
+            raise ValueError(
+                f"a flighting plan takes at most {MAX_FLIGHTING_CELLS} campaign-periods"
+            )
+        return self
 
 
 class PlanRow(BaseModel):
@@ -281,10 +382,25 @@ class StaticPlanOut(PlanOut):
 class PlanTotals(BaseModel):
     sequential: float
     static: float
+    flighting: float | None = None
+
+
+class FlightingOut(PlanOut):
+    optimality_gap: float = Field(
+        description="Certified bound: the best plan's response is at most total_response "
+        "plus this (Frank-Wolfe duality gap)."
+    )
+    relative_gap: float | None
+    iterations: int
 
 
 class PlanResponse(BaseModel):
     sequential: PlanOut = Field(description="Month by month, with adstock carried over.")
     static: StaticPlanOut = Field(description="One weight vector for every period (bilevel).")
     total_response: PlanTotals
+    flighting: FlightingOut | None = Field(
+        default=None,
+        description="With total_budget: the split over periods and campaigns chosen at once "
+        "(sequential and static then plan the even split of the total).",
+    )
     fit_id: str | None = None

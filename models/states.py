@@ -18,6 +18,7 @@ from models.common import (
     Share,
     bounded,
 )
+from models.money import budgets_in_cents, cents, cents_down
 
 Objective = Literal["revenue", "conversions", "profit"]
 StateStatus = Literal["active", "paused", "completed"]
@@ -161,6 +162,15 @@ class StateOut(BaseModel):
         "while the clock runs.",
     )
 
+    @model_validator(mode="after")
+    def _to_the_cent(self) -> StateOut:
+        """Money to the cent; the budgets add up to no more than the timestep's budget."""
+        self.budgets = budgets_in_cents(self.budgets, self.timestep_budget)
+        self.timestep_budget = cents_down(self.timestep_budget)
+        self.remaining = cents(self.remaining)
+        self.budget = cents(self.budget)
+        return self
+
 
 class MetricsOut(BaseModel):
     state_id: str
@@ -174,6 +184,9 @@ class MetricsOut(BaseModel):
 
 class HistoryRow(BaseModel):
     timestep: int
+    names: dict[str, str] = Field(
+        default_factory=dict, description="The campaigns' names by id, to read the row by."
+    )
     allocation: dict[str, float]
     budgets: dict[str, float]
     metrics: dict[str, dict[str, float | None] | None] = Field(
@@ -183,6 +196,11 @@ class HistoryRow(BaseModel):
     reward: float | None = Field(description="The objective's value over observed campaigns.")
     decided_at: datetime
     corrected_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _to_the_cent(self) -> HistoryRow:
+        self.budgets = budgets_in_cents(self.budgets, sum(self.budgets.values()))
+        return self
 
 
 class RunOutcome(BaseModel):

@@ -17,9 +17,12 @@ from models.allocate import (
     BacktestRequest,
 )
 from models.common import errors
+from utils.bodies import BodyRoute
 from utils.deps import ReadPrincipal
 
-router = APIRouter(prefix="/allocate", tags=["allocate"], responses=errors(401, 403, 503))
+router = APIRouter(
+    route_class=BodyRoute, prefix="/allocate", tags=["allocate"], responses=errors(401, 403, 503)
+)
 
 INVALID = errors(422, described={422: "Invalid prices or settings; the detail says which and why."})
 

@@ -6,19 +6,20 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, status
+from fastapi import APIRouter, Form, HTTPException, Request, status
 from starlette.concurrency import run_in_threadpool
 
 from models.auth import PasswordChange, TokenOut
 from models.common import errors
 from utils import throttle
+from utils.bodies import BodyRoute
 from utils.crud import credentials, users
 from utils.db import Store, as_utc, utcnow
 from utils.deps import AccountPrincipal, HasherDep, SecretKeyDep, SettingsDep, StoreDep
 from utils.security import create_token
 from utils.settings import Settings
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = APIRouter(route_class=BodyRoute, prefix="/auth", tags=["auth"])
 
 _BAD_LOGIN = "Incorrect username or password"
 
@@ -29,10 +30,12 @@ def _requested_scopes(scope: str, granted: list[str]) -> list[str]:
     return [s for s in granted if not asked or s in asked]
 
 
-async def _start_attempt(store: Store, settings: Settings, key: str) -> str:
+async def _start_attempt(
+    store: Store, settings: Settings, keys: list[tuple[str, int]]
+) -> list[str]:
     """Count this attempt before its secret is checked (the slow part), or answer 429."""
     try:
-        return await store.call(throttle.start_attempt, store, settings, key)
+        return await store.call(throttle.start_attempt, store, settings, keys)
     except throttle.Throttled as throttled:
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
@@ -49,10 +52,13 @@ async def _start_attempt(store: Store, settings: Settings, key: str) -> str:
     "or `grant_type=client_credentials` with an API credential's `client_id` and "
     "`client_secret`. Optional `scope`: space-separated subset of the user's scopes. "
     "After LOGIN_MAX_FAILURES failed attempts (10 unless configured) for one username or "
-    "credential within LOGIN_WINDOW_SECONDS (300) it answers 429 with Retry-After.",
+    "credential from one source address within LOGIN_WINDOW_SECONDS (300), or "
+    "LOGIN_MAX_FAILURES_PER_ADDRESS (100) from one address for any names, it answers 429 "
+    "with Retry-After.",
     responses=errors(401, 422, 429, described={401: "Bad credentials"}),
 )
 async def login(
+    request: Request,
     store: StoreDep,
     settings: SettingsDep,
     hasher: HasherDep,
@@ -64,14 +70,15 @@ async def login(
     client_secret: Annotated[str, Form(max_length=256)] = "",
     scope: Annotated[str, Form(max_length=256)] = "",
 ) -> TokenOut:
+    address = throttle.source_address(request, settings)
     credential_id = None
     expires_at = None
     if grant_type == "password":
         if not username or not password:
             raise HTTPException(422, detail="username and password are required")
         # Each kind of secret has its own prefix: no username can fill another name's count.
-        throttle_key = f"password:{username}"
-        attempt = await _start_attempt(store, settings, throttle_key)
+        keys = throttle.login_keys("password", username, address, settings)
+        attempt = await _start_attempt(store, settings, keys)
         user = await store.call(users.by_name, store, username)
         secret_ok = await run_in_threadpool(
             hasher.verify, password, user and user.get("password_hash")
@@ -79,8 +86,8 @@ async def login(
     else:
         if not client_id or not client_secret:
             raise HTTPException(422, detail="client_id and client_secret are required")
-        throttle_key = f"credential:{client_id}"
-        attempt = await _start_attempt(store, settings, throttle_key)
+        keys = throttle.login_keys("credential", client_id, address, settings)
+        attempt = await _start_attempt(store, settings, keys)
         credential = await store.call(credentials.get, store, client_id)
         expires_at = credential and credential.get("expires_at")
         if credential and expires_at and as_utc(expires_at) <= utcnow():
@@ -97,7 +104,7 @@ async def login(
             detail=_BAD_LOGIN,
             headers={"WWW-Authenticate": "Bearer"},
         )
-    await store.call(throttle.record_success, store, throttle_key, attempt)
+    await store.call(throttle.record_success, store, keys[0][0], attempt)
     granted = user.get("scopes", [])
     if credential_id is not None:
         granted = [s for s in granted if s in credential.get("scopes", granted)]
@@ -148,7 +155,7 @@ async def change_password(
     # Guesses of the old password are throttled like logins: a leaked token must not become
     # a way to find the password, which outlives the token.
     throttle_key = f"account:{principal.username}"
-    attempt = await _start_attempt(store, settings, throttle_key)
+    attempt = await _start_attempt(store, settings, [(throttle_key, settings.login_max_failures)])
     user = await store.call(users.by_name, store, principal.username)
     right = user is not None and await run_in_threadpool(
         hasher.verify, body.old_password, user.get("password_hash")

@@ -6,13 +6,16 @@ from fastapi import APIRouter, HTTPException, Response, status
 
 from models.campaigns import CampaignCreate, CampaignOut, CampaignUpdate
 from models.common import TENANT_ERRORS, Page, errors
+from utils.bodies import BodyRoute
 from utils.crud import campaigns, states
 from utils.db import Conflict, Store, public, utcnow
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, found, not_found
 from utils.pagination import PageParams
 from utils.timesteps import rebalanced_states, save_rebalanced
 
-router = APIRouter(prefix="/campaigns", tags=["campaigns"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/campaigns", tags=["campaigns"], responses=TENANT_ERRORS
+)
 _NAME_TAKEN = errors(409, described={409: "A campaign of this name exists for the client"})
 
 
@@ -21,7 +24,11 @@ def _duplicate(name: str) -> HTTPException:
 
 
 @router.post(
-    "", response_model=CampaignOut, status_code=status.HTTP_201_CREATED, responses=_NAME_TAKEN
+    "",
+    response_model=CampaignOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=_NAME_TAKEN,
+    summary="Create a campaign",
 )
 async def create_campaign(
     body: CampaignCreate, tenant: WriteTenant, store: StoreDep
@@ -42,7 +49,7 @@ async def create_campaign(
     return CampaignOut(**public(doc))
 
 
-@router.get("", response_model=Page[CampaignOut])
+@router.get("", response_model=Page[CampaignOut], summary="List campaigns")
 async def list_campaigns(
     tenant: ReadTenant, store: StoreDep, page: PageParams
 ) -> Page[CampaignOut]:
@@ -51,7 +58,7 @@ async def list_campaigns(
     )
 
 
-@router.get("/{campaign_id}", response_model=CampaignOut)
+@router.get("/{campaign_id}", response_model=CampaignOut, summary="Get a campaign")
 async def get_campaign(campaign_id: str, tenant: ReadTenant, store: StoreDep) -> CampaignOut:
     doc = await store.call(campaigns.get_owned, store, tenant.filter, campaign_id)
     return CampaignOut(**public(found(doc, "Campaign")))
@@ -86,7 +93,12 @@ def _update(store: Store, tenant: Tenant, campaign_id: str, body: CampaignUpdate
     return doc
 
 
-@router.patch("/{campaign_id}", response_model=CampaignOut, responses=_NAME_TAKEN)
+@router.patch(
+    "/{campaign_id}",
+    response_model=CampaignOut,
+    responses=_NAME_TAKEN,
+    summary="Change a campaign (re-balances running states)",
+)
 async def update_campaign(
     campaign_id: str, body: CampaignUpdate, tenant: WriteTenant, store: StoreDep
 ) -> CampaignOut:
@@ -111,6 +123,7 @@ def _delete(store: Store, tenant: Tenant, campaign_id: str) -> None:
     "/{campaign_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(409, described={409: "An active or paused state uses the campaign"}),
+    summary="Delete a campaign",
 )
 async def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a campaign no running (active or paused) state uses (409 otherwise).

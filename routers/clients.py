@@ -8,13 +8,16 @@ from fastapi import APIRouter, Depends, HTTPException, Response, status
 
 from models.clients import ClientCreate, ClientOut, ClientUpdate
 from models.common import TENANT_ERRORS, Page, errors
+from utils.bodies import BodyRoute
 from utils.crud import campaigns, clients, fits, states, users
 from utils.crud import models as model_docs
 from utils.db import Conflict, Store, public, utcnow
 from utils.deps import AdminPrincipal, Principal, ReadPrincipal, StoreDep, not_found
 from utils.pagination import PageParams
 
-router = APIRouter(prefix="/clients", tags=["clients"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/clients", tags=["clients"], responses=TENANT_ERRORS
+)
 _NAME_TAKEN = errors(409, described={409: "A client of this name exists"})
 
 
@@ -31,7 +34,11 @@ ClientReader = Annotated[Principal, Depends(every_client_reader)]
 
 
 @router.post(
-    "", response_model=ClientOut, status_code=status.HTTP_201_CREATED, responses=_NAME_TAKEN
+    "",
+    response_model=ClientOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=_NAME_TAKEN,
+    summary="Create a client",
 )
 async def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) -> ClientOut:
     now = utcnow()
@@ -43,13 +50,13 @@ async def create_client(body: ClientCreate, _: AdminPrincipal, store: StoreDep) 
     return ClientOut(**public(doc))
 
 
-@router.get("", response_model=Page[ClientOut])
+@router.get("", response_model=Page[ClientOut], summary="List clients")
 async def list_clients(_: ClientReader, store: StoreDep, page: PageParams) -> Page[ClientOut]:
     """Every client, by name: for admins, also through a token narrowed to `read`."""
     return await store.call(clients.page, store, page, render=lambda doc: ClientOut(**public(doc)))
 
 
-@router.get("/{client_id}", response_model=ClientOut)
+@router.get("/{client_id}", response_model=ClientOut, summary="Get a client")
 async def get_client(client_id: str, _: ClientReader, store: StoreDep) -> ClientOut:
     """One client: for admins, also through a token narrowed to `read`."""
     doc = await store.call(clients.get, store, client_id)
@@ -58,7 +65,9 @@ async def get_client(client_id: str, _: ClientReader, store: StoreDep) -> Client
     return ClientOut(**public(doc))
 
 
-@router.patch("/{client_id}", response_model=ClientOut, responses=_NAME_TAKEN)
+@router.patch(
+    "/{client_id}", response_model=ClientOut, responses=_NAME_TAKEN, summary="Change a client"
+)
 async def update_client(
     client_id: str, body: ClientUpdate, _: AdminPrincipal, store: StoreDep
 ) -> ClientOut:
@@ -78,6 +87,7 @@ async def update_client(
     "/{client_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(409, described={409: "The client still has users, campaigns or states"}),
+    summary="Delete a client",
 )
 async def delete_client(client_id: str, _: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a client that has no users, campaigns or states left (409 otherwise), and its

@@ -6,11 +6,12 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from models.common import errors
+from utils.bodies import BodyRoute
 from utils.db import StoreUnavailable
 from utils.deps import StoreDep
 from utils.version import VERSION
 
-router = APIRouter(tags=["health"])
+router = APIRouter(route_class=BodyRoute, tags=["health"])
 
 
 @router.get(

@@ -8,13 +8,16 @@ from starlette.concurrency import run_in_threadpool
 from engine.insights import CampaignInfo, RunInfo, analyze
 from models.common import TENANT_ERRORS
 from models.insights import InsightsOut
+from utils.bodies import BodyRoute
 from utils.crud import campaigns, history, states
 from utils.db import Store
 from utils.deps import ReadTenant, SettingsDep, StoreDep, Tenant, found
 from utils.narration import narrate
 from utils.timesteps import history_rows, state_view
 
-router = APIRouter(prefix="/states", tags=["insights"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/states", tags=["insights"], responses=TENANT_ERRORS
+)
 
 
 def _campaign_infos(store: Store, state: dict) -> list[CampaignInfo]:
@@ -46,7 +49,7 @@ def _read(store: Store, tenant: Tenant, state_id: str) -> tuple[dict, list, list
     return doc, rows, _campaign_infos(store, doc)
 
 
-@router.get("/{state_id}/insights", response_model=InsightsOut)
+@router.get("/{state_id}/insights", response_model=InsightsOut, summary="Analyse a state's history")
 async def insights(
     state_id: str, tenant: ReadTenant, store: StoreDep, settings: SettingsDep
 ) -> InsightsOut:

@@ -29,12 +29,15 @@ from models.mmm import (
     ModelSettings,
 )
 from utils import marketing_mix
+from utils.bodies import BodyRoute
 from utils.crud import models as model_docs
 from utils.db import Store
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 from utils.pagination import PageParams
 
-router = APIRouter(prefix="/models", tags=["models"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/models", tags=["models"], responses=TENANT_ERRORS
+)
 
 INVALID = errors(422, described={422: "Invalid data or settings; the detail names the column "
                                       "and the row."})  # fmt: skip

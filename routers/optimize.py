@@ -22,13 +22,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.datasets import Dataset, parse_csv, parse_rows
 from engine.ensemble import curves_from_fit, fit_dataset
 from engine.errors import EngineError
+from engine.flighting import plan_total_budget
 from engine.planning import plan_budgets
 from engine.response import ResponseCurves
 from engine.scenarios import optimize_allocation
 from engine.specs import curves_from_specs
 from models.common import errors
 from models.optimize import (
-    MAX_CSV_BYTES,
     MAX_FIT_CAMPAIGNS,
     CurveAllocateOut,
     CurveAllocateRequest,
@@ -39,15 +39,19 @@ from models.optimize import (
     PlanRequest,
     PlanResponse,
 )
+from utils.bodies import BodyRoute
 from utils.crud import clients, fits
 from utils.db import Store, utcnow
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
 
-router = APIRouter(prefix="/optimize", tags=["optimize"], responses=errors(401, 403, 503))
+router = APIRouter(
+    route_class=BodyRoute, prefix="/optimize", tags=["optimize"], responses=errors(401, 403, 503)
+)
 
 INVALID = errors(422, described={422: "Invalid data or settings; the detail names the campaign."})
 NO_CLIENT = "An admin's client_id names no client"
 FIT_NOT_FOUND = errors(404, described={404: f"No such fit for this client, or: {NO_CLIENT}"})
+FLIGHTING_SECONDS = 20.0  # a larger plan answers with its certified gap after this long
 FORM_FIELDS = ("models", "metric", "holdout_share", "adstock", "spend_ranges", "downstream")
 
 
@@ -133,12 +137,11 @@ def _form_settings(form: Mapping[str, Any]) -> dict[str, Any]:
 async def _read_fit_request(request: Request) -> tuple[Dataset, FitSettings]:
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > MAX_CSV_BYTES + 100_000:
-            raise HTTPException(422, detail=f"the upload is larger than {MAX_CSV_BYTES} bytes")
         try:
             form = await request.form(max_files=1, max_fields=len(FORM_FIELDS))
         except StarletteHTTPException as error:
+            if error.status_code == 413:
+                raise
             # Starlette answers 400 for a form over its limits or malformed; it is bad input
             # like an unknown field, answered 422 with what the form takes.
             raise HTTPException(
@@ -149,9 +152,8 @@ async def _read_fit_request(request: Request) -> tuple[Dataset, FitSettings]:
         upload = form.get("file")
         if not isinstance(upload, UploadFile):
             raise HTTPException(422, detail="upload the CSV as the form field 'file'")
-        raw = await upload.read(MAX_CSV_BYTES + 1)
-        if len(raw) > MAX_CSV_BYTES:
-            raise HTTPException(422, detail=f"the CSV is larger than {MAX_CSV_BYTES} bytes")
+        # The whole upload is within MAX_UPLOAD_BYTES (utils.bodies.BodyLimit answered 413).
+        raw = await upload.read()
         try:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
@@ -302,7 +304,9 @@ async def allocate(
     flexible budget (spend while marginal ROI >= `target_mroi`, or while an extra unit still
     pays for itself under `objective: net_profit`), or a target efficiency (most response
     with overall ROAS >= `target_roas` or CPA <= `target_cpa`); `capacity` caps the total
-    response. S-shaped Hill curves are optimized through their concave envelopes, a campaign
+    response; `target_kpi` finds the least spend reaching `target`; `groups` keep the total of
+    groups of campaigns within bounds (fixed_budget and target_kpi). S-shaped Hill curves are
+    optimized through their concave envelopes, a campaign
     left partway up an envelope's straight stretch then tried at both of its ends."""
     doc = await _stored_fit(body, tenant, store)
     return await run_in_threadpool(_allocate, body, doc)
@@ -324,6 +328,8 @@ def _allocate(body: CurveAllocateRequest, doc: dict | None) -> CurveAllocateOut:
         target_mroi=body.target_mroi,
         target_roas=body.target_roas,
         target_cpa=body.target_cpa,
+        target=body.target,
+        groups=[group.model_dump() for group in body.groups],
         names=names,
     )
     return CurveAllocateOut(**_checked(report), fit_id=body.fit_id)
@@ -338,19 +344,43 @@ def _allocate(body: CurveAllocateRequest, doc: dict | None) -> CurveAllocateOut:
 async def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
     """Allocate each period's budget month by month with adstock carried over (each curve is
     f(adstock), theta per campaign), and, for comparison, the single weight vector that does
-    best when applied to every period's budget. Both totals are reported."""
+    best when applied to every period's budget. Both totals are reported. `initial_stock`
+    carries in the adstock of spend made before the plan. With `total_budget` (and
+    `periods`, optionally `period_bounds`) the plan also chooses how much each period spends
+    (flighting), solved jointly with a certified optimality gap."""
     doc = await _stored_fit(body, tenant, store)
     return await run_in_threadpool(_plan, body, doc)
 
 
 def _plan(body: PlanRequest, doc: dict | None) -> PlanResponse:
     names, curves, arrays = _resolve_curves(body, doc, steady_state=False)
-    result = plan_budgets(
-        curves,
-        body.budgets,
-        arrays["theta"],
-        arrays["lower"],
-        arrays["upper"],
-        names=names,
-    )
+    unknown = sorted(set(body.initial_stock) - set(names))
+    if unknown:
+        raise EngineError(f"initial_stock: campaign {unknown[0]!r} is not among the curves")
+    initial = np.array([body.initial_stock.get(name, 0.0) for name in names], dtype=float)
+    if body.total_budget is None:
+        result = plan_budgets(
+            curves,
+            body.budgets,
+            arrays["theta"],
+            arrays["lower"],
+            arrays["upper"],
+            initial_stock=initial,
+            names=names,
+        )
+    else:
+        bounds = body.period_bounds or []
+        result = plan_total_budget(
+            curves,
+            body.total_budget,
+            body.periods,
+            arrays["theta"],
+            arrays["lower"],
+            arrays["upper"],
+            period_min=[b.min or 0.0 for b in bounds] if bounds else None,
+            period_max=[np.inf if b.max is None else b.max for b in bounds] if bounds else None,
+            initial_stock=initial,
+            names=names,
+            time_limit=FLIGHTING_SECONDS,
+        )
     return PlanResponse(**_checked(result), fit_id=body.fit_id)

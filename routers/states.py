@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import TENANT_ERRORS, Page, errors
+from models.money import budgets_in_cents
 from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
+from utils.bodies import BodyRoute
+from utils.crud import campaigns, states
 from utils.crud import history as history_docs
-from utils.crud import states
 from utils.db import Store
 from utils.deps import DecisionsDep, ReadTenant, StoreDep, Tenant, WriteTenant, found
 from utils.pagination import PageParams
@@ -27,7 +29,9 @@ from utils.timesteps import (
     store_metrics,
 )
 
-router = APIRouter(prefix="/states", tags=["states"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/states", tags=["states"], responses=TENANT_ERRORS
+)
 
 _CONFLICT = errors(
     409,
@@ -51,26 +55,35 @@ def _load(store: Store, tenant: Tenant, state_id: str) -> dict:
     return found(states.get_owned(store, tenant.filter, state_id), "State")
 
 
-@router.post("", response_model=StateOut, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=StateOut,
+    status_code=status.HTTP_201_CREATED,
+    summary="Start a state (an optimization run)",
+)
 async def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
     """Start a run: the first allocation is decided at once, for timestep 0."""
     client_id = tenant.require_id()
     return state_view(await store.call(create_state, store, client_id, body))
 
 
-@router.get("", response_model=Page[StateOut])
+@router.get("", response_model=Page[StateOut], summary="List states")
 async def list_states(tenant: ReadTenant, store: StoreDep, page: PageParams) -> Page[StateOut]:
     return await store.call(
         states.page, store, tenant.filter, page, render=lambda doc: StateOut(**state_view(doc))
     )
 
 
-@router.get("/{state_id}", response_model=StateOut)
+@router.get("/{state_id}", response_model=StateOut, summary="Get a state")
 async def get_state(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict:
     return state_view(await store.call(_load, store, tenant, state_id))
 
 
-@router.delete("/{state_id}", status_code=status.HTTP_204_NO_CONTENT)
+@router.delete(
+    "/{state_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete a state and its history",
+)
 async def delete(state_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a state with its history and metrics."""
 
@@ -91,19 +104,34 @@ def _set_status(store: Store, tenant: Tenant, state_id: str, old: str, new: str)
     return state_view(updated)
 
 
-@router.post("/{state_id}/pause", response_model=StateOut, responses=_STATUS_CONFLICT)
+@router.post(
+    "/{state_id}/pause",
+    response_model=StateOut,
+    responses=_STATUS_CONFLICT,
+    summary="Pause a state",
+)
 async def pause(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     """Stop advancing (cron skips it; `next` answers 409) until resumed. The run's clock stops
     too: resuming moves `next_due_at` and every later due time on by the time paused."""
     return await store.call(_set_status, store, tenant, state_id, "active", "paused")
 
 
-@router.post("/{state_id}/resume", response_model=StateOut, responses=_STATUS_CONFLICT)
+@router.post(
+    "/{state_id}/resume",
+    response_model=StateOut,
+    responses=_STATUS_CONFLICT,
+    summary="Resume a state",
+)
 async def resume(state_id: str, tenant: WriteTenant, store: StoreDep) -> dict:
     return await store.call(_set_status, store, tenant, state_id, "paused", "active")
 
 
-@router.post("/{state_id}/metrics", response_model=MetricsOut, responses=_REFOLD_CONFLICT)
+@router.post(
+    "/{state_id}/metrics",
+    response_model=MetricsOut,
+    responses=_REFOLD_CONFLICT,
+    summary="Report a timestep's metrics",
+)
 async def post_metrics(
     state_id: str,
     body: MetricsPost,
@@ -142,7 +170,11 @@ def _metrics_of(store: Store, tenant: Tenant, state_id: str, timestep: int | Non
     return metric_rows(store, doc, timestep)
 
 
-@router.get("/{state_id}/metrics", response_model=dict[str, dict[str, float | None] | None])
+@router.get(
+    "/{state_id}/metrics",
+    response_model=dict[str, dict[str, float | None] | None],
+    summary="A timestep's reported metrics",
+)
 async def get_metrics(
     state_id: str,
     tenant: ReadTenant,
@@ -157,7 +189,12 @@ async def get_metrics(
     return await store.call(_metrics_of, store, tenant, state_id, timestep)
 
 
-@router.post("/{state_id}/next", response_model=StateOut, responses=_CONFLICT)
+@router.post(
+    "/{state_id}/next",
+    response_model=StateOut,
+    responses=_CONFLICT,
+    summary="Advance to the next timestep",
+)
 async def next_timestep(
     state_id: str,
     tenant: WriteTenant,
@@ -176,26 +213,36 @@ async def next_timestep(
     return state_view(updated)
 
 
-@router.get("/{state_id}/budget", response_model=dict[str, float])
+@router.get(
+    "/{state_id}/budget", response_model=dict[str, float], summary="The current timestep's budgets"
+)
 async def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
-    """`{campaign_id: amount}` to spend in the current timestep."""
-    return (await store.call(_load, store, tenant, state_id))["budgets"]
+    """`{campaign_id: amount}` to spend in the current timestep, to the cent (adding up to no
+    more than the timestep's budget)."""
+    state = await store.call(_load, store, tenant, state_id)
+    return budgets_in_cents(state["budgets"], state["timestep_budget"])
 
 
 def _history_page(store: Store, tenant: Tenant, state_id: str, page: PageParams) -> Page:
     doc = _load(store, tenant, state_id)
+    names = {
+        campaign["_id"]: campaign["name"]
+        for campaign in campaigns.of_client(store, doc["client_id"], doc["campaign_ids"])
+    }
     return history_docs.page_for(
         store,
         doc,
         page,
-        render=lambda row: HistoryRow(**row),
+        render=lambda row: HistoryRow(**row, names=names),
         join=lambda rows: history_rows(store, doc, rows),
     )
 
 
-@router.get("/{state_id}/history", response_model=Page[HistoryRow])
+@router.get(
+    "/{state_id}/history", response_model=Page[HistoryRow], summary="History of finished timesteps"
+)
 async def history(
     state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
 ) -> Page[HistoryRow]:
-    """One row per finished timestep, oldest first."""
+    """One row per finished timestep, oldest first, with the campaigns' names."""
     return await store.call(_history_page, store, tenant, state_id, page)

@@ -8,13 +8,19 @@ from fastapi import APIRouter, HTTPException, Query, status
 
 from models.common import errors
 from models.states import RunOutcome
+from utils.bodies import BodyRoute
 from utils.deps import CronPrincipal, DecisionsDep, StoreDep
 from utils.timesteps import run_due
 
-router = APIRouter(prefix="/timesteps", tags=["timesteps"], responses=errors(401, 403, 422, 503))
+router = APIRouter(
+    route_class=BodyRoute,
+    prefix="/timesteps",
+    tags=["timesteps"],
+    responses=errors(401, 403, 422, 503),
+)
 
 
-@router.post("/run", response_model=RunOutcome)
+@router.post("/run", response_model=RunOutcome, summary="Advance every due state (cron)")
 async def run(
     principal: CronPrincipal,
     store: StoreDep,

@@ -19,6 +19,7 @@ from models.auth import (
     UserUpdate,
 )
 from models.common import TENANT_ERRORS, Page, errors
+from utils.bodies import BodyRoute
 from utils.crud import clients, credentials, users
 from utils.db import Conflict, Store, public, utcnow
 from utils.deps import (
@@ -33,7 +34,7 @@ from utils.deps import (
 from utils.pagination import PageParams
 from utils.security import SCOPES
 
-router = APIRouter(prefix="/users", tags=["users"], responses=TENANT_ERRORS)
+router = APIRouter(route_class=BodyRoute, prefix="/users", tags=["users"], responses=TENANT_ERRORS)
 
 _HIDDEN = ("password_hash", "token_version")
 
@@ -56,6 +57,7 @@ def _check_client(store: Store, client_id: str | None, scopes: list[str]) -> Non
     response_model=UserOut,
     status_code=status.HTTP_201_CREATED,
     responses=errors(409, described={409: "A user of this name exists"}),
+    summary="Create a user",
 )
 async def create_user(
     body: UserCreate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep
@@ -80,12 +82,12 @@ async def create_user(
     return _user_out(doc)
 
 
-@router.get("", response_model=Page[UserOut])
+@router.get("", response_model=Page[UserOut], summary="List users")
 async def list_users(_: AdminPrincipal, store: StoreDep, page: PageParams) -> Page[UserOut]:
     return await store.call(users.page, store, page, render=_user_out)
 
 
-@router.get("/me", response_model=MeOut)
+@router.get("/me", response_model=MeOut, summary="Who you are")
 async def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
     """The caller's name, scopes and client (name, currency, time zone) for dashboards."""
     doc = principal.client_id and await store.call(clients.get, store, principal.client_id)
@@ -108,6 +110,7 @@ async def me(principal: AnyPrincipal, store: StoreDep) -> MeOut:
     response_model=CredentialCreated,
     status_code=status.HTTP_201_CREATED,
     tags=["credentials"],
+    summary="Create an API credential",
 )
 async def create_credential(
     body: CredentialCreate, principal: MePrincipal, store: StoreDep, hasher: HasherDep
@@ -164,7 +167,12 @@ def _credential(doc: dict) -> dict:
     return {k: doc.get(k) for k in ("description", "scopes", "created_at", "expires_at")}
 
 
-@router.get("/me/credentials", response_model=Page[CredentialOut], tags=["credentials"])
+@router.get(
+    "/me/credentials",
+    response_model=Page[CredentialOut],
+    tags=["credentials"],
+    summary="List your API credentials",
+)
 async def list_credentials(
     principal: MePrincipal, store: StoreDep, page: PageParams
 ) -> Page[CredentialOut]:
@@ -182,6 +190,7 @@ async def list_credentials(
     "/me/credentials/{client_id}",
     status_code=status.HTTP_204_NO_CONTENT,
     tags=["credentials"],
+    summary="Revoke an API credential",
 )
 async def revoke_credential(client_id: str, principal: MePrincipal, store: StoreDep) -> Response:
     """Revoke a credential: its tokens stop working at once."""
@@ -190,7 +199,7 @@ async def revoke_credential(client_id: str, principal: MePrincipal, store: Store
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.get("/{username}", response_model=UserOut)
+@router.get("/{username}", response_model=UserOut, summary="Get a user")
 async def get_user(username: str, _: AdminPrincipal, store: StoreDep) -> UserOut:
     doc = await store.call(users.by_name, store, username)
     if doc is None:
@@ -198,7 +207,7 @@ async def get_user(username: str, _: AdminPrincipal, store: StoreDep) -> UserOut
     return _user_out(doc)
 
 
-@router.patch("/{username}", response_model=UserOut)
+@router.patch("/{username}", response_model=UserOut, summary="Change a user")
 async def update_user(
     username: str, body: UserUpdate, _: AdminPrincipal, store: StoreDep, hasher: HasherDep
 ) -> UserOut:
@@ -246,6 +255,7 @@ def _update_user(store: Store, username: str, changes: dict, password_hash: str 
     "/{username}",
     status_code=status.HTTP_204_NO_CONTENT,
     responses=errors(409, described={409: "You cannot delete your own account"}),
+    summary="Delete a user",
 )
 async def delete_user(username: str, principal: AdminPrincipal, store: StoreDep) -> Response:
     """Delete a user and its API credentials; its tokens stop working at once."""

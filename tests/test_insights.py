@@ -404,3 +404,28 @@ def test_a_marginal_beyond_the_float_range_is_reported_unavailable():
     assert by_id(analysis, "c1")["marginal_return"] == pytest.approx(2.0)
     assert analysis["recommendations"] == []
     assert [w for w in analysis["warnings"] if w["kind"] == "capped"] == []
+
+
+@pytest.mark.parametrize(
+    "finished", [{"current_time": 20, "remaining": 0.0}, {"current_time": 12, "remaining": 0.0}]
+)
+def test_a_finished_run_recommends_nothing(finished):
+    history, info, run = two_campaign_run(step=0.1)
+    done = RunInfo(**{**run.__dict__, **finished, "budgets": None})
+    analysis = analyze(history, info, "revenue", done)
+    assert analysis["recommendations"] == []
+    assert by_id(analysis, "c0")["marginal_return"] == pytest.approx(10 / math.sqrt(600), rel=0.2)
+
+
+def test_a_campaign_without_data_has_no_marginal_return():
+    history, info, run = two_campaign_run(step=0.1)
+    for row in history:
+        row["metrics"]["c2"] = None
+        row["budgets"]["c2"] = 0.0
+    three = [*info, CampaignInfo("c2", "Campaign 2")]
+    analysis = analyze(history, three, "revenue", RunInfo(**{**run.__dict__, "budgets": None}))
+    silent = by_id(analysis, "c2")
+    assert silent["learning"]["status"] == "no data"
+    assert silent["marginal_return"] is None
+    assert by_id(analysis, "c1")["marginal_return"] == pytest.approx(3.0)
+    assert InsightsOut.model_validate({**analysis, "state_id": "s", "narrative": None})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated
@@ -31,6 +32,11 @@ class Settings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     login_max_failures: int = Field(default=10, ge=1)
     login_window_seconds: int = Field(default=300, ge=1)
+    login_max_failures_per_address: int = Field(default=100, ge=1)
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Addresses or networks of proxies whose X-Forwarded-For is believed.",
+    )
     password_hash_memory_kib: int = Field(
         default=65536,
         ge=8,
@@ -47,6 +53,16 @@ class Settings(BaseSettings):
         description="Worker processes that make decision steps beside the API process, so "
         "numeric work does not hold up other requests; 0 decides in the API process.",
     )
+    max_body_bytes: int = Field(
+        default=2_000_000,
+        ge=1024,
+        description="Largest JSON or form body; a larger one answers 413 unread.",
+    )
+    max_upload_bytes: int = Field(
+        default=10_000_000,
+        ge=1024,
+        description="Largest multipart body (a CSV upload to /optimize/fit); larger: 413.",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
 
@@ -56,6 +72,23 @@ class Settings(BaseSettings):
         secret = value.get_secret_value() if value is not None else ""
         if 0 < len(secret) < MIN_PASSWORD_LENGTH:
             raise ValueError(f"ADMIN_PASSWORD must have at least {MIN_PASSWORD_LENGTH} characters")
+        return value
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [proxy.strip() for proxy in value.split(",") if proxy.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            try:
+                ipaddress.ip_network(proxy, strict=False)
+            except ValueError:
+                raise ValueError(f"TRUSTED_PROXIES: {proxy!r} is no address or network") from None
         return value
 
     @field_validator("cors_origins", mode="before")

@@ -1,0 +1,87 @@
+"""The constraint projection (engine.constraints): no NaN from any state, the smallest
+feasible step, and budgets that meet their bounds exactly."""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from engine import EngineError, make_policy
+from engine.constraints import effective_step, project_shares, share_amounts, share_bounds
+
+BASE = {"budget": 1000.0, "timesteps": 10}
+
+
+def test_a_previous_split_off_the_simplex_gives_finite_shares_without_warnings():
+    """No step box around these previous shares meets the bounds, even at a step of 1:
+    the bounds alone hold (this divided 0 by 0 before)."""
+    lower, upper = np.zeros(3), np.array([1.0, 0.0, 1.0])
+    previous = np.array([-1.0, 0.0, -1.0])  # shares that never summed to 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        shares = project_shares(np.array([0.2, 0.3, 0.5]), lower, upper, previous, 0.1)
+    assert shares == pytest.approx([0.35, 0.0, 0.65])
+
+
+@pytest.mark.parametrize("name", ["ucb", "softmax", "curve", "uniform"])
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [("previous_shares", [-1, False, -1]), ("shares", [1.5, -0.5, 0.0]), ("budgets", [-1, 1, 1])],
+)
+def test_a_state_edited_with_shares_off_the_simplex_is_refused(name, key, value):
+    """The path of the RuntimeWarning the suite once showed: a hand-edited state under `ucb`
+    re-balanced with negative previous shares divided 0 by 0 in the projection."""
+    policy = make_policy(name)
+    state = policy.init(3, BASE)
+    state, _ = policy.advance(state, {"spend": state["budgets"], "revenue": [5.0, 1.0, 1.0]})
+    edited = {**json.loads(json.dumps(state)), key: value}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(EngineError, match=key):
+            policy.rebalance(edited, [True, False, True])
+        with pytest.raises(EngineError, match=key):
+            policy.advance(edited, {"spend": [1.0, 1.0, 1.0]})
+
+
+def test_the_step_widens_to_the_smallest_feasible_step_not_to_one():
+    """Pausing a campaign that held everything: its share must go to the two others, each
+    moving at most the widened step, which is 0.5 (not 1)."""
+    lower, upper = np.zeros(3), np.array([0.0, 1.0, 1.0])
+    previous = np.array([1.0, 0.0, 0.0])
+    assert effective_step(lower, upper, previous, 0.1) == pytest.approx(0.5, abs=1e-12)
+    assert effective_step(lower, upper, previous, 0.7) == 0.7  # feasible already: unchanged
+    shares = project_shares(np.array([0.0, 1.0, 0.0]), lower, upper, previous, 0.1)
+    assert shares == pytest.approx([0.0, 0.5, 0.5], abs=1e-9)
+
+
+@pytest.mark.parametrize(("budget", "maximum"), [(1009.62, 201.0), (1001.11, 300.0)])
+def test_budgets_at_their_maximum_meet_it_exactly(budget, maximum):
+    policy = make_policy("uniform")
+    settings = {"budget": budget, "timesteps": 1, "max_budget": [maximum, None, None]}
+    state = policy.init(3, settings)
+    assert state["budgets"][0] == maximum
+    assert sum(state["budgets"]) <= state["timestep_budget"]
+    rebounded = policy.rebalance(state, [True, True, True], max_budget=[maximum, None, None])
+    assert rebounded["budgets"][0] == maximum
+
+
+def test_share_amounts_lift_a_minimum_missed_by_rounding_within_the_budget():
+    spendable = 1009.62
+    lower, _, _ = share_bounds(
+        np.array([True, True]), spendable, 0.0, np.array([201.0, 0.0]), np.full(2, np.inf)
+    )
+    shares = np.array([lower[0] * (1 - 1e-15), 1 - lower[0] * (1 - 1e-15)])
+    budgets = share_amounts(shares, spendable, np.array([201.0, 0.0]), np.full(2, np.inf))
+    assert budgets[0] == 201.0
+    assert budgets.sum() <= spendable
+    # a minimum that gave way to a short budget is not lifted
+    short = share_amounts(np.array([0.5, 0.5]), 100.0, np.array([80.0, 80.0]), np.full(2, np.inf))
+    assert short == pytest.approx([50.0, 50.0])
+
+
+def test_a_campaign_without_budget_is_not_lifted_to_a_tiny_minimum():
+    budgets = share_amounts(np.array([1.0, 0.0]), 100.0, np.array([0.0, 1e-12]), np.full(2, np.inf))
+    assert budgets[1] == 0.0 and budgets[0] == 100.0

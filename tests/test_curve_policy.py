@@ -1,0 +1,187 @@
+"""The `curve` policy's parameters, statistics, posterior and draws: what its tests must see."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import EngineError, make_policy
+from engine.allocator import allocate_negexp_blend
+from engine.framework import Context
+
+SETTINGS = {"budget": 3000.0, "timesteps": 10, "seed": 3}
+
+
+def _run(policy, reports: list[dict], n: int = 3) -> dict:
+    state = policy.init(n, SETTINGS)
+    for report in reports:
+        state, _ = policy.advance(state, {"spend": state["budgets"], **report})
+    return state
+
+
+def _context(policy, state: dict) -> Context:
+    n = len(state["shares"])
+    return Context(
+        t=state["t"],
+        observed={},
+        previous=np.array(state["shares"]),
+        active=np.ones(n, dtype=bool),
+        lower=np.zeros(n),
+        upper=np.ones(n),
+        budget=state["timestep_budget"],
+        settings=state["settings"],
+        params=policy.params,
+        stats=state["stats"],
+    )
+
+
+REPORTS = [
+    {"revenue": [300.0, 120.0, 40.0]},
+    {"revenue": [310.0, 100.0, 60.0]},
+    {"revenue": [280.0, 140.0, 30.0]},
+]
+
+
+def test_an_empty_scale_range_is_refused():
+    with pytest.raises(EngineError, match="scale_min"):
+        make_policy("curve", {"scale_min": 2.0, "scale_max": 2.0})
+    make_policy("curve", {"scale_min": 1.0, "scale_max": 2.0})
+
+
+def test_statistics_edited_out_of_step_with_the_run_are_refused():
+    policy = make_policy("curve")
+    state = _run(policy, REPORTS[:2])
+    state["stats"]["rows"] = 1
+    with pytest.raises(EngineError, match="timestep counter"):
+        policy.advance(state, {"spend": state["budgets"], "revenue": [1.0, 1.0, 1.0]})
+    state["stats"]["rows"] = 2
+    state["stats"]["signature"] = [0.0]
+    with pytest.raises(EngineError, match="other curve parameters"):
+        policy.advance(state, {"spend": state["budgets"], "revenue": [1.0, 1.0, 1.0]})
+
+
+def test_value_total_sums_the_reported_values_only():
+    policy = make_policy("curve")
+    state = _run(policy, [{"revenue": [10.0, 20.0, None]}, {"revenue": [1.5, None, 2.5]}])
+    assert state["stats"]["value_total"] == 34.0
+    assert state["stats"]["value_cells"] == 4.0
+    assert state["stats"]["count"] == [2.0, 1.0, 1.0]
+
+
+def test_all_zero_revenue_gives_a_finite_posterior_without_warnings():
+    policy = make_policy("curve")
+    state = _run(policy, [{"revenue": [0.0, 0.0, 0.0]}] * 2)  # warnings fail the suite
+    post = policy.posterior(_context(policy, state))
+    assert post["value_unit"] == 1.0
+    for key in ("grid", "mean", "kappa", "scale"):
+        assert np.all(np.isfinite(post[key])), key
+    assert np.all(np.isfinite(state["shares"]))
+
+
+def test_tiny_values_are_scaled_to_their_mean():
+    policy = make_policy("curve")
+    state = _run(policy, [{"revenue": [3e-6, 1e-6, 2e-6]}])
+    post = policy.posterior(_context(policy, state))
+    assert post["value_unit"] == pytest.approx(2e-6)
+
+
+def test_pooling_shares_what_the_campaigns_learnt():
+    posts = []
+    for pooling in (0.0, 1.0):
+        policy = make_policy("curve", {"pooling": pooling, "s_shaped_prior": 0.0})
+        state = _run(policy, REPORTS)
+        posts.append(policy.posterior(_context(policy, state))["grid"])
+    assert not np.allclose(posts[0], posts[1], atol=1e-6)
+    for grid in posts:
+        assert grid.sum(axis=1) == pytest.approx(np.ones(3))
+
+
+def test_sampled_amplitudes_stay_positive_for_a_campaign_that_earned_nothing():
+    policy = make_policy("curve")
+    state = _run(policy, [{"revenue": [500.0, 0.0, 400.0]}] * 3)
+    post = policy.posterior(_context(policy, state))
+    alpha, mu, _ = policy.sample_curves(post, np.random.default_rng(0), 400)
+    assert np.all(alpha > 0) and np.all(mu > 0)
+    assert alpha.shape == (400, 3)
+
+
+def test_s_curve_draws_follow_the_median_of_their_allocations(monkeypatch):
+    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 5})
+    state = _run(policy, REPORTS)
+    context = _context(policy, state)
+    budget = context.budget
+    alpha = np.array([[900.0, 900.0, 900.0]] * 4 + [[5000.0, 10.0, 10.0]])
+    mu = np.full((5, 3), 3.0 / budget)
+    blend = np.ones((5, 3))
+    monkeypatch.setattr(policy, "sample_curves", lambda *args, **kwargs: (alpha, mu, blend))
+    spend = allocate_negexp_blend(alpha, mu, blend, budget, np.zeros(3), np.full(3, budget))
+    median = np.median(spend, axis=0)
+    proposed = policy.propose(context, np.random.default_rng(0))
+    assert proposed == pytest.approx(median / median.sum())
+    assert not np.allclose(proposed, spend.mean(axis=0) / budget, atol=1e-3)
+
+
+def test_decisions_do_not_depend_on_the_currency_unit():
+    """Spend is measured in equal shares of the timestep budget and value in its mean: the
+    same run in cents instead of euros allocates the same shares."""
+    shares = []
+    for unit in (1.0, 100.0):
+        policy = make_policy("curve")
+        state = policy.init(3, {**SETTINGS, "budget": SETTINGS["budget"] * unit})
+        for report in REPORTS:
+            revenue = [value * unit for value in report["revenue"]]
+            state, _ = policy.advance(state, {"spend": state["budgets"], "revenue": revenue})
+        shares.append(state["shares"])
+    assert shares[0] == pytest.approx(shares[1], abs=1e-9)
+
+
+def test_without_s_curves_every_draw_is_concave():
+    policy = make_policy("curve", {"s_shaped_prior": 0.0})
+    state = _run(policy, REPORTS)
+    _, _, blend = policy.sample_curves(
+        policy.posterior(_context(policy, state)), np.random.default_rng(1), 50
+    )
+    assert np.all(blend == 0.0)
+    policy = make_policy("curve", {"s_shaped_prior": 0.4, "s_blend": 0.8})
+    state = _run(policy, REPORTS)
+    _, _, blend = policy.sample_curves(
+        policy.posterior(_context(policy, state)), np.random.default_rng(1), 400
+    )
+    assert set(np.unique(blend)) == {0.0, 0.8}
+
+
+def test_the_noise_posterior_counts_every_observation():
+    policy = make_policy("curve")
+    state = _run(policy, [{"revenue": [300.0, None, 40.0]}, {"revenue": [310.0, 100.0, 60.0]}])
+    post = policy.posterior(_context(policy, state))
+    assert post["shape"] == pytest.approx(1.0 + 0.5 * np.array([2.0, 1.0, 2.0]))
+
+
+def test_the_amplitude_posterior_after_one_equal_split():
+    """Spent at an equal share, every scale's feature is 1: the posterior mean of each
+    campaign's amplitude is its value (in units of the mean value) shrunk to the prior's 1."""
+    policy = make_policy("curve")
+    state = _run(policy, [{"revenue": [300.0, 120.0, 40.0]}])
+    post = policy.posterior(_context(policy, state))
+    kappa0 = policy.params["prior_weight"]
+    values = np.array([300.0, 120.0, 40.0]) / (460.0 / 3)
+    expected = (kappa0 + values) / (kappa0 + 1.0)
+    assert post["mean"] == pytest.approx(np.repeat(expected[:, None], post["mean"].shape[1], 1))
+
+
+def test_without_data_the_noise_prior_is_its_floor():
+    policy = make_policy("curve")
+    state = policy.init(3, SETTINGS)
+    post = policy.posterior(_context(policy, state))
+    assert post["scale"] == pytest.approx(np.full_like(post["scale"], 0.01))
+    assert post["shape"] == pytest.approx(np.ones(3))
+
+
+def test_the_grid_prior_weighs_its_candidates_by_their_evidence():
+    policy = make_policy("curve")
+    candidates = policy.candidate_priors
+    assert candidates.shape[0] > 1
+    flat = np.ones((3, candidates.shape[1]))
+    assert policy.grid_prior(flat) == pytest.approx(candidates.mean(axis=0))
+    fixed = make_policy("curve", {"scale_spread": 0.5, "s_shaped_prior": 0.2})
+    assert fixed.grid_prior(flat) == pytest.approx(fixed.candidate_priors[0])

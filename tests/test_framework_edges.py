@@ -1,0 +1,60 @@
+"""The budget-step framework at its edges: what a test of the framework must notice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import EngineError, make_policy
+
+BASE = {"budget": 1000.0, "timesteps": 10}
+
+
+def test_an_overspend_leaving_only_rounding_ends_the_run_with_nothing_remaining():
+    policy = make_policy("uniform")
+    state = policy.init(2, {"budget": 100.0, "timesteps": 5})
+    # 100 - 99.99999999995 = 5e-11 is left: below 1e-9 of the budget, the run is spent
+    state, allocation = policy.advance(state, {"spend": [50.0, 49.99999999995]})
+    assert state["remaining"] == 0.0 and state["done"]
+    assert allocation["budgets"] == [0.0, 0.0]
+    # while 1e-6 left is still a budget to plan
+    state = policy.init(2, {"budget": 100.0, "timesteps": 5})
+    state, _ = policy.advance(state, {"spend": [50.0, 49.999999]})
+    assert state["remaining"] == pytest.approx(1e-6) and not state["done"]
+
+
+def test_each_advance_moves_the_random_stream_on_and_rebalance_does_not():
+    policy = make_policy("thompson")
+    state = policy.init(3, BASE)
+    assert state["rng"]["counter"] == 0
+    report = {"spend": [30.0, 30.0, 40.0], "clicks": [100.0, 80.0, 90.0], "conversions": [5, 1, 2]}
+    first, _ = policy.advance(state, report)
+    assert first["rng"] == {"seed": state["rng"]["seed"], "counter": 1}
+    second, _ = policy.advance(first, report)
+    assert second["rng"]["counter"] == 2
+    assert policy.rebalance(second, [True, True, False])["rng"]["counter"] == 2
+    # the same counter draws the same allocation; the next one another
+    again, _ = policy.advance(first, report)
+    assert again["shares"] == second["shares"]
+
+
+def test_a_paused_campaign_share_is_spread_in_proportion():
+    policy = make_policy("uniform")
+    state = policy.init(3, {**BASE, "step": 1.0})
+    state["shares"] = [0.5, 0.3, 0.2]
+    state["budgets"] = [50.0, 30.0, 20.0]
+    paused = policy.rebalance(state, [True, True, False])
+    assert paused["shares"] == pytest.approx([0.625, 0.375, 0.0])
+    assert paused["budgets"] == pytest.approx([62.5, 37.5, 0.0])
+
+
+def test_rebalancing_checks_new_minimums_against_what_is_left():
+    policy = make_policy("uniform")
+    state = policy.init(2, {"budget": 1000.0, "timesteps": 10})
+    # an overspend leaves 100 over the 9 timesteps left: 11.1 a timestep
+    state, _ = policy.advance(state, {"spend": [450.0, 450.0]})
+    assert state["timestep_budget"] == pytest.approx(100.0 / 9)
+    with pytest.raises(EngineError, match="remaining / timesteps left"):
+        policy.rebalance(state, [True, True], min_budget=[8.0, 8.0])
+    fits = policy.rebalance(state, [True, True], min_budget=[5.0, 5.0])
+    assert np.all(np.array(fits["budgets"]) >= 5.0)

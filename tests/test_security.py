@@ -1,0 +1,147 @@
+"""utils.security: password hashes, the signing key, and tokens that lack what they need."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from jose import jwt
+
+from utils.security import (
+    ALGORITHM,
+    PasswordHasher,
+    TokenInvalid,
+    create_token,
+    decode_token,
+    generate_password,
+    load_secret_key,
+)
+from utils.settings import Settings
+
+KEY = "a-signing-key-for-tests"
+
+
+def _token(**claims) -> str:
+    return jwt.encode(claims, KEY, algorithm=ALGORITHM)
+
+
+def test_a_password_hash_verifies_that_password_only():
+    hasher = PasswordHasher(memory_kib=1024)
+    hashed = hasher.hash("correct horse")
+    assert hashed.startswith("$argon2")
+    assert hasher.verify("correct horse", hashed)
+    assert not hasher.verify("correct horsE", hashed)
+    assert not hasher.verify("correct horse", None)
+    assert not hasher.verify("correct horse", "")
+
+
+def test_generated_passwords_are_long_and_differ():
+    passwords = {generate_password() for _ in range(20)}
+    assert len(passwords) == 20 and min(map(len, passwords)) >= 16
+
+
+def test_the_signing_key_is_made_once_private_and_kept(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", secret_key=None)
+    key = load_secret_key(settings)
+    assert len(key) >= 40
+    path = tmp_path / "data" / "secret_key"
+    assert os.stat(path).st_mode & 0o777 == 0o600
+    assert load_secret_key(settings) == key
+    assert load_secret_key(Settings(data_dir=tmp_path, secret_key="given")) == "given"
+    path.write_text("  \n")
+    with pytest.raises(RuntimeError, match="empty"):
+        load_secret_key(settings)
+
+
+def test_a_token_carries_its_claims_and_lifetime():
+    issued = datetime.now(UTC).replace(microsecond=0)
+    token = create_token(
+        KEY,
+        subject="ana",
+        user_id="u1",
+        scopes=["read"],
+        client_id="c1",
+        token_version=3,
+        minutes=2,
+        seconds=5,
+        issued_at=issued,
+    )
+    claims = decode_token(KEY, token)
+    assert claims["sub"] == "ana" and claims["uid"] == "u1" and claims["scopes"] == ["read"]
+    assert claims["client_id"] == "c1" and claims["ver"] == 3 and "cred" not in claims
+    assert claims["iat"] == int(issued.timestamp())
+    assert claims["exp"] == int((issued + timedelta(minutes=2, seconds=5)).timestamp())
+    by_credential = create_token(
+        KEY,
+        subject="ana",
+        user_id="u1",
+        scopes=[],
+        client_id=None,
+        token_version=0,
+        minutes=1,
+        credential_id="okc_1",
+        credential_version=4,
+    )
+    claims = decode_token(KEY, by_credential)
+    assert claims["cred"] == "okc_1" and claims["cver"] == 4
+
+
+def test_an_expired_or_foreign_token_is_invalid():
+    past = datetime.now(UTC) - timedelta(hours=1)
+    expired = create_token(
+        KEY,
+        subject="a",
+        user_id="u",
+        scopes=[],
+        client_id=None,
+        token_version=0,
+        minutes=1,
+        issued_at=past,
+    )
+    with pytest.raises(TokenInvalid, match="expired"):
+        decode_token(KEY, expired)
+    fresh = create_token(
+        KEY, subject="a", user_id="u", scopes=[], client_id=None, token_version=0, minutes=1
+    )
+    with pytest.raises(TokenInvalid):
+        decode_token("another-key", fresh)
+    with pytest.raises(TokenInvalid):
+        decode_token(KEY, "not.a.token")
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [
+        {"scopes": ["read"], "exp": 2**40},
+        {"sub": "admin", "exp": 2**40},
+        {"sub": "admin", "scopes": ["read"]},
+        {"sub": 7, "scopes": ["read"], "exp": 2**40},
+        {"sub": "admin", "scopes": "admin", "exp": 2**40},
+        {"sub": "admin", "scopes": ["read"], "exp": "never"},
+    ],
+)
+def test_a_token_signed_right_but_lacking_a_claim_is_invalid(claims):
+    with pytest.raises(TokenInvalid):
+        decode_token(KEY, _token(**claims))
+
+
+@pytest.mark.parametrize("missing", ["sub", "scopes", "exp"])
+def test_the_api_answers_401_to_a_server_signed_token_lacking_a_claim(client, missing):
+    claims = {"sub": "admin", "uid": "x", "scopes": ["admin"], "ver": 0, "exp": 2**40}
+    del claims[missing]
+    token = jwt.encode(claims, client.app.state.secret_key, algorithm=ALGORITHM)
+    response = client.get("/api/users/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 401, response.text
+
+
+def test_expiry_is_checked_on_every_use_of_a_remembered_token(monkeypatch):
+    token = create_token(
+        KEY, subject="a", user_id="u", scopes=[], client_id=None, token_version=0, seconds=30
+    )
+    assert decode_token(KEY, token)["sub"] == "a"
+    later = time.time() + 31
+    monkeypatch.setattr(time, "time", lambda: later)
+    with pytest.raises(TokenInvalid, match="expired"):
+        decode_token(KEY, token)

@@ -1,0 +1,144 @@
+"""The timestep service's compare-and-sets other than the main advance, its rewards and its
+clock: each interleaving is played step by step on the store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from utils.crud import states
+from utils.decisions import decide, refolded
+from utils.timesteps import (
+    StateConflict,
+    commit_refold,
+    commit_step,
+    pending_refold,
+    pending_step,
+    runs,
+    set_paused,
+)
+
+T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
+
+
+def _campaigns(client, headers, n: int = 2) -> list[str]:
+    ids = []
+    for k in range(n):
+        made = client.post(
+            "/api/campaigns", json={"name": f"c{k}", "platform": "google"}, headers=headers
+        )
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+    return ids
+
+
+def _state(client, headers, ids, **fields) -> dict:
+    body = {"campaign_ids": ids, "budget": 3000, "timesteps": 10, "seed": 7, **fields}
+    made = client.post("/api/states", json=body, headers=headers)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def _stored(client, state_id: str) -> dict:
+    store = client.app.state.store
+    return store.run(lambda: states.get(store, state_id))
+
+
+def _report(client, headers, state_id, timestep, ids, spend=100.0, revenue=250.0):
+    rows = [{"campaign_id": cid, "spend": spend, "revenue": revenue} for cid in ids]
+    body = {"timestep": timestep, "metrics": rows}
+    posted = client.post(f"/api/states/{state_id}/metrics", json=body, headers=headers)
+    assert posted.status_code in (200, 201), posted.text
+
+
+def test_pausing_or_resuming_a_stale_copy_changes_nothing(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    store = client.app.state.store
+    stale = _stored(client, state["id"])
+    assert client.post(f"/api/states/{state['id']}/pause", headers=tenant.headers).is_success
+    assert client.post(f"/api/states/{state['id']}/resume", headers=tenant.headers).is_success
+    now = _stored(client, state["id"])
+    assert store.run(lambda: set_paused(store, stale, True)) is None
+    assert _stored(client, state["id"]) == now
+    paused = store.run(lambda: set_paused(store, now, True))
+    assert paused is not None and paused["status"] == "paused"
+    assert store.run(lambda: set_paused(store, now, False)) is None  # `now` is stale already
+
+
+def test_a_refold_is_not_written_over_an_engine_that_changed(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    _report(client, tenant.headers, state["id"], 0, ids)
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
+    store = client.app.state.store
+    pending = store.run(lambda: pending_refold(store, state["id"]))
+    step = pending.state
+    # a correction of timestep 0's spend, refolded into a new engine...
+    corrected = [{**pending.observations[0], "spend": [150.0, 150.0]}]
+    decision = refolded(step["policy"], step["engine"], corrected, pending.planned)
+    assert decision.engine != step["engine"]
+    # ...while another writer of the engine: a campaign paused re-balances the state
+    paused = client.patch(
+        f"/api/campaigns/{ids[0]}", json={"status": "paused"}, headers=tenant.headers
+    )
+    assert paused.status_code == 200, paused.text
+    before = _stored(client, state["id"])
+    assert before["engine"] != step["engine"]
+    assert store.run(lambda: commit_refold(store, pending, decision)) is False
+    assert _stored(client, state["id"]) == before
+
+
+def test_a_stale_step_does_not_overwrite_a_later_history_row(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    _report(client, tenant.headers, state["id"], 0, ids)
+    store = client.app.state.store
+    stale = store.run(lambda: pending_step(store, _stored(client, state["id"])))
+    stale_decision = decide(
+        stale.state["policy"], stale.state["engine"], stale.observations, stale.active
+    )
+    # meanwhile: capped (a new version) and advanced on that version
+    capped = client.patch(
+        f"/api/campaigns/{ids[0]}", json={"max_budget": 50}, headers=tenant.headers
+    )
+    assert capped.status_code == 200, capped.text
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
+    written = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    with pytest.raises(StateConflict, match="already advanced"):
+        store.run(lambda: commit_step(store, stale, stale_decision))
+    again = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    assert again == written
+    assert again["items"][0]["budgets"][ids[0]] == 50.0
+
+
+def test_the_profit_reward_of_a_history_row_is_revenue_less_spend(client, tenant):
+    ids = _campaigns(client, tenant.headers, n=3)
+    state = _state(client, tenant.headers, ids, objective="profit")
+    rows = [
+        {"campaign_id": ids[0], "spend": 100.0, "revenue": 250.0},
+        {"campaign_id": ids[1], "spend": 80.0, "revenue": 20.0},
+        {"campaign_id": ids[2], "spend": 40.0},  # no revenue reported: left out
+    ]
+    body = {"timestep": 0, "metrics": rows}
+    assert client.post(f"/api/states/{state['id']}/metrics", json=body, headers=tenant.headers)
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
+    (row,) = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()[
+        "items"
+    ]
+    assert row["reward"] == pytest.approx(150.0 - 60.0)
+
+
+def test_two_pauses_move_the_due_time_by_both_spans(client, tenant, monkeypatch):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=24)
+    assert datetime.fromisoformat(state["next_due_at"]) == T0 + timedelta(hours=24)
+    url = f"/api/states/{state['id']}"
+    for pause_at, resume_at in ((1, 3), (5, 6)):
+        monkeypatch.setattr(runs, "utcnow", lambda h=pause_at: T0 + timedelta(hours=h))
+        assert client.post(f"{url}/pause", headers=tenant.headers).is_success
+        monkeypatch.setattr(runs, "utcnow", lambda h=resume_at: T0 + timedelta(hours=h))
+        assert client.post(f"{url}/resume", headers=tenant.headers).is_success
+    due = client.get(url, headers=tenant.headers).json()["next_due_at"]
+    assert datetime.fromisoformat(due) == T0 + timedelta(hours=24 + 2 + 1)
