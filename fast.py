@@ -30,6 +30,7 @@ from routers import (
     docs,
     health,
     insights,
+    living,
     mmm,
     optimize,
     states,
@@ -238,6 +239,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         clients.router,
         campaigns.router,
         states.router,
+        living.router,
         timesteps.router,
         allocate.router,
         insights.router,
@@ -247,6 +249,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router, prefix="/api")
     app.include_router(dashboard.router)
+    app.include_router(dashboard.entry)
     docs.install(app)
     return app
 

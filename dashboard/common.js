@@ -116,6 +116,14 @@ export function money(value, currency) {
   return new Intl.NumberFormat("en", { style: "currency", currency }).format(value);
 }
 
+/** A time in the client's time zone (named), e.g. "7 Dec 2026, 01:10 (Europe/Paris)". */
+export function when(iso, timezone) {
+  if (!iso) return "–";
+  const zone = timezone || "UTC";
+  const text = new Date(iso).toLocaleString("en-GB", { timeZone: zone, dateStyle: "medium", timeStyle: "short" });
+  return `${text} (${zone})`;
+}
+
 export function number(value, digits = 2) {
   if (value === null || value === undefined || !Number.isFinite(value)) return "–";
   return new Intl.NumberFormat("en", { maximumFractionDigits: digits }).format(value);
@@ -237,7 +245,7 @@ function clientPicker(onClientChange) {
       }
       select.addEventListener("change", () => {
         const client = clients.find((c) => c.id === select.value) || null;
-        session.set(CLIENT_KEY, client && { id: client.id, name: client.name, currency: client.currency });
+        session.set(CLIENT_KEY, client && { id: client.id, name: client.name, currency: client.currency, timezone: client.timezone });
         onClientChange();
       });
     })
@@ -330,7 +338,7 @@ export function startPage(onReady) {
       main.replaceChildren(el("section", { class: "card" }, el("h1", {}, "Pick a client"), el("p", {}, "Admins see one client at a time: choose it in the menu at the top.")));
       return;
     }
-    onReady({ main, me, client, currency: client?.currency || "EUR" });
+    onReady({ main, me, client, currency: client?.currency || "EUR", timezone: client?.timezone || "UTC" });
   };
   render();
 }

@@ -64,6 +64,7 @@ function showFit(box, fit, currency) {
   box.hidden = false;
   box.replaceChildren(
     el("h2", {}, `Fitted curves (${fit.metric}, ${fit.campaigns.length} campaigns)`),
+    el("p", { class: "muted", id: "fit-id" }, `Stored as fit ${fit.id}: give this id as a new run's prior on the Runs page to start the run from these curves.`),
     el(
       "div",
       { class: "scroll" },

@@ -1,7 +1,9 @@
 // The runs page: list a client's states; for one state show the budget split, allocation and
 // performance over time, success rates and insights; post metrics and advance the timestep.
 
-import { allPages, api, chart, el, errorText, money, notify, number, percent, startPage } from "./common.js";
+import { allPages, api, chart, el, errorText, money, notify, number, percent, startPage, when } from "./common.js";
+import { controlsCard, curvesCard, eventsCard, forecastCard } from "./living.js";
+import { campaignsCard, newRunCard } from "./workspace.js";
 
 const METRIC_INPUTS = [
   ["spend", "Spend", true],
@@ -29,12 +31,17 @@ function route() {
   else showList();
 }
 
-async function showList() {
+async function showList(done = null) {
   const { main, currency } = page;
   const section = el("section", { class: "card" }, el("h1", {}, "Optimization runs"), el("p", { class: "muted" }, "Loading…"));
   main.replaceChildren(section);
   try {
-    const states = await allPages("/api/states");
+    const [states, campaigns] = await Promise.all([allPages("/api/states"), allPages("/api/campaigns")]);
+    const campaignBox = campaignsCard(campaigns, showList);
+    main.append(campaignBox, newRunCard(campaigns, currency, (created) => {
+      window.location.hash = `state=${encodeURIComponent(created.id)}`;
+    }));
+    if (done) notify(campaignBox.querySelector("#campaign-notice"), done, "ok");
     const rows = states.map((s) =>
       el(
         "tr",
@@ -60,7 +67,7 @@ async function showList() {
               el("tbody", {}, rows),
             ),
           )
-        : el("p", {}, "No runs yet: create one with POST /api/states."),
+        : el("p", {}, "No runs yet: create one below."),
     );
   } catch (error) {
     notify(section, errorText(error), "error");
@@ -71,13 +78,14 @@ async function showState(id, keepNotice = null) {
   const { main } = page;
   const notice = keepNotice || el("div", { id: "notice", class: "messages", "aria-live": "polite" });
   main.replaceChildren(el("p", {}, el("a", { href: "#" }, "← All runs")), notice, el("p", { class: "muted" }, "Loading…"));
-  let state, campaigns, history, reported;
+  let state, campaigns, history, reported, events;
   try {
-    [state, campaigns, history, reported] = await Promise.all([
+    [state, campaigns, history, reported, events] = await Promise.all([
       api(`/api/states/${encodeURIComponent(id)}`),
       allPages("/api/campaigns"),
       allPages(`/api/states/${encodeURIComponent(id)}/history`),
       api(`/api/states/${encodeURIComponent(id)}/metrics`),
+      allPages(`/api/states/${encodeURIComponent(id)}/events`),
     ]);
   } catch (error) {
     notify(notice, errorText(error), "error");
@@ -87,11 +95,20 @@ async function showState(id, keepNotice = null) {
   const names = Object.fromEntries(campaigns.map((c) => [c.id, c.name]));
   const view = { state, history, reported, notice, name: (cid) => names[cid] || cid };
   const insightsBox = el("section", { class: "card", id: "insights" }, el("h2", {}, "Insights"), el("p", { class: "muted" }, "Analysing…"));
+  const refresh = async (text) => {
+    notify(notice, text, "ok");
+    await showState(id, notice);
+  };
+  const living = state.policy.name === "curve";
   main.replaceChildren(
     el("p", {}, el("a", { href: "#" }, "← All runs")),
     notice,
     summary(view),
+    controlsCard(view, campaigns, page.currency, refresh),
     actions(view),
+    await curvesCard(view, page.currency),
+    living && state.status !== "completed" ? forecastCard(view, page.currency) : null,
+    eventsCard(view, events, page.currency, page.timezone),
     el("section", { class: "charts", id: "charts" }, chartBoxes()),
     insightsBox,
   );
@@ -109,7 +126,7 @@ function summary({ state }) {
     ["Remaining", money(state.remaining, currency)],
     ["This timestep", money(state.timestep_budget, currency)],
     ["Policy", `${state.policy.name} · objective ${state.objective}`],
-    ["Next due", state.next_due_at ? new Date(state.next_due_at).toLocaleString() : "–"],
+    ["Next due", when(state.next_due_at, page.timezone)],
   ];
   return el(
     "section",

@@ -144,6 +144,8 @@ class Policy:
     name: ClassVar[str] = ""
     param_specs: ClassVar[Mapping[str, Number | Anything | Choice]] = {}
     max_campaigns: ClassVar[int | None] = None
+    # Parameters that may change mid-run: those the statistics do not depend on.
+    mutable_params: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, params: Mapping | None = None) -> None:
         self.params = validate_params(self.name, self.param_specs, params)
@@ -175,6 +177,34 @@ class Policy:
         it to hand them over decoded, so that a step decodes them once.
         """
         return self.update_stats(stats, context), None
+
+    def resize_stats(
+        self, stats: dict | None, keep: Sequence[int | None], n_old: int
+    ) -> dict | None:
+        """`stats` for a new set of campaigns: `keep[i]` is the old index (of `n_old`) of new
+        campaign i, None for an added one. Default: every list of one number per old campaign
+        is reindexed, an added campaign starting at 0 (nothing observed: the policy's pooled
+        prior); other values are kept. Policies whose statistics are shaped otherwise override
+        it."""
+        if stats is None:
+            return None
+        resized = {}
+        for key, value in stats.items():
+            if isinstance(value, list) and len(value) == n_old and key != "signature":
+                resized[key] = [0.0 if i is None else value[i] for i in keep]
+            else:
+                resized[key] = copy.deepcopy(value)
+        return resized
+
+    def settled_stats(self, stats: dict | None, settings: Mapping, n_campaigns: int) -> dict | None:
+        """`stats` made independent of the run's budget, timesteps and campaign count, before
+        one of them changes mid-run. Default: statistics that never depended on them."""
+        return stats
+
+    def refold_base(self, stats: dict | None, n_campaigns: int, settings: Mapping) -> dict | None:
+        """The statistics a refold starts folding from. Default: `initial_stats`; a policy
+        whose statistics carry something besides the observations (a prior) keeps it."""
+        return self.initial_stats(n_campaigns, settings)
 
     def initial_target(self, active: np.ndarray) -> np.ndarray:
         """Shares of the first timestep, before any observation: equal over active campaigns."""
@@ -331,6 +361,7 @@ class Policy:
         state: Mapping,
         observations: Sequence[Mapping],
         planned: Sequence[Sequence[float]],
+        retired_spent: float = 0.0,
     ) -> dict:
         """The state with what it spent and learnt recomputed from every finished timestep.
 
@@ -342,6 +373,8 @@ class Policy:
         timestep's budgets stand (they were handed out already) unless the corrected spend
         leaves less than they add up to: then what is left is split anew, as near the shares
         as the campaigns' bounds allow, so the run never plans beyond its budget.
+        `retired_spent` is what campaigns removed from the run (engine.amend.resize) spent in
+        the finished timesteps: it counts as spent, but no longer as anyone's observations.
         """
         state = self._load(state)
         n_campaigns = len(state["shares"])
@@ -355,16 +388,22 @@ class Policy:
         if any(len(row) != n_campaigns or not _finite_numbers(row) for row in budgets):
             raise EngineError(f"every timestep's budgets must be {n_campaigns} finite numbers")
         settings = state["settings"]
-        spent = sum(_spent_in(row["spend"], plan) for row, plan in zip(rows, budgets, strict=True))
+        retired = retired_spent if isinstance(retired_spent, int | float) else math.nan
+        if isinstance(retired, bool) or not (math.isfinite(retired) and retired >= 0):
+            raise EngineError(f"retired_spent must be a finite number >= 0 (got {retired_spent!r})")
+        pairs = zip(rows, budgets, strict=True)
+        spent = retired + sum(_spent_in(row["spend"], plan) for row, plan in pairs)
         table = {
             metric: np.array([row[metric] for row in rows], dtype=float).reshape(-1, n_campaigns)
             for metric in METRICS
         } | {"planned": np.array(budgets, dtype=float).reshape(-1, n_campaigns)}
         remaining = _remaining(settings["budget"], spent)
+        shares = np.array(state["shares"], dtype=float)
+        base = self.refold_base(state["stats"], n_campaigns, settings)
         state.update(
             spent=spent,
             remaining=remaining,
-            stats=self._folded(table, state["t"], settings, np.array(state["shares"], dtype=float)),
+            stats=self._folded(table, state["t"], settings, shares, base),
         )
         if state["timestep_budget"] > remaining:
             mask = np.array(state["active"], dtype=bool)
@@ -372,13 +411,19 @@ class Policy:
         return state
 
     def _folded(
-        self, table: Mapping[str, np.ndarray], timesteps: int, settings: dict, shares: np.ndarray
+        self,
+        table: Mapping[str, np.ndarray],
+        timesteps: int,
+        settings: dict,
+        shares: np.ndarray,
+        base: dict | None = None,
     ) -> dict | None:
         """This policy's statistics of the first `timesteps` rows of `table` (metric -> (T, K)),
-        folded one timestep after the other, as if learned live. `update_stats` reads only the
-        observations, so the bounds and shares its context also holds are placeholders."""
+        folded one timestep after the other from `base` (default `initial_stats`), as if
+        learned live. `update_stats` reads only the observations, so the bounds and shares its
+        context also holds are placeholders."""
         n_campaigns = shares.size
-        stats = self.initial_stats(n_campaigns, settings)
+        stats = self.initial_stats(n_campaigns, settings) if base is None else base
         mask = np.full(n_campaigns, True)
         lower, upper = np.zeros(n_campaigns), np.ones(n_campaigns)
         for t in range(timesteps):

@@ -18,6 +18,7 @@ from models.common import (
     Share,
     bounded,
 )
+from models.living import EventOut, PriorIn, PriorOut, PriorStrength
 from models.money import budgets_in_cents, cents, cents_down
 
 Objective = Literal["revenue", "conversions", "profit"]
@@ -63,6 +64,12 @@ class StateCreate(CreateBody):
     seed: bounded(int, ge=0, lt=2**63) | None = Field(
         default=None, description="RNG seed; default random."
     )
+    prior: PriorIn | None = Field(
+        default=None,
+        description="Start a `curve` run from a stored curve fit of this client instead of an "
+        "equal split (campaigns matched by name, then external_id).",
+    )
+    prior_strength: PriorStrength | None = None
 
     @field_validator("campaign_ids")
     @classmethod
@@ -82,6 +89,28 @@ class StateCreate(CreateBody):
                 "the run would end after the year 9999 (start_at + timesteps x timestep_hours)"
             )
         return self
+
+
+CREATE_EXAMPLES = {
+    "cold start": {
+        "value": {
+            "name": "Autumn",
+            "campaign_ids": ["<search id>", "<reels id>"],
+            "budget": 30000,
+            "timesteps": 30,
+            "policy": {"name": "curve"},
+        }
+    },
+    "warm start from a stored fit": {
+        "value": {
+            "campaign_ids": ["<search id>", "<reels id>"],
+            "budget": 30000,
+            "timesteps": 30,
+            "prior": {"fit_id": "<id from POST /api/optimize/fit>"},
+            "prior_strength": 1,
+        }
+    },
+}
 
 
 class MetricRow(CreateBody):
@@ -155,6 +184,10 @@ class StateOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     completed_at: datetime | None = None
+    version: int = Field(
+        default=0, description="Moves on at every change; `PATCH` compares-and-sets on it."
+    )
+    prior: PriorOut | None = Field(default=None, description="The warm start, if any.")
     paused_at: datetime | None = Field(
         default=None,
         description="When the run's clock stopped: the state was paused, or none of its "
@@ -196,6 +229,9 @@ class HistoryRow(BaseModel):
     reward: float | None = Field(description="The objective's value over observed campaigns.")
     decided_at: datetime
     corrected_at: datetime | None = None
+    events: list[EventOut] = Field(
+        default_factory=list, description="Edits made while this timestep was in progress."
+    )
 
     @model_validator(mode="after")
     def _to_the_cent(self) -> HistoryRow:

@@ -12,7 +12,7 @@ from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, RedirectResponse
 
 DASHBOARD_DIR = Path(__file__).resolve().parent.parent / "dashboard"
 _ASSET = re.compile(r"^[a-z0-9_-]+\.(js|css)$")
@@ -31,6 +31,18 @@ _PAGE_HEADERS = {
 }
 
 router = APIRouter(prefix="/dashboard", tags=["dashboard"], include_in_schema=False)
+# The first URLs a user tries: the site's root leads to the dashboard, /docs to the API docs.
+entry = APIRouter(include_in_schema=False)
+
+
+@entry.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/dashboard", status_code=307)
+
+
+@entry.get("/docs")
+def docs_alias() -> RedirectResponse:
+    return RedirectResponse("/api", status_code=307)
 
 
 @lru_cache

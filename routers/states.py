@@ -8,13 +8,22 @@ from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import TENANT_ERRORS, Page, errors
 from models.money import budgets_in_cents
-from models.states import HistoryRow, MetricsOut, MetricsPost, NextBody, StateCreate, StateOut
+from models.states import (
+    CREATE_EXAMPLES,
+    HistoryRow,
+    MetricsOut,
+    MetricsPost,
+    NextBody,
+    StateCreate,
+    StateOut,
+)
 from utils.bodies import BodyRoute
 from utils.crud import campaigns, states
 from utils.crud import history as history_docs
 from utils.db import Store
-from utils.deps import DecisionsDep, ReadTenant, StoreDep, Tenant, WriteTenant, found
+from utils.deps import DecisionsDep, ReadTenant, StoreDep, Tenant, WriteTenant, found, not_found
 from utils.pagination import PageParams
+from utils.priors import PriorNotFound
 from utils.timesteps import (
     Recorded,
     advance,
@@ -60,11 +69,20 @@ def _load(store: Store, tenant: Tenant, state_id: str) -> dict:
     response_model=StateOut,
     status_code=status.HTTP_201_CREATED,
     summary="Start a state (an optimization run)",
+    responses=errors(404, described={404: "The prior's fit was not found"}),
 )
-async def create(body: StateCreate, tenant: WriteTenant, store: StoreDep) -> dict:
-    """Start a run: the first allocation is decided at once, for timestep 0."""
+async def create(
+    body: Annotated[StateCreate, Body(openapi_examples=CREATE_EXAMPLES)],
+    tenant: WriteTenant,
+    store: StoreDep,
+) -> dict:
+    """Start a run: the first allocation is decided at once, for timestep 0 (or, with a
+    `prior`, from the stored fit's curves)."""
     client_id = tenant.require_id()
-    return state_view(await store.call(create_state, store, client_id, body))
+    try:
+        return state_view(await store.call(create_state, store, client_id, body))
+    except PriorNotFound as error:
+        raise not_found("Fit") from error
 
 
 @router.get("", response_model=Page[StateOut], summary="List states")

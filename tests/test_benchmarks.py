@@ -51,6 +51,7 @@ def run_benchmark(module: str, *args: str) -> str:
             "curve's loss to delays",
         ),
         ("next_breakdown", ["--warmup", "1", "--measure", "1"], "engine decision step"),
+        ("warm_start", ["--latency"], "forecast"),
         ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),
         ("next_load", ["--seconds", "1", "--states", "2"], "throughput ratio next/bare"),
         ("optimize_endpoint", ["--campaigns", "50", "--repeats", "1"], "capacity           50"),

@@ -56,3 +56,11 @@ def test_every_dashboard_answer_sends_security_headers(client):
         policy = client.get(path).headers["content-security-policy"]
         for directive in ("object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"):
             assert directive in policy, (path, directive)
+
+
+@pytest.mark.parametrize("backend", ["embedded"])
+def test_the_first_urls_a_user_tries_lead_somewhere(client):
+    for path, target in (("/", "/dashboard"), ("/docs", "/api")):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 307 and response.headers["location"] == target
+        assert client.get(path).status_code == 200

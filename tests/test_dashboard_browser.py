@@ -370,9 +370,7 @@ def test_the_client_picker_lists_clients_past_the_first_page(browser, run) -> No
     page.wait_for_selector("#client-picker option:text-is('Acme (USD)')", state="attached")
     assert page.locator("#client-picker option").count() == 1 + 502
     page.select_option("#client-picker", label="Zenith (GBP)")
-    page.wait_for_selector(
-        "#states-table, main p:text-is('No runs yet: create one with POST /api/states.')"
-    )
+    page.wait_for_selector("#states-table, main p:text-is('No runs yet: create one below.')")
     assert page.problems == []
 
 
@@ -422,7 +420,7 @@ def test_an_admin_whose_client_was_deleted_is_told_and_picks_again(
     page.click("#login-form button[type=submit]")
     page.wait_for_selector("#client-picker option:text-is('Bare (EUR)')", state="attached")
     page.select_option("#client-picker", label="Bare (EUR)")
-    page.wait_for_selector("main p:text-is('No runs yet: create one with POST /api/states.')")
+    page.wait_for_selector("main p:text-is('No runs yet: create one below.')")
     page.click("header nav a:text-is('Curve optimizer')")
     page.wait_for_selector("#fit-form")
     assert admin.delete(f"/api/clients/{bare['id']}").status_code == 204
@@ -482,3 +480,111 @@ def test_an_admin_logs_in_on_the_api_docs_page_with_no_other_host_reachable(
     context.close()
     assert refused == []
     assert problems == [], "the page's policy refused something it needs, or a script failed"
+
+
+@pytest.fixture
+def workspace(live_server):
+    """A client (EUR, Paris time) with one user and nothing else: the user builds it all."""
+    with httpx.Client(base_url=live_server.url, timeout=10) as admin:
+        token = admin.post(
+            "/api/auth/token", data={"username": "admin", "password": ADMIN_PASSWORD}
+        ).json()["access_token"]
+        admin.headers["Authorization"] = f"Bearer {token}"
+        body = {"name": "Maison", "currency": "EUR", "timezone": "Europe/Paris"}
+        client = admin.post("/api/clients", json=body).json()
+        user = {"username": USER, "password": PASSWORD, "client_id": client["id"]}
+        assert admin.post("/api/users", json={**user, "scopes": ["read", "write", "me"]}).is_success
+    return live_server.url
+
+
+def test_a_user_builds_and_changes_a_living_run(browser, workspace, tmp_path: Path) -> None:
+    page = open_page(browser, workspace, 1280, 900)
+    page.goto(workspace + "/")
+    assert page.url.endswith("/dashboard")
+    page.fill("#login-form input[name=username]", USER)
+    page.fill("#login-form input[name=password]", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#campaign-form")
+    for name in ("Search", "Social", "Display", "Shopping"):
+        page.fill("#campaign-form input[name=name]", name)
+        page.click("#campaign-form button[type=submit]")
+        page.wait_for_selector(f"#campaigns-table input[value='{name}']")
+    page.fill("#campaign-form input[name=name]", "Search")
+    page.click("#campaign-form button[type=submit]")
+    page.wait_for_selector("#campaign-notice .notice.error")
+    assert "already exists" in page.text_content("#campaign-notice")
+    # rename and pause/resume a campaign from its row
+    row = page.locator("#campaigns-table tr", has=page.locator("input[value='Display']"))
+    row.locator("input[name=name]").fill("Display EU")
+    row.locator("button:text-is('Rename')").click()
+    page.wait_for_selector("#campaigns-table input[value='Display EU']")
+    row = page.locator("#campaigns-table tr", has=page.locator("input[value='Display EU']"))
+    row.locator("button:text-is('Pause')").click()
+    page.wait_for_selector("#campaigns-table .badge.paused")
+    row = page.locator("#campaigns-table tr", has=page.locator("input[value='Display EU']"))
+    row.locator("button:text-is('Resume')").click()
+    page.wait_for_selector("#campaigns-table .badge.paused", state="detached")
+
+    # a run of three campaigns; a bad floor first shows the API's message
+    page.uncheck("#run-form label.check:has-text('Shopping') input")
+    page.fill("#run-form input[name=name]", "Autumn")
+    page.fill("#run-form input[name=budget]", "9000")
+    page.fill("#run-form input[name=timesteps]", "10")
+    page.fill("#run-form input[name=floor]", "0.9")
+    page.click("#run-form button[type=submit]")
+    page.wait_for_selector("#run-notice .notice.error")
+    assert "floor" in page.text_content("#run-notice")
+    page.fill("#run-form input[name=floor]", "0.02")
+    page.click("#run-form button[type=submit]")
+    page.wait_for_selector("#state-title:has-text('Autumn')")
+
+    for t in range(3):
+        forms = page.locator("form.metrics")
+        for k in range(forms.count()):
+            form = forms.nth(k)
+            form.locator("input[name=spend]").fill("300")
+            form.locator("input[name=revenue]").fill(str(600 + 300 * k))
+            form.locator("button[type=submit]").click()
+            form.locator(".notice.ok").wait_for()
+        page.click("#advance")
+        page.wait_for_selector(f"#current-time:has-text('{t + 1} of 10')")
+
+    # raise the budget: a budget below what was spent shows the API's message first
+    page.fill("#edit-form input[name=budget]", "1")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#edit-notice .notice.error")
+    assert "below what the run has spent" in page.text_content("#edit-notice")
+    page.fill("#edit-form input[name=budget]", "18000")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#events-table td:has-text('budget')")
+    page.check("#edit-form label.check:has-text('Shopping') input")
+    page.click("#edit-form button[type=submit]")
+    page.wait_for_selector("#events-table td:has-text('added Shopping')")
+
+    events = page.text_content("#events-table")
+    assert "€9,000.00 → €18,000.00" in events and "(Europe/Paris)" in events
+    page.wait_for_selector("#chart-curves .gtitle")
+    assert page.text_content("#chart-curves .gtitle") == "What the run has learnt"
+    curves = page.text_content("#curves-table")
+    for name in ("Search", "Social", "Display EU", "Shopping"):
+        assert name in curves
+    page.wait_for_selector("#forecast-table")
+    assert "Equal split" in page.text_content("#forecast-table")
+    page.screenshot(path=str(tmp_path / "living-run.png"), full_page=True)
+
+    # a campaign in a running state cannot be deleted: the page says why; then the run goes
+    page.click("a:text-is('← All runs')")
+    row = page.locator("#campaigns-table tr", has=page.locator("input[value='Shopping']"))
+    row.locator("button:text-is('Delete')").click()
+    page.wait_for_selector("#campaign-notice .notice.error")
+    page.click("a.state-link:has-text('Autumn')")
+    page.click("#delete-run")
+    page.wait_for_selector("#campaigns-table")
+    row = page.locator("#campaigns-table tr", has=page.locator("input[value='Shopping']"))
+    row.locator("button:text-is('Delete')").click()
+    page.wait_for_selector("#campaigns-table input[value='Shopping']", state="detached")
+    assert "Autumn" not in page.inner_text("main")
+    assert page.problems == []
+
+    page.goto(workspace + "/docs")
+    assert page.url.endswith("/api")

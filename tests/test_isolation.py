@@ -107,6 +107,7 @@ BODIES: dict[str, Callable[[dict], dict]] = {
         "metrics": [{"campaign_id": owned["campaign_id"], "spend": 1}],
     },
     "POST /api/states/{state_id}/next": lambda owned: {},
+    "PATCH /api/states/{state_id}": lambda owned: {"budget": 9000},
 }
 OWNED = ("campaign_id", "state_id", "fit_id", "model_id")
 # Path parameters that name no tenant-owned data: clients (admin only) and one's credentials.

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from engine import Policy, make_policy
+from engine.readout import forecast, learnt_curves
 
 logger = logging.getLogger("oktopus.decisions")
 
@@ -90,17 +91,31 @@ def refolded(
     engine: str,
     observations: list[dict[str, list]],
     planned: list[list[float]],
+    retired_spent: float = 0.0,
 ) -> Decision:
     """The stored engine refolded from every finished timestep (a late correction): its budget
-    left and allocation, with the statistics the next decision learns from.
+    left and allocation, with the statistics the next decision learns from. `retired_spent`
+    is what campaigns no longer in the run spent then.
 
     Raises engine.EngineError when the timesteps given do not fit the stored state.
     """
-    return decision_of(policy_for(policy).refold(engine_state(engine), observations, planned))
+    state = policy_for(policy).refold(engine_state(engine), observations, planned, retired_spent)
+    return decision_of(state)
 
 
-# What a worker runs, by name: every task takes plain data and answers a Decision.
-_TASKS = {"decide": decide, "refold": refolded}
+def curves_of(policy: dict[str, Any], engine: str) -> dict[str, Any]:
+    """What the stored engine has learnt: posterior curves per campaign (engine.readout)."""
+    return learnt_curves(policy_for(policy), engine_state(engine))
+
+
+def forecast_of(policy: dict[str, Any], engine: str) -> dict[str, Any]:
+    """The rest of the run under the policy and under an equal split (engine.readout)."""
+    return forecast(policy_for(policy), engine_state(engine))
+
+
+# What a worker runs, by name: every task takes plain data and answers plain data.
+_TASKS = {"decide": decide, "refold": refolded, "curves": curves_of, "forecast": forecast_of}
+READOUTS = {"curves": curves_of, "forecast": forecast_of}
 
 _HEADER = struct.Struct("!Q")
 
@@ -259,11 +274,16 @@ class DecisionPool:
         engine: str,
         observations: list[dict[str, list]],
         planned: list[list[float]],
+        retired_spent: float = 0.0,
     ) -> Decision:
         """`refolded` in a worker process, awaited without blocking the event loop."""
-        return await self._run("refold", (policy, engine, observations, planned))
+        return await self._run("refold", (policy, engine, observations, planned, retired_spent))
 
-    async def _run(self, task: str, arguments: tuple) -> Decision:
+    async def readout(self, task: str, policy: dict[str, Any], engine: str) -> dict[str, Any]:
+        """`curves_of` or `forecast_of` (`task` "curves" or "forecast") in a worker process."""
+        return await self._run(task, (policy, engine))
+
+    async def _run(self, task: str, arguments: tuple) -> Any:
         if not self.workers:
             return _TASKS[task](*arguments)
         message = (task, arguments)

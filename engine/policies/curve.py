@@ -55,6 +55,7 @@ from engine.errors import EngineError
 from engine.framework import Context, Policy
 from engine.packing import pack, unpack
 from engine.params import Number
+from engine.policies.curve_stats import CurveStats
 
 _NOISE_SHAPE = 1.0
 _NOISE_SCALE = 0.01
@@ -81,10 +82,12 @@ def _given_or(value: float | None, candidates: tuple[float, ...]) -> np.ndarray:
     return np.array(candidates if value is None else [value], dtype=float)
 
 
-class Curve(Policy):
+class Curve(CurveStats, Policy):
     """Per-campaign saturating-curve posteriors on a grid, sampled and allocated exactly."""
 
     name = "curve"
+    # The sums do not depend on these: they only weigh, pool or sample the posterior.
+    mutable_params = frozenset({"prior_weight", "pooling", "draws", "scale_spread"})
     param_specs = {
         "grid_size": Number(40, 4, 200, integer=True),
         "scale_min": Number(0.05, 0.0, low_open=True),
@@ -185,6 +188,7 @@ class Curve(Policy):
             "value_cells": 0.0,
             "counted_value": 0.0,
             "conversions": 0.0,
+            "spend_unit": settings["budget"] / settings["timesteps"] / n_campaigns,
         }
 
     def update_stats(self, stats: dict, context: Context) -> dict:
@@ -199,8 +203,7 @@ class Curve(Policy):
             raise EngineError("the state's statistics were made with other curve parameters")
         if stats["rows"] != context.t - 1:
             raise EngineError("the state's statistics do not match its timestep counter")
-        settings = context.settings
-        spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
+        spend_unit = self.spend_unit_of(stats, context.settings, context.n_campaigns)
         latest = self._sums(
             context.spend, context.value, spend_unit, context.observed["conversions"]
         )
@@ -223,6 +226,7 @@ class Curve(Policy):
             # Absent from states made before the noise prior counted conversions.
             "counted_value": float(stats.get("counted_value", 0.0)) + latest["counted_value"],
             "conversions": float(stats.get("conversions", 0.0)) + latest["conversions"],
+            **self.carried(stats),
         }
         return packed, sums
 
@@ -242,15 +246,15 @@ class Curve(Policy):
         The amplitude parameter b is the curve's value at an equal share of the timestep budget
         (a = b / (1 - exp(-1 / s))), which keeps one prior on b sensible across the grid.
         """
-        settings = context.settings
-        spend_unit = settings["budget"] / settings["timesteps"] / context.n_campaigns
         stats = context.stats
-        value_unit = stats["value_total"] / max(stats["value_cells"], 1.0)
-        if not 1e-150 < value_unit < 1e150:
-            value_unit = 1.0  # nothing, or values too near 0 or infinity to square: unscaled
+        spend_unit = self.spend_unit_of(stats, context.settings, context.n_campaigns)
         sums = context.learned
         if sums is None:
             sums = self._unpacked(stats, context.n_campaigns)
+        sums, value_total, value_cells = self.with_prior(sums, stats, context.n_campaigns)
+        value_unit = value_total / max(value_cells, 1.0)
+        if not 1e-150 < value_unit < 1e150:
+            value_unit = 1.0  # nothing, or values too near 0 or infinity to square: unscaled
         s_ff = sums["ff"]
         s_fy = sums["fy"] / value_unit
         s_yy = sums["yy"] / value_unit**2
@@ -281,7 +285,7 @@ class Curve(Policy):
             "scale": scale,
             "spend_unit": np.array(spend_unit),
             "value_unit": np.array(value_unit),
-            "value_cells": np.array(stats["value_cells"]),
+            "value_cells": np.array(value_cells),
         }
 
     @staticmethod

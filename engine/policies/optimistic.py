@@ -25,6 +25,7 @@ class Optimistic(ReturnsPolicy):
         "initial_visits": Number(5.0, 0.0),
         **ReturnsPolicy.common_specs,
     }
+    mutable_params = frozenset({"initial_value", "initial_visits", "rule"})
 
     def _optimistic(self, estimate: np.ndarray, visits: np.ndarray) -> np.ndarray:
         prior_visits = self.params["initial_visits"]

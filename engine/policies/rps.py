@@ -8,7 +8,7 @@ themselves (two numbers a priced timestep): the band rule reads a window of them
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -23,6 +23,7 @@ class RPS(Policy):
     name = "rps"
     param_specs = {"lookback": Anything(None), "bands": Anything(None)}
     max_campaigns = 2
+    mutable_params = frozenset({"lookback", "bands"})
 
     def __init__(self, params: Mapping | None = None) -> None:
         super().__init__(params)
@@ -37,6 +38,14 @@ class RPS(Policy):
 
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
         return {"cost_per_click": [[] for _ in range(n_campaigns)]}
+
+    def resize_stats(self, stats: dict, keep: Sequence[int | None], n_old: int) -> dict:
+        """The streams reordered; an added campaign has no prices, and the band rule reads the
+        two streams as pairs, so both start over."""
+        streams = stats["cost_per_click"]
+        if any(index is None for index in keep):
+            return {"cost_per_click": [[] for _ in keep]}
+        return {"cost_per_click": [list(streams[index]) for index in keep]}
 
     def update_stats(self, stats: dict, context: Context) -> dict:
         clicks, spend = context.observed["clicks"], context.spend

@@ -21,6 +21,7 @@ class StepThompson(ReturnSampler):
 
     name = "step_thompson"
     param_specs = {"prior_strength": Number(1.0, 0.0, low_open=True)}
+    mutable_params = frozenset({"prior_strength"})
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         draw, mean = sample_returns(context, rng, self.params["prior_strength"])

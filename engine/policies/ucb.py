@@ -25,6 +25,8 @@ class UCB(ReturnsPolicy):
 
     name = "ucb"
     param_specs = {"c": Number(0.5, 0.0), **ReturnsPolicy.common_specs}
+    # The running sums depend on `saturation`; these only score them.
+    mutable_params = frozenset({"c", "rule"})
 
     def share_target(
         self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray

@@ -54,6 +54,12 @@ def budgets_by_timestep(store: Store, state_id: str, timesteps: int) -> dict[int
     return {doc["timestep"]: doc["budgets"] for doc in found}
 
 
+def budgets_at(store: Store, state_id: str, timestep: int) -> dict[str, float] | None:
+    """The budgets decided for one timestep, None when it has no row."""
+    found = _docs(store).get({"_id": timestep_key(state_id, timestep)})
+    return None if found is None else found["budgets"]
+
+
 def write_decided(store: Store, state: Document, timestep: int, decided: Document) -> bool:
     """Write a timestep's row, unless a row from a later version of the state is there.
 

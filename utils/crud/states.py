@@ -51,14 +51,14 @@ def page(
     page: Pagination,
     render: Callable[[Document], T],
 ) -> Page[T]:
-    """The tenant's states, newest first, without their engines."""
+    """The tenant's states, newest first, without their engines and events."""
     return paginate(
         _docs(store),
         {**tenant_filter, **_LIVE},
         page,
         sort=[("created_at", -1), ("_id", 1)],
         render=render,
-        projection={"engine": 0},
+        projection={"engine": 0, "events": 0},
     )
 
 

@@ -28,6 +28,7 @@ class PendingRefold:
     state: dict[str, Any]
     observations: list[dict[str, list]]
     planned: list[list[float]]
+    retired: float = 0.0
 
 
 async def record_metrics(
@@ -50,7 +51,9 @@ async def refold(store: Store, pool: DecisionPool, state: dict[str, Any]) -> Non
 
     async def decide(pending: PendingRefold) -> Decision:
         s = pending.state
-        return await pool.refold(s["policy"], s["engine"], pending.observations, pending.planned)
+        return await pool.refold(
+            s["policy"], s["engine"], pending.observations, pending.planned, pending.retired
+        )
 
     def commit(pending: PendingRefold, decision: Decision) -> Any:
         return True if commit_refold(store, pending, decision) else RETRY
@@ -85,16 +88,26 @@ def pending_refold(store: Store, state_id: str) -> PendingRefold | None:
     keys = [timestep_key(state_id, t) for t in range(finished)]
     by_key = metrics.rows_by_key(store, keys)
     ids = state["campaign_ids"]
-    if any(set(decided.get(t) or {}) != set(ids) for t in range(finished)):
+    if any(not decided.get(t) for t in range(finished)):
         raise StateConflict(
             "The metrics are recorded, but the state's history lacks a finished timestep's "
             "budgets, so they cannot be folded into its engine",
             finished,
         )
+    # A timestep's campaigns are those its budgets name: campaigns added later observed
+    # nothing then (planned 0), campaigns removed since spent what they spent (`retired`).
+    observed, retired = [], 0.0
+    for t, key in enumerate(keys):
+        rows = {cid: row for cid, row in by_key.get(key, {}).items() if cid in decided[t]}
+        observed.append(observations(state, campaign_rows(ids, rows)))
+        for cid in set(decided[t]) - set(ids):
+            spend = rows.get(cid, {}).get("spend")
+            retired += decided[t][cid] if spend is None else spend
     return PendingRefold(
         state=state,
-        observations=[observations(state, campaign_rows(ids, by_key.get(key, {}))) for key in keys],
-        planned=[[decided[t][cid] for cid in ids] for t in range(finished)],
+        observations=observed,
+        planned=[[decided[t].get(cid, 0.0) for cid in ids] for t in range(finished)],
+        retired=retired,
     )
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.settings import METRICS, VALUE_METRIC
 from models.states import MetricsPost
-from utils.crud import metrics, states
+from utils.crud import history, metrics, states
 from utils.db import Store, as_utc, utcnow
 from utils.timesteps.errors import InvalidRequest, StateConflict
 from utils.timesteps.runs import forget_writes_of
@@ -43,6 +43,14 @@ def store_metrics(store: Store, state: dict[str, Any], body: MetricsPost) -> Rec
     if unknown:
         raise InvalidRequest(f"Campaigns not in this state: {', '.join(unknown)}")
     check_timestep_ran(state, body.timestep)
+    if body.timestep < state["current_time"] and state.get("events"):
+        # A run whose campaigns changed: a finished timestep's rows are those of its campaigns.
+        had = history.budgets_at(store, state["_id"], body.timestep) or ids
+        outside = [row.campaign_id for row in body.metrics if row.campaign_id not in had]
+        if outside:
+            raise InvalidRequest(
+                f"Campaigns not in this state at timestep {body.timestep}: {', '.join(outside)}"
+            )
     now = utcnow()
     rows = {row.campaign_id: row.model_dump(exclude={"campaign_id"}) for row in body.metrics}
     correction = body.timestep < state["current_time"]
@@ -123,11 +131,15 @@ def history_rows(
     advancing writes a small document. A row reported after the decision read its timestep
     (a late correction) sets `corrected_at`.
     """
+    events: dict[int, list[dict[str, Any]]] = {}
+    for event in state.get("events", []):
+        events.setdefault(event["timestep"], []).append(event)
     reported = metrics.rows_by_key(store, [doc["_id"] for doc in docs])
     rows = []
     for doc in docs:
         found = reported.get(doc["_id"], {})
-        by_campaign = campaign_rows(state["campaign_ids"], found)
+        # The campaigns the timestep had: a campaign removed since stays in its history.
+        by_campaign = campaign_rows(list(doc.get("budgets") or state["campaign_ids"]), found)
         decided_at = as_utc(doc["decided_at"])
         late = [
             as_utc(row["recorded_at"])
@@ -141,6 +153,7 @@ def history_rows(
                 "unobserved": [cid for cid, row in by_campaign.items() if row is None],
                 "reward": _reward(state["objective"], by_campaign),
                 "corrected_at": max(late, default=None),
+                "events": events.get(doc["timestep"], []),
             }
         )
     return rows

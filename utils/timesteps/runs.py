@@ -11,9 +11,10 @@ from models.states import StateCreate
 from utils.crud import campaigns, history, metrics, states
 from utils.db import Store, as_utc, public, utcnow
 from utils.decisions import Decision, decision_of, engine_text
+from utils.priors import PriorError, initial_engine
 from utils.timesteps.errors import InvalidRequest
 
-_HIDDEN = ("engine", "version")
+_HIDDEN = ("engine", "events")
 
 
 def state_view(doc: dict[str, Any]) -> dict[str, Any]:
@@ -100,20 +101,20 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         raise InvalidRequest("At least one of the campaigns must be active")
     seed = body.seed if body.seed is not None else secrets.randbelow(2**63)
     policy = make_policy(body.policy.name, body.policy.params)
-    initial = policy.init(
-        len(ordered),
-        {
-            "budget": body.budget,
-            "timesteps": body.timesteps,
-            "step": body.step,
-            "floor": body.floor,
-            "objective": body.objective,
-            "seed": seed,
-            "min_budget": [c.get("min_budget") for c in ordered],
-            "max_budget": [c.get("max_budget") for c in ordered],
-        },
-        active,
-    )
+    settings = {
+        "budget": body.budget,
+        "timesteps": body.timesteps,
+        "step": body.step,
+        "floor": body.floor,
+        "objective": body.objective,
+        "seed": seed,
+        "min_budget": [c.get("min_budget") for c in ordered],
+        "max_budget": [c.get("max_budget") for c in ordered],
+    }
+    try:
+        initial, prior = initial_engine(store, client_id, body, ordered, policy, settings, active)
+    except PriorError as error:
+        raise InvalidRequest(str(error)) from error
     now = utcnow()
     start_at = as_utc(body.start_at) if body.start_at else now
     start_at = start_at.replace(microsecond=start_at.microsecond // 1000 * 1000)
@@ -134,6 +135,7 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         "start_at": start_at,
         "next_due_at": due_at(start_at, body.timestep_hours, 0),
         "engine": engine_text(initial),
+        "prior": prior,
         "version": 0,
         "created_at": now,
         "updated_at": now,
