@@ -181,10 +181,17 @@ class CampaignBounds(CreateBody):
 
 
 class CurveSource(CreateBody):
-    """Curves given inline, or a stored fit (with optional bounds per campaign)."""
+    """Curves given inline, a stored fit, or a marketing-mix model (with optional bounds per
+    campaign or channel)."""
 
     curves: list[CurveIn] | None = Field(default=None, min_length=1, max_length=MAX_CURVES)
     fit_id: Id | None = None
+    model_id: Id | None = Field(
+        default=None,
+        description="A ready marketing-mix model (POST /models): its channels are the "
+        "campaigns and the allocation maximizes the posterior-mean KPI.",
+        examples=["6750c1f2a9e4b3d2c1a0f9e8"],
+    )
     model: Literal["ensemble", "negexp", "mm", "hill", "local_slope"] = Field(
         default="ensemble", description="Which model of the stored fit to allocate on."
     )
@@ -192,10 +199,15 @@ class CurveSource(CreateBody):
 
     @model_validator(mode="after")
     def one_source(self) -> CurveSource:
-        if (self.curves is None) == (self.fit_id is None):
-            raise ValueError("give exactly one of curves and fit_id")
+        sources = [self.curves, self.fit_id, self.model_id]
+        if sum(source is not None for source in sources) != 1:
+            raise ValueError("give exactly one of curves, fit_id and model_id")
         if self.curves is not None and self.campaigns:
-            raise ValueError("campaigns settings go with fit_id; put bounds in each curve")
+            raise ValueError(
+                "campaigns settings go with fit_id or model_id; put bounds in each curve"
+            )
+        if self.model_id is not None and "model" in self.model_fields_set:
+            raise ValueError("model picks a stored fit's curves; a model_id has its own")
         if self.curves is not None:
             points = sum(
                 len(value)
@@ -219,10 +231,18 @@ ALLOCATE_EXAMPLE = {
     "groups": [{"name": "social", "campaigns": ["meta", "tiktok"], "max_share": 0.4}],
 }
 TARGET_EXAMPLE = {**ALLOCATE_EXAMPLE, "scenario": "target_kpi", "target": 1500}
+MODEL_EXAMPLE = {
+    "model_id": "6750c1f2a9e4b3d2c1a0f9e8",
+    "budget": 30000,
+    "campaigns": {"tv": {"max": 15000}},
+    "groups": [{"name": "digital", "campaigns": ["search", "social"], "max_share": 0.6}],
+}
 
 
 class CurveAllocateRequest(CurveSource):
-    model_config = {"json_schema_extra": {"examples": [ALLOCATE_EXAMPLE, TARGET_EXAMPLE]}}
+    model_config = {
+        "json_schema_extra": {"examples": [ALLOCATE_EXAMPLE, TARGET_EXAMPLE, MODEL_EXAMPLE]}
+    }
 
     budget: Money = Field(description="The budget; a ceiling for all but fixed_budget.")
     scenario: Scenario = "fixed_budget"
@@ -241,6 +261,26 @@ class CurveAllocateRequest(CurveSource):
         max_length=MAX_GROUPS,
         description="Group constraints (fixed_budget and target_kpi), solved exactly.",
     )
+
+    @model_validator(mode="after")
+    def model_scenarios(self) -> CurveAllocateRequest:
+        """A model's posterior-mean curves are solved for fixed_budget (bounds, groups),
+        flexible_budget and target_efficiency; the least spend reaching a target and a
+        capacity on the mean are not defined on the posterior here."""
+        if self.model_id is not None:
+            if self.scenario == "target_kpi":
+                raise ValueError("model_id does not take the scenario target_kpi")
+            if self.capacity is not None:
+                raise ValueError("model_id does not take capacity")
+        return self
+
+
+class Interval(BaseModel):
+    """A posterior mean and 90% credible interval (5th and 95th percentiles)."""
+
+    mean: float
+    low: float
+    high: float
 
 
 class CurveAllocationRow(BaseModel):
@@ -273,6 +313,13 @@ class CurveAllocateOut(BaseModel):
         default=None, description="Per group: its total, bounds at this total and which binds."
     )
     fit_id: str | None = None
+    model_id: str | None = None
+    expected_kpi: Interval | None = Field(
+        default=None,
+        description="With model_id: the KPI (times each channel's value) expected at this "
+        "allocation, its posterior mean and 90% interval.",
+        examples=[{"mean": 41250.0, "low": 29100.0, "high": 52900.0}],
+    )
 
 
 class PlanCurveIn(CurveIn):
@@ -302,9 +349,18 @@ FLIGHTING_EXAMPLE = {
     "initial_stock": {"tv": 800},
 }
 
+MODEL_PLAN_EXAMPLE = {
+    "model_id": "6750c1f2a9e4b3d2c1a0f9e8",
+    "total_budget": 90000,
+    "periods": 3,
+    "initial_stock": {"tv": 12000},
+}
+
 
 class PlanRequest(CurveSource):
-    model_config = {"json_schema_extra": {"examples": [PLAN_EXAMPLE, FLIGHTING_EXAMPLE]}}
+    model_config = {
+        "json_schema_extra": {"examples": [PLAN_EXAMPLE, FLIGHTING_EXAMPLE, MODEL_PLAN_EXAMPLE]}
+    }
 
     curves: list[PlanCurveIn] | None = Field(default=None, min_length=1, max_length=MAX_CURVES)
     budgets: list[Money] | None = Field(
@@ -394,6 +450,12 @@ class FlightingOut(PlanOut):
     iterations: int
 
 
+class PlanKpi(BaseModel):
+    sequential: Interval
+    static: Interval
+    flighting: Interval | None = None
+
+
 class PlanResponse(BaseModel):
     sequential: PlanOut = Field(description="Month by month, with adstock carried over.")
     static: StaticPlanOut = Field(description="One weight vector for every period (bilevel).")
@@ -404,3 +466,9 @@ class PlanResponse(BaseModel):
         "(sequential and static then plan the even split of the total).",
     )
     fit_id: str | None = None
+    model_id: str | None = None
+    expected_kpi: PlanKpi | None = Field(
+        default=None,
+        description="With model_id: each plan's total KPI over its periods, posterior mean "
+        "and 90% interval (the carry-over at each channel's posterior-mean adstock decay).",
+    )

@@ -39,6 +39,7 @@ from models.optimize import (
     PlanRequest,
     PlanResponse,
 )
+from utils import model_budgets
 from utils.bodies import BodyRoute
 from utils.crud import clients, fits
 from utils.db import Store, utcnow
@@ -51,6 +52,14 @@ router = APIRouter(
 INVALID = errors(422, described={422: "Invalid data or settings; the detail names the campaign."})
 NO_CLIENT = "An admin's client_id names no client"
 FIT_NOT_FOUND = errors(404, described={404: f"No such fit for this client, or: {NO_CLIENT}"})
+SOURCE_NOT_FOUND = errors(
+    404,
+    409,
+    described={
+        404: f"No such fit or model for this client, or: {NO_CLIENT}",
+        409: "The model named by model_id is still fitting, or its fit failed",
+    },
+)
 FLIGHTING_SECONDS = 20.0  # a larger plan answers with its certified gap after this long
 FORM_FIELDS = ("models", "metric", "holdout_share", "adstock", "spend_ranges", "downstream")
 
@@ -242,8 +251,8 @@ async def get_fit(fit_id: str, tenant: ReadTenant, store: StoreDep) -> FitOut:
 
 async def _stored_fit(body: CurveSource, tenant: Tenant, store: Store) -> dict | None:
     """The stored fit `body` names (404 when the tenant has none of that id), or None when
-    it gives its curves inline."""
-    if body.curves is not None:
+    it gives its curves inline or a model."""
+    if body.fit_id is None:
         return None
     doc = await store.call(fits.get_owned, store, tenant.filter, body.fit_id)
     if doc is None:
@@ -294,7 +303,7 @@ def _resolve_curves(
     "/allocate",
     response_model=CurveAllocateOut,
     summary="Allocate a budget exactly over response curves",
-    responses={**INVALID, **FIT_NOT_FOUND},
+    responses={**INVALID, **SOURCE_NOT_FOUND},
 )
 async def allocate(
     body: CurveAllocateRequest, tenant: ReadTenant, store: StoreDep
@@ -307,7 +316,14 @@ async def allocate(
     response; `target_kpi` finds the least spend reaching `target`; `groups` keep the total of
     groups of campaigns within bounds (fixed_budget and target_kpi). S-shaped Hill curves are
     optimized through their concave envelopes, a campaign
-    left partway up an envelope's straight stretch then tried at both of its ends."""
+    left partway up an envelope's straight stretch then tried at both of its ends.
+    With `model_id` the channels of a marketing-mix model are the campaigns: the allocation
+    maximizes the posterior-mean KPI and `expected_kpi` gives it with its 90% interval
+    (scenarios fixed_budget with bounds and groups, flexible_budget, target_efficiency)."""
+    if body.model_id is not None:
+        stored = await store.call(model_budgets.ready_doc, store, tenant.filter, body.model_id)
+        report = await run_in_threadpool(model_budgets.allocate, body, stored)
+        return CurveAllocateOut(**_checked(report))
     doc = await _stored_fit(body, tenant, store)
     return await run_in_threadpool(_allocate, body, doc)
 
@@ -339,7 +355,7 @@ def _allocate(body: CurveAllocateRequest, doc: dict | None) -> CurveAllocateOut:
     "/plan",
     response_model=PlanResponse,
     summary="Plan several periods: sequential with carry-over, and one static weight vector",
-    responses={**INVALID, **FIT_NOT_FOUND},
+    responses={**INVALID, **SOURCE_NOT_FOUND},
 )
 async def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanResponse:
     """Allocate each period's budget month by month with adstock carried over (each curve is
@@ -347,7 +363,13 @@ async def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanRe
     best when applied to every period's budget. Both totals are reported. `initial_stock`
     carries in the adstock of spend made before the plan. With `total_budget` (and
     `periods`, optionally `period_bounds`) the plan also chooses how much each period spends
-    (flighting), solved jointly with a certified optimality gap."""
+    (flighting), solved jointly with a certified optimality gap. With `model_id` the plan
+    runs on a marketing-mix model's posterior-mean curves, its adstock carried over, and
+    `expected_kpi` gives each plan's total KPI with its 90% interval."""
+    if body.model_id is not None:
+        stored = await store.call(model_budgets.ready_doc, store, tenant.filter, body.model_id)
+        result = await run_in_threadpool(model_budgets.plan, body, stored, FLIGHTING_SECONDS)
+        return PlanResponse(**_checked(result))
     doc = await _stored_fit(body, tenant, store)
     return await run_in_threadpool(_plan, body, doc)
 

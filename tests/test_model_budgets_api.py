@@ -1,0 +1,187 @@
+"""Allocations and plans on a marketing-mix model: /api/optimize with `model_id` (every backend)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from engine.mmm import MarketingMixModel, load_rows
+from engine.mmm.allocation import curve_draws, mean_theta
+from engine.mmm.answers import response_draws
+from engine.mmm.synthetic import generate
+from utils import marketing_mix
+
+SAMPLER = {"draws": 200, "chains": 4, "burn": 10}
+
+
+@pytest.fixture
+def rows() -> list[dict]:
+    return generate(3, periods=60, channels=3, noise=0.05)["rows"]
+
+
+@pytest.fixture(autouse=True)
+def small_fits(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(marketing_mix, "SYNC_SECONDS", 120.0)
+    monkeypatch.setattr(marketing_mix, "SAMPLER", SAMPLER)
+
+
+def fitted(client, tenant, rows) -> dict:
+    made = client.post(
+        "/api/models", json={"rows": rows, "controls": ["price"]}, headers=tenant.headers
+    )
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+def allocate(client, headers, **body):
+    return client.post("/api/optimize/allocate", json=body, headers=headers)
+
+
+def test_allocation_maximizes_the_posterior_mean_with_its_interval(client, tenant, rows):
+    model = fitted(client, tenant, rows)
+    names = [channel["channel"] for channel in model["channels"]]
+    budget = sum(channel["spend"] for channel in model["channels"]) / model["periods"]
+    answer = allocate(client, tenant.headers, model_id=model["id"], budget=budget)
+    assert answer.status_code == 200, answer.text
+    best = answer.json()
+    assert best["model_id"] == model["id"] and best["fit_id"] is None
+    assert [row["campaign"] for row in best["allocation"]] == names
+    assert best["total_spend"] == pytest.approx(budget, rel=1e-9)
+    kpi = best["expected_kpi"]
+    assert kpi["low"] < kpi["mean"] < kpi["high"]
+    assert kpi["mean"] == pytest.approx(best["total_value"], rel=1e-9)
+    # Any other split of the same budget (pinned by bounds) expects less.
+    spends = np.array([row["spend"] for row in best["allocation"]])
+    for shift in (0.3, -0.3):
+        other = spends.copy()
+        other[0] = max(other[0] * (1 + shift), 0.0)
+        other[1:] += (spends[0] - other[0]) / (len(names) - 1)
+        pinned = {name: {"min": s, "max": s} for name, s in zip(names, other, strict=True)}
+        moved = allocate(
+            client, tenant.headers, model_id=model["id"], budget=budget, campaigns=pinned
+        )
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["expected_kpi"]["mean"] < kpi["mean"]
+
+
+def test_bounds_groups_and_scenarios_on_a_model(client, tenant, rows):
+    model = fitted(client, tenant, rows)
+    names = [channel["channel"] for channel in model["channels"]]
+    budget = sum(channel["spend"] for channel in model["channels"]) / model["periods"]
+    group = {"name": "first two", "campaigns": names[:2], "max_share": 0.4}
+    answer = allocate(
+        client,
+        tenant.headers,
+        model_id=model["id"],
+        budget=budget,
+        campaigns={names[2]: {"max": 0.7 * budget}},
+        groups=[group],
+    )
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    spend = {row["campaign"]: row["spend"] for row in report["allocation"]}
+    assert spend[names[2]] <= 0.7 * budget * (1 + 1e-9)
+    assert spend[names[0]] + spend[names[1]] <= 0.4 * budget * (1 + 1e-9)
+    assert report["total_spend"] == pytest.approx(budget, rel=1e-9)
+    assert report["groups"][0]["name"] == "first two"
+    flexible = allocate(
+        client,
+        tenant.headers,
+        model_id=model["id"],
+        budget=3 * budget,
+        scenario="flexible_budget",
+        target_mroi=1.0,
+    )
+    assert flexible.status_code == 200, flexible.text
+    assert flexible.json()["expected_kpi"]["mean"] == pytest.approx(
+        flexible.json()["total_value"], rel=1e-9
+    )
+    for refused, field in (
+        ({"scenario": "target_kpi", "target": 100.0}, "target_kpi"),
+        ({"capacity": 100.0}, "capacity"),
+        ({"model": "hill"}, "model"),
+        ({"campaigns": {"radio": {"max": 5.0}}}, "radio"),
+        ({"fit_id": "abc"}, "exactly one"),
+    ):
+        answer = allocate(client, tenant.headers, model_id=model["id"], budget=budget, **refused)
+        assert answer.status_code == 422 and field in answer.text, (refused, answer.text)
+
+
+def test_another_tenants_or_an_unready_model(client, tenant, other_tenant, rows, monkeypatch):
+    model = fitted(client, tenant, rows)
+    body = {"model_id": model["id"], "budget": 1000.0}
+    assert allocate(client, other_tenant.headers, **body).status_code == 404
+    assert allocate(client, tenant.headers, model_id="nothing", budget=1.0).status_code == 404
+    plan = {"model_id": model["id"], "budgets": [1000.0, 1000.0]}
+    answer = client.post("/api/optimize/plan", json=plan, headers=other_tenant.headers)
+    assert answer.status_code == 404
+
+    release = threading.Event()
+    real_fit = MarketingMixModel.fit
+
+    def slow(self, data, progress=None):
+        release.wait(30)
+        return real_fit(self, data, progress)
+
+    monkeypatch.setattr(MarketingMixModel, "fit", slow)
+    monkeypatch.setattr(marketing_mix, "SYNC_SECONDS", 0.0)
+    job = client.post("/api/models", json={"rows": rows}, headers=tenant.headers).json()
+    try:
+        answer = allocate(client, tenant.headers, model_id=job["id"], budget=1000.0)
+        assert answer.status_code == 409 and "fitting" in answer.text
+    finally:
+        release.set()
+
+
+def test_plans_carry_adstock_and_give_the_kpi_interval(client, tenant, rows):
+    model = fitted(client, tenant, rows)
+    names = [channel["channel"] for channel in model["channels"]]
+    budget = sum(channel["spend"] for channel in model["channels"]) / model["periods"]
+    body = {"model_id": model["id"], "budgets": [budget] * 3, "initial_stock": {names[0]: budget}}
+    answer = client.post("/api/optimize/plan", json=body, headers=tenant.headers)
+    assert answer.status_code == 200, answer.text
+    plan = answer.json()
+    assert plan["model_id"] == model["id"]
+    for key in ("sequential", "static"):
+        kpi = plan["expected_kpi"][key]
+        assert kpi["low"] < kpi["mean"] < kpi["high"]
+        # Decided on a thinned posterior, scored on every draw.
+        assert kpi["low"] < plan["total_response"][key] < kpi["high"]
+    assert plan["expected_kpi"]["flighting"] is None
+    # Stock carried in adds KPI on top of the same budgets.
+    cold = {**body, "initial_stock": {}}
+    colder = client.post("/api/optimize/plan", json=cold, headers=tenant.headers).json()
+    assert colder["total_response"]["sequential"] < plan["total_response"]["sequential"]
+    flighting = {"model_id": model["id"], "total_budget": 3 * budget, "periods": 3}
+    answer = client.post("/api/optimize/plan", json=flighting, headers=tenant.headers)
+    assert answer.status_code == 200, answer.text
+    kpi = answer.json()["expected_kpi"]["flighting"]
+    assert kpi["low"] < answer.json()["total_response"]["flighting"] < kpi["high"]
+    stray = {**body, "initial_stock": {"radio": 5.0}}
+    refused = client.post("/api/optimize/plan", json=stray, headers=tenant.headers)
+    assert refused.status_code == 422 and "radio" in refused.text
+
+
+def test_the_curve_draws_are_the_models_own_curves(rows):
+    """The allocator's curves are the model's: steady state, and at the plan's un-normalized
+    adstock stock x / (1 - theta) of a steady spend x."""
+    data = load_rows(rows, controls=["price"])
+    model = MarketingMixModel(**SAMPLER).fit(data)
+    from engine.response import family_curves
+
+    family, params = curve_draws(model)
+    theta = mean_theta(model)
+    _, stocked = curve_draws(model, theta)
+    spend = np.linspace(0.0, 3 * model.spend_scale.max(), 7)
+    for c in range(len(data.channels)):
+        expected = response_draws(model, c, spend)  # (D, S)
+        one = {name: values[:, c] for name, values in params.items()}
+        per_stock = {name: values[:, c] for name, values in stocked.items()}
+        for s, x in enumerate(spend):
+            at = np.full(model.draws, x)
+            got = family_curves(family, one).true_response(at)
+            assert np.allclose(got, expected[:, s], rtol=1e-9, atol=1e-9)
+            carried = family_curves(family, per_stock).true_response(at / (1 - theta[c]))
+            assert np.allclose(carried, expected[:, s], rtol=1e-9, atol=1e-9)
