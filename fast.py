@@ -37,6 +37,7 @@ from routers import (
     timesteps,
     users,
 )
+from utils import marketing_mix
 from utils.bodies import BodyLimit, printable
 from utils.db import Conflict, Store, StoreUnavailable
 from utils.decisions import DecisionPool
@@ -201,6 +202,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Oktopus %s using the %s backend (%s)", VERSION, store.backend, store.location
             )
             password = initialize(store, settings, hasher)
+            interrupted = marketing_mix.fail_interrupted(store)
+            if interrupted:
+                logger.warning("%d marketing-mix fits interrupted by a restart failed", interrupted)
             if password:
                 announce_password(settings.admin_username, password)
             yield

@@ -185,3 +185,34 @@ def test_the_curve_draws_are_the_models_own_curves(rows):
             assert np.allclose(got, expected[:, s], rtol=1e-9, atol=1e-9)
             carried = family_curves(family, per_stock).true_response(at / (1 - theta[c]))
             assert np.allclose(carried, expected[:, s], rtol=1e-9, atol=1e-9)
+
+
+def test_a_fit_interrupted_by_a_restart_is_marked_failed(settings, rows, monkeypatch):
+    """The fitting model a previous process left behind fails at the next start-up, and
+    the old job's late write cannot bring it back."""
+    from fastapi.testclient import TestClient
+
+    from fast import create_app
+    from tests.conftest import client_user
+
+    release = threading.Event()
+    real_fit = MarketingMixModel.fit
+
+    def stuck(self, data, progress=None):
+        release.wait(20)
+        return real_fit(self, data, progress)
+
+    monkeypatch.setattr(MarketingMixModel, "fit", stuck)
+    monkeypatch.setattr(marketing_mix, "SYNC_SECONDS", 0.0)
+    try:
+        with TestClient(create_app(settings)) as first:
+            headers = client_user(first, "restarted")
+            job = first.post("/api/models", json={"rows": rows}, headers=headers).json()
+            assert job["status"] == "fitting"
+        with TestClient(create_app(settings)) as second:
+            answer = second.get(f"/api/models/{job['id']}", headers=headers)
+            assert answer.status_code == 200, answer.text
+            model = answer.json()
+            assert model["status"] == "failed" and "restart" in model["error"]
+    finally:
+        release.set()

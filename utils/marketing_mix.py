@@ -125,6 +125,19 @@ async def create(
     return current or doc, bool(done)
 
 
+INTERRUPTED = "the fit was interrupted by a restart of the server; fit the model again"
+
+
+def fail_interrupted(store: Store) -> int:
+    """At start-up, mark the models a previous process left `fitting` as failed (their fit
+    ended with that process); how many. Each mark is a compare-and-set on the version."""
+    failed = 0
+    for doc in model_docs.fitting(store):
+        job = {"_id": doc["_id"], "version": doc.get("version", 0)}
+        failed += _write(store, job, {"status": "failed", "error": INTERRUPTED})
+    return failed
+
+
 def render(doc: Mapping[str, Any]) -> dict:
     """The API's answer for a stored model (summary fields empty while fitting)."""
     result = doc.get("summary") or {}

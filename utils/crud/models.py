@@ -59,6 +59,11 @@ def page(
     )
 
 
+def fitting(store: Store) -> list[Document]:
+    """Every model still marked as fitting (ids and versions only), of every client."""
+    return _docs(store).find({"status": "fitting"}, projection={"_id": 1, "version": 1})
+
+
 def compare_and_set(
     store: Store, model_id: str, expected: Mapping[str, Any], update: Mapping[str, Any]
 ) -> bool:
