@@ -137,12 +137,14 @@ def load() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.mmm_recovery", description=__doc__)
-    parser.add_argument("--datasets", type=int, default=50)
+    parser.add_argument("--datasets", type=int, help="data sets (default 50, 8 with --quick)")
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="8 data sets, no daily timing")
     parser.add_argument("--pymc", type=int, default=3, help="data sets for PyMC-Marketing")
     args = parser.parse_args(argv)
-    count = 8 if args.quick else args.datasets
+    count = args.datasets or (8 if args.quick else 50)
+    if count < 1:
+        parser.error("--datasets must be at least 1")
     print(f"load before: {load()} ({os.cpu_count()} cores)", flush=True)
     results = []
     for index in range(count):

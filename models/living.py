@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from models.common import (
     FiniteFloat,
@@ -16,6 +16,7 @@ from models.common import (
     UpdateBody,
     bounded,
 )
+from models.money import budgets_in_cents, cents, cents_down
 
 MAX_CAMPAIGNS = 200
 
@@ -128,6 +129,19 @@ class CurvesOut(BaseModel):
     observed: bool = Field(description="False until some value was reported (or a prior).")
     campaigns: list[CampaignCurve]
 
+    @model_validator(mode="after")
+    def _to_the_cent(self) -> CurvesOut:
+        """Budgets as the state's answers give them: to the cent, adding up to no more than
+        the timestep's budget."""
+        budgets = budgets_in_cents(
+            {str(i): row.budget for i, row in enumerate(self.campaigns)}, self.timestep_budget
+        )
+        for i, row in enumerate(self.campaigns):
+            row.budget = budgets[str(i)]
+            row.unpaced = cents(row.unpaced)
+        self.timestep_budget = cents_down(self.timestep_budget)
+        return self
+
 
 class ForecastOut(BaseModel):
     state_id: str
@@ -140,6 +154,11 @@ class ForecastOut(BaseModel):
     equal_split: Interval = Field(description="The same under an equal split of every timestep.")
     gain: Interval = Field(description="Policy minus equal split, per posterior draw.")
     observed: bool
+
+    @model_validator(mode="after")
+    def _to_the_cent(self) -> ForecastOut:
+        self.remaining = cents(self.remaining)
+        return self
 
 
 class PriorOut(BaseModel):

@@ -11,6 +11,7 @@ from engine.readout import NoCurves
 from models.common import TENANT_ERRORS, Page, errors
 from models.living import PATCH_EXAMPLES, CurvesOut, EventOut, ForecastOut, StatePatch
 from models.states import StateOut
+from utils.bodies import BodyRoute
 from utils.crud import campaigns, states
 from utils.deps import (
     DecisionsDep,
@@ -24,7 +25,9 @@ from utils.living import amend_state, readout_served, state_events
 from utils.pagination import PageParams
 from utils.timesteps import state_view
 
-router = APIRouter(prefix="/states", tags=["states"], responses=TENANT_ERRORS)
+router = APIRouter(
+    route_class=BodyRoute, prefix="/states", tags=["states"], responses=TENANT_ERRORS
+)
 
 _VERSION_CONFLICT = errors(
     409,
@@ -39,7 +42,12 @@ _NO_CURVES = errors(
 )
 
 
-@router.patch("/{state_id}", response_model=StateOut, responses=_VERSION_CONFLICT)
+@router.patch(
+    "/{state_id}",
+    response_model=StateOut,
+    responses=_VERSION_CONFLICT,
+    summary="Change a running state (budget, timesteps, policy parameters, bounds)",
+)
 async def patch_state(
     state_id: str,
     body: Annotated[StatePatch, Body(openapi_examples=PATCH_EXAMPLES)],
@@ -62,7 +70,7 @@ async def patch_state(
     return state_view(await store.call(amended))
 
 
-@router.get("/{state_id}/events", response_model=Page[EventOut])
+@router.get("/{state_id}/events", response_model=Page[EventOut], summary="A state's change events")
 async def events(
     state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
 ) -> Page[EventOut]:
@@ -96,7 +104,12 @@ async def _readout(
     }
 
 
-@router.get("/{state_id}/curves", response_model=CurvesOut, responses=_NO_CURVES)
+@router.get(
+    "/{state_id}/curves",
+    response_model=CurvesOut,
+    responses=_NO_CURVES,
+    summary="The response curves a state has learnt",
+)
 async def curves(
     state_id: str, tenant: ReadTenant, store: StoreDep, decisions: DecisionsDep
 ) -> CurvesOut:
@@ -114,6 +127,7 @@ async def curves(
 
 @router.get(
     "/{state_id}/forecast",
+    summary="Forecast of the rest of the run",
     response_model=ForecastOut,
     responses={**_NO_CURVES, **errors(409, described={409: "The state is completed"})},
 )

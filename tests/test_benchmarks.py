@@ -56,6 +56,11 @@ def run_benchmark(module: str, *args: str) -> str:
         ("next_load", ["--seconds", "1", "--states", "2"], "throughput ratio next/bare"),
         ("optimize_endpoint", ["--campaigns", "50", "--repeats", "1"], "capacity           50"),
         (
+            "mmm_recovery",
+            ["--quick", "--datasets", "1", "--draws", "200", "--pymc", "0"],
+            "spend-share crediting (naive)",
+        ),
+        (
             "allocator_features",
             ["--sizes", "20", "--seeds", "1", "--cap", "1"],
             "flighting     20    1",

@@ -95,6 +95,8 @@ def test_every_operation_has_a_written_summary(client):
         "clients",
         "health",
         "insights",
+        "living",
+        "mmm",
         "optimize",
         "states",
         "timesteps",
