@@ -41,6 +41,7 @@ from utils import marketing_mix
 from utils.bodies import BodyLimit, printable
 from utils.db import Conflict, Store, StoreUnavailable
 from utils.decisions import DecisionPool
+from utils.living import VersionConflict
 from utils.security import PasswordHasher, load_secret_key
 from utils.settings import Settings, get_settings
 from utils.timesteps import InvalidRequest, StateConflict
@@ -154,6 +155,11 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StateConflict)
     async def state_conflict(_: Request, error: StateConflict) -> JSONResponse:
         detail = {"message": error.detail, "current_time": error.current_time}
+        return JSONResponse({"detail": detail}, status_code=409)
+
+    @app.exception_handler(VersionConflict)
+    async def version_conflict(_: Request, error: VersionConflict) -> JSONResponse:
+        detail = {"message": error.detail, "version": error.version}
         return JSONResponse({"detail": detail}, status_code=409)
 
     @app.exception_handler(Conflict)

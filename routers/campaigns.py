@@ -114,9 +114,16 @@ async def update_campaign(
 
 def _delete(store: Store, tenant: Tenant, campaign_id: str) -> None:
     doc = found(campaigns.get_owned(store, tenant.filter, campaign_id), "Campaign")
-    if states.count_running_with(store, doc["client_id"], campaign_id):
+    client_id = doc["client_id"]
+    # Mark, then check, then delete; state creation stores, then checks for a mark. Whichever
+    # order their steps take on a server, one of the two sees the other: no run is left on a
+    # deleted campaign.
+    if not campaigns.mark_deleting(store, client_id, campaign_id):
+        raise not_found("Campaign")
+    if states.count_running_with(store, client_id, campaign_id):
+        campaigns.unmark_deleting(store, client_id, campaign_id)
         raise HTTPException(409, detail="A running state uses this campaign: stop or delete it")
-    campaigns.delete(store, doc["client_id"], campaign_id)
+    campaigns.delete(store, client_id, campaign_id)
 
 
 @router.delete(
@@ -128,8 +135,8 @@ def _delete(store: Store, tenant: Tenant, campaign_id: str) -> None:
 async def delete_campaign(campaign_id: str, tenant: WriteTenant, store: StoreDep) -> Response:
     """Delete a campaign no running (active or paused) state uses (409 otherwise).
 
-    Its check and its write are one store call, as state creation is: on the single-process
-    stores neither can run between the other's check and write, so no state is made on a
-    deleted campaign."""
+    The delete marks the campaign before it checks, and state creation checks for a mark
+    after it stores the run (undoing it when it finds one), so no run is made on a deleted
+    campaign on any backend, a MongoDB server's concurrent calls included."""
     await store.call(_delete, store, tenant, campaign_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

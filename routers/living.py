@@ -21,9 +21,9 @@ from utils.deps import (
     WriteTenant,
     found,
 )
-from utils.living import VersionConflict, amend_state, readout_served, state_events
+from utils.living import amend_state, readout_served, state_events
 from utils.pagination import PageParams
-from utils.timesteps import InvalidRequest, StateConflict, state_view
+from utils.timesteps import state_view
 
 router = APIRouter(
     route_class=BodyRoute, prefix="/states", tags=["states"], responses=TENANT_ERRORS
@@ -67,17 +67,7 @@ async def patch_state(
         doc = found(states.get_owned(store, tenant.filter, state_id), "State")
         return amend_state(store, doc, body, principal.username)
 
-    try:
-        updated = await store.call(amended)
-    except InvalidRequest as error:
-        raise HTTPException(422, detail=str(error)) from error
-    except VersionConflict as error:
-        raise HTTPException(
-            409, detail={"message": error.detail, "version": error.version}
-        ) from error
-    except StateConflict as error:
-        raise HTTPException(409, detail={"message": error.detail}) from error
-    return state_view(updated)
+    return state_view(await store.call(amended))
 
 
 @router.get("/{state_id}/events", response_model=Page[EventOut], summary="A state's change events")

@@ -10,8 +10,9 @@ reads, or checks and writes, together (one hop onto the embedded store's thread;
 threadpool on a MongoDB server). An engine decision is awaited from the `DecisionPool`.
 Any other blocking or CPU-heavy work (password hashes, curve fits, backtests, insights) is
 awaited through `run_in_threadpool`, never inside a store call, which would hold the
-embedded store. Service errors (`StateConflict`, `InvalidRequest`, `Conflict`,
-`StoreUnavailable`, `EngineError`) are answered by the app's exception handlers (fast.py).
+embedded store. Service errors (`StateConflict`, `VersionConflict`, `InvalidRequest`,
+`Conflict`, `StoreUnavailable`, `EngineError`) are answered by the app's exception
+handlers (fast.py).
 """
 
 from __future__ import annotations

@@ -141,7 +141,7 @@ def _resized(
     """The engine over `new_ids`: kept campaigns keep what was learnt, added ones start from
     the policy's pooled prior, removed ones' shares go to the others at once."""
     client_id = state["client_id"]
-    found = {c["_id"]: c for c in campaigns.of_client(store, client_id, new_ids)}
+    found = campaigns.usable(store, client_id, new_ids)
     unknown = [cid for cid in new_ids if cid not in found]
     if unknown:
         raise InvalidRequest(f"Unknown campaign ids: {', '.join(unknown)}")

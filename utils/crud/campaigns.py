@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import timedelta
 from typing import Any, TypeVar
 
 from models.common import Page, Pagination
-from utils.db import Collection, Document, Store
+from utils.db import Collection, Document, Store, as_utc, utcnow
 from utils.pagination import paginate
 
 NAME = "campaigns"
@@ -17,6 +18,9 @@ INDEXES = [
 ]
 # Statuses of a campaign that gets no budget.
 INACTIVE = ["paused", "stopped"]
+# A delete marks its campaign before it checks that no running state uses it; a mark older
+# than this was left by a delete that never finished (a crash) and no longer counts.
+DELETE_MARK_SECONDS = 60
 
 T = TypeVar("T")
 
@@ -56,6 +60,30 @@ def update_owned(
 
 def delete(store: Store, client_id: str, campaign_id: str) -> bool:
     return _docs(store).delete({"_id": campaign_id, "client_id": client_id})
+
+
+def mark_deleting(store: Store, client_id: str, campaign_id: str) -> bool:
+    """Mark the client's campaign as being deleted (False when it is gone)."""
+    return _docs(store).set_if(
+        {"_id": campaign_id, "client_id": client_id}, {"$set": {"deleting_at": utcnow()}}
+    )
+
+
+def unmark_deleting(store: Store, client_id: str, campaign_id: str) -> None:
+    _docs(store).set_if(
+        {"_id": campaign_id, "client_id": client_id}, {"$unset": {"deleting_at": ""}}
+    )
+
+
+def usable(store: Store, client_id: str, campaign_ids: list[str]) -> dict[str, Document]:
+    """The client's campaigns among `campaign_ids` by id, leaving out any a delete under way
+    has marked: a run must not start on, or take in, a campaign about to be deleted."""
+    since = utcnow() - timedelta(seconds=DELETE_MARK_SECONDS)
+    return {
+        doc["_id"]: doc
+        for doc in of_client(store, client_id, campaign_ids)
+        if not (doc.get("deleting_at") and as_utc(doc["deleting_at"]) >= since)
+    }
 
 
 def of_client(store: Store, client_id: str, campaign_ids: list[str]) -> list[Document]:

@@ -91,7 +91,7 @@ def set_paused(store: Store, state: dict[str, Any], paused: bool) -> dict[str, A
 
 def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, Any]:
     """Validate the run against the tenant's campaigns and the engine, then store it."""
-    found = {c["_id"]: c for c in campaigns.of_client(store, client_id, body.campaign_ids)}
+    found = campaigns.usable(store, client_id, body.campaign_ids)
     unknown = [cid for cid in body.campaign_ids if cid not in found]
     if unknown:
         raise InvalidRequest(f"Unknown campaign ids: {', '.join(unknown)}")
@@ -142,7 +142,15 @@ def create_state(store: Store, client_id: str, body: StateCreate) -> dict[str, A
         "completed_at": None,
         **allocation_fields(decision_of(initial), body.campaign_ids),
     }
-    return states.insert(store, doc)
+    stored = states.insert(store, doc)
+    # A campaign delete may have checked for running states before this run was stored: if
+    # one marked (or removed) a campaign since, the run goes again, unseen by anyone.
+    left = campaigns.usable(store, client_id, body.campaign_ids)
+    gone = [cid for cid in body.campaign_ids if cid not in left]
+    if gone:
+        states.delete(store, stored["_id"])
+        raise InvalidRequest(f"Campaigns deleted meanwhile: {', '.join(gone)}")
+    return stored
 
 
 def delete_state(store: Store, state: dict[str, Any]) -> None:
