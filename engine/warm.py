@@ -65,7 +65,8 @@ def known_values(
     """Values (P, K) of the run's campaigns at spends (P, K) per timestep, NaN for a campaign
     `match` gives no curve (match[k] is its index among `curves`). `period` is a timestep's
     length in the curves' periods: a timestep spending x earns period * f(x / period)."""
-    size = 1 + max((i for i in match if i is not None), default=-1)
+    # Curves that know their number (a model's channels) are read at all of them.
+    size = getattr(curves, "size", 1 + max((i for i in match if i is not None), default=-1))
     values = np.full(spends.shape, np.nan)
     for p, row in enumerate(spends):
         at = np.zeros(size)

@@ -22,11 +22,24 @@ MAX_CAMPAIGNS = 200
 
 
 class PriorIn(UpdateBody):
-    """Where a `curve` run's prior comes from: a stored curve fit (`POST /api/optimize/fit`).
+    """Where a `curve` run's prior comes from: a stored curve fit (`POST /api/optimize/fit`)
+    or a ready marketing-mix model (`POST /api/models`), exactly one of them."""
 
-    A marketing-mix model (`model_id`) is not available yet: only `fit_id` is accepted."""
+    fit_id: Id | None = Field(
+        default=None, description="A stored fit of this client (`POST /api/optimize/fit`)."
+    )
+    model_id: Id | None = Field(
+        default=None,
+        description="A ready marketing-mix model of this client (`POST /api/models`): its "
+        "channels' posterior-mean curves, matched to the campaigns by name then external_id.",
+        examples=["6750c1f2a9e4b3d2c1a0f9e8"],
+    )
 
-    fit_id: Id = Field(description="A stored fit of this client (`POST /api/optimize/fit`).")
+    @model_validator(mode="after")
+    def one_source(self) -> PriorIn:
+        if (self.fit_id is None) == (self.model_id is None):
+            raise ValueError("give exactly one of fit_id and model_id")
+        return self
 
 
 PriorStrength = bounded(
@@ -162,6 +175,9 @@ class ForecastOut(BaseModel):
 
 
 class PriorOut(BaseModel):
-    fit_id: str
+    fit_id: str | None = None
+    model_id: str | None = None
     strength: float
-    matched: dict[str, str] = Field(description="Run campaign id -> the fit's campaign name.")
+    matched: dict[str, str] = Field(
+        description="Run campaign id -> the fit's campaign or the model's channel name."
+    )

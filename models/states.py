@@ -110,6 +110,14 @@ CREATE_EXAMPLES = {
             "prior_strength": 1,
         }
     },
+    "warm start from a marketing-mix model": {
+        "value": {
+            "campaign_ids": ["<tv id>", "<search id>"],
+            "budget": 30000,
+            "timesteps": 30,
+            "prior": {"model_id": "<id from POST /api/models>"},
+        }
+    },
 }
 
 

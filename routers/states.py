@@ -23,7 +23,7 @@ from utils.crud import history as history_docs
 from utils.db import Store
 from utils.deps import DecisionsDep, ReadTenant, StoreDep, Tenant, WriteTenant, found, not_found
 from utils.pagination import PageParams
-from utils.priors import PriorNotFound
+from utils.priors import PriorNotFound, PriorNotReady
 from utils.timesteps import (
     Recorded,
     advance,
@@ -69,7 +69,14 @@ def _load(store: Store, tenant: Tenant, state_id: str) -> dict:
     response_model=StateOut,
     status_code=status.HTTP_201_CREATED,
     summary="Start a state (an optimization run)",
-    responses=errors(404, described={404: "The prior's fit was not found"}),
+    responses=errors(
+        404,
+        409,
+        described={
+            404: "The prior's fit or model was not found",
+            409: "The prior's marketing-mix model is still fitting, or its fit failed",
+        },
+    ),
 )
 async def create(
     body: Annotated[StateCreate, Body(openapi_examples=CREATE_EXAMPLES)],
@@ -77,12 +84,14 @@ async def create(
     store: StoreDep,
 ) -> dict:
     """Start a run: the first allocation is decided at once, for timestep 0 (or, with a
-    `prior`, from the stored fit's curves)."""
+    `prior`, from the stored fit's or marketing-mix model's curves)."""
     client_id = tenant.require_id()
     try:
         return state_view(await store.call(create_state, store, client_id, body))
     except PriorNotFound as error:
-        raise not_found("Fit") from error
+        raise not_found("Model" if body.prior.model_id is not None else "Fit") from error
+    except PriorNotReady as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=str(error)) from error
 
 
 @router.get("", response_model=Page[StateOut], summary="List states")

@@ -263,7 +263,8 @@ def test_bad_priors(client, tenant, other_tenant, fit, campaigns):
         ({"prior": {"fit_id": fit["id"]}, "policy": {"name": "thompson"}}, 422, "curve policy"),
         ({"prior_strength": 2}, 422, "needs a prior"),
         ({"prior": {"fit_id": fit["id"]}, "prior_strength": 0}, 422, "prior_strength"),
-        ({"prior": {"model_id": "m"}}, 422, "model_id"),
+        ({"prior": {"model_id": "missing"}}, 404, "Model not found"),
+        ({"prior": {"fit_id": fit["id"], "model_id": "m"}}, 422, "exactly one"),
     ]
     for fields, code, message in cases:
         response = make_state(client, tenant.headers, campaigns, **fields)

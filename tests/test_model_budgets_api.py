@@ -11,6 +11,7 @@ from engine.mmm import MarketingMixModel, load_rows
 from engine.mmm.allocation import curve_draws, mean_theta
 from engine.mmm.answers import response_draws
 from engine.mmm.synthetic import generate
+from tests.test_states import make_campaigns, make_state
 from utils import marketing_mix
 
 SAMPLER = {"draws": 200, "chains": 4, "burn": 10}
@@ -128,11 +129,45 @@ def test_another_tenants_or_an_unready_model(client, tenant, other_tenant, rows,
     monkeypatch.setattr(MarketingMixModel, "fit", slow)
     monkeypatch.setattr(marketing_mix, "SYNC_SECONDS", 0.0)
     job = client.post("/api/models", json={"rows": rows}, headers=tenant.headers).json()
+    ids = make_campaigns(client, tenant.headers, n=2)
     try:
         answer = allocate(client, tenant.headers, model_id=job["id"], budget=1000.0)
         assert answer.status_code == 409 and "fitting" in answer.text
+        started = make_state(client, tenant.headers, ids, prior={"model_id": job["id"]})
+        assert started.status_code == 409 and "fitting" in started.text
     finally:
         release.set()
+    theirs = make_campaigns(client, other_tenant.headers, n=2)
+    borrowed = make_state(client, other_tenant.headers, theirs, prior={"model_id": model["id"]})
+    assert borrowed.status_code == 404 and "Model not found" in borrowed.text
+
+
+def test_a_run_starts_from_a_model(client, tenant, rows):
+    model = fitted(client, tenant, rows)
+    names = [channel["channel"] for channel in model["channels"]]
+
+    def campaign(name: str, **fields) -> str:
+        body = {"name": name, "platform": "google", **fields}
+        made = client.post("/api/campaigns", json=body, headers=tenant.headers)
+        assert made.status_code == 201, made.text
+        return made.json()["id"]
+
+    by_name = campaign(names[0])
+    by_external_id = campaign("Paid " + names[1], external_id=names[1])
+    unknown = campaign("Radio")
+    ids = [by_name, by_external_id, unknown]
+    prior = {"model_id": model["id"]}
+    started = make_state(client, tenant.headers, ids, prior=prior, budget=30000, step=0.2)
+    assert started.status_code == 201, started.text
+    state = started.json()
+    assert state["prior"]["model_id"] == model["id"] and state["prior"]["fit_id"] is None
+    assert state["prior"]["matched"] == {by_name: names[0], by_external_id: names[1]}
+    assert len(set(state["budgets"].values())) > 1  # not an equal split
+    cold = make_state(client, tenant.headers, ids, budget=30000, step=0.2).json()
+    assert len(set(cold["budgets"].values())) == 1
+    strangers = [campaign("Radio 2"), campaign("Print")]
+    refused = make_state(client, tenant.headers, strangers, prior=prior)
+    assert refused.status_code == 422 and "knows none of the run's campaigns" in refused.text
 
 
 def test_plans_carry_adstock_and_give_the_kpi_interval(client, tenant, rows):
