@@ -180,6 +180,7 @@ const PAGES = [
   ["/dashboard", "Runs"],
   ["/dashboard/rps", "RPS allocator"],
   ["/dashboard/optimizer", "Curve optimizer"],
+  ["/dashboard/mmm", "Marketing mix"],
 ];
 
 /**

@@ -76,6 +76,12 @@ async def optimizer_page() -> FileResponse:
     return _page("optimizer.html")
 
 
+@router.get("/mmm")
+async def mmm_page() -> FileResponse:
+    """Upload a KPI history, see the marketing-mix model, allocate on its posterior."""
+    return _page("mmm.html")
+
+
 @router.get("/static/plotly.min.js")
 async def plotly_bundle() -> FileResponse:
     return FileResponse(

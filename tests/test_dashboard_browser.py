@@ -588,3 +588,46 @@ def test_a_user_builds_and_changes_a_living_run(browser, workspace, tmp_path: Pa
 
     page.goto(workspace + "/docs")
     assert page.url.endswith("/api")
+
+
+def test_a_user_fits_a_marketing_mix_model_and_allocates_on_it(
+    browser, run, tmp_path: Path
+) -> None:
+    """Upload a KPI history, see the decomposition, ROI and curves with their intervals, and
+    allocate on the model with the expected KPI and its interval."""
+    from engine.mmm.synthetic import generate
+
+    url, api, _ = run
+    if "/api/models" not in api.get("/api/openapi.json").json()["paths"]:
+        print("SKIP: this build has no marketing-mix API")
+        pytest.skip("this build has no /api/models")
+    rows = generate(3, periods=60, channels=3, noise=0.05)["rows"]
+    columns = list(rows[0])
+    lines = [",".join(columns)] + [",".join(str(row[c]) for c in columns) for row in rows]
+    history = tmp_path / "mmm.csv"
+    history.write_text("\n".join(lines) + "\n")
+    page = open_page(browser, url, 1280, 800)
+    log_in(page)
+    page.click("header nav a:text-is('Marketing mix')")
+    page.set_input_files("#mmm-form input[name=file]", str(history))
+    page.fill("#mmm-form input[name=controls]", "price")
+    page.click("#mmm-form button[type=submit]")
+    page.wait_for_selector("#mmm-curves .gtitle", timeout=120_000)
+    assert page.text_content("#mmm-decomposition .gtitle") == "revenue decomposed"
+    assert page.text_content("#mmm-roi .gtitle") == "ROI per channel (90% interval)"
+    assert page.text_content("#mmm-curves .gtitle") == "Response curves (90% band)"
+    assert {"tv", "search", "social"} <= set(page.inner_text("#mmm-table").split())
+    # Three channels' bands (two edges each) and means.
+    assert page.locator("#mmm-curves .scatterlayer .trace").count() == 9
+    page.fill("#mmm-allocate-form input[name=budget]", "20000")
+    page.click("#mmm-allocate-form button[type=submit]")
+    page.wait_for_selector("#mmm-expected")
+    assert "90% interval" in page.inner_text("#mmm-expected")
+    cells = [
+        row.locator("td").nth(1).inner_text()
+        for row in page.locator("#mmm-allocation-table tbody tr").all()
+    ]
+    spent = sum(float(text.strip("$").replace(",", "")) for text in cells)
+    assert spent == pytest.approx(20000, abs=0.05)
+    page.screenshot(path=str(tmp_path / "mmm-1280.png"), full_page=True)
+    assert page.problems == []
