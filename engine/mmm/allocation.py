@@ -22,17 +22,12 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from engine.adstock import geometric_adstock
-from engine.draws import INTERVAL, DrawMeanCurves, allocate_on_draws
+from engine.draws import DrawMeanCurves, allocate_on_draws
+from engine.mmm.answers import interval
 from engine.mmm.model import MarketingMixModel
 from engine.scenarios import allocation_report, optimize_allocation
 
 PLAN_DRAWS = 25
-
-
-def interval(draws: np.ndarray) -> dict[str, float]:
-    """Posterior mean and 90% interval (5th and 95th percentiles) of a quantity's draws."""
-    low, high = np.percentile(draws, INTERVAL)
-    return {"mean": float(np.mean(draws)), "low": float(low), "high": float(high)}
 
 
 def curve_draws(
