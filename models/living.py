@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from models.common import (
     FiniteFloat,
@@ -16,6 +16,7 @@ from models.common import (
     UpdateBody,
     bounded,
 )
+from models.money import budgets_in_cents, cents_down
 
 MAX_CAMPAIGNS = 200
 
@@ -127,6 +128,16 @@ class CurvesOut(BaseModel):
     band: list[float]
     observed: bool = Field(description="False until some value was reported (or a prior).")
     campaigns: list[CampaignCurve]
+
+    @model_validator(mode="after")
+    def _to_the_cent(self) -> CurvesOut:
+        """The budgets as the state's answers give them: to the cent, within its budget."""
+        budgets = {row.campaign_id: row.budget for row in self.campaigns}
+        rounded = budgets_in_cents(budgets, self.timestep_budget)
+        for row in self.campaigns:
+            row.budget = rounded[row.campaign_id]
+        self.timestep_budget = cents_down(self.timestep_budget)
+        return self
 
 
 class ForecastOut(BaseModel):
