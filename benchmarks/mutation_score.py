@@ -151,21 +151,23 @@ def _replace(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
             return
 
 
-def _module_files(target: str) -> list[str]:
-    path = ROOT / target
+def _module_files(target: str, root: Path) -> list[str]:
+    path = root / target
     if path.is_dir():
-        return sorted(str(p.relative_to(ROOT)) for p in path.rglob("*.py"))
+        return sorted(str(p.relative_to(root)) for p in path.rglob("*.py"))
     # A module that became a package keeps its name without ".py".
-    package = ROOT / target.removesuffix(".py")
+    package = root / target.removesuffix(".py")
     if not path.exists() and package.is_dir():
-        return _module_files(target.removesuffix(".py"))
+        return _module_files(target.removesuffix(".py"), root)
     return [target]
 
 
-def mutants_of(target: str) -> list[Mutant]:
+def mutants_of(target: str, root: Path = ROOT) -> list[Mutant]:
+    """The mutation points of `target` as its files are under `root` (the copy being
+    mutated: the working tree may change while a run goes on)."""
     found = []
-    for path in _module_files(target):
-        tree = ast.parse((ROOT / path).read_text())
+    for path in _module_files(target, root):
+        tree = ast.parse((root / path).read_text())
         for index, (_, what, line) in enumerate(_points(tree)):
             found.append(Mutant(path, index, line, what))
     return found
@@ -234,7 +236,7 @@ def _run_tests(copy_root: Path, tests: tuple[str, ...], timeout: float) -> bool:
 
 def score(target: str, limit: int, seed: int, timeout: float, copy_root: Path) -> dict:
     tests = TARGETS[target]
-    everything = mutants_of(target)
+    everything = mutants_of(target, copy_root)
     sample = random.Random(f"{seed}:{target}").sample(everything, min(limit, len(everything)))
     if not _run_tests(copy_root, tests, timeout):
         return {"target": target, "baseline": False, "points": len(everything)}

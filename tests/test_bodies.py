@@ -165,7 +165,7 @@ def test_health_answers_while_large_bodies_are_parsed_and_refused(live_server):
     [
         ("PUT", "/api/campaigns", "GET, POST"),
         ("PUT", "/api/campaigns/abc", "GET, PATCH, DELETE"),
-        ("POST", "/api/states/abc", "GET, DELETE"),
+        ("POST", "/api/states/abc", "GET, PATCH, DELETE"),
         ("GET", "/api/auth/token", "POST"),
     ],
 )
