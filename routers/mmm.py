@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from models.common import TENANT_ERRORS, Page, errors
+from models.common import TENANT_ERRORS, Page, errors, inline_refs
 from models.mmm import (
     MAX_CSV_BYTES,
     CurvesOut,
@@ -48,22 +48,6 @@ EXAMPLE_ROWS = [
     {"date": "2024-01-01", "revenue": 120500, "tv": 15000, "search": 4200, "price": 9.9},
     {"date": "2024-01-08", "revenue": 131800, "tv": 18000, "search": 3900, "price": 9.7},
 ]
-
-
-def inline_refs(schema: dict) -> dict:
-    """A pydantic JSON schema with its $defs inlined, to embed in the OpenAPI document."""
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    return resolve(schema)
 
 
 BODY = {

@@ -27,7 +27,7 @@ from engine.planning import plan_budgets
 from engine.response import ResponseCurves
 from engine.scenarios import optimize_allocation
 from engine.specs import curves_from_specs
-from models.common import errors
+from models.common import errors, inline_refs
 from models.optimize import (
     MAX_FIT_CAMPAIGNS,
     CurveAllocateOut,
@@ -64,28 +64,12 @@ FLIGHTING_SECONDS = 20.0  # a larger plan answers with its certified gap after t
 FORM_FIELDS = ("models", "metric", "holdout_share", "adstock", "spend_ranges", "downstream")
 
 
-def _inline_refs(schema: dict) -> dict:
-    """A pydantic JSON schema with its $defs inlined, to embed in the OpenAPI document."""
-    definitions = schema.pop("$defs", {})
-
-    def resolve(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "$ref" in node:
-                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
-            return {key: resolve(value) for key, value in node.items()}
-        if isinstance(node, list):
-            return [resolve(value) for value in node]
-        return node
-
-    return resolve(schema)
-
-
 FIT_BODY = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": _inline_refs(FitRequest.model_json_schema()),
+                "schema": inline_refs(FitRequest.model_json_schema()),
                 "example": {
                     "rows": [
                         {"date": "2024-01-01", "campaign": "search", "spend": 120, "revenue": 410},
