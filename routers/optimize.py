@@ -22,8 +22,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from engine.datasets import Dataset, parse_csv, parse_rows
 from engine.ensemble import curves_from_fit, fit_dataset
 from engine.errors import EngineError
-from engine.flighting import plan_total_budget
-from engine.planning import plan_budgets
 from engine.response import ResponseCurves
 from engine.scenarios import optimize_allocation
 from engine.specs import curves_from_specs
@@ -360,33 +358,15 @@ async def plan(body: PlanRequest, tenant: ReadTenant, store: StoreDep) -> PlanRe
 
 def _plan(body: PlanRequest, doc: dict | None) -> PlanResponse:
     names, curves, arrays = _resolve_curves(body, doc, steady_state=False)
-    unknown = sorted(set(body.initial_stock) - set(names))
-    if unknown:
-        raise EngineError(f"initial_stock: campaign {unknown[0]!r} is not among the curves")
-    initial = np.array([body.initial_stock.get(name, 0.0) for name in names], dtype=float)
-    if body.total_budget is None:
-        result = plan_budgets(
-            curves,
-            body.budgets,
-            arrays["theta"],
-            arrays["lower"],
-            arrays["upper"],
-            initial_stock=initial,
-            names=names,
-        )
-    else:
-        bounds = body.period_bounds or []
-        result = plan_total_budget(
-            curves,
-            body.total_budget,
-            body.periods,
-            arrays["theta"],
-            arrays["lower"],
-            arrays["upper"],
-            period_min=[b.min or 0.0 for b in bounds] if bounds else None,
-            period_max=[np.inf if b.max is None else b.max for b in bounds] if bounds else None,
-            initial_stock=initial,
-            names=names,
-            time_limit=FLIGHTING_SECONDS,
-        )
+    initial = model_budgets.initial_stock(body, names)
+    result = model_budgets.run_plan(
+        body,
+        curves,
+        names,
+        arrays["theta"],
+        arrays["lower"],
+        arrays["upper"],
+        initial,
+        FLIGHTING_SECONDS,
+    )
     return PlanResponse(**_checked(result), fit_id=body.fit_id)

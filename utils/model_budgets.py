@@ -25,6 +25,7 @@ from engine.mmm.allocation import (
     posterior_curves,
 )
 from engine.planning import plan_budgets
+from engine.response import ResponseCurves
 from models.optimize import CurveAllocateRequest, CurveSource, PlanRequest
 from utils.crud import models as model_docs
 from utils.db import Store
@@ -89,43 +90,60 @@ def _spend(plan: Mapping) -> np.ndarray:
     return np.array([[row["spend"] for row in period["allocation"]] for period in plan["periods"]])
 
 
+def initial_stock(body: PlanRequest, names: list[str]) -> np.ndarray:
+    """The plan's carried-in adstock per campaign, in `names`' order (EngineError for a name
+    that is not among them)."""
+    unknown = sorted(set(body.initial_stock) - set(names))
+    if unknown:
+        raise EngineError(f"initial_stock: campaign {unknown[0]!r} is not among the curves")
+    return np.array([body.initial_stock.get(name, 0.0) for name in names], dtype=float)
+
+
+def run_plan(
+    body: PlanRequest,
+    curves: ResponseCurves,
+    names: list[str],
+    theta: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    initial: np.ndarray,
+    time_limit: float,
+) -> dict:
+    """A plan on given curves: the periods' `budgets` as given, or a `total_budget` whose
+    split across periods is chosen too (flighting, stopped after `time_limit` seconds with
+    its certified gap)."""
+    if body.total_budget is None:
+        return plan_budgets(
+            curves, body.budgets, theta, lower, upper, initial_stock=initial, names=names
+        )
+    bounds = body.period_bounds or []
+    return plan_total_budget(
+        curves,
+        body.total_budget,
+        body.periods,
+        theta,
+        lower,
+        upper,
+        period_min=[b.min or 0.0 for b in bounds] if bounds else None,
+        period_max=[np.inf if b.max is None else b.max for b in bounds] if bounds else None,
+        initial_stock=initial,
+        names=names,
+        time_limit=time_limit,
+    )
+
+
 def plan(body: PlanRequest, stored: Mapping, time_limit: float) -> dict:
     """The /optimize/plan answer on the stored model's posterior-mean curves (worker
     thread); a flighting plan stops with its certified gap after `time_limit` seconds."""
     model = MarketingMixModel.from_dict(stored)
     names = list(model.data.channels)
     arrays = _bounds(body, names)
-    unknown = sorted(set(body.initial_stock) - set(names))
-    if unknown:
-        raise EngineError(f"initial_stock: {unknown[0]!r} is not a channel of the model")
-    initial = np.array([body.initial_stock.get(name, 0.0) for name in names], dtype=float)
+    initial = initial_stock(body, names)
     theta = mean_theta(model)
     curves = posterior_curves(model, theta, PLAN_DRAWS)
-    if body.total_budget is None:
-        result = plan_budgets(
-            curves,
-            body.budgets,
-            theta,
-            arrays["lower"],
-            arrays["upper"],
-            initial_stock=initial,
-            names=names,
-        )
-    else:
-        bounds = body.period_bounds or []
-        result = plan_total_budget(
-            curves,
-            body.total_budget,
-            body.periods,
-            theta,
-            arrays["lower"],
-            arrays["upper"],
-            period_min=[b.min or 0.0 for b in bounds] if bounds else None,
-            period_max=[np.inf if b.max is None else b.max for b in bounds] if bounds else None,
-            initial_stock=initial,
-            names=names,
-            time_limit=time_limit,
-        )
+    result = run_plan(
+        body, curves, names, theta, arrays["lower"], arrays["upper"], initial, time_limit
+    )
     plans = ("sequential", "static", "flighting")
     expected = {
         key: plan_interval(model, _spend(result[key]), theta, initial)
