@@ -78,6 +78,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     ),
     Equivalent(
         "utils/deps.py",
+        "_principal_from_claims",
+        "statement -> pass",
+        "allowed &= set(credential.get('scopes', allowed))",
+        "pass",
+        "a credential's token carries only its scopes, and a credential's scopes never change",
+    ),
+    Equivalent(
+        "utils/deps.py",
         "Principal",
         "True -> False",
         "@dataclass(frozen=True)",
