@@ -88,7 +88,16 @@ def _docstring_nodes(tree: ast.AST) -> set[int]:
     return found
 
 
-def _points(tree: ast.AST) -> Iterator[tuple[ast.AST, str, int]]:
+@dataclass(frozen=True)
+class _Operator:
+    """An operator of `owner` (its `op`, or its `ops[place]` for a comparison). Operators are
+    named by their expression: Python's parser shares one object per operator type."""
+
+    owner: ast.AST
+    place: int | None = None
+
+
+def _points(tree: ast.AST) -> Iterator[tuple[ast.AST | _Operator, str, int]]:
     """Every mutation point of `tree`, what mutating it does and its line, in a fixed order."""
     skip = _docstring_nodes(tree)
     for node in ast.walk(tree):
@@ -96,11 +105,13 @@ def _points(tree: ast.AST) -> Iterator[tuple[ast.AST, str, int]]:
             continue
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Compare):
-            for op in node.ops:
+            for place, op in enumerate(node.ops):
                 if type(op) in _SWAPS:
-                    yield op, f"{type(op).__name__} -> {_SWAPS[type(op)].__name__}", line
+                    what = f"{type(op).__name__} -> {_SWAPS[type(op)].__name__}"
+                    yield _Operator(node, place), what, line
         elif isinstance(node, ast.BinOp | ast.BoolOp | ast.AugAssign) and type(node.op) in _SWAPS:
-            yield node.op, f"{type(node.op).__name__} -> {_SWAPS[type(node.op)].__name__}", line
+            what = f"{type(node.op).__name__} -> {_SWAPS[type(node.op)].__name__}"
+            yield _Operator(node), what, line
         elif isinstance(node, ast.Constant) and not isinstance(node.value, str | bytes):
             if isinstance(node.value, bool):
                 yield node, f"{node.value} -> {not node.value}", line
@@ -123,13 +134,14 @@ def _apply(tree: ast.AST, index: int) -> ast.AST:
     for rank, (node, _, _) in enumerate(_points(tree)):
         if rank != index:
             continue
-        if type(node) in _SWAPS:
-            parent = parents[id(node)]
-            new = _SWAPS[type(node)]()
-            if isinstance(parent, ast.Compare):
-                parent.ops = [new if op is node else op for op in parent.ops]
+        if isinstance(node, _Operator):
+            owner = node.owner
+            if node.place is None:
+                owner.op = _SWAPS[type(owner.op)]()
             else:
-                parent.op = new
+                ops = list(owner.ops)
+                ops[node.place] = _SWAPS[type(ops[node.place])]()
+                owner.ops = ops
         elif isinstance(node, ast.Constant):
             node.value = (not node.value) if isinstance(node.value, bool) else node.value + 1
         elif isinstance(node, ast.UnaryOp):

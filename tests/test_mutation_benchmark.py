@@ -39,3 +39,22 @@ def test_a_mutant_elsewhere_is_not_taken_for_a_documented_equivalent():
     assert equivalent_for(path, what, other, dropped.format("another")) is None
     assert equivalent_for(path, "1 -> 2", source, mutated) is None
     assert equivalent_for("engine/constraints.py", what, source, mutated) is None
+
+
+def test_each_operator_mutation_changes_its_own_expression():
+    # Python's parser shares one object per operator type: the two `*` are one object.
+    tree = ast.parse("x = a * b + c * d\ny = p < q < r\n")
+    original = ast.unparse(tree)
+    mutated = set()
+    index = 0
+    while True:
+        try:
+            mutated.add(ast.unparse(_apply(tree, index)))
+        except IndexError:
+            break
+        index += 1
+    assert original not in mutated
+    assert len(mutated) == index
+    assert "x = a / b + c * d\\ny = p < q < r" in mutated
+    assert "x = a * b + c / d\\ny = p < q < r" in mutated
+    assert "x = a * b + c * d\\ny = p < q <= r" in mutated
