@@ -55,6 +55,6 @@ def test_each_operator_mutation_changes_its_own_expression():
         index += 1
     assert original not in mutated
     assert len(mutated) == index
-    assert "x = a / b + c * d\\ny = p < q < r" in mutated
-    assert "x = a * b + c / d\\ny = p < q < r" in mutated
-    assert "x = a * b + c * d\\ny = p < q <= r" in mutated
+    assert "x = a / b + c * d\ny = p < q < r" in mutated
+    assert "x = a * b + c / d\ny = p < q < r" in mutated
+    assert "x = a * b + c * d\ny = p < q <= r" in mutated
