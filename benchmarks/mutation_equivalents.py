@@ -69,6 +69,26 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "a discount of 1 multiplies by 1.0, which changes no number",
     ),
     Equivalent(
+        "engine/policies/curve.py",
+        "Curve.posterior",
+        "Mult -> Div",
+        "scale = prior_scale[:, None] + 0.5 * np.maximum(s_yy[:, None] + kappa0 * mean0 ** 2 "
+        "- kappa * mean ** 2, 0.0)",
+        "scale = prior_scale[:, None] + 0.5 * np.maximum(s_yy[:, None] + kappa0 / mean0 ** 2 "
+        "- kappa * mean ** 2, 0.0)",
+        "the prior mean mean0 is 1.0: kappa0 * 1 and kappa0 / 1 are one number",
+    ),
+    Equivalent(
+        "engine/policies/curve.py",
+        "Curve.posterior",
+        "2 -> 3",
+        "scale = prior_scale[:, None] + 0.5 * np.maximum(s_yy[:, None] + kappa0 * mean0 ** 2 "
+        "- kappa * mean ** 2, 0.0)",
+        "scale = prior_scale[:, None] + 0.5 * np.maximum(s_yy[:, None] + kappa0 * mean0 ** 3 "
+        "- kappa * mean ** 2, 0.0)",
+        "the prior mean mean0 is 1.0, and 1.0 ** 3 == 1.0 ** 2",
+    ),
+    Equivalent(
         "utils/timesteps/rebalancing.py",
         "save_rebalanced",
         "0 -> 1",
