@@ -98,9 +98,13 @@ def test_statistics_from_before_the_record_keep_their_rows_in_the_sums():
     state, _, _ = corrected_run(policy, 3, late=np.zeros(3))
     old = {**state, "stats": dict(state["stats"])}
     del old["stats"]["reports"]
+    old["stats"]["signature"] = old["stats"]["signature"][:-1]  # signed without the window
     nxt, _ = policy.advance(old, {"spend": old["budgets"], "revenue": [9.0, 9.0, 9.0]})
     record = nxt["stats"]["reports"]
     assert record["rows"] == [3] and record["through"] == 2
+    assert nxt["stats"]["signature"] == state["stats"]["signature"]
+    nxt, _ = policy.advance(nxt, {"spend": nxt["budgets"], "revenue": [9.0, 9.0, 9.0]})
+    assert nxt["stats"]["reports"]["rows"] == [3, 4]
 
 
 def test_delays_cost_curve_less_when_it_completes_the_latest_rows():

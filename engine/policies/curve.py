@@ -215,7 +215,9 @@ class Curve(ReportAges, CurveStats, Policy):
 
     def _folded_sums(self, stats: dict, context: Context) -> tuple[dict, dict[str, np.ndarray]]:
         """`update_stats`, and the running sums (without the report record's rows) as arrays."""
-        if stats["signature"] != self.signature:
+        # Statistics from before the report record were signed without its window.
+        made_before = "reports" not in stats and stats["signature"] == self.signature[:-1]
+        if stats["signature"] != self.signature and not made_before:
             raise EngineError("the state's statistics were made with other curve parameters")
         if stats["rows"] != context.t - 1:
             raise EngineError("the state's statistics do not match its timestep counter")
@@ -232,7 +234,7 @@ class Curve(ReportAges, CurveStats, Policy):
             kept = sums[key] if discount == 1.0 else discount * sums[key]
             sums[key] = kept + left[key]
         packed = {
-            "signature": stats["signature"],
+            "signature": list(self.signature),
             "rows": context.t,
             "ff": pack(sums["ff"]),
             "fy": pack(sums["fy"]),
