@@ -33,6 +33,7 @@ import numpy as np
 
 from engine.allocator import allocate_negexp
 from engine.framework import Context, Policy, uniform_target
+from engine.packing import pack, unpack
 from engine.params import Choice, Number
 from engine.policies.return_scales import GRID, curve_terms, fitted_scales
 from engine.settings import SMALLEST_NORMAL
@@ -73,13 +74,13 @@ class ReturnsPolicy(Policy):
 
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
         zeros = [0.0] * n_campaigns
-        grid = [[0.0] * len(GRID) for _ in range(n_campaigns)]
+        grid = pack(np.zeros((n_campaigns, len(GRID))))
         return {
             "spend": zeros,
             "value": list(zeros),
             "exposure": list(zeros),
             "cells": 0,
-            **{key: [list(row) for row in grid] for key in _FITS},
+            **{key: grid for key in _FITS},  # (K, S) arrays, packed (engine.packing)
             "fit_yy": list(zeros),
             "fit_rows": list(zeros),
         }
@@ -111,7 +112,7 @@ class ReturnsPolicy(Policy):
         f = curve_terms(np.asarray(context.spend), unit) * observed[:, None]
         terms = {"fit_f": f, "fit_ff": f * f, "fit_fy": f * y[:, None]}
         for key, term in terms.items():
-            updated[key] = (np.asarray(stats[key], dtype=float) + term).tolist()
+            updated[key] = pack(self._grid(stats, key, spend.size) + term)
         updated["fit_yy"] = (np.asarray(stats["fit_yy"], dtype=float) + y * y).tolist()
         updated["fit_rows"] = (np.asarray(stats["fit_rows"], dtype=float) + observed).tolist()
         return updated
@@ -124,9 +125,15 @@ class ReturnsPolicy(Policy):
         if resized is None or "fit_f" not in resized:
             return resized
         for key in _FITS:
-            old = stats[key]
-            resized[key] = [[0.0] * len(GRID) if i is None else list(old[i]) for i in keep]
+            old = self._grid(stats, key, n_old)
+            rows = [np.zeros(len(GRID)) if i is None else old[i] for i in keep]
+            resized[key] = pack(np.array(rows).reshape(len(keep), len(GRID)))
         return resized
+
+    @staticmethod
+    def _grid(stats: Mapping, key: str, n_campaigns: int) -> np.ndarray:
+        """One of the packed (K, S) grid sums as an array."""
+        return unpack(stats[key], (n_campaigns, len(GRID)))
 
     def scales(self, context: Context) -> tuple[np.ndarray, np.ndarray | None]:
         """Each campaign's saturation scale (spend units) and its exposure on that scale (None
@@ -136,7 +143,8 @@ class ReturnsPolicy(Policy):
         stats = context.stats
         if self.params["scales"] == "fixed" or "fit_f" not in stats:
             return fixed, None
-        sums = {key: np.asarray(stats[key], dtype=float) for key in (*_FITS, "fit_yy")}
+        sums = {key: self._grid(stats, key, context.n_campaigns) for key in _FITS}
+        sums["fit_yy"] = np.asarray(stats["fit_yy"], dtype=float)
         rows = np.asarray(stats["fit_rows"], dtype=float)
         chosen = fitted_scales(
             sums["fit_ff"], sums["fit_fy"], sums["fit_yy"], rows, self.params["saturation"]
