@@ -254,6 +254,7 @@ def benchmark(
     drift: float = 0.0,
     seasonality: float = 0.0,
     progress: bool = True,
+    launches: bool = False,
 ) -> list[Cell]:
     """Every policy in every configuration over every seed (worlds shared across policies)."""
     from tqdm import tqdm
@@ -264,7 +265,9 @@ def benchmark(
         for timesteps, family, n_campaigns, policy in configurations:
             results = []
             for seed in seeds:
-                world = make_world(family, n_campaigns, timesteps, seed, drift, seasonality)
+                world = make_world(
+                    family, n_campaigns, timesteps, seed, drift, seasonality, launches=launches
+                )
                 results.append(run(policy, world, seed, step=step))
                 bar.update()
             cells.append(

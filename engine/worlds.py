@@ -261,6 +261,7 @@ def make_world(
     drift: float = 0.0,
     seasonality: float = 0.0,
     value_cv: float = 0.5,
+    launches: bool = False,
 ) -> World:
     """A random world of one family; equal seeds give equal worlds.
 
@@ -268,6 +269,7 @@ def make_world(
     the first unit of spend log-normal around 4 (so uniform splits leave money on the table),
     values per conversion log-normal around 40. `drift` is the per-timestep sd of a random walk
     on every campaign's log amplitude, `seasonality` the relative swing of a weekly cycle.
+    `launches`: some campaigns launch late and others end early, as in `make_broad_world`.
     """
     check_world(family, n_campaigns, timesteps, seed, drift, seasonality, value_cv)
     rng = np.random.default_rng([seed, n_campaigns, FAMILIES.index(family)])
@@ -291,7 +293,8 @@ def make_world(
         value_cv=value_cv,
         timestep_budget=TIMESTEP_BUDGET,
     )
-    return _priced(world, rng)
+    world = _priced(world, rng)
+    return _launched(world, seed) if launches else world
 
 
 MIXED = "mixed"
