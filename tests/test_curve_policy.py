@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from engine import EngineError, make_policy
-from engine.allocator import allocate_negexp_blend
+from engine.allocator import allocate_negexp, allocate_negexp_blend
 from engine.framework import Context
 
 SETTINGS = {"budget": 3000.0, "timesteps": 10, "seed": 3}
@@ -256,3 +256,16 @@ def test_pooling_mixes_the_grid_prior_with_the_campaigns_mean_posterior():
     expected = likelihood * ((1 - pooling) * prior + pooling * own.mean(axis=0))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(post["grid"], expected, rtol=1e-9, atol=1e-300)
+
+
+def test_concave_draws_propose_the_mean_of_their_allocations_as_shares():
+    policy = make_policy("curve", {"s_shaped_prior": 0.0})
+    context = _context(policy, _run(policy, REPORTS))
+    shares = policy.propose(context, np.random.default_rng(5))
+    post = policy.posterior(context)
+    alpha, mu, blend = policy.sample_curves(post, np.random.default_rng(5), policy.params["draws"])
+    assert not blend.any()
+    budget = context.budget
+    spend = allocate_negexp(alpha, mu, budget, context.lower * budget, context.upper * budget)
+    assert shares.sum() == pytest.approx(1.0)
+    np.testing.assert_allclose(shares, spend.mean(axis=0) / budget, rtol=1e-12)
