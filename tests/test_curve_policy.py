@@ -159,8 +159,9 @@ def test_the_noise_posterior_counts_every_observation():
 
 def test_the_amplitude_posterior_after_one_equal_split():
     """Spent at an equal share, every scale's feature is 1: the posterior mean of each
-    campaign's amplitude is its value (in units of the mean value) shrunk to the prior's 1."""
-    policy = make_policy("curve")
+    campaign's amplitude is its value (in units of the mean value) shrunk to the prior's 1
+    (a fixed prior weight; by default it follows the noise: tests/test_curve_calibration.py)."""
+    policy = make_policy("curve", {"prior_weight": 0.25})
     state = _run(policy, [{"revenue": [300.0, 120.0, 40.0]}])
     post = policy.posterior(_context(policy, state))
     kappa0 = policy.params["prior_weight"]
