@@ -16,11 +16,11 @@ import numpy as np
 from engine.mmm.synthetic import generate
 
 
-def _fit_one(seed: int) -> tuple[list[bool], list[float], float]:
+def _fit_one(seed: int, channels: int | None) -> tuple[list[bool], list[float], float]:
     import pandas as pd
     from pymc_marketing.mmm import MMM, GeometricAdstock, LogisticSaturation
 
-    data_set = generate(seed)
+    data_set = generate(seed, channels=channels)
     truth = data_set["truth"]["channels"]
     names = [channel["channel"] for channel in truth]
     frame = pd.DataFrame(data_set["rows"])
@@ -56,9 +56,10 @@ def _fit_one(seed: int) -> tuple[list[bool], list[float], float]:
     return inside, errors, seconds
 
 
-def pymc_row(seeds: list[int], ours: list[dict]) -> str:
-    """PyMC-Marketing on `seeds`, one line per data set as it ends (its fits are long), then
-    the totals with ours on the same sets beside them."""
+def pymc_row(seeds: list[int], ours: list[dict], channels: int | None = None) -> str:
+    """PyMC-Marketing on `seeds` (data sets of `channels` channels, else 3 to 10), one line
+    per data set as it ends (its fits are long), then the totals with ours on the same sets
+    beside them."""
     try:
         import pymc_marketing  # noqa: F401
     except ImportError:
@@ -66,7 +67,7 @@ def pymc_row(seeds: list[int], ours: list[dict]) -> str:
     inside, errors, seconds = [], [], []
     for index, seed in enumerate(seeds):
         try:
-            covered, error, elapsed = _fit_one(seed)
+            covered, error, elapsed = _fit_one(seed, channels)
         except Exception as problem:  # a peer library's failure is reported, not raised
             return f"{'PyMC-Marketing MMM':<34} failed on seed {seed}: {problem!r}"[:300]
         inside += covered

@@ -8,16 +8,19 @@ pairs), seeds 1000 and up (the model's settings were tuned on seeds 0 to 99 only
 - median absolute ROI error (relative to the true ROI), of the model's posterior mean and
   of today's spend-share crediting (engine.datasets: each period's KPI credited to the
   channels in proportion to their spend);
-- regret of allocating the current total budget per period on the model's posterior-mean
-  curves instead of the true curves (both through the exact KKT allocator on the curves'
-  concave envelopes, spend per channel within 0 and twice its mean), as a share of the
-  optimum's lift (its total channel response) and of the attainable gain over the
-  current split;
+- regret of allocating the current total budget per period on the model (the product's
+  decision, engine.mmm.allocation.allocate_on_model) instead of on the true curves, spend
+  per channel within 0 and 2 (or 0.5 and 1.5) times its mean, as a share of the
+  optimum's lift, beside the rules of benchmarks/mmm_regret.py that say where it comes
+  from (effect sizes or curve shapes) and what the data allow;
 - fit times: 104 weeks x 10 channels, and three years of daily data x 20 channels;
 - PyMC-Marketing's MMM on the first data sets when it is importable
   (`pip install pymc-marketing`, not a requirement of Oktopus; the row is skipped otherwise).
 
-    python -m benchmarks.mmm_recovery [--datasets 50] [--quick] [--pymc 3]
+`--channels 5 --no-regret` gives the setting of the PyMC-Marketing comparison (104 weeks,
+five channels, a price control) on many data sets.
+
+    python -m benchmarks.mmm_recovery [--datasets 50] [--quick] [--pymc 3] [--channels 5]
 """
 
 from __future__ import annotations
@@ -29,63 +32,13 @@ import time
 
 import numpy as np
 
-from engine.allocator import allocate_budget
+from benchmarks.mmm_regret import regret_table, regrets
 from engine.datasets import parse_rows
 from engine.mmm import MarketingMixModel, load_rows
-from engine.mmm.answers import response_draws
-from engine.mmm.synthetic import generate, true_response
-from engine.response import GridCurves
+from engine.mmm.synthetic import generate
 
 FIRST_SEED = 1000
 SETTINGS: dict = {}
-GRID_POINTS = 400
-BOUNDS = ((0.0, 2.0), (0.5, 1.5))  # spend per channel within these multiples of its mean
-
-
-def concave_envelope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Upper concave envelope of points (x sorted, starting at 0) evaluated at x."""
-    hull: list[int] = []
-    for i in range(len(x)):
-        while len(hull) >= 2:
-            a, b = hull[-2], hull[-1]
-            if (y[b] - y[a]) * (x[i] - x[a]) <= (y[i] - y[a]) * (x[b] - x[a]):
-                hull.pop()
-            else:
-                break
-        hull.append(i)
-    return np.interp(x, x[hull], y[hull])
-
-
-def allocate_on(
-    grid: np.ndarray, response: np.ndarray, budget: float, lower: np.ndarray
-) -> np.ndarray:
-    """Spend per channel maximizing the sum of responses given on grids (C, G)."""
-    envelope = np.array([concave_envelope(g, r) for g, r in zip(grid, response, strict=True)])
-    envelope = np.maximum.accumulate(envelope, axis=1)
-    return allocate_budget(GridCurves(grid, envelope), budget, lower=lower, upper=grid[:, -1])
-
-
-def regrets(data_set: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
-    """Regret and share of the attainable gain left, for each setting of the bounds."""
-    truth = data_set["truth"]
-    budget = float(current.sum())
-    answer = {}
-    for low, high in BOUNDS:
-        grid = np.linspace(0.0, 1.0, GRID_POINTS)[None, :] * (high * current[:, None])
-        true_curve = np.stack([true_response(truth, grid[:, i]) for i in range(GRID_POINTS)], 1)
-        model_curve = np.array(
-            [response_draws(model, c, grid[c]).mean(axis=0) for c in range(current.size)]
-        )
-        best = allocate_on(grid, true_curve, budget, low * current)
-        chosen = allocate_on(grid, model_curve, budget, low * current)
-        value = {
-            key: true_response(truth, spend).sum()
-            for key, spend in (("best", best), ("chosen", chosen), ("current", current))
-        }
-        gain = value["best"] - value["current"]
-        lost = value["best"] - value["chosen"]
-        answer[(low, high)] = (lost / value["best"], lost / gain if gain > 0 else 0.0)
-    return answer
 
 
 def naive_roi(rows: list[dict], channels: list[str]) -> np.ndarray:
@@ -96,9 +49,10 @@ def naive_roi(rows: list[dict], channels: list[str]) -> np.ndarray:
     return np.array([by_name[c].response.sum() / by_name[c].spend.sum() for c in channels])
 
 
-def score(seed: int, draws: int) -> dict:
-    """Fit one synthetic data set and score ROI recovery, naive crediting and regret."""
-    data_set = generate(seed)
+def score(seed: int, draws: int, channels: int | None = None, regret: bool = True) -> dict:
+    """Fit one synthetic data set (`channels` channels, else 3 to 10) and score ROI
+    recovery, naive crediting and (when `regret`) the regret of allocating on the model."""
+    data_set = generate(seed, channels=channels)
     truth = data_set["truth"]["channels"]
     names = [channel["channel"] for channel in truth]
     data = load_rows(data_set["rows"], controls=["price"])
@@ -110,7 +64,7 @@ def score(seed: int, draws: int) -> dict:
         low, high = np.percentile(roi, [5, 95])
         inside.append(low <= true[c] <= high)
         estimate.append(roi.mean())
-    regret = regrets(data_set, model, data.spend.mean(axis=0))
+    regret = regrets(data_set["truth"], model, data.spend.mean(axis=0)) if regret else None
     return {
         "channels": len(names),
         "inside": inside,
@@ -141,6 +95,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--draws", type=int, default=1000)
     parser.add_argument("--quick", action="store_true", help="8 data sets, no daily timing")
     parser.add_argument("--pymc", type=int, default=3, help="data sets for PyMC-Marketing")
+    parser.add_argument(
+        "--channels", type=int, help="channels of every data set (default: 3 to 10 at random)"
+    )
+    parser.add_argument("--no-regret", action="store_true", help="skip the regret table")
     args = parser.parse_args(argv)
     count = args.datasets or (8 if args.quick else 50)
     if count < 1:
@@ -148,7 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"load before: {load()} ({os.cpu_count()} cores)", flush=True)
     results = []
     for index in range(count):
-        results.append(score(FIRST_SEED + index, args.draws))
+        results.append(
+            score(FIRST_SEED + index, args.draws, args.channels, regret=not args.no_regret)
+        )
     inside = np.concatenate([r["inside"] for r in results])
     error = np.concatenate([r["error"] for r in results])
     naive = np.concatenate([r["naive_error"] for r in results])
@@ -164,22 +124,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{np.median(seconds):>15.2f}"
     )
     print(f"{'spend-share crediting (naive)':<34} {'-':>12} {np.median(naive):>17.1%} {'-':>15}")
-    print(
-        "\nallocating the current budget per period on the model's posterior-mean curves, "
-        "against the true curves\n(regret: lift lost as a share of the optimum's lift; "
-        "gain left: share of the attainable gain over the current split)\n"
-    )
-    print(
-        f"{'spend bounds (x mean)':<22} {'regret median':>14} {'regret p90':>11} "
-        f"{'regret max':>11} {'gain left median':>17}"
-    )
-    for bounds in BOUNDS:
-        lost = np.array([r["regret"][bounds][0] for r in results])
-        left = np.array([r["regret"][bounds][1] for r in results])
+    if results[0]["regret"] is not None:
         print(
-            f"{f'{bounds[0]:g} to {bounds[1]:g}':<22} {np.median(lost):>14.2%} "
-            f"{np.percentile(lost, 90):>11.2%} {lost.max():>11.2%} {np.median(left):>17.1%}"
+            "\nregret of allocating the current budget per period on the model (the product's "
+            "decision: the posterior-mean KPI's maximum)\nagainst the true curves, as a share "
+            "of the optimum's lift; the other rows say where it comes from "
+            "(benchmarks/mmm_regret.py)\n"
         )
+        print(regret_table([r["regret"] for r in results]))
     print(
         f"\nfit time, 104 weeks x 10 channels: {timing(104, 10, 'weekly', args.draws)}"
         f" (median over the {ten.size} ten-channel sets above: "
@@ -197,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{'method':<34} {'90% coverage':>12} {'median ROI error':>17} {'fit s (median)':>15}"
         )
-        print(pymc_row([FIRST_SEED + i for i in range(min(args.pymc, count))], results))
+        seeds = [FIRST_SEED + i for i in range(min(args.pymc, count))]
+        print(pymc_row(seeds, results, args.channels))
     print(f"load after: {load()}")
     return 0
 

@@ -225,7 +225,13 @@ def _solve_envelope(
     lam_low, lam_high = solve_monotone_multiplier(
         lambda lams: path(lams).sum(axis=-1), budget, bottom, top, section_count(curves.size)
     )
-    spend = spend_between(path(lam_low), path(lam_high), budget, high)
+    more, less = path(lam_low), path(lam_high)
+    if float(more.sum()) < budget * (1.0 - 1e-9):
+        # A marginal flat at the multiplier (a straight stretch of an envelope, or of a mean
+        # of envelopes) is level with it within rounding, so the path may stop anywhere on
+        # it: the money the path misses belongs there, up to the end of each flat stretch.
+        more = np.maximum(more, np.minimum(stretch_ends(curves, more), high))
+    spend = spend_between(more, less, budget, high)
     return KKTSolution(spend=spend, multiplier=0.5 * (lam_low + lam_high))
 
 

@@ -176,6 +176,24 @@ def test_one_draw_is_the_plain_allocation_and_groups_reach_the_draws():
         allocate_on_draws("logistic", {"beta": beta, "lam": lam[:, :2]}, 500.0)
 
 
+def test_a_flat_mean_marginal_at_the_multiplier_takes_its_share_of_the_budget():
+    """Draws of an S-curve whose tangent points all lie beyond the budget average to a
+    straight stretch: its marginal is flat, level with the multiplier within rounding.
+    The generic allocator must still fund it (it once left the money on the first
+    campaign with room), as the draws' own solver does."""
+    rng = np.random.default_rng(0)
+    draws = 50
+    params = {
+        "vmax": np.column_stack([np.full(draws, 100.0), rng.uniform(5e4, 6e4, draws)]),
+        "k": np.column_stack([np.full(draws, 10.0), rng.uniform(400.0, 500.0, draws)]),
+        "n": np.column_stack([np.ones(draws), np.full(draws, 2.0)]),
+    }
+    curves = DrawMeanCurves("hill", params)
+    spend = solve_budget(curves, 100.0).spend
+    assert spend == pytest.approx(allocate_on_draws("hill", params, 100.0)["spend"], abs=1e-6)
+    assert spend[1] == pytest.approx(100.0)
+
+
 @settings(max_examples=12, deadline=None)
 @given(st.integers(0, 10_000), st.integers(2, 4), st.integers(2, 4))
 def test_flighting_holds_every_bound_and_matches_or_beats_slsqp(seed, size, periods):

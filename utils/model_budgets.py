@@ -21,8 +21,8 @@ from engine.mmm.allocation import (
     PLAN_DRAWS,
     allocate_on_model,
     mean_theta,
-    plan_interval,
     posterior_curves,
+    score_plans,
 )
 from engine.planning import plan_budgets
 from engine.response import ResponseCurves
@@ -86,10 +86,6 @@ def allocate(body: CurveAllocateRequest, stored: Mapping) -> dict:
     return {**report, "model_id": body.model_id}
 
 
-def _spend(plan: Mapping) -> np.ndarray:
-    return np.array([[row["spend"] for row in period["allocation"]] for period in plan["periods"]])
-
-
 def initial_stock(body: PlanRequest, names: list[str]) -> np.ndarray:
     """The plan's carried-in adstock per campaign, in `names`' order (EngineError for a name
     that is not among them)."""
@@ -144,10 +140,4 @@ def plan(body: PlanRequest, stored: Mapping, time_limit: float) -> dict:
     result = run_plan(
         body, curves, names, theta, arrays["lower"], arrays["upper"], initial, time_limit
     )
-    plans = ("sequential", "static", "flighting")
-    expected = {
-        key: plan_interval(model, _spend(result[key]), theta, initial)
-        for key in plans
-        if result.get(key) is not None
-    }
-    return {**result, "expected_kpi": expected, "model_id": body.model_id}
+    return {**score_plans(model, result, theta, initial), "model_id": body.model_id}

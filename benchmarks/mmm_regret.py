@@ -1,0 +1,133 @@
+"""Regret of allocating on a fitted marketing-mix model, and where it comes from.
+
+The product's decision (`/api/optimize/allocate` with a `model_id`: engine.mmm.allocation.
+allocate_on_model, the spend maximizing the posterior-mean KPI) is scored against the
+allocation on the true curves, both of the current total budget per period with each
+channel's spend within given multiples of its mean. Beside it, on the same data set:
+
+- `true levels`: the model's curve shapes rescaled to the true response at the current
+  spend (what is left when every channel's effect size is right);
+- `true shapes`: the true curves rescaled to the model's response at the current spend
+  (what is left when every curve's shape is right: the effect sizes' share);
+- `known shapes, least squares`: the true adstock and saturation of every channel given,
+  only the effects estimated (non-negative least squares with the same baseline): the
+  regret that the data's information about effect sizes leaves even to a model that
+  knows the functional form exactly;
+- `current split`: keeping the historical mean spend.
+
+Regret is the lift lost (true response) as a share of the optimum's lift.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import nnls
+
+from engine.allocator import allocate_budget
+from engine.mmm.allocation import allocate_on_model
+from engine.mmm.answers import response_draws
+from engine.mmm.features import adstock, saturate
+from engine.mmm.model import MarketingMixModel
+from engine.mmm.synthetic import true_response
+from engine.response import GridCurves
+
+GRID_POINTS = 400
+BOUNDS = ((0.0, 2.0), (0.5, 1.5))  # spend per channel within these multiples of its mean
+RULES = ("model", "true levels", "true shapes", "known shapes, least squares", "current split")
+
+
+def concave_envelope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Upper concave envelope of points (x sorted, starting at 0) evaluated at x."""
+    hull: list[int] = []
+    for i in range(len(x)):
+        while len(hull) >= 2:
+            a, b = hull[-2], hull[-1]
+            if (y[b] - y[a]) * (x[i] - x[a]) <= (y[i] - y[a]) * (x[b] - x[a]):
+                hull.pop()
+            else:
+                break
+        hull.append(i)
+    return np.interp(x, x[hull], y[hull])
+
+
+def allocate_on(
+    grid: np.ndarray, response: np.ndarray, budget: float, lower: np.ndarray
+) -> np.ndarray:
+    """Spend per channel maximizing the sum of responses given on grids (C, G)."""
+    envelope = np.array([concave_envelope(g, r) for g, r in zip(grid, response, strict=True)])
+    envelope = np.maximum.accumulate(envelope, axis=1)
+    return allocate_budget(GridCurves(grid, envelope), budget, lower=lower, upper=grid[:, -1])
+
+
+def least_squares_effects(truth: dict, model: MarketingMixModel) -> np.ndarray:
+    """Each channel's effect (C,) by non-negative least squares on the fitted periods, with
+    the true adstock and saturation given and the model's baseline columns profiled out."""
+    rows = model.fit_rows
+    spend = model.data.spend[:rows]
+    media = np.empty((rows, spend.shape[1]))
+    for c, channel in enumerate(truth["channels"]):
+        scale = channel["mean_spend"]
+        level = adstock(spend[:, c] / scale, np.array([channel["theta"]]))[0]
+        media[:, c] = saturate(level, channel["k"] / scale, channel["n"], channel["family"])[0]
+    basis, _ = np.linalg.qr(model.base.matrix[:rows])
+    y = model.data.y[:rows]
+    effects, _ = nnls(media - basis @ (basis.T @ media), y - basis @ (basis.T @ y))
+    return effects
+
+
+def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
+    """{bounds: {rule: regret}} for every spend bound and every rule of RULES."""
+    budget = float(current.sum())
+    channels = current.size
+    true_effect = np.array([channel["effect"] for channel in truth["channels"]])
+    fitted_effect = least_squares_effects(truth, model)
+    answer = {}
+    for low, high in BOUNDS:
+        lower, upper = low * current, high * current
+        grid = np.linspace(0.0, 1.0, GRID_POINTS)[None, :] * upper[:, None]
+        true_curve = np.stack([true_response(truth, grid[:, i]) for i in range(GRID_POINTS)], 1)
+        model_curve = np.array(
+            [response_draws(model, c, grid[c]).mean(axis=0) for c in range(channels)]
+        )
+        at = {
+            name: np.array([np.interp(current[c], grid[c], curve[c]) for c in range(channels)])
+            for name, curve in (("true", true_curve), ("model", model_curve))
+        }
+        decided = allocate_on_model(model, budget, lower=lower, upper=upper)
+        spends = {
+            "model": np.array([row["spend"] for row in decided["allocation"]]),
+            "true levels": allocate_on(
+                grid, model_curve * (at["true"] / np.maximum(at["model"], 1e-300))[:, None],
+                budget, lower,
+            ),
+            "true shapes": allocate_on(
+                grid, true_curve * (at["model"] / np.maximum(at["true"], 1e-300))[:, None],
+                budget, lower,
+            ),
+            "known shapes, least squares": allocate_on(
+                grid, true_curve * (fitted_effect / true_effect)[:, None], budget, lower
+            ),
+            "current split": current,
+        }  # fmt: skip
+        best = true_response(truth, allocate_on(grid, true_curve, budget, lower)).sum()
+        answer[(low, high)] = {
+            rule: (best - true_response(truth, spend).sum()) / best
+            for rule, spend in spends.items()
+        }
+    return answer
+
+
+def regret_table(results: list[dict]) -> str:
+    """Median, p90 and max regret of every rule and bound over the data sets' results."""
+    lines = [
+        f"{'decision':<30} {'spend bounds (x mean)':>22} {'regret median':>14} "
+        f"{'regret p90':>11} {'regret max':>11}"
+    ]
+    for rule in RULES:
+        for bounds in BOUNDS:
+            lost = np.array([result[bounds][rule] for result in results])
+            lines.append(
+                f"{rule:<30} {f'{bounds[0]:g} to {bounds[1]:g}':>22} {np.median(lost):>14.2%} "
+                f"{np.percentile(lost, 90):>11.2%} {lost.max():>11.2%}"
+            )
+    return "\n".join(lines)
