@@ -10,8 +10,9 @@ a fixed seed, so a run is repeatable; `--mutants N` bounds how many per module.
     python -m benchmarks.mutation_score --list               # the mutation points only
 
 Baseline, measured in the same run: the unmutated copy must pass every test file (else the
-module is reported as not scored). Equivalent survivors are explained in
-docs/mutation-testing.md.
+module is reported as not scored). A survivor listed in benchmarks/mutation_equivalents.py
+(argued in docs/mutation-testing.md) is counted apart, printed as equivalent, and left out of
+the score's denominator; every other survivor is printed as such.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from benchmarks.mutation_equivalents import equivalent_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -85,7 +88,16 @@ def _docstring_nodes(tree: ast.AST) -> set[int]:
     return found
 
 
-def _points(tree: ast.AST) -> Iterator[tuple[ast.AST, str, int]]:
+@dataclass(frozen=True)
+class _Operator:
+    """An operator of `owner` (its `op`, or its `ops[place]` for a comparison). Operators are
+    named by their expression: Python's parser shares one object per operator type."""
+
+    owner: ast.AST
+    place: int | None = None
+
+
+def _points(tree: ast.AST) -> Iterator[tuple[ast.AST | _Operator, str, int]]:
     """Every mutation point of `tree`, what mutating it does and its line, in a fixed order."""
     skip = _docstring_nodes(tree)
     for node in ast.walk(tree):
@@ -93,11 +105,13 @@ def _points(tree: ast.AST) -> Iterator[tuple[ast.AST, str, int]]:
             continue
         line = getattr(node, "lineno", 0)
         if isinstance(node, ast.Compare):
-            for op in node.ops:
+            for place, op in enumerate(node.ops):
                 if type(op) in _SWAPS:
-                    yield op, f"{type(op).__name__} -> {_SWAPS[type(op)].__name__}", line
+                    what = f"{type(op).__name__} -> {_SWAPS[type(op)].__name__}"
+                    yield _Operator(node, place), what, line
         elif isinstance(node, ast.BinOp | ast.BoolOp | ast.AugAssign) and type(node.op) in _SWAPS:
-            yield node.op, f"{type(node.op).__name__} -> {_SWAPS[type(node.op)].__name__}", line
+            what = f"{type(node.op).__name__} -> {_SWAPS[type(node.op)].__name__}"
+            yield _Operator(node), what, line
         elif isinstance(node, ast.Constant) and not isinstance(node.value, str | bytes):
             if isinstance(node.value, bool):
                 yield node, f"{node.value} -> {not node.value}", line
@@ -120,13 +134,14 @@ def _apply(tree: ast.AST, index: int) -> ast.AST:
     for rank, (node, _, _) in enumerate(_points(tree)):
         if rank != index:
             continue
-        if type(node) in _SWAPS:
-            parent = parents[id(node)]
-            new = _SWAPS[type(node)]()
-            if isinstance(parent, ast.Compare):
-                parent.ops = [new if op is node else op for op in parent.ops]
+        if isinstance(node, _Operator):
+            owner = node.owner
+            if node.place is None:
+                owner.op = _SWAPS[type(owner.op)]()
             else:
-                parent.op = new
+                ops = list(owner.ops)
+                ops[node.place] = _SWAPS[type(ops[node.place])]()
+                owner.ops = ops
         elif isinstance(node, ast.Constant):
             node.value = (not node.value) if isinstance(node.value, bool) else node.value + 1
         elif isinstance(node, ast.UnaryOp):
@@ -240,14 +255,19 @@ def score(target: str, limit: int, seed: int, timeout: float, copy_root: Path) -
     sample = random.Random(f"{seed}:{target}").sample(everything, min(limit, len(everything)))
     if not _run_tests(copy_root, tests, timeout):
         return {"target": target, "baseline": False, "points": len(everything)}
-    survivors = []
+    survivors, equivalents = [], []
     for mutant in sorted(sample, key=lambda m: (m.path, m.index)):
         original = (copy_root / mutant.path).read_text()
-        mutated = ast.unparse(_apply(ast.parse(original), mutant.index))
+        tree = ast.parse(original)
+        mutated = ast.unparse(_apply(tree, mutant.index))
         (copy_root / mutant.path).write_text(mutated)
         try:
             if _run_tests(copy_root, tests, timeout):
-                survivors.append(mutant)
+                known = equivalent_for(mutant.path, mutant.what, ast.unparse(tree), mutated)
+                if known is None:
+                    survivors.append(mutant)
+                else:
+                    equivalents.append((mutant, known))
         finally:
             (copy_root / mutant.path).write_text(original)
     return {
@@ -255,8 +275,9 @@ def score(target: str, limit: int, seed: int, timeout: float, copy_root: Path) -
         "baseline": True,
         "points": len(everything),
         "tried": len(sample),
-        "killed": len(sample) - len(survivors),
+        "killed": len(sample) - len(survivors) - len(equivalents),
         "survivors": survivors,
+        "equivalents": equivalents,
     }
 
 
@@ -286,17 +307,28 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(result)
             killed = f"{result.get('killed', '-')}/{result.get('tried', '-')}"
             print(f"{target}: {killed} killed", file=sys.stderr, flush=True)
-    print(f"\n{'module':28} {'points':>6} {'tried':>5} {'killed':>6} {'score':>6} {'time':>7}")
+    print(
+        f"\n{'module':28} {'points':>6} {'tried':>5} {'equiv':>5} {'killed':>6} {'score':>6} "
+        f"{'time':>7}"
+    )
     for row in rows:
         if not row["baseline"]:
             print(f"{row['target']:28} {row['points']:>6}  baseline tests fail: not scored")
             continue
-        rate = row["killed"] / row["tried"] if row["tried"] else 1.0
+        scored = row["tried"] - len(row["equivalents"])
+        rate = row["killed"] / scored if scored else 1.0
         print(
-            f"{row['target']:28} {row['points']:>6} {row['tried']:>5} {row['killed']:>6} "
-            f"{rate:>6.0%} {row['seconds']:>6.0f}s"
+            f"{row['target']:28} {row['points']:>6} {row['tried']:>5} "
+            f"{len(row['equivalents']):>5} {row['killed']:>6} {rate:>6.0%} {row['seconds']:>6.0f}s"
         )
+    print("score = killed / (tried - equiv): equiv counts survivors that are documented")
+    print("equivalent mutants (benchmarks/mutation_equivalents.py, docs/mutation-testing.md)")
     for row in rows:
+        for mutant, known in row.get("equivalents", []):
+            print(
+                f"equivalent  {mutant.path}:{mutant.line}  #{mutant.index}  {mutant.what}: "
+                f"{known.why}"
+            )
         for mutant in row.get("survivors", []):
             print(f"survivor  {mutant.path}:{mutant.line}  #{mutant.index}  {mutant.what}")
 

@@ -91,14 +91,35 @@ class MabwiserAllocator(Policy):
         self._fit([row] if self.model is not None else self.rows, context.n_campaigns)
         return None, None
 
-    def refold(self, state: Mapping, observations: Sequence[Mapping], planned: Sequence) -> dict:
+    def refold(
+        self,
+        state: Mapping,
+        observations: Sequence[Mapping],
+        planned: Sequence,
+        retired_spent: float = 0.0,
+    ) -> dict:
         self.rows = [
-            (np.array(row["spend"], dtype=float), np.array(row["revenue"], dtype=float))
+            (
+                np.array([np.nan if x is None else x for x in row["spend"]], dtype=float),
+                np.array([np.nan if x is None else x for x in row["revenue"]], dtype=float),
+            )
             for row in observations
         ]
         self.model = None
         self._fit(self.rows, len(state["shares"]))
-        return super().refold(state, observations, planned)
+        return super().refold(state, observations, planned, retired_spent)
+
+    def resize_stats(self, stats: None, keep: Sequence[int | None], n_old: int) -> None:
+        """Campaigns launched or ended: the arms are the new campaigns, refitted on their
+        rows (an added one has none)."""
+
+        def moved(values: np.ndarray) -> np.ndarray:
+            return np.array([np.nan if i is None else values[i] for i in keep], dtype=float)
+
+        self.rows = [(moved(spend), moved(value)) for spend, value in self.rows]
+        self.model = None
+        self._fit(self.rows, len(keep))
+        return None
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         if self.model is None:
@@ -119,7 +140,11 @@ class KnownCurves(Policy):
         self.world = world
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
+        """The oracle's split of the coming timestep among the campaigns the state holds (those
+        that reported the timestep finished; launched ones join after this decision)."""
         k = self.world.n_campaigns
         t = min(context.t, self.world.timesteps - 1)
-        spend = oracle_spend(self.world, t, np.zeros(k), np.full(k, np.inf))
-        return spend / self.world.timestep_budget
+        held = self.world.live(context.t - 1)
+        upper = np.where(held & self.world.live(t), np.inf, 0.0)
+        spend = oracle_spend(self.world, t, np.zeros(k), upper)
+        return spend[held] / self.world.timestep_budget

@@ -11,7 +11,10 @@ Each world distribution is a column; each cell is a policy's mean efficiency ove
 - real: the mixed worlds of the same seeds (same campaigns) with delayed conversions (up to
   60% of a campaign's reported 1 to 7 timesteps late, posted as late corrections), drift
   (sd 0.02 a timestep), weekly seasonality (15%), a sudden shift (one campaign's response
-  halves or doubles halfway) and log-normal order values (sd 1 in log).
+  halves or doubles halfway), log-normal order values (sd 1 in log) and campaigns launched
+  and ended mid-run (about a fifth launched in the first half, a fifth ended in the second,
+  added to and removed from the running state as the API does; the oracle splits each
+  timestep among the campaigns running then).
 
 Rows: Oktopus's policies; `known curves`, which knows the true curves and moves at the same
 step (the limit); and MABWiser's Thompson sampling, UCB1, epsilon-greedy and softmax used as
@@ -38,7 +41,7 @@ from benchmarks.peers import MABWISER_POLICIES, KnownCurves, MabwiserAllocator
 from engine.simulate import BENCHMARK_POLICIES, World, make_broad_world, make_world, run
 from engine.worlds import FAMILIES
 
-CONDITIONS = {"drift": 0.02, "seasonality": 0.15, "shift": True, "delays": True}
+CONDITIONS = {"drift": 0.02, "seasonality": 0.15, "shift": True, "delays": True, "launches": True}
 REAL_VALUE_SIGMA = 1.0
 
 
@@ -131,8 +134,9 @@ def main(argv: list[str] | None = None) -> int:
         if {"real", "mixed"} <= set(args.distributions) and "curve" in args.players:
             loss = results["curve", "mixed"] - results["curve", "real"]
             print(
-                f"curve's loss to delays, drift, season, shift and order values (mixed worlds "
-                f"of the same seeds without them): mean {loss.mean():.4f}, largest {loss.max():.4f}"
+                f"curve's loss to delays, drift, season, shift, order values and launches "
+                f"(mixed worlds of the same seeds without them): mean {loss.mean():.4f}, "
+                f"largest {loss.max():.4f}"
             )
     print(f"\n{time.perf_counter() - started:.0f} s")
     return 0

@@ -23,6 +23,7 @@ import numpy as np
 
 from engine import make_policy
 from engine.allocator import allocate_budget
+from engine.amend import resize
 from engine.framework import Policy
 from engine.worlds import (
     FAMILIES,
@@ -128,6 +129,14 @@ class LateReports:
         return bool(arrived)
 
 
+def _columns(row: dict[str, list], members: np.ndarray, were: np.ndarray) -> dict[str, list]:
+    """A world-wide row as the run's campaigns `members` report it: nothing (None) from those
+    that were not running then (`were`, a mask over the world's campaigns)."""
+    return {
+        metric: [values[k] if were[k] else None for k in members] for metric, values in row.items()
+    }
+
+
 def run(
     policy: str | Policy,
     world: World,
@@ -139,7 +148,12 @@ def run(
     """Play `policy` (a name, or a Policy) for the world's T timesteps through the engine API.
 
     Late conversions (a world with `delay_share`) come in as late corrections: the rows of the
-    finished timesteps, corrected, go to `Policy.refold` before the next `advance`.
+    finished timesteps, corrected, go to `Policy.refold` before the next `advance`. Campaigns
+    launched or ended mid-run (a world with `start` and `end`) are added to or removed from the
+    running state by `engine.amend.resize` once the timestep before their first or after their
+    last is decided, as the API does when a running state's campaigns change; what removed
+    campaigns spent goes to `refold` as `retired_spent`. The oracle splits each timestep's
+    budget among the campaigns running then.
     """
     engine_policy = make_policy(policy, params) if isinstance(policy, str) else policy
     n_campaigns, timesteps = world.n_campaigns, world.timesteps
@@ -151,33 +165,71 @@ def run(
         "objective": "revenue",
         "seed": seed,
     }
-    state = engine_policy.init(n_campaigns, settings)
+    members = np.flatnonzero(world.live(0))  # the world's campaigns the state holds, in order
+    state = engine_policy.init(members.size, settings)
     rng = np.random.default_rng([seed, 7919])
     late = LateReports(world, np.random.default_rng([seed, 104729]))
-    lower = np.full(n_campaigns, floor * world.timestep_budget)
-    upper = np.full(n_campaigns, np.inf)
-    stationary = np.allclose(world.amplitude, world.amplitude[0])
-    best = oracle_spend(world, 0, lower, upper) if stationary else None
+    always = world.start is None and world.end is None
+    stationary = always and np.allclose(world.amplitude, world.amplitude[0])
+    everyone = np.ones(n_campaigns, dtype=bool)
+    best = oracle_spend(world, 0, *_bounds(world, floor, everyone)) if stationary else None
     revenue, oracle = np.zeros(timesteps), np.zeros(timesteps)
     shares = np.zeros((timesteps, n_campaigns))
-    rows: list[dict[str, list]] = []
+    rows: list[dict[str, list]] = []  # world-wide
     planned: list[list[float]] = []
+    were: list[np.ndarray] = []  # which campaigns each row's state held
     for t in range(timesteps):
-        spend = np.array(state["budgets"])
-        shares[t] = state["shares"]
+        spend = np.zeros(n_campaigns)
+        spend[members] = state["budgets"]
+        shares[t, members] = state["shares"]
         revenue[t] = world.expected_revenue(spend, t)
-        target = best if stationary else oracle_spend(world, t, lower, upper)
+        live = world.live(t)
+        target = best if stationary else oracle_spend(world, t, *_bounds(world, floor, live))
         oracle[t] = world.expected_revenue(target, t)
         if t == timesteps - 1:
             break  # the last report would only close the run
         report = late.hold_back(t, world.observe(spend, t, rng))
         if late.arrive(t, rows):
-            state = engine_policy.refold(state, rows, planned)
+            state = _corrected(engine_policy, state, rows, planned, were, members)
         rows.append(report)
         planned.append(spend.tolist())
-        state, _ = engine_policy.advance(state, report)
+        were.append(np.isin(np.arange(n_campaigns), members))
+        state, _ = engine_policy.advance(state, _columns(report, members, were[-1]))
+        running = np.flatnonzero(world.live(t + 1))
+        if not np.array_equal(running, members):
+            position = {int(k): i for i, k in enumerate(members)}
+            keep = [position.get(int(k)) for k in running]
+            state = resize(engine_policy, state, keep)
+            members = running
     name = policy if isinstance(policy, str) else engine_policy.name
     return RunResult(policy=name, revenue=revenue, oracle=oracle, shares=shares)
+
+
+def _bounds(world: World, floor: float, live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The oracle's spend bounds: the floor for running campaigns, nothing for the others."""
+    lower = np.where(live, floor * world.timestep_budget, 0.0)
+    return lower, np.where(live, np.inf, 0.0)
+
+
+def _corrected(
+    policy: Policy,
+    state: dict,
+    rows: list[dict[str, list]],
+    planned: list[list[float]],
+    were: list[np.ndarray],
+    members: np.ndarray,
+) -> dict:
+    """The state refolded from the corrected world-wide rows, as its campaigns report them."""
+    held = np.isin(np.arange(were[0].size), members)
+    observations = [_columns(row, members, mask) for row, mask in zip(rows, were, strict=True)]
+    budgets = [[plan[k] for k in members] for plan in planned]
+    retired = sum(
+        float(np.sum(np.asarray(row["spend"])[mask & ~held]))
+        for row, mask in zip(rows, were, strict=True)
+    )
+    if retired > 0:
+        return policy.refold(state, observations, budgets, retired)
+    return policy.refold(state, observations, budgets)
 
 
 @dataclass(frozen=True)
@@ -202,6 +254,7 @@ def benchmark(
     drift: float = 0.0,
     seasonality: float = 0.0,
     progress: bool = True,
+    launches: bool = False,
 ) -> list[Cell]:
     """Every policy in every configuration over every seed (worlds shared across policies)."""
     from tqdm import tqdm
@@ -212,7 +265,9 @@ def benchmark(
         for timesteps, family, n_campaigns, policy in configurations:
             results = []
             for seed in seeds:
-                world = make_world(family, n_campaigns, timesteps, seed, drift, seasonality)
+                world = make_world(
+                    family, n_campaigns, timesteps, seed, drift, seasonality, launches=launches
+                )
                 results.append(run(policy, world, seed, step=step))
                 bar.update()
             cells.append(

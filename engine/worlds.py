@@ -79,6 +79,8 @@ class World:
     an index into ALL_FAMILIES. `delay_share[k]` of conversions are reported 1 to MAX_DELAY
     timesteps late (engine.simulate posts them as late corrections); `value_sigma` > 0 draws
     log-normal order values, else gamma with coefficient of variation `value_cv`.
+    Campaign k runs from timestep `start[k]` to `end[k]` (exclusive); without them, all run
+    throughout.
     """
 
     family: str
@@ -94,6 +96,8 @@ class World:
     value_sigma: float = 0.0
     delay_share: np.ndarray | None = None
     shift: tuple[int, int, float] | None = None
+    start: np.ndarray | None = None
+    end: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.kind.size != self.scale.size:
@@ -110,6 +114,15 @@ class World:
     def timesteps(self) -> int:
         """T."""
         return self.amplitude.shape[0]
+
+    def live(self, t: int) -> np.ndarray:
+        """Which campaigns run during timestep t (K,)."""
+        live = np.ones(self.n_campaigns, dtype=bool)
+        if self.start is not None:
+            live &= self.start <= t
+        if self.end is not None:
+            live &= t < self.end
+        return live
 
     def revenue_curves(self, t: int) -> response.ResponseCurves:
         """Expected revenue per campaign as a function of spend, during timestep t."""
@@ -248,6 +261,7 @@ def make_world(
     drift: float = 0.0,
     seasonality: float = 0.0,
     value_cv: float = 0.5,
+    launches: bool = False,
 ) -> World:
     """A random world of one family; equal seeds give equal worlds.
 
@@ -255,6 +269,7 @@ def make_world(
     the first unit of spend log-normal around 4 (so uniform splits leave money on the table),
     values per conversion log-normal around 40. `drift` is the per-timestep sd of a random walk
     on every campaign's log amplitude, `seasonality` the relative swing of a weekly cycle.
+    `launches`: some campaigns launch late and others end early, as in `make_broad_world`.
     """
     check_world(family, n_campaigns, timesteps, seed, drift, seasonality, value_cv)
     rng = np.random.default_rng([seed, n_campaigns, FAMILIES.index(family)])
@@ -278,7 +293,8 @@ def make_world(
         value_cv=value_cv,
         timestep_budget=TIMESTEP_BUDGET,
     )
-    return _priced(world, rng)
+    world = _priced(world, rng)
+    return _launched(world, seed) if launches else world
 
 
 MIXED = "mixed"
@@ -295,6 +311,7 @@ def make_broad_world(
     shift: bool = False,
     delays: bool = False,
     value_sigma: float = 0.0,
+    launches: bool = False,
 ) -> World:
     """A world as broad as real advertisers; equal seeds give equal worlds.
 
@@ -306,7 +323,10 @@ def make_broad_world(
     `make_world`; `shift`: halfway through the run one campaign (drawn in proportion to its
     revenue at the scale) halves or doubles its response for good; `delays`: each campaign
     reports a share of its conversions (uniform 0 to 0.6) 1 to 7 timesteps late;
-    `value_sigma` > 0: log-normal order values with that sd in log (gamma, cv 0.5, otherwise).
+    `value_sigma` > 0: log-normal order values with that sd in log (gamma, cv 0.5, otherwise);
+    `launches`: about a fifth of the campaigns launch during the first half of the run and
+    another fifth end during the second half (at least two run throughout; drawn apart from
+    everything else, so the world is otherwise the one without launches).
     """
     known = (*ALL_FAMILIES, MIXED)
     check_world(family, n_campaigns, timesteps, seed, drift, seasonality, 0.5, known)
@@ -346,4 +366,21 @@ def make_broad_world(
         delay_share=delay_share,
         shift=moved,
     )
-    return _priced(world, rng)
+    world = _priced(world, rng)
+    return _launched(world, seed) if launches else world
+
+
+def _launched(world: World, seed: int) -> World:
+    """The world with some campaigns launched late and some ended early (see make_broad_world)."""
+    n_campaigns, timesteps = world.n_campaigns, world.timesteps
+    if timesteps < 3:
+        return world
+    rng = np.random.default_rng([seed, n_campaigns, 6151])
+    order = rng.permutation(n_campaigns)
+    moving = min(rng.binomial(n_campaigns, 0.4), n_campaigns - 2)
+    launching, ending = order[: moving // 2], order[moving // 2 : moving]
+    start = np.zeros(n_campaigns, dtype=int)
+    end = np.full(n_campaigns, timesteps)
+    start[launching] = rng.integers(1, timesteps // 2 + 1, launching.size)
+    end[ending] = rng.integers(timesteps // 2 + 1, timesteps, ending.size)
+    return replace(world, start=start, end=end)

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core.core_schema import ValidatorFunctionWrapHandler
 
 from engine.datasets import MAX_NUMBER
 
@@ -57,13 +67,39 @@ DisplayName = Annotated[
 Id = Annotated[str, Field(min_length=1, max_length=64)]
 
 
-class CreateBody(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A request body validated in a worker thread (utils/bodies.py): the validated model,
+    or the ValidationError its validation raised."""
+
+    value: Any = None
+    error: ValidationError | None = None
+
+
+class RequestBody(BaseModel):
+    """A request body. FastAPI validates bodies on the event loop; a large one arrives there
+    as `Checked`, already validated in a worker thread, and is handed over as it came out: the
+    model as it is, its error raised again, so the answer is that of validating it here. (The
+    body model's own `after` checks then run once more, on the finished model: cheap checks of
+    a few fields, which answer the same.)"""
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _checked_in_a_thread(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        if isinstance(value, Checked):
+            if value.error is not None:
+                raise value.error
+            return value.value
+        return handler(value)
+
+
+class CreateBody(RequestBody):
     """A request body that creates something: unknown fields are mistakes, answered with 422."""
 
     model_config = ConfigDict(extra="forbid")
 
 
-class UpdateBody(BaseModel):
+class UpdateBody(RequestBody):
     """A partial update: only the fields sent are changed; unknown fields answer 422."""
 
     model_config = ConfigDict(extra="forbid")

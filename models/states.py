@@ -213,6 +213,53 @@ class StateOut(BaseModel):
         return self
 
 
+class CampaignBudget(BaseModel):
+    campaign_id: str
+    name: str | None = Field(description="Null when the campaign has been deleted since.")
+    platform: str | None = Field(description="Null when the campaign has been deleted since.")
+    budget: float = Field(description="Amount to spend in the current timestep, to the cent.")
+
+
+BUDGET_EXAMPLE = {
+    "state_id": "6750c1f2a9e4b3d2c1a0f9e8",
+    "timestep": 3,
+    "timestep_budget": 1000.0,
+    "budgets": {"6750c1f2a9e4b3d2c1a0f9e1": 612.5, "6750c1f2a9e4b3d2c1a0f9e2": 387.5},
+    "campaigns": [
+        {
+            "campaign_id": "6750c1f2a9e4b3d2c1a0f9e1",
+            "name": "search",
+            "platform": "google",
+            "budget": 612.5,
+        },
+        {
+            "campaign_id": "6750c1f2a9e4b3d2c1a0f9e2",
+            "name": "reels",
+            "platform": "meta",
+            "budget": 387.5,
+        },
+    ],
+}
+
+
+class BudgetOut(BaseModel):
+    """The current timestep's budgets, by id (for scripts) and with names (for people)."""
+
+    model_config = {"json_schema_extra": {"examples": [BUDGET_EXAMPLE]}}
+
+    state_id: str
+    timestep: int = Field(description="The timestep these budgets are for: `current_time`.")
+    timestep_budget: float = Field(description="The timestep's budget, rounded down to the cent.")
+    budgets: dict[str, float] = Field(
+        description="Amount per campaign id, to the cent, adding up to no more than "
+        "`timestep_budget`."
+    )
+    campaigns: list[CampaignBudget] = Field(
+        description="The same amounts with each campaign's name and platform, in the state's "
+        "campaign order."
+    )
+
+
 class MetricsOut(BaseModel):
     state_id: str
     timestep: int

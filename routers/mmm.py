@@ -29,7 +29,7 @@ from models.mmm import (
     ModelSettings,
 )
 from utils import marketing_mix
-from utils.bodies import BodyRoute
+from utils.bodies import BodyRoute, validate_body
 from utils.crud import models as model_docs
 from utils.db import Store
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
@@ -136,7 +136,7 @@ async def _read(request: Request) -> tuple[list[dict] | str, ModelSettings]:
         payload = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise HTTPException(422, detail="the body must be JSON rows or a CSV upload") from None
-    body = _validated(ModelRequest, payload)
+    body = await validate_body(request, ModelRequest, payload)
     return body.rows, body
 
 

@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Request, status
-from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -38,7 +36,7 @@ from models.optimize import (
     PlanResponse,
 )
 from utils import model_budgets
-from utils.bodies import BodyRoute
+from utils.bodies import BodyRoute, validate_body, validate_model
 from utils.crud import clients, fits
 from utils.db import Store, utcnow
 from utils.deps import ReadTenant, StoreDep, Tenant, WriteTenant, not_found
@@ -96,14 +94,6 @@ FIT_BODY = {
 }
 
 
-def _validated(model: type, data: Any) -> Any:
-    """Validate like FastAPI does for declared bodies: errors answer 422 in the same shape."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise RequestValidationError(error.errors(include_url=False)) from None
-
-
 def _form_settings(form: Mapping[str, Any]) -> dict[str, Any]:
     settings: dict[str, Any] = {}
     for field in FORM_FIELDS:
@@ -149,13 +139,13 @@ async def _read_fit_request(request: Request) -> tuple[Dataset, FitSettings]:
             text = raw.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise HTTPException(422, detail="the CSV must be UTF-8 text") from None
-        settings = _validated(FitSettings, _form_settings(form))
+        settings = validate_model(FitSettings, _form_settings(form))
         return await run_in_threadpool(parse_csv, text, settings.metric), settings
     try:
         payload = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise HTTPException(422, detail="the body must be JSON rows or a CSV upload") from None
-    body = _validated(FitRequest, payload)
+    body = await validate_body(request, FitRequest, payload)
     return await run_in_threadpool(parse_rows, body.rows, body.metric), body
 
 

@@ -7,9 +7,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import TENANT_ERRORS, Page, errors
-from models.money import budgets_in_cents
+from models.money import budgets_in_cents, cents_down
 from models.states import (
     CREATE_EXAMPLES,
+    BudgetOut,
+    CampaignBudget,
     HistoryRow,
     MetricsOut,
     MetricsPost,
@@ -240,14 +242,36 @@ async def next_timestep(
     return state_view(updated)
 
 
+def _budget(store: Store, tenant: Tenant, state_id: str) -> BudgetOut:
+    doc = _load(store, tenant, state_id)
+    amounts = budgets_in_cents(doc["budgets"], doc["timestep_budget"])
+    known = {c["_id"]: c for c in campaigns.of_client(store, doc["client_id"], list(amounts))}
+    return BudgetOut(
+        state_id=doc["_id"],
+        timestep=doc["current_time"],
+        timestep_budget=cents_down(doc["timestep_budget"]),
+        budgets=amounts,
+        campaigns=[
+            CampaignBudget(
+                campaign_id=cid,
+                name=known.get(cid, {}).get("name"),
+                platform=known.get(cid, {}).get("platform"),
+                budget=amount,
+            )
+            for cid, amount in amounts.items()
+        ],
+    )
+
+
 @router.get(
-    "/{state_id}/budget", response_model=dict[str, float], summary="The current timestep's budgets"
+    "/{state_id}/budget", response_model=BudgetOut, summary="The current timestep's budgets"
 )
-async def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> dict[str, float]:
-    """`{campaign_id: amount}` to spend in the current timestep, to the cent (adding up to no
-    more than the timestep's budget)."""
-    state = await store.call(_load, store, tenant, state_id)
-    return budgets_in_cents(state["budgets"], state["timestep_budget"])
+async def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> BudgetOut:
+    """What to spend on each campaign in the current timestep, to the cent (adding up to no
+    more than the timestep's budget): `budgets` maps campaign ids to amounts, `campaigns`
+    gives the same amounts with each campaign's name and platform (null for a campaign
+    deleted since)."""
+    return await store.call(_budget, store, tenant, state_id)
 
 
 def _history_page(store: Store, tenant: Tenant, state_id: str, page: PageParams) -> Page:

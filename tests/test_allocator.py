@@ -247,3 +247,16 @@ def test_blend_tangent_touches_the_s_curve_and_is_zero_for_concave_blends():
     assert blend_tangent(0.0) == blend_tangent(1 / 3) == 0.0
     u = blend_tangent(1.0)  # e^u - 1 = 2u for the squared negexp
     assert np.expm1(u) == pytest.approx(2 * u, rel=1e-9)
+
+
+def test_blend_batch_splits_budgets_far_up_concave_curves():
+    # At 1000 a campaign, mu * spend is past 708: the curves' z = exp(-mu * x) is 0 in
+    # floating point, and the batch must still equalise the marginals exactly (log-space).
+    alpha = np.array([[1.0, 2.0], [1.0, 1.0]])
+    spend = allocate_negexp_blend(
+        alpha, np.ones((2, 2)), np.zeros((2, 2)), 2000.0, np.zeros(2), np.full(2, 1e6)
+    )
+    assert np.all(np.isfinite(spend))
+    half_log_two = 0.5 * np.log(2.0)  # alpha e^-x equal: x1 - x0 = log 2
+    np.testing.assert_allclose(spend[0], [1000 - half_log_two, 1000 + half_log_two], rtol=1e-12)
+    np.testing.assert_allclose(spend[1], [1000.0, 1000.0], rtol=1e-12)

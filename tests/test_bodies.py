@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from datetime import date, timedelta
 
 import httpx
 import pytest
@@ -128,20 +129,44 @@ def test_bodies_over_the_limits_answer_413_naming_the_limit(tmp_path, backend):
         assert "8192" in response.json()["detail"]
 
 
-def test_health_answers_while_large_bodies_are_parsed_and_refused(live_server):
-    """Large bodies are refused unread (413) or parsed off the event loop: a health check
-    sent meanwhile is not held up behind them."""
+def _fit_rows_without_a_metric(size: int) -> bytes:
+    """JSON rows for `POST /optimize/fit` just under `size` bytes: valid rows (validated in
+    full), which the data reader then refuses for want of a conversions or revenue column."""
+    start = date(2000, 1, 1)
+    rows = [
+        {"date": str(start + timedelta(days=i % 3000)), "campaign": f"c{i // 3000}", "spend": 7.5}
+        for i in range(size // 58)
+    ]
+    body = json.dumps({"rows": rows}).encode()
+    assert size - 100_000 < len(body) < size, len(body)
+    return body
+
+
+def test_health_answers_while_large_bodies_are_parsed_validated_and_refused(live_server):
+    """Large bodies are refused unread (413), or parsed and validated off the event loop: a
+    health check sent meanwhile is not held up behind them."""
     with httpx.Client(base_url=live_server.url, timeout=60) as http:
         headers = {**login(http, "admin", ADMIN_PASSWORD), **JSON}
+        user = {**client_user(http, "ana"), **JSON}
         # just under the 2 MB default: read and parsed, then refused by validation (422)
         near_limit = json.dumps({"prices_a": [1.5] * 300_000, "prices_b": "x"}).encode()
         over_limit = b'{"prices_a": [' + b"1.5, " * 2_500_000 + b"1]}"
+        # just under the limit and valid: validated in full, then read by the service
+        valid_rows = _fit_rows_without_a_metric(2_000_000)
+        valid_prices = json.dumps({"prices_a": [1.2] * 10_000, "prices_b": [1.1] * 10_000})
+        sends = [
+            ("/api/allocate", near_limit, headers),
+            ("/api/optimize/fit", valid_rows, user),
+            ("/api/allocate", over_limit, headers),
+            ("/api/allocate", valid_prices.encode(), headers),
+            ("/api/optimize/fit", valid_rows, user),
+        ]
         answers: list[httpx.Response] = []
 
         def send_bodies() -> None:
             with httpx.Client(base_url=live_server.url, timeout=60) as other:
-                for body in (near_limit, over_limit, near_limit):
-                    answers.append(other.post("/api/allocate", content=body, headers=headers))
+                for path, body, sent_headers in sends:
+                    answers.append(other.post(path, content=body, headers=sent_headers))
 
         sender = threading.Thread(target=send_bodies)
         sender.start()
@@ -152,9 +177,12 @@ def test_health_answers_while_large_bodies_are_parsed_and_refused(live_server):
             waits.append(time.perf_counter() - started)
             time.sleep(0.01)
         sender.join()
-    assert [answer.status_code for answer in answers] == [422, 413, 422]
-    assert "2000000" in answers[1].json()["detail"]
+    assert [answer.status_code for answer in answers] == [422, 422, 413, 200, 422]
+    assert "2000000" in answers[2].json()["detail"]
     assert len(answers[0].content) < 5_000
+    # the rows passed validation: what refused them is the reader, after it
+    assert answers[1].json() == {"detail": "the data has no conversions column"}
+    assert sum(answers[3].json()["allocation"]) == pytest.approx(1.0)
     # The stall this guards against held every request 6 to 11 s behind one 10 MB body; the
     # bound leaves room for a loaded machine (a health check alone has taken 2 s there).
     assert max(waits) < 5.0, waits

@@ -85,3 +85,26 @@ def test_share_amounts_lift_a_minimum_missed_by_rounding_within_the_budget():
 def test_a_campaign_without_budget_is_not_lifted_to_a_tiny_minimum():
     budgets = share_amounts(np.array([1.0, 0.0]), 100.0, np.array([0.0, 1e-12]), np.full(2, np.inf))
     assert budgets[1] == 0.0 and budgets[0] == 100.0
+
+
+def test_a_target_with_nan_or_infinity_still_projects_to_finite_shares():
+    ones = np.ones(3)
+    for target in ([np.nan, 0.5, 0.5], [np.inf, 0.2, 0.1], [-np.inf, 0.6, np.nan]):
+        shares = project_shares(np.array(target), np.zeros(3), ones)
+        assert np.all(np.isfinite(shares)) and shares.sum() == pytest.approx(1.0)
+    # NaN counts as nothing, +inf as everything, within the bounds
+    np.testing.assert_allclose(
+        project_shares(np.array([np.inf, 0.0, 0.0]), np.zeros(3), ones), [1.0, 0.0, 0.0]
+    )
+
+
+def test_a_floor_over_the_step_box_by_rounding_only_keeps_the_step():
+    # Campaign 0's floor lies 1e-12 (the rounding tolerance) above the box's top at a step
+    # of 0.25: that is rounding, not infeasibility, so the step is not widened.
+    tolerance = 1e-12
+    lower = np.array([0.5 + tolerance, 0.0, 0.0])
+    previous = np.array([0.25, 0.5, 0.25])
+    assert effective_step(lower, np.ones(3), previous, 0.25) == 0.25
+    # while a floor clearly above the box widens it to just reach the floor
+    lower[0] = 0.5 + 1e-6
+    assert effective_step(lower, np.ones(3), previous, 0.25) == pytest.approx(0.25 + 1e-6)

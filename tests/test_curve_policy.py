@@ -61,7 +61,8 @@ def test_statistics_edited_out_of_step_with_the_run_are_refused():
 
 
 def test_value_total_sums_the_reported_values_only():
-    policy = make_policy("curve")
+    # Without a report record every row goes straight into the running sums.
+    policy = make_policy("curve", {"report_window": 0})
     state = _run(policy, [{"revenue": [10.0, 20.0, None]}, {"revenue": [1.5, None, 2.5]}])
     assert state["stats"]["value_total"] == 34.0
     assert state["stats"]["value_cells"] == 4.0
@@ -167,6 +168,10 @@ def test_the_amplitude_posterior_after_one_equal_split():
     values = np.array([300.0, 120.0, 40.0]) / (460.0 / 3)
     expected = (kappa0 + values) / (kappa0 + 1.0)
     assert post["mean"] == pytest.approx(np.repeat(expected[:, None], post["mean"].shape[1], 1))
+    # and the noise scale grows by the Normal-inverse-gamma update: the squared distance of
+    # each value from the prior's 1, weighed kappa0 / (kappa0 + 1), halved
+    grown = 0.01 + 0.5 * kappa0 * (values - 1.0) ** 2 / (kappa0 + 1.0)
+    assert post["scale"] == pytest.approx(np.repeat(grown[:, None], post["scale"].shape[1], 1))
 
 
 def test_without_data_the_noise_prior_is_its_floor():
@@ -185,3 +190,38 @@ def test_the_grid_prior_weighs_its_candidates_by_their_evidence():
     assert policy.grid_prior(flat) == pytest.approx(candidates.mean(axis=0))
     fixed = make_policy("curve", {"scale_spread": 0.5, "s_shaped_prior": 0.2})
     assert fixed.grid_prior(flat) == pytest.approx(fixed.candidate_priors[0])
+
+
+@pytest.mark.parametrize("name", ["scale_min", "scale_max", "prior_weight", "scale_spread"])
+def test_parameters_that_must_be_positive_refuse_zero(name):
+    with pytest.raises(EngineError, match=name):
+        make_policy("curve", {name: 0.0})
+    small = {"scale_min": 1e-4} if name == "scale_max" else {}
+    make_policy("curve", {**small, name: 1e-3})
+
+
+def test_one_draw_of_each_curve_by_default():
+    policy = make_policy("curve")
+    state = _run(policy, REPORTS[:1])
+    post = policy.posterior(_context(policy, state))
+    alpha, mu, blend = policy.sample_curves(post, np.random.default_rng(0))
+    assert alpha.shape == mu.shape == blend.shape == (1, 3)
+    assert np.all(alpha > 0) and np.all(mu > 0)
+
+
+def test_grid_weights_are_each_scales_normal_inverse_gamma_evidence():
+    """With a fixed grid prior and no pooling, a campaign's weight on scale s is its prior
+    times the marginal likelihood sqrt(kappa0 / kappa_s) * scale_s ** -shape of its data."""
+    policy = make_policy("curve", {"pooling": 0.0, "scale_spread": 0.5, "s_shaped_prior": 0.0})
+    reports = [
+        {"spend": [100.0, 500.0, 900.0], "revenue": [150.0, 420.0, 60.0]},
+        {"spend": [700.0, 200.0, 100.0], "revenue": [600.0, 260.0, 20.0]},
+    ]
+    state = _run(policy, reports)
+    post = policy.posterior(_context(policy, state))
+    kappa0 = policy.params["prior_weight"]
+    assert np.ptp(post["kappa"], axis=1).min() > 0  # the scales see the data differently
+    evidence = np.sqrt(kappa0 / post["kappa"]) * post["scale"] ** -post["shape"][:, None]
+    expected = evidence * policy.candidate_priors[0]
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(post["grid"], expected, rtol=1e-9, atol=1e-300)

@@ -61,14 +61,14 @@ def browser():
 
 
 def report_metrics(api: httpx.Client, state_id: str, timestep: int) -> None:
-    budgets = api.get(f"/api/states/{state_id}/budget").json()
-    names = {c["id"]: c["name"] for c in api.get("/api/campaigns").json()["items"]}
+    budget = api.get(f"/api/states/{state_id}/budget").json()
     rows = []
-    for cid, amount in budgets.items():
-        rate, roas = CAMPAIGNS[names[cid]]
+    for campaign in budget["campaigns"]:
+        rate, roas = CAMPAIGNS[campaign["name"]]
+        amount = campaign["budget"]
         rows.append(
             {
-                "campaign_id": cid,
+                "campaign_id": campaign["campaign_id"],
                 "spend": amount,
                 "clicks": round(amount),
                 "conversions": round(amount * rate),

@@ -153,7 +153,7 @@ def test_the_split_earns_more_than_moving_step_to_one_winner(name):
 
 
 def test_an_old_state_without_exposure_keeps_learning():
-    policy = make_policy("ucb")
+    policy = make_policy("ucb", {"scales": "fixed"})
     state = policy.init(3, {"budget": 3000.0, "timesteps": 5})
     state, _ = policy.advance(state, {"spend": state["budgets"], "revenue": [10.0, 30.0, 20.0]})
     del state["stats"]["exposure"]

@@ -243,10 +243,25 @@ def played(policy, n_campaigns, reports):
     return state, planned
 
 
+# What `curve` records of when each row was first reported (engine.policies.report_ages): the
+# one thing a correction teaches that a run told the corrected numbers in time never saw.
+FIRST_REPORTS = ("first", "first_seen", "history", "grown", "base", "first_total", "final_total")
+
+
+def observations_learnt(stats):
+    """A policy's statistics without its record of first reports, if it keeps one."""
+    if not (isinstance(stats, dict) and "reports" in stats):
+        return stats
+    record = {k: v for k, v in stats["reports"].items() if k not in FIRST_REPORTS}
+    return {**stats, "reports": record}
+
+
 @pytest.mark.parametrize("name", POLICY_NAMES)
 def test_refolding_a_late_correction_learns_and_paces_as_if_it_came_in_time(name):
     """Timestep 2's spend and revenue corrected after timestep 5 was decided: the refolded
-    state has the statistics and the budget left of a run told the corrected numbers live."""
+    state has the statistics and the budget left of a run told the corrected numbers live
+    (all but what `curve` recorded of the rows' first reports, which is how it learns how
+    late reports come in)."""
     policy = make_policy(name)
     n_campaigns = 2 if name == "rps" else 3
     rng = np.random.default_rng(7)
@@ -261,7 +276,7 @@ def test_refolding_a_late_correction_learns_and_paces_as_if_it_came_in_time(name
     told_in_time, _ = played(policy, n_campaigns, [lambda _, row=row: row for row in late])
     refolded = policy.refold(state, late, planned)
 
-    assert refolded["stats"] == told_in_time["stats"]
+    assert observations_learnt(refolded["stats"]) == observations_learnt(told_in_time["stats"])
     spent_more = 0.5 * sum(first[2]["spend"])
     assert refolded["spent"] == pytest.approx(state["spent"] + spent_more)
     assert refolded["remaining"] == pytest.approx(state["remaining"] - spent_more)

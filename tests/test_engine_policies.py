@@ -236,7 +236,11 @@ def curve_grid(state, policy, key):
 
 @pytest.mark.parametrize("s_shaped_prior", [0.0, 0.5])
 def test_curve_running_sums_equal_the_sums_over_the_whole_run(s_shaped_prior):
-    policy = make_policy("curve", {"discount": 0.9, "s_shaped_prior": s_shaped_prior})
+    """The running sums hold the rows older than the report record's window, and with the
+    record's rows (never corrected, so complete) they are the sums over the whole run."""
+    window = 3
+    params = {"discount": 0.9, "s_shaped_prior": s_shaped_prior, "report_window": window}
+    policy = make_policy("curve", params)
     state = policy.init(3, {"budget": 3000.0, "timesteps": 30, "seed": 5})
     spends, values = [], []
     for step in range(9):
@@ -247,9 +251,16 @@ def test_curve_running_sums_equal_the_sums_over_the_whole_run(s_shaped_prior):
         report = {"spend": spend, "revenue": revenue}
         state, _ = policy.advance(json.loads(json.dumps(state)), report)
     ff, fy = curve_sums_by_hand(policy, spends, values, 3000.0, 30)
+    left = len(spends) - window
+    ff_left, fy_left = curve_sums_by_hand(policy, spends[:left], values[:left], 3000.0, 30)
     assert state["stats"]["rows"] == 9
-    assert np.allclose(curve_grid(state, policy, "ff"), ff, rtol=1e-12)
-    assert np.allclose(curve_grid(state, policy, "fy"), fy, rtol=1e-12)
+    assert np.allclose(curve_grid(state, policy, "ff"), 0.9**window * ff_left, rtol=1e-12)
+    assert np.allclose(curve_grid(state, policy, "fy"), 0.9**window * fy_left, rtol=1e-12)
+    sums = {key: curve_grid(state, policy, key) for key in ("ff", "fy")}
+    sums |= {key: np.array(state["stats"][key]) for key in ("yy", "count")}
+    read = policy.with_young(sums, state["stats"]["reports"], 3000.0 / 30 / 3, 8)
+    assert np.allclose(read["ff"], ff, rtol=1e-12)
+    assert np.allclose(read["fy"], fy, rtol=1e-12)
     assert ff.shape == (3, policy.params["grid_size"] * (2 if s_shaped_prior else 1))
 
 
@@ -264,7 +275,8 @@ def test_a_state_does_not_grow_with_the_run_but_for_rps_prices(name):
         report = {"spend": spend, "revenue": [x**0.5 for x in spend], "clicks": [9.0] * k}
         state, _ = policy.advance(state, report)
         sizes.append(len(json.dumps(state)))
-    growth = sizes[-1] - sizes[5]
+    # From once `curve`'s report record holds its window of latest rows (8 timesteps).
+    growth = sizes[-1] - sizes[10]
     # The RPS band rule reads a window of its price streams: two numbers a timestep.
     assert growth > 34 * 2 * 10 if name == "rps" else abs(growth) < 200
 

@@ -131,6 +131,16 @@ def test_command_line_prints_the_table_and_draws_the_regret(tmp_path, capsys):
     assert png.stat().st_size > 1000
 
 
+def test_command_line_launches_and_ends_campaigns_mid_run(capsys):
+    options = ["--policies=uniform,ucb", "--families=hill", "--campaigns=8", "--timesteps=12"]
+    code = main([*options, "--seeds=1", "--launches", "--png=", "--no-progress"])
+    out = capsys.readouterr().out
+    assert code == 0 and "campaigns launched and ended" in out and "hill K=8" in out
+    world = make_world("hill", 8, 12, 0, launches=True)
+    assert (world.start > 0).any() or (world.end < 12).any()
+    assert np.array_equal(world.amplitude, make_world("hill", 8, 12, 0).amplitude)
+
+
 def test_quick_runs_take_explicit_options_over_their_own(capsys):
     options = ["--seeds=1", "--timesteps=4", "--policies=uniform", "--families=negexp"]
     code = main(["--quick", *options, "--png=", "--no-progress"])

@@ -113,3 +113,57 @@ def test_a_broad_world_no_run_can_use_is_refused_naming_the_argument(arguments, 
     given = {"family": "mixed", "n_campaigns": 3, "timesteps": 5, "seed": 0, **arguments}
     with pytest.raises(EngineError, match=named):
         make_broad_world(**given)
+
+
+def test_launches_start_some_campaigns_late_and_end_others_early_in_an_otherwise_equal_world():
+    world = make_broad_world("mixed", 40, 20, seed=4, launches=True)
+    plain = make_broad_world("mixed", 40, 20, seed=4)
+    assert np.array_equal(world.amplitude, plain.amplitude)
+    assert np.array_equal(world.scale, plain.scale)
+    launched, ended = world.start > 0, world.end < 20
+    assert 2 <= launched.sum() <= 16 and 2 <= ended.sum() <= 16
+    assert not (launched & ended).any()
+    assert world.start.max() <= 10 and world.end[ended].min() > 10
+    assert all(world.live(t).sum() >= 2 for t in range(20))
+    assert plain.live(0).all() and plain.live(19).all()
+
+
+class Resized(Policy):
+    """The equal split over the running campaigns, recording how many each decision saw and
+    what removed campaigns had spent when a correction came in."""
+
+    name = "uniform"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sizes: list[int] = []
+        self.retired: list[float] = []
+
+    def propose(self, context, rng):
+        self.sizes.append(context.n_campaigns)
+        return context.active / context.active.sum()
+
+    def refold(self, state, observations, planned, retired_spent=0.0):
+        self.retired.append(retired_spent)
+        return super().refold(state, observations, planned, retired_spent)
+
+
+def test_runs_add_launched_and_remove_ended_campaigns_and_the_oracle_splits_among_running_ones():
+    world = make_broad_world("mixed", 12, 16, seed=3, launches=True, delays=True)
+    policy = Resized()
+    result = run(policy, world, seed=1)
+    running = [world.live(t) for t in range(16)]
+    # Each decision is made over the campaigns that reported, and the state resized after.
+    assert policy.sizes == [int(running[t].sum()) for t in range(15)]
+    for t in range(16):
+        assert np.all(result.shares[t][~running[t]] == 0.0)
+        assert result.shares[t].sum() == pytest.approx(1.0)
+        k = world.n_campaigns
+        best = oracle_spend(world, t, np.zeros(k), np.where(running[t], np.inf, 0.0))
+        assert result.oracle[t] == pytest.approx(world.expected_revenue(best, t))
+    # A launched campaign is funded from the timestep after its first (the API's resize).
+    launched = np.flatnonzero(world.start > 0)
+    assert all(result.shares[world.start[k] + 1, k] > 0 for k in launched)
+    # Late conversions of an ended campaign still count its spend as spent.
+    assert max(policy.retired) > 0
+    assert 0.5 < result.efficiency < 1.0

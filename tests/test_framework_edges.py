@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from engine import EngineError, make_policy
+from engine.amend import resize
 
 BASE = {"budget": 1000.0, "timesteps": 10}
 
@@ -58,3 +59,33 @@ def test_rebalancing_checks_new_minimums_against_what_is_left():
         policy.rebalance(state, [True, True], min_budget=[8.0, 8.0])
     fits = policy.rebalance(state, [True, True], min_budget=[5.0, 5.0])
     assert np.all(np.array(fits["budgets"]) >= 5.0)
+
+
+def test_the_spend_a_policy_sees_is_read_only():
+    """A policy cannot change the finished timestep's spend under the framework's feet."""
+    seen = []
+
+    class Watching(type(make_policy("ucb"))):
+        def learn(self, stats, context):
+            seen.append(context)
+            return super().learn(stats, context)
+
+    policy = Watching()
+    state = policy.init(2, BASE)
+    policy.advance(state, {"spend": [40.0, None], "revenue": [80.0, None]})
+    spend = seen[-1].spend
+    assert spend.tolist() == [40.0, 50.0]  # the unreported one counts as its planned budget
+    with pytest.raises(ValueError, match="read-only"):
+        spend[0] = 0.0
+
+
+def test_resizing_moves_each_campaign_statistics_with_it():
+    policy = make_policy("ucb")
+    state = policy.init(3, BASE)
+    report = {"spend": [30.0, 30.0, 40.0], "revenue": [50.0, 10.0, 20.0]}
+    state, _ = policy.advance(state, report)
+    old = state["stats"]
+    resized = resize(policy, state, [2, None, 0])["stats"]
+    for key in ("spend", "value", "exposure"):
+        assert resized[key] == [old[key][2], 0.0, old[key][0]], key
+    assert resized["cells"] == old["cells"]

@@ -112,7 +112,9 @@ def run_state(client, tenant):
     body = {"campaign_ids": ids, "budget": 10_000, "timesteps": 10, "seed": 3, "step": 0.1}
     state = client.post("/api/states", json=body, headers=tenant.headers).json()
     for t in range(3):
-        budgets = client.get(f"/api/states/{state['id']}/budget", headers=tenant.headers).json()
+        budgets = client.get(f"/api/states/{state['id']}/budget", headers=tenant.headers).json()[
+            "budgets"
+        ]
         metrics = [
             {
                 "campaign_id": cid,

@@ -32,14 +32,14 @@ def test_budgets_at_a_bound_are_exact_and_to_the_cent_in_every_answer(client, te
     assert state["budgets"][ids[0]] == 201.0
     _check(state["budgets"], state["timestep_budget"])
     assert _in_cents(state["timestep_budget"]) and _in_cents(state["remaining"])
-    budget = client.get(f"{url}/budget", headers=tenant.headers).json()
+    budget = client.get(f"{url}/budget", headers=tenant.headers).json()["budgets"]
     assert budget == state["budgets"]
     stored = client.app.state.store.collection("states").get({"_id": state["id"]})
     assert json.loads(stored["engine"])["budgets"][0] == 201.0
 
     # capping another campaign at 300 while the state runs: exact too
     client.patch(f"/api/campaigns/{ids[1]}", json={"max_budget": 300}, headers=tenant.headers)
-    budget = client.get(f"{url}/budget", headers=tenant.headers).json()
+    budget = client.get(f"{url}/budget", headers=tenant.headers).json()["budgets"]
     assert budget[ids[0]] == 201.0 and budget[ids[1]] == 300.0
     now = client.get(url, headers=tenant.headers).json()
     _check(budget, now["timestep_budget"])

@@ -33,8 +33,9 @@ def test_a_password_hash_verifies_that_password_only():
     assert hashed.startswith("$argon2")
     assert hasher.verify("correct horse", hashed)
     assert not hasher.verify("correct horsE", hashed)
-    assert not hasher.verify("correct horse", None)
-    assert not hasher.verify("correct horse", "")
+    # a user without a password hash is refused with a bool, like a wrong password
+    assert hasher.verify("correct horse", None) is False
+    assert hasher.verify("correct horse", "") is False
 
 
 def test_generated_passwords_are_long_and_differ():
@@ -53,6 +54,16 @@ def test_the_signing_key_is_made_once_private_and_kept(tmp_path):
     path.write_text("  \n")
     with pytest.raises(RuntimeError, match="empty"):
         load_secret_key(settings)
+
+
+def test_a_signing_key_that_cannot_be_made_names_the_reason_and_the_fix(tmp_path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(RuntimeError) as raised:
+        load_secret_key(Settings(data_dir=blocked, secret_key=None))
+    message = str(raised.value)
+    assert f"{blocked / 'secret_key'} (Not a directory)" in message
+    assert "set SECRET_KEY" in message and str(blocked) in message
 
 
 def test_a_token_carries_its_claims_and_lifetime():

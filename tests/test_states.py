@@ -174,7 +174,7 @@ def test_next_advances_and_writes_history(client, tenant, state):
     assert row["unobserved"] == [ids[-1]]
     assert row["metrics"][ids[-1]] is None
     assert row["reward"] == 150 + 200
-    budget = client.get(f"/api/states/{sid}/budget", headers=tenant.headers).json()
+    budget = client.get(f"/api/states/{sid}/budget", headers=tenant.headers).json()["budgets"]
     assert budget == doc["budgets"]
 
 
@@ -404,7 +404,7 @@ def test_a_correction_leaving_less_than_the_timestep_shrinks_its_budgets(client,
     assert sum(now["budgets"].values()) == pytest.approx(left)
     for cid, share in advanced["allocation"].items():
         assert now["budgets"][cid] == pytest.approx(share * left)
-    assert client.get(f"{url}/budget", headers=headers).json() == now["budgets"]
+    assert client.get(f"{url}/budget", headers=headers).json()["budgets"] == now["budgets"]
 
 
 def test_a_correction_that_could_not_be_folded_in_is_folded_when_posted_again(
@@ -550,7 +550,9 @@ def test_a_client_loop_moves_budget_to_the_best_campaign(client, tenant):
     value = {ids[0]: 3.0, ids[1]: 1.0, ids[2]: 0.5}
     rng = np.random.default_rng(3)
     for t in range(15):
-        budgets = client.get(f"/api/states/{state['id']}/budget", headers=tenant.headers).json()
+        budgets = client.get(f"/api/states/{state['id']}/budget", headers=tenant.headers).json()[
+            "budgets"
+        ]
         rows = []
         for cid, amount in budgets.items():
             revenue = value[cid] * 1500 * (1 - math.exp(-amount / 1500)) * rng.uniform(0.9, 1.1)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from utils.crud import states
+from utils.crud import campaigns, states
 from utils.decisions import decide, refolded
 from utils.timesteps import (
     StateConflict,
@@ -15,7 +15,9 @@ from utils.timesteps import (
     commit_step,
     pending_refold,
     pending_step,
+    rebalanced_states,
     runs,
+    save_rebalanced,
     set_paused,
 )
 
@@ -142,3 +144,83 @@ def test_two_pauses_move_the_due_time_by_both_spans(client, tenant, monkeypatch)
         assert client.post(f"{url}/resume", headers=tenant.headers).is_success
     due = client.get(url, headers=tenant.headers).json()["next_due_at"]
     assert datetime.fromisoformat(due) == T0 + timedelta(hours=24 + 2 + 1)
+
+
+def test_a_new_state_starts_at_version_0_and_each_step_keeps_the_due_times_on_the_clock(
+    client, tenant
+):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=2)
+    assert state["version"] == 0
+    assert datetime.fromisoformat(state["next_due_at"]) == T0 + timedelta(hours=2)
+    _report(client, tenant.headers, state["id"], 0, ids)
+    stepped = client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).json()
+    # never paused: the next timestep is due exactly one timestep later
+    assert datetime.fromisoformat(stepped["next_due_at"]) == T0 + timedelta(hours=4)
+    assert stepped["version"] > state["version"]
+
+
+def test_a_correction_refolds_the_spend_of_a_campaign_removed_since(client, tenant):
+    ids = _campaigns(client, tenant.headers, n=3)
+    state = _state(client, tenant.headers, ids)  # 300 a timestep: 100 each
+    url = f"/api/states/{state['id']}"
+    rows = [
+        {"campaign_id": cid, "spend": s} for cid, s in zip(ids, (100.0, 100.0, 40.0), strict=True)
+    ]
+    body = {"timestep": 0, "metrics": rows}
+    assert client.post(f"{url}/metrics", json=body, headers=tenant.headers).is_success
+    assert client.post(f"{url}/next", headers=tenant.headers).is_success
+    removed = client.patch(url, json={"campaign_ids": ids[:2]}, headers=tenant.headers)
+    assert removed.status_code == 200, removed.text
+    assert removed.json()["remaining"] == pytest.approx(3000 - 240)
+    # a late correction of timestep 0: the removed campaign still spent its reported 40
+    late = {"timestep": 0, "metrics": [{"campaign_id": ids[0], "spend": 80.0}]}
+    assert client.post(f"{url}/metrics", json=late, headers=tenant.headers).is_success
+    assert client.get(url, headers=tenant.headers).json()["remaining"] == pytest.approx(
+        3000 - 80 - 100 - 40
+    )
+
+
+def test_a_correction_to_a_completed_run_keeps_its_engine_as_it_ended(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids, timesteps=2)
+    url = f"/api/states/{state['id']}"
+    for t in range(2):
+        _report(client, tenant.headers, state["id"], t, ids)
+        assert client.post(f"{url}/next", headers=tenant.headers).is_success
+    ended = _stored(client, state["id"])
+    assert ended["status"] == "completed"
+    _report(client, tenant.headers, state["id"], 0, ids, spend=10.0)
+    after = _stored(client, state["id"])
+    assert after["engine"] == ended["engine"] and after["status"] == "completed"
+    assert client.get(url, headers=tenant.headers).json()["remaining"] == ended["remaining"]
+    # a run that completes while a correction is recorded is not refolded either; nor is a
+    # run with no finished timestep, nor one deleted
+    store = client.app.state.store
+    assert store.run(lambda: pending_refold(store, state["id"])) is None
+    fresh = _state(client, tenant.headers, ids)
+    assert store.run(lambda: pending_refold(store, fresh["id"])) is None
+    assert store.run(lambda: pending_refold(store, "no-such-state")) is None
+
+
+def test_a_rebalance_that_lost_a_race_is_planned_again_on_the_fresh_state(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    store = client.app.state.store
+    campaign = store.run(lambda: campaigns.get_owned(store, {}, ids[0]))
+    paused = {**campaign, "status": "paused"}
+    planned = store.run(lambda: rebalanced_states(store, paused))
+    # meanwhile another call changes the state: the planned copy is stale
+    renamed = client.patch(
+        f"/api/states/{state['id']}", json={"name": "renamed"}, headers=tenant.headers
+    )
+    assert renamed.status_code == 200, renamed.text
+    assert store.run(lambda: save_rebalanced(store, paused, planned)) == 1
+    now = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert now["name"] == "renamed"
+    assert now["budgets"][ids[0]] == 0.0 and now["budgets"][ids[1]] == 300.0
+    # a state deleted meanwhile is left alone
+    planned = store.run(lambda: rebalanced_states(store, paused))
+    assert client.delete(f"/api/states/{state['id']}", headers=tenant.headers).is_success
+    assert store.run(lambda: save_rebalanced(store, paused, planned)) == 0
+    assert _stored(client, state["id"]) is None

@@ -297,7 +297,7 @@ def test_a_state_whose_campaigns_all_stop_spends_nothing_until_one_resumes(
     sid = state["id"]
     client.patch(f"/api/campaigns/{ids[0]}", json={"status": "paused"}, headers=tenant.headers)
     client.patch(f"/api/campaigns/{ids[1]}", json={"status": "stopped"}, headers=tenant.headers)
-    assert client.get(f"/api/states/{sid}/budget", headers=tenant.headers).json() == {
+    assert client.get(f"/api/states/{sid}/budget", headers=tenant.headers).json()["budgets"] == {
         ids[0]: 0.0,
         ids[1]: 0.0,
     }

@@ -2,9 +2,12 @@
 
 `BodyLimit` answers 413 before a body larger than its limit is read (JSON and form bodies
 and CSV uploads have separate limits, from the settings). `BodyRoute` is the route class of
-every router: it parses JSON bodies in a worker thread once they are large enough to hold up
-the event loop, and refuses strings holding a lone UTF-16 surrogate (`"\\ud800"` is valid
-JSON but no text: it cannot be stored nor written back as UTF-8) with a 422 naming the field.
+every router: it parses JSON bodies, and validates them against the route's body model, in a
+worker thread once they are large enough to hold up the event loop (FastAPI then receives
+the outcome, `models.common.Checked`, and answers as if it had validated the body itself;
+routes that read their body themselves use `validate_body`), and refuses strings holding a
+lone UTF-16 surrogate (`"\\ud800"` is valid JSON but no text: it cannot be stored nor written
+back as UTF-8) with a 422 naming the field.
 """
 
 from __future__ import annotations
@@ -12,16 +15,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Coroutine
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 from fastapi import HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.params import Form
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from models.common import ErrorOut
+from models.common import Checked, ErrorOut, RequestBody
 
 # Below this size json.loads takes well under a millisecond: a thread hop would cost more.
 INLINE_PARSE_BYTES = 64 * 1024
@@ -145,16 +151,62 @@ def parse_json(body: bytes) -> Any:
 
 
 class BodyRequest(Request):
-    """A request whose JSON body is parsed by `parse_json`, in a thread when it is large."""
+    """A request whose JSON body is parsed by `parse_json`; a large one in a worker thread,
+    and validated there too when the route declares its body model (`checker`)."""
+
+    checker: TypeAdapter | None = None
+
+    def _parse_and_check(self, body: bytes) -> Any:
+        value = parse_json(body)
+        if self.checker is None:
+            return value
+        try:
+            return Checked(value=self.checker.validate_python(value, from_attributes=True))
+        except ValidationError as error:
+            return Checked(error=error)
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
             body = await self.body()
             if len(body) > INLINE_PARSE_BYTES:
-                self._json = await anyio.to_thread.run_sync(parse_json, body)
+                self._json = await anyio.to_thread.run_sync(self._parse_and_check, body)
             else:
                 self._json = parse_json(body)
         return self._json
+
+
+async def validate_body(request: Request, model: type[BaseModel], data: Any) -> Any:
+    """`model` validated from `data` (the request's parsed JSON body), in a worker thread when
+    the body is large; errors answer 422 in the shape of FastAPI's. For routes that read their
+    body themselves rather than declaring it."""
+    if len(await request.body()) > INLINE_PARSE_BYTES:
+        return await anyio.to_thread.run_sync(validate_model, model, data)
+    return validate_model(model, data)
+
+
+def validate_model(model: type[BaseModel], data: Any) -> Any:
+    """`model` validated from `data`; errors raised as FastAPI raises those of bodies."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        raise RequestValidationError(error.errors(include_url=False)) from None
+
+
+def _thread_checker(route: APIRoute) -> TypeAdapter | None:
+    """What validates the route's body in a worker thread: the body is one parameter, not
+    embedded, a RequestBody model (or that or None) without constraints of its own, so that
+    validating it in the thread is exactly what FastAPI does with it. None otherwise."""
+    params = route.dependant.body_params
+    if len(params) != 1:
+        return None
+    info = params[0].field_info
+    if isinstance(info, Form) or getattr(info, "embed", False) or info.metadata:
+        return None
+    kinds = [kind for kind in get_args(info.annotation) if kind is not type(None)]
+    kinds = kinds or [info.annotation]
+    if not all(isinstance(kind, type) and issubclass(kind, RequestBody) for kind in kinds):
+        return None
+    return TypeAdapter(info.annotation)
 
 
 BODY_ERRORS: dict[int | str, Any] = {
@@ -177,11 +229,14 @@ class BodyRoute(APIRoute):
         super().__init__(*args, **kwargs)
         if self.body_field is not None or "requestBody" in (self.openapi_extra or {}):
             self.responses = {**BODY_ERRORS, **self.responses}
+        self.checker = _thread_checker(self)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
 
         async def handle(request: Request) -> Response:
-            return await handler(BodyRequest(request.scope, request.receive))
+            body_request = BodyRequest(request.scope, request.receive)
+            body_request.checker = getattr(self, "checker", None)
+            return await handler(body_request)
 
         return handle

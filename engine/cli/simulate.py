@@ -188,6 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--seasonality", type=_real(-1.0, 1.0), default=0.0, help="weekly relative swing"
     )
+    parser.add_argument(
+        "--launches",
+        action="store_true",
+        help="some campaigns launch in the first half of the run, others end in the second",
+    )
     parser.add_argument("--png", default="regret_curves.png", help="'' to skip the plot")
     parser.add_argument(
         "--report", default="", help="directory for an HTML report of the same charts (Plotly)"
@@ -227,10 +232,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         drift=args.drift,
         seasonality=args.seasonality,
         progress=not args.no_progress,
+        launches=args.launches,
     )
+    launched = ", campaigns launched and ended" if args.launches else ""
     summary = (
         f"seeds {seeds[0]}..{seeds[-1]}, step {args.step:g}, drift {args.drift:g}, "
-        f"seasonality {args.seasonality:g}"
+        f"seasonality {args.seasonality:g}{launched}"
     )
     print(summary)
     print(format_table(cells))

@@ -56,6 +56,7 @@ from engine.framework import Context, Policy
 from engine.packing import pack, unpack
 from engine.params import Number
 from engine.policies.curve_stats import CurveStats
+from engine.policies.report_ages import ReportAges
 
 _NOISE_SHAPE = 1.0
 _NOISE_SCALE = 0.01
@@ -82,7 +83,7 @@ def _given_or(value: float | None, candidates: tuple[float, ...]) -> np.ndarray:
     return np.array(candidates if value is None else [value], dtype=float)
 
 
-class Curve(CurveStats, Policy):
+class Curve(ReportAges, CurveStats, Policy):
     """Per-campaign saturating-curve posteriors on a grid, sampled and allocated exactly."""
 
     name = "curve"
@@ -99,6 +100,7 @@ class Curve(CurveStats, Policy):
         "draws": Number(16, 1, 64, integer=True),
         "s_shaped_prior": Number(None, 0.0, 1.0),
         "s_blend": Number(1.0, 0.0, 1.0),
+        "report_window": Number(8, 0, 60, integer=True),
     }
 
     def __init__(self, params: Mapping | None = None) -> None:
@@ -151,7 +153,9 @@ class Curve(CurveStats, Policy):
         """The parameters running sums depend on; sums made under others are rebuilt."""
         keys = ("scale_min", "scale_max", "grid_size")
         blends = np.unique(self.grid_blends).tolist()
-        return [float(self.params[key]) for key in keys] + blends + [self.params["discount"]]
+        window = float(self.params["report_window"])
+        head = [float(self.params[key]) for key in keys]
+        return [*head, *blends, self.params["discount"], window]
 
     def _sums(
         self, spend: np.ndarray, value: np.ndarray, spend_unit: float, conversions: np.ndarray
@@ -161,8 +165,7 @@ class Curve(CurveStats, Policy):
         counted = observed & np.isfinite(conversions)
         weights = observed.astype(float)
         y = np.where(observed, value, 0.0)  # in the run's value units
-        features = unit_curve(spend[:, None] / spend_unit, self.grid_scales, self.grid_blends)
-        features /= self.at_equal_share  # (K, grid)
+        features = self.features(spend, spend_unit)
         weighted = features * weights[:, None]
         return {
             "ff": weighted * features,
@@ -174,6 +177,12 @@ class Curve(CurveStats, Policy):
             "counted_value": float(np.where(counted, value, 0.0).sum()),
             "conversions": float(np.where(counted, conversions, 0.0).sum()),
         }
+
+    def features(self, spend: np.ndarray, spend_unit: float) -> np.ndarray:
+        """Every grid curve at each campaign's spend, over its value at an equal share:
+        (..., K, G) for spends (..., K)."""
+        features = unit_curve(spend[..., None] / spend_unit, self.grid_scales, self.grid_blends)
+        return features / self.at_equal_share
 
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
         grid = np.zeros((n_campaigns, self.grid_scales.size))
@@ -189,17 +198,26 @@ class Curve(CurveStats, Policy):
             "counted_value": 0.0,
             "conversions": 0.0,
             "spend_unit": settings["budget"] / settings["timesteps"] / n_campaigns,
+            "reports": self.empty_reports(n_campaigns),
         }
 
     def update_stats(self, stats: dict, context: Context) -> dict:
         """Running discounted sums per campaign x scale: a step costs O(K x G) however long
         the run. The grid arrays (K x G numbers) are kept packed (engine.packing)."""
-        return self.learn(stats, context)[0]
+        return self._folded_sums(stats, context)[0]
 
     def learn(self, stats: dict, context: Context) -> tuple[dict, dict[str, np.ndarray]]:
-        """`update_stats`, and the updated sums as arrays: `posterior` reads them there rather
-        than decoding the packed grids again."""
-        if stats["signature"] != self.signature:
+        """`update_stats`, and the updated sums as arrays (the report record's rows
+        included): `posterior` reads them there rather than decoding the packed grids again."""
+        packed, sums = self._folded_sums(stats, context)
+        spend_unit = self.spend_unit_of(stats, context.settings, context.n_campaigns)
+        return packed, self.with_young(sums, packed["reports"], spend_unit, context.t - 1)
+
+    def _folded_sums(self, stats: dict, context: Context) -> tuple[dict, dict[str, np.ndarray]]:
+        """`update_stats`, and the running sums (without the report record's rows) as arrays."""
+        # Statistics from before the report record were signed without its window.
+        made_before = "reports" not in stats and stats["signature"] == self.signature[:-1]
+        if stats["signature"] != self.signature and not made_before:
             raise EngineError("the state's statistics were made with other curve parameters")
         if stats["rows"] != context.t - 1:
             raise EngineError("the state's statistics do not match its timestep counter")
@@ -207,15 +225,16 @@ class Curve(CurveStats, Policy):
         latest = self._sums(
             context.spend, context.value, spend_unit, context.observed["conversions"]
         )
+        # Rows young enough to be corrected stay in the report record until they are not.
+        record, left = self.fold_report(stats, context.spend, context.value, spend_unit)
         sums = self._unpacked(stats, context.n_campaigns)
         discount = self.params["discount"]
         for key in ("ff", "fy", "yy", "count"):
             # A discount of 1 would multiply by 1.0, which changes no number.
             kept = sums[key] if discount == 1.0 else discount * sums[key]
-            sums[key] = kept + latest[key]
-            sums[key].flags.writeable = False
+            sums[key] = kept + left[key]
         packed = {
-            "signature": stats["signature"],
+            "signature": list(self.signature),
             "rows": context.t,
             "ff": pack(sums["ff"]),
             "fy": pack(sums["fy"]),
@@ -227,6 +246,7 @@ class Curve(CurveStats, Policy):
             "counted_value": float(stats.get("counted_value", 0.0)) + latest["counted_value"],
             "conversions": float(stats.get("conversions", 0.0)) + latest["conversions"],
             **self.carried(stats),
+            "reports": record,
         }
         return packed, sums
 
@@ -251,6 +271,8 @@ class Curve(CurveStats, Policy):
         sums = context.learned
         if sums is None:
             sums = self._unpacked(stats, context.n_campaigns)
+            if "reports" in stats:
+                sums = self.with_young(sums, stats["reports"], spend_unit, stats["rows"] - 1)
         sums, value_total, value_cells = self.with_prior(sums, stats, context.n_campaigns)
         value_unit = value_total / max(value_cells, 1.0)
         if not 1e-150 < value_unit < 1e150:

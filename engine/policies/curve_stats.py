@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from engine.packing import pack, unpack
+from engine.policies.report_ages import resized_record
 
 SUM_KEYS = ("ff", "fy", "yy", "count")
 _GRIDS = ("ff", "fy")
@@ -100,6 +101,8 @@ class CurveStats:
             moved = self.pack_sums({key: _reindexed(old[key], keep) for key in SUM_KEYS})
             value = _reindexed(np.asarray(prior["value"], dtype=float), keep)
             resized["prior"] = {**prior, **moved, "value": value.tolist()}
+        if "reports" in stats:
+            resized["reports"] = resized_record(stats["reports"], keep)
         return resized
 
     def settled_stats(self, stats: dict, settings: Mapping, n_campaigns: int) -> dict:
@@ -112,4 +115,7 @@ class CurveStats:
         base["spend_unit"] = self.spend_unit_of(stats, settings, n_campaigns)
         if "prior" in stats:
             base["prior"] = stats["prior"]
+        # The rows' first reports and what was learnt of their ages: folded again, not anew.
+        if "reports" in stats:
+            base["reports"] = stats["reports"]
         return base

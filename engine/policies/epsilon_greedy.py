@@ -31,10 +31,15 @@ class EpsilonGreedy(ReturnsPolicy):
         return self.params["epsilon"] * self.params["decay"] ** (context.t - 1)
 
     def share_target(
-        self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray
+        self,
+        context: Context,
+        rng: np.random.Generator,
+        amplitude: np.ndarray,
+        visits: np.ndarray,
+        scale: np.ndarray,
     ) -> np.ndarray:
         epsilon = self._epsilon(context)
-        greedy = self.split(context, amplitude)
+        greedy = self.split(context, amplitude, scale)
         return (1.0 - epsilon) * greedy + epsilon * uniform_target(context.active)
 
     def step_target(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 
 from engine.framework import Context
-from engine.params import Number
-from engine.policies.returns import Returns, ReturnsPolicy, best_active
+from engine.params import Choice, Number
+from engine.policies.returns import SCALES, Returns, ReturnsPolicy, best_active
 from engine.policies.step_rule import step_toward
 
 
@@ -24,6 +24,8 @@ class Optimistic(ReturnsPolicy):
         "initial_value": Number(2.0, 0.0),
         "initial_visits": Number(5.0, 0.0),
         **ReturnsPolicy.common_specs,
+        # Learnt scales cost optimism points on log and mixed worlds (docs/decision_quality.md).
+        "scales": Choice("fixed", SCALES),
     }
     mutable_params = frozenset({"initial_value", "initial_visits", "rule"})
 
@@ -34,9 +36,14 @@ class Optimistic(ReturnsPolicy):
         return (visits * estimate + prior_total) / weight
 
     def share_target(
-        self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray
+        self,
+        context: Context,
+        rng: np.random.Generator,
+        amplitude: np.ndarray,
+        visits: np.ndarray,
+        scale: np.ndarray,
     ) -> np.ndarray:
-        return self.split(context, self._optimistic(amplitude, visits))
+        return self.split(context, self._optimistic(amplitude, visits), scale)
 
     def step_target(
         self, context: Context, rng: np.random.Generator, returns: Returns

@@ -6,7 +6,9 @@ campaigns (1 = average), so that exploration constants do not depend on the curr
 count how much it was tried, in timesteps of an equal share. Its amplitude is what it would
 return at saturation under a negative-exponential curve whose scale is `saturation` equal
 shares, relative to the average campaign: value over exposure, the sum over its timesteps of
-1 - exp(-spend / scale). Unlike a return per unit spend, the amplitude does not fall as a
+1 - exp(-spend / scale). With `scales: "learnt"` (the default) each campaign's scale is the
+one of a small grid its own values fit best (engine.policies.return_scales), `saturation`
+being the prior's centre. Unlike a return per unit spend, the amplitude does not fall as a
 campaign is given more, so it ranks campaigns fairly whatever they were given.
 
 Two rules turn these into target shares:
@@ -17,23 +19,28 @@ Two rules turn these into target shares:
 - `step`: the first Oktopus API's move, `step` share points to one chosen campaign
   (engine.policies.step_rule), kept so its behaviour can be reproduced.
 
-The state keeps four running sums: spend, value and exposure per campaign over its observed
-timesteps, and the number of observed cells.
+The state keeps running sums: spend, value and exposure per campaign over its observed
+timesteps, the number of observed cells, and per campaign and grid scale the sums of a
+least-squares fit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from engine.allocator import allocate_negexp
 from engine.framework import Context, Policy, uniform_target
+from engine.packing import pack, unpack
 from engine.params import Choice, Number
+from engine.policies.return_scales import GRID, curve_terms, fitted_scales
 from engine.settings import SMALLEST_NORMAL
 
 RULES = ("shares", "step")
+SCALES = ("learnt", "fixed")
+_FITS = ("fit_f", "fit_ff", "fit_fy")
 _PRIOR_EXPOSURE = 0.5
 """Exposure (in timesteps at the scale) of the prior "an average campaign" an amplitude starts
 from, so that one noisy timestep does not decide a campaign's fate."""
@@ -62,11 +69,21 @@ class ReturnsPolicy(Policy):
     common_specs = {
         "rule": Choice("shares", RULES),
         "saturation": Number(2.0, 0.01, 100.0),
+        "scales": Choice("learnt", SCALES),
     }
 
     def initial_stats(self, n_campaigns: int, settings: Mapping) -> dict:
         zeros = [0.0] * n_campaigns
-        return {"spend": zeros, "value": list(zeros), "exposure": list(zeros), "cells": 0}
+        grid = pack(np.zeros((n_campaigns, len(GRID))))
+        return {
+            "spend": zeros,
+            "value": list(zeros),
+            "exposure": list(zeros),
+            "cells": 0,
+            **{key: grid for key in _FITS},  # (K, S) arrays, packed (engine.packing)
+            "fit_yy": list(zeros),
+            "fit_rows": list(zeros),
+        }
 
     def _exposure(self, spend: np.ndarray, settings: Mapping) -> np.ndarray:
         scale = self.params["saturation"] * _spend_unit(settings, spend.size)
@@ -81,13 +98,59 @@ class ReturnsPolicy(Policy):
             exposure = count * self._exposure(spend / count, context.settings)
         exposure = np.asarray(exposure, dtype=float)
         added = self._exposure(np.asarray(context.spend), context.settings)
-        value = np.asarray(stats["value"], dtype=float) + np.where(observed, context.value, 0.0)
-        return {
+        y = np.where(observed, context.value, 0.0)
+        value = np.asarray(stats["value"], dtype=float) + y
+        updated = {
             "spend": (spend + np.where(observed, context.spend, 0.0)).tolist(),
             "value": value.tolist(),
             "exposure": (exposure + np.where(observed, added, 0.0)).tolist(),
             "cells": int(stats["cells"]) + int(observed.sum()),
         }
+        if "fit_f" not in stats:  # a state from before the scales were learnt: fixed scales
+            return updated
+        unit = _spend_unit(context.settings, spend.size)
+        f = curve_terms(np.asarray(context.spend), unit) * observed[:, None]
+        terms = {"fit_f": f, "fit_ff": f * f, "fit_fy": f * y[:, None]}
+        for key, term in terms.items():
+            updated[key] = pack(self._grid(stats, key, spend.size) + term)
+        updated["fit_yy"] = (np.asarray(stats["fit_yy"], dtype=float) + y * y).tolist()
+        updated["fit_rows"] = (np.asarray(stats["fit_rows"], dtype=float) + observed).tolist()
+        return updated
+
+    def resize_stats(
+        self, stats: dict | None, keep: Sequence[int | None], n_old: int
+    ) -> dict | None:
+        """As every policy's, with an added campaign's grid sums rows of zeros."""
+        resized = super().resize_stats(stats, keep, n_old)
+        if resized is None or "fit_f" not in resized:
+            return resized
+        for key in _FITS:
+            old = self._grid(stats, key, n_old)
+            rows = [np.zeros(len(GRID)) if i is None else old[i] for i in keep]
+            resized[key] = pack(np.array(rows).reshape(len(keep), len(GRID)))
+        return resized
+
+    @staticmethod
+    def _grid(stats: Mapping, key: str, n_campaigns: int) -> np.ndarray:
+        """One of the packed (K, S) grid sums as an array."""
+        return unpack(stats[key], (n_campaigns, len(GRID)))
+
+    def scales(self, context: Context) -> tuple[np.ndarray, np.ndarray | None]:
+        """Each campaign's saturation scale (spend units) and its exposure on that scale (None
+        for the fixed scale's, kept in `exposure`)."""
+        unit = _spend_unit(context.settings, context.n_campaigns)
+        fixed = np.full(context.n_campaigns, self.params["saturation"] * unit)
+        stats = context.stats
+        if self.params["scales"] == "fixed" or "fit_f" not in stats:
+            return fixed, None
+        sums = {key: self._grid(stats, key, context.n_campaigns) for key in _FITS}
+        sums["fit_yy"] = np.asarray(stats["fit_yy"], dtype=float)
+        rows = np.asarray(stats["fit_rows"], dtype=float)
+        chosen = fitted_scales(
+            sums["fit_ff"], sums["fit_fy"], sums["fit_yy"], rows, self.params["saturation"]
+        )
+        index = np.arange(context.n_campaigns)
+        return np.asarray(GRID)[chosen] * unit, sums["fit_f"][index, chosen]
 
     def propose(self, context: Context, rng: np.random.Generator) -> np.ndarray:
         returns = observed_returns(context)
@@ -95,8 +158,9 @@ class ReturnsPolicy(Policy):
             return context.previous
         if self.params["rule"] == "step":
             return self.step_target(context, rng, returns)
-        amplitude = relative_amplitudes(context)
-        return self.share_target(context, rng, amplitude, returns.visits)
+        scale, exposure = self.scales(context)
+        amplitude = relative_amplitudes(context, exposure)
+        return self.share_target(context, rng, amplitude, returns.visits, scale)
 
     def step_target(
         self, context: Context, rng: np.random.Generator, returns: Returns
@@ -105,20 +169,24 @@ class ReturnsPolicy(Policy):
         raise NotImplementedError
 
     def share_target(
-        self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray
+        self,
+        context: Context,
+        rng: np.random.Generator,
+        amplitude: np.ndarray,
+        visits: np.ndarray,
+        scale: np.ndarray,
     ) -> np.ndarray:
-        """Target shares from the relative amplitudes and visits of every campaign."""
+        """Target shares from the relative amplitudes, visits and scales of every campaign."""
         raise NotImplementedError
 
-    def split(self, context: Context, scores: np.ndarray) -> np.ndarray:
-        """Shares maximizing the sum of scores_k * (1 - exp(-x_k / scale)) within the bounds."""
+    def split(self, context: Context, scores: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        """Shares maximizing the sum of scores_k * (1 - exp(-x_k / scale_k)) within the bounds."""
         budget = context.budget
-        scale = self.params["saturation"] * _spend_unit(context.settings, context.n_campaigns)
         alpha = np.where(context.active, np.maximum(scores, 0.0), 0.0)
         if not np.isfinite(alpha).all() or alpha.max() <= 0:
             return uniform_target(context.active)
         alpha = alpha / alpha.max()
-        mu = np.full(context.n_campaigns, 1.0 / scale)
+        mu = 1.0 / scale
         lower, upper = context.lower * budget, context.upper * budget
         spend = allocate_negexp(alpha[None, :], mu[None, :], budget, lower, upper)[0]
         return spend / budget
@@ -144,11 +212,13 @@ def observed_returns(context: Context) -> Returns:
     return Returns(rate=rate, visits=visits)
 
 
-def relative_amplitudes(context: Context) -> np.ndarray:
+def relative_amplitudes(context: Context, exposure: np.ndarray | None = None) -> np.ndarray:
     """Every campaign's amplitude over the pooled one (1 = average), shrunk toward 1 by a
-    prior worth half a timestep at the scale. Call once `observed_returns` is informed."""
+    prior worth half a timestep at the scale; `exposure` on each campaign's own scale, or
+    (None) the fixed scale's. Call once `observed_returns` is informed."""
     value = np.asarray(context.stats["value"], dtype=float)
-    exposure = np.asarray(context.stats["exposure"], dtype=float)
+    if exposure is None:
+        exposure = np.asarray(context.stats["exposure"], dtype=float)
     pooled = value.sum() / max(exposure.sum(), SMALLEST_NORMAL)
     with np.errstate(over="ignore", invalid="ignore"):
         relative = (value / pooled + _PRIOR_EXPOSURE) / (exposure + _PRIOR_EXPOSURE)

@@ -27,14 +27,19 @@ class Softmax(ReturnsPolicy):
     mutable_params = frozenset({"tau", "rule"})
 
     def share_target(
-        self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray
+        self,
+        context: Context,
+        rng: np.random.Generator,
+        amplitude: np.ndarray,
+        visits: np.ndarray,
+        scale: np.ndarray,
     ) -> np.ndarray:
         noise = rng.gumbel(size=context.n_campaigns) - _EULER_GAMMA
         # Perturbed relative to the largest, so a huge tau cannot overflow every score to inf.
         with np.errstate(divide="ignore"):
             logs = np.log(amplitude) + self.params["tau"] * noise
         logs = np.where(context.active, logs, -np.inf)
-        return self.split(context, np.exp(logs - logs.max()))
+        return self.split(context, np.exp(logs - logs.max()), scale)
 
     def step_target(
         self, context: Context, rng: np.random.Generator, returns: Returns

@@ -29,9 +29,16 @@ class UCB(ReturnsPolicy):
     mutable_params = frozenset({"c", "rule"})
 
     def share_target(
-        self, context: Context, rng: np.random.Generator, amplitude: np.ndarray, visits: np.ndarray
+        self,
+        context: Context,
+        rng: np.random.Generator,
+        amplitude: np.ndarray,
+        visits: np.ndarray,
+        scale: np.ndarray,
     ) -> np.ndarray:
-        return self.split(context, amplitude * (1.0 + self.params["c"] * confidence_bonus(visits)))
+        return self.split(
+            context, amplitude * (1.0 + self.params["c"] * confidence_bonus(visits)), scale
+        )
 
     def step_target(
         self, context: Context, rng: np.random.Generator, returns: Returns

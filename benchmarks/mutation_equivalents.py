@@ -1,0 +1,172 @@
+"""Equivalent mutants: mutations of the core modules after which no test can fail, because the
+mutated program behaves the same. docs/mutation-testing.md argues each one in full.
+
+A mutant is recognised by its module, the function or class around the changed line, and
+that line before and after the change (as `ast.unparse` writes them), so an entry follows its
+code when lines move, and stops matching (and the mutant counts again) when the code changes.
+The benchmark still runs these mutants: one a test kills counts as killed, and only a survivor
+that matches an entry leaves the score's denominator, printed as such.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    path: str
+    scope: str  # the qualified name of the def or class around the line, "" at module level
+    what: str  # the mutation, as the benchmark names it
+    before: str
+    after: str
+    why: str
+
+
+EQUIVALENTS: tuple[Equivalent, ...] = (
+    Equivalent(
+        "engine/allocator.py",
+        "solve_monotone_multiplier",
+        "1 -> 2",
+        "def solve_monotone_multiplier(total_at: Callable[[np.ndarray], np.ndarray], "
+        "target: float, low: float, high: float, sections: int=1) -> tuple[float, float]:",
+        "def solve_monotone_multiplier(total_at: Callable[[np.ndarray], np.ndarray], "
+        "target: float, low: float, high: float, sections: int=2) -> tuple[float, float]:",
+        "two multipliers a round converge to the same bracket; only the rounds differ",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "1 -> 2",
+        "probes = np.minimum(np.maximum(probes, low + 1), high - 1)",
+        "probes = np.minimum(np.maximum(probes, low + 2), high - 1)",
+        "probes stay inside the open bracket; any such probes end at the same crossing",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "solve_budget",
+        "statement -> pass",
+        "high = np.maximum(high, low)",
+        "pass",
+        "high < low only when the budget is below the minimums, which returns before use",
+    ),
+    Equivalent(
+        "engine/constraints.py",
+        "share_bounds",
+        "0.0 -> 1.0",
+        "lower = np.where(active, np.maximum(floor, min_budget / spendable), 0.0)",
+        "lower = np.where(active, np.maximum(floor, min_budget / spendable), 1.0)",
+        "inactive campaigns' upper bound is 0 and the next line takes the minimum",
+    ),
+    Equivalent(
+        "engine/policies/curve.py",
+        "Curve.learn",
+        "1.0 -> 2.0",
+        "kept = sums[key] if discount == 1.0 else discount * sums[key]",
+        "kept = sums[key] if discount == 2.0 else discount * sums[key]",
+        "a discount of 1 multiplies by 1.0, which changes no number",
+    ),
+    Equivalent(
+        "engine/policies/curve.py",
+        "Curve.posterior",
+        "Mult -> Div",
+        "scale = prior_scale[:, None] + 0.5 * np.maximum(s_yy[:, None] + kappa0 * mean0 ** 2 "
+        "- kappa * mean ** 2, 0.0)",
+        "scale = prior_scale[:, None] + 0.5 * np.maximum(s_yy[:, None] + kappa0 / mean0 ** 2 "
+        "- kappa * mean ** 2, 0.0)",
+        "the prior mean mean0 is 1.0: kappa0 * 1 and kappa0 / 1 are one number",
+    ),
+    Equivalent(
+        "engine/policies/curve.py",
+        "Curve.posterior",
+        "2 -> 3",
+        "scale = prior_scale[:, None] + 0.5 * np.maximum(s_yy[:, None] + kappa0 * mean0 ** 2 "
+        "- kappa * mean ** 2, 0.0)",
+        "scale = prior_scale[:, None] + 0.5 * np.maximum(s_yy[:, None] + kappa0 * mean0 ** 3 "
+        "- kappa * mean ** 2, 0.0)",
+        "the prior mean mean0 is 1.0, and 1.0 ** 3 == 1.0 ** 2",
+    ),
+    Equivalent(
+        "utils/timesteps/rebalancing.py",
+        "save_rebalanced",
+        "0 -> 1",
+        "count = 0",
+        "count = 1",
+        "the count returned is not read by its caller",
+    ),
+    Equivalent(
+        "utils/deps.py",
+        "_principal_from_claims",
+        "statement -> pass",
+        "allowed &= set(credential.get('scopes', allowed))",
+        "pass",
+        "a credential's token carries only its scopes, and a credential's scopes never change",
+    ),
+    Equivalent(
+        "utils/deps.py",
+        "Principal",
+        "True -> False",
+        "@dataclass(frozen=True)",
+        "@dataclass(frozen=False)",
+        "nothing assigns to a principal's fields",
+    ),
+    Equivalent(
+        "utils/deps.py",
+        "",
+        "False -> True",
+        "oauth2_scheme = OAuth2PasswordBearer(tokenUrl='/api/auth/token', scopes=SCOPES, "
+        "auto_error=False)",
+        "oauth2_scheme = OAuth2PasswordBearer(tokenUrl='/api/auth/token', scopes=SCOPES, "
+        "auto_error=True)",
+        "without a token FastAPI's own 401 is Oktopus's: same status, detail and header",
+    ),
+)
+
+
+def scope_at(tree: ast.AST, line: int) -> str:
+    """The qualified name of the innermost def or class (with its decorators) holding `line`."""
+    best: tuple[int, str] = (-1, "")
+
+    def visit(node: ast.AST, prefix: str) -> None:
+        nonlocal best
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                name = f"{prefix}{child.name}"
+                start = min([d.lineno for d in child.decorator_list] + [child.lineno])
+                if start <= line <= (child.end_lineno or child.lineno) and start > best[0]:
+                    best = (start, name)
+                visit(child, f"{name}.")
+            else:
+                visit(child, prefix)
+
+    visit(tree, "")
+    return best[1]
+
+
+def equivalent_for(path: str, what: str, original: str, mutated: str) -> Equivalent | None:
+    """The documented equivalent that a mutant of `path` doing `what` (its unparsed source
+    before and after the mutation) is, if any."""
+    if not any((entry.path, entry.what) == (path, what) for entry in EQUIVALENTS):
+        return None
+    before, after = original.splitlines(), mutated.splitlines()
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    changed = [op for op in matcher.get_opcodes() if op[0] != "equal"]
+    if len(changed) != 1 or changed[0][0] != "replace":
+        return None
+    _, a_start, a_end, b_start, b_end = changed[0]
+    if a_end - a_start != 1 or b_end - b_start != 1:
+        return None
+    old, new = before[a_start].strip(), after[b_start].strip()
+    scope = scope_at(ast.parse(original), a_start + 1)
+    for entry in EQUIVALENTS:
+        if (entry.path, entry.scope, entry.what, entry.before, entry.after) == (
+            path,
+            scope,
+            what,
+            old,
+            new,
+        ):
+            return entry
+    return None
