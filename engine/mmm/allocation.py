@@ -16,7 +16,7 @@ problem), each on the mean of the draws' curves, so it decides on PLAN_DRAWS dra
 spaced through the posterior; the plan chosen is then scored on all of them (its
 responses, `total_response` and `expected_kpi`). Deciding on 25 draws rather than all
 1,000 cost the plans at most about 1% of the all-draw expected KPI where measured
-(docs/mmm_plans.md), and took seconds rather than minutes.
+(docs/mmm_accuracy.md), and took seconds rather than minutes.
 """
 
 from __future__ import annotations
