@@ -62,7 +62,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     ),
     Equivalent(
         "engine/policies/curve.py",
-        "Curve.learn",
+        "Curve._folded_sums",
         "1.0 -> 2.0",
         "kept = sums[key] if discount == 1.0 else discount * sums[key]",
         "kept = sums[key] if discount == 2.0 else discount * sums[key]",

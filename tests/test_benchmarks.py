@@ -71,6 +71,11 @@ def run_benchmark(module: str, *args: str) -> str:
             "flighting     20    1",
         ),
         (
+            "budget_optimizer_peer",
+            ["--sizes", "3", "--seeds", "1", "--cap", "60"],
+            "BudgetOptimizer against the exact allocator",
+        ),
+        (
             "next_load",
             ["--seconds", "1", "--states", "2", "--policy", "uniform"],
             "2 uniform states",

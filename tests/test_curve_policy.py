@@ -226,3 +226,35 @@ def test_grid_weights_are_each_scales_normal_inverse_gamma_evidence():
     expected = evidence * policy.candidate_priors[0]
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(post["grid"], expected, rtol=1e-9, atol=1e-300)
+
+
+def test_a_fixed_grid_prior_is_log_normal_around_an_equal_share_split_by_family():
+    policy = make_policy("curve", {"scale_spread": 0.5, "s_shaped_prior": 0.2})
+    (prior,) = policy.candidate_priors
+    size = policy.scales.size
+    concave, s_shaped = prior[:size], prior[size:]
+    assert concave.sum() == pytest.approx(0.8) and s_shaped.sum() == pytest.approx(0.2)
+    shape = np.exp(-0.5 * (np.log(policy.scales) / 0.5) ** 2)
+    np.testing.assert_allclose(concave, 0.8 * shape / shape.sum(), rtol=1e-9)
+    np.testing.assert_allclose(s_shaped, 0.2 * shape / shape.sum(), rtol=1e-9)
+
+
+def test_pooling_mixes_the_grid_prior_with_the_campaigns_mean_posterior():
+    """grid ∝ likelihood * ((1 - pooling) * prior + pooling * mean over campaigns of each
+    campaign's own normalised posterior)."""
+    pooling = 0.3
+    policy = make_policy("curve", {"pooling": pooling, "scale_spread": 0.5, "s_shaped_prior": 0.0})
+    reports = [
+        {"spend": [100.0, 500.0, 900.0], "revenue": [150.0, 420.0, 60.0]},
+        {"spend": [700.0, 200.0, 100.0], "revenue": [600.0, 260.0, 20.0]},
+    ]
+    state = _run(policy, reports)
+    post = policy.posterior(_context(policy, state))
+    kappa0 = policy.amplitude_weight(state["stats"], float(post["value_unit"]))
+    likelihood = np.sqrt(kappa0 / post["kappa"]) * post["scale"] ** -post["shape"][:, None]
+    prior = policy.candidate_priors[0]
+    own = likelihood * prior
+    own /= own.sum(axis=1, keepdims=True)
+    expected = likelihood * ((1 - pooling) * prior + pooling * own.mean(axis=0))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(post["grid"], expected, rtol=1e-9, atol=1e-300)

@@ -62,7 +62,7 @@ def test_a_signing_key_that_cannot_be_made_names_the_reason_and_the_fix(tmp_path
     with pytest.raises(RuntimeError) as raised:
         load_secret_key(Settings(data_dir=blocked, secret_key=None))
     message = str(raised.value)
-    assert f"{blocked / 'secret_key'} (Not a directory)" in message
+    assert f"{blocked / 'secret_key'} (File exists)" in message  # strerror, no errno
     assert "set SECRET_KEY" in message and str(blocked) in message
 
 
