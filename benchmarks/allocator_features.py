@@ -11,9 +11,9 @@ SLSQP gets analytic gradients, starts from the even split clipped to the bounds,
 capped in time (default 20 s, checked between its iterations): a capped run reports the
 best point it reached. "gap" is ours minus SLSQP's objective (>= 0: ours is as good or
 better); "viol" is SLSQP's largest constraint violation (ours: 0 up to rounding).
-PyMC-Marketing's BudgetOptimizer is not driven by this script: it optimizes a fitted
-PyMC-Marketing MMM, not given curves, so it belongs with the marketing-mix model's
-benchmark; the script says whether pymc-marketing is importable and how to install it.
+PyMC-Marketing's BudgetOptimizer on the same kind of known logistic curves is
+`python -m benchmarks.budget_optimizer_peer` (run with a Python where pymc-marketing is
+importable: its model is built from the known parameters there).
 
     python -m benchmarks.allocator_features [--sizes 1000] [--seeds 1 2 3] [--cap 20]
 """
@@ -296,13 +296,11 @@ def main() -> None:
                 )
     print(f"draws: {DRAWS} per channel; flighting: {PERIODS} periods (K x {PERIODS} spends).")
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
-    if importlib.util.find_spec("pymc_marketing") is None:
-        print("PyMC-Marketing's BudgetOptimizer: skipped (pip install pymc-marketing).")
-    else:
-        print(
-            "PyMC-Marketing is importable, but its BudgetOptimizer needs a fitted MMM, not given "
-            "curves: not run here."
-        )
+    print(
+        "PyMC-Marketing's BudgetOptimizer on known logistic curves: "
+        "python -m benchmarks.budget_optimizer_peer"
+        + ("" if importlib.util.find_spec("pymc_marketing") else " (pip install pymc-marketing)")
+    )
 
 
 if __name__ == "__main__":

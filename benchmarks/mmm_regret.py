@@ -13,6 +13,10 @@ channel's spend within given multiples of its mean. Beside it, on the same data 
   only the effects estimated (non-negative least squares with the same baseline): the
   regret that the data's information about effect sizes leaves even to a model that
   knows the functional form exactly;
+- `known shapes, true prior`: the same, with the effects' posterior mean under the
+  generator's own prior (ROI log-uniform in 0.4 to 4, engine/mmm/synthetic.py) instead
+  of least squares (importance sampling from the least-squares normal): what even the
+  Bayes decision that knows the curves' shapes and the prior they were drawn from leaves;
 - `current split`: keeping the historical mean spend.
 
 Regret is the lift lost (true response) as a share of the optimum's lift.
@@ -33,7 +37,16 @@ from engine.response import GridCurves
 
 GRID_POINTS = 400
 BOUNDS = ((0.0, 2.0), (0.5, 1.5))  # spend per channel within these multiples of its mean
-RULES = ("model", "true levels", "true shapes", "known shapes, least squares", "current split")
+RULES = (
+    "model",
+    "true levels",
+    "true shapes",
+    "known shapes, least squares",
+    "known shapes, true prior",
+    "current split",
+)
+ROI_RANGE = (0.4, 4.0)  # the generator's true ROIs are log-uniform in this range
+PRIOR_SAMPLES = 100_000
 
 
 def concave_envelope(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -59,9 +72,11 @@ def allocate_on(
     return allocate_budget(GridCurves(grid, envelope), budget, lower=lower, upper=grid[:, -1])
 
 
-def least_squares_effects(truth: dict, model: MarketingMixModel) -> np.ndarray:
-    """Each channel's effect (C,) by non-negative least squares on the fitted periods, with
-    the true adstock and saturation given and the model's baseline columns profiled out."""
+def known_shape_effects(truth: dict, model: MarketingMixModel) -> tuple[np.ndarray, np.ndarray]:
+    """Each channel's effect (C,) with the true adstock and saturation given and the model's
+    baseline columns profiled out, on the fitted periods: by non-negative least squares,
+    and as the posterior mean under the generator's ROI prior (log-uniform in ROI_RANGE),
+    by importance sampling from the least-squares estimate's normal distribution."""
     rows = model.fit_rows
     spend = model.data.spend[:rows]
     media = np.empty((rows, spend.shape[1]))
@@ -71,8 +86,22 @@ def least_squares_effects(truth: dict, model: MarketingMixModel) -> np.ndarray:
         media[:, c] = saturate(level, channel["k"] / scale, channel["n"], channel["family"])[0]
     basis, _ = np.linalg.qr(model.base.matrix[:rows])
     y = model.data.y[:rows]
-    effects, _ = nnls(media - basis @ (basis.T @ media), y - basis @ (basis.T @ y))
-    return effects
+    media, y = media - basis @ (basis.T @ media), y - basis @ (basis.T @ y)
+    nonnegative, _ = nnls(media, y)
+    plain, *_ = np.linalg.lstsq(media, y, rcond=None)
+    residual = y - media @ plain
+    noise = residual @ residual / max(rows - media.shape[1] - basis.shape[1], 1)
+    covariance = noise * np.linalg.pinv(media.T @ media)
+    rng = np.random.default_rng(0)
+    draws = rng.multivariate_normal(plain, covariance, size=PRIOR_SAMPLES)
+    # ROI over the data's periods = effect * (sum of the true media term) / (sum of spend).
+    per_effect = np.array([c["contribution"] / c["effect"] / c["spend"] for c in truth["channels"]])
+    roi = draws * per_effect
+    inside = np.all((roi > ROI_RANGE[0]) & (roi < ROI_RANGE[1]), axis=1)
+    if not inside.any():
+        return nonnegative, nonnegative
+    weight = 1.0 / np.prod(roi[inside], axis=1)  # log-uniform density, up to a constant
+    return nonnegative, weight @ draws[inside] / weight.sum()
 
 
 def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
@@ -80,7 +109,7 @@ def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
     budget = float(current.sum())
     channels = current.size
     true_effect = np.array([channel["effect"] for channel in truth["channels"]])
-    fitted_effect = least_squares_effects(truth, model)
+    fitted_effect, bayes_effect = known_shape_effects(truth, model)
     answer = {}
     for low, high in BOUNDS:
         lower, upper = low * current, high * current
@@ -106,6 +135,9 @@ def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
             ),
             "known shapes, least squares": allocate_on(
                 grid, true_curve * (fitted_effect / true_effect)[:, None], budget, lower
+            ),
+            "known shapes, true prior": allocate_on(
+                grid, true_curve * (bayes_effect / true_effect)[:, None], budget, lower
             ),
             "current split": current,
         }  # fmt: skip

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.adstock import carried_in, check_max_lag, decay_matrix
 from engine.allocator import resolve_bounds, resolve_weights
 from engine.errors import EngineError
 from engine.planning import plan_budgets, plan_summary
@@ -65,6 +66,7 @@ class FlightingProblem:
         period_max: Sequence[float] | None = None,
         initial_stock: np.ndarray | None = None,
         weights: np.ndarray | None = None,
+        max_lag: int | None = None,
     ):
         size = curves.size
         self.curves, self.periods, self.size = curves, int(periods), size
@@ -83,6 +85,11 @@ class FlightingProblem:
         if not np.all(np.isfinite(carried)) or np.any(carried < 0):
             raise EngineError("initial_stock must be finite numbers >= 0")
         self.initial = carried
+        check_max_lag(max_lag)
+        self.max_lag = max_lag
+        if max_lag is not None:  # the cut decay: stock = W spend + what the initial stock left
+            self.decay = decay_matrix(self.periods, self.theta, max_lag)
+            self.carried = carried_in(self.periods, self.theta, carried, max_lag)
         self.low = np.tile(low, self.periods)
         self.high = np.minimum(np.tile(high, self.periods), self.total)
         self.labels = np.repeat(np.arange(self.periods), size)
@@ -122,6 +129,8 @@ class FlightingProblem:
 
     def stock(self, spend: np.ndarray) -> np.ndarray:
         """Adstock (T, K) of spend (T, K), carried over from the initial stock."""
+        if self.max_lag is not None:
+            return np.einsum("kts,sk->tk", self.decay, spend) + self.carried
         stock = np.empty_like(spend)
         before = self.initial
         for t in range(self.periods):
@@ -136,6 +145,8 @@ class FlightingProblem:
         # finite, as in the allocator's bracket.
         floor = 1e-12 * max(self.total, 1e-300) / (self.periods * self.size)
         marginal = self.weights * self.curves.marginal(np.maximum(self.stock(spend), floor))
+        if self.max_lag is not None:
+            return np.einsum("kts,tk->sk", self.decay, marginal)
         gradient = np.empty_like(marginal)
         after = np.zeros(self.size)
         for t in range(self.periods - 1, -1, -1):
@@ -252,16 +263,34 @@ def plan_total_budget(
     initial_stock: np.ndarray | None = None,
     names: Sequence[str] | None = None,
     time_limit: float | None = None,
+    max_lag: int | None = None,
 ) -> dict:
     """The flighting plan of a total budget beside the sequential and static plans of its
-    even split (JSON-able, as engine.planning.plan_budgets plus `flighting`)."""
+    even split (JSON-able, as engine.planning.plan_budgets plus `flighting`); `max_lag`
+    cuts the carry-over after that many periods."""
     names = list(names) if names is not None else [f"campaign_{i}" for i in range(curves.size)]
     problem = FlightingProblem(
-        curves, total, periods, theta, lower, upper, period_min, period_max, initial_stock
+        curves,
+        total,
+        periods,
+        theta,
+        lower,
+        upper,
+        period_min,
+        period_max,
+        initial_stock,
+        max_lag=max_lag,
     )
     flighting = flighting_report(problem, plan_flighting(problem, time_limit=time_limit), names)
     result = plan_budgets(
-        curves, even_budgets(problem), theta, lower, upper, initial_stock, names=names
+        curves,
+        even_budgets(problem),
+        theta,
+        lower,
+        upper,
+        initial_stock,
+        names=names,
+        max_lag=max_lag,
     )
     result["flighting"] = flighting
     result["total_response"]["flighting"] = flighting["total_response"]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from engine.adstock import geometric_adstock
+from engine.adstock import carried_in, check_max_lag, decay_matrix, geometric_adstock
 from engine.allocator import resolve_bounds, solve_budget
 from engine.errors import EngineError
 from engine.response import OffsetCurves, ResponseCurves
@@ -120,16 +120,26 @@ def plan_sequential(
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
     initial_stock: np.ndarray | None = None,
+    max_lag: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Spend (T, K) and adstock (T, K) of the month-by-month plan."""
+    """Spend (T, K) and adstock (T, K) of the month-by-month plan (with `max_lag`, spend
+    carries over for that many periods only)."""
     budgets = _validated_budgets(budgets)
     theta = _validated_theta(theta, curves.size)
     low, high = resolve_bounds(curves.size, lower, upper)
+    check_max_lag(max_lag)
     stock_before = np.zeros(curves.size) if initial_stock is None else np.asarray(initial_stock)
     spend = np.zeros((budgets.size, curves.size))
     stock = np.zeros_like(spend)
+    if max_lag is not None:
+        weights = decay_matrix(budgets.size, theta, max_lag)
+        from_before = carried_in(budgets.size, theta, stock_before, max_lag)
     for period, budget in enumerate(budgets):
-        carried = theta * stock_before
+        if max_lag is None:
+            carried = theta * stock_before
+        else:  # the cut decay: only the last max_lag periods' spend still counts
+            earlier = np.einsum("ks,sk->k", weights[:, period, :period], spend[:period])
+            carried = earlier + from_before[period]
         spend[period] = solve_budget(OffsetCurves(curves, carried), budget, low, high).spend
         stock[period] = spend[period] + carried
         stock_before = stock[period]
@@ -143,6 +153,7 @@ def plan_static(
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
     initial_stock: np.ndarray | None = None,
+    max_lag: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shares (K,), spend (T, K) and adstock (T, K) of the best single weight vector.
 
@@ -157,10 +168,14 @@ def plan_static(
         raise EngineError("at least one period needs a positive budget")
     share_low = np.max(low[None, :] / funded[:, None], axis=0)
     share_high = np.minimum(np.min(high[None, :] / funded[:, None], axis=0), 1.0)
-    scale = geometric_adstock(np.repeat(budgets[:, None], curves.size, axis=1), theta)
+    scale = geometric_adstock(
+        np.repeat(budgets[:, None], curves.size, axis=1), theta, max_lag=max_lag
+    )
     offset = np.zeros_like(scale)
     if initial_stock is not None:
-        offset = geometric_adstock(np.zeros_like(scale), theta, initial=initial_stock)
+        offset = geometric_adstock(
+            np.zeros_like(scale), theta, initial=initial_stock, max_lag=max_lag
+        )
     shares = solve_budget(PeriodSumCurves(curves, scale, offset), 1.0, share_low, share_high).spend
     spend = budgets[:, None] * shares
     return shares, spend, shares * scale + offset
@@ -174,16 +189,18 @@ def plan_budgets(
     upper: np.ndarray | None = None,
     initial_stock: np.ndarray | None = None,
     names: Sequence[str] | None = None,
+    max_lag: int | None = None,
 ) -> dict:
-    """Both plans side by side with their total responses (JSON-able)."""
+    """Both plans side by side with their total responses (JSON-able); `max_lag` cuts the
+    carry-over after that many periods."""
     names = list(names) if names is not None else [f"campaign_{i}" for i in range(curves.size)]
     if len(names) != curves.size:
         raise EngineError("one name per campaign is needed")
     budgets = _validated_budgets(budgets)
-    spend, stock = plan_sequential(curves, budgets, theta, lower, upper, initial_stock)
+    spend, stock = plan_sequential(curves, budgets, theta, lower, upper, initial_stock, max_lag)
     sequential = plan_summary(names, budgets, spend, stock, curves)
     shares, static_spend, static_stock = plan_static(
-        curves, budgets, theta, lower, upper, initial_stock
+        curves, budgets, theta, lower, upper, initial_stock, max_lag
     )
     static = plan_summary(names, budgets, static_spend, static_stock, curves)
     static["weights"] = {names[i]: float(shares[i]) for i in range(curves.size)}

@@ -50,6 +50,11 @@ def run_benchmark(module: str, *args: str) -> str:
             ],
             "curve's loss to delays",
         ),
+        (
+            "policy_efficiency",
+            ["--seeds=2", "--horizons=3", "--distributions", "spread400", "--players", "curve"],
+            "step 0.1 (spread*: 0.25)",
+        ),
         ("next_breakdown", ["--warmup", "1", "--measure", "1"], "engine decision step"),
         ("warm_start", ["--latency"], "forecast"),
         ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),
@@ -64,6 +69,11 @@ def run_benchmark(module: str, *args: str) -> str:
             "allocator_features",
             ["--sizes", "20", "--seeds", "1", "--cap", "1"],
             "flighting     20    1",
+        ),
+        (
+            "budget_optimizer_peer",
+            ["--sizes", "3", "--seeds", "1", "--cap", "60"],
+            "BudgetOptimizer against the exact allocator",
         ),
         (
             "next_load",

@@ -207,6 +207,24 @@ def test_plans_carry_adstock_and_give_the_kpi_interval(client, tenant, rows):
     assert refused.status_code == 422 and "radio" in refused.text
 
 
+def test_plans_on_a_model_with_max_lag_carry_over_that_many_periods(client, tenant, rows):
+    made = client.post(
+        "/api/models",
+        json={"rows": rows, "controls": ["price"], "max_lag": 1},
+        headers=tenant.headers,
+    )
+    assert made.status_code == 201, made.text
+    model = made.json()
+    budget = sum(channel["spend"] for channel in model["channels"]) / model["periods"]
+    body = {"model_id": model["id"], "budgets": [budget, 0.0, 0.0]}
+    answer = client.post("/api/optimize/plan", json=body, headers=tenant.headers)
+    assert answer.status_code == 200, answer.text
+    for key in ("sequential", "static"):
+        periods = answer.json()[key]["periods"]
+        assert periods[1]["response"] > 0  # one period of carry-over
+        assert periods[2]["response"] == 0  # and no more
+
+
 def test_the_curve_draws_are_the_models_own_curves(rows):
     """The allocator's curves are the model's: steady state, and at the plan's un-normalized
     adstock stock x / (1 - theta) of a steady spend x."""
@@ -217,6 +235,9 @@ def test_the_curve_draws_are_the_models_own_curves(rows):
     family, params = curve_draws(model)
     theta = mean_theta(model)
     _, stocked = curve_draws(model, theta)
+    cut = MarketingMixModel(**SAMPLER, max_lag=2).fit(data)
+    _, cut_stocked = curve_draws(cut, mean_theta(cut))
+    cut_scale = 1 + mean_theta(cut) + mean_theta(cut) ** 2
     spend = np.linspace(0.0, 3 * model.spend_scale.max(), 7)
     for c in range(len(data.channels)):
         expected = response_draws(model, c, spend)  # (D, S)
@@ -228,6 +249,10 @@ def test_the_curve_draws_are_the_models_own_curves(rows):
             assert np.allclose(got, expected[:, s], rtol=1e-9, atol=1e-9)
             carried = family_curves(family, per_stock).true_response(at / (1 - theta[c]))
             assert np.allclose(carried, expected[:, s], rtol=1e-9, atol=1e-9)
+            # A model with max_lag: a steady spend x builds the stock x * sum(theta^l, l <= 2).
+            one_cut = {name: values[:, c] for name, values in cut_stocked.items()}
+            steady = family_curves(family, one_cut).true_response(at * cut_scale[c])
+            assert np.allclose(steady, response_draws(cut, c, spend)[:, s], rtol=1e-9, atol=1e-9)
 
 
 def test_a_fit_interrupted_by_a_restart_is_marked_failed(settings, rows, monkeypatch):

@@ -43,6 +43,38 @@ def test_sequential_with_carry_over_meets_each_budget_and_uses_the_stock():
     assert spend[1:, 0].sum() < plain[1:, 0].sum(), "carried stock should need less new spend"
 
 
+def test_a_cut_carry_over_ends_after_max_lag_periods():
+    """With max_lag, spend (and the stock carried in) counts for that many periods only, in
+    the adstock, both plans and the flighting problem, and matches the model's cut adstock
+    once normalized."""
+    from engine.flighting import FlightingProblem
+    from engine.mmm.features import adstock
+
+    spend = np.random.default_rng(1).uniform(0, 100, (8, 3))
+    cut = geometric_adstock(spend, THETA, max_lag=2)
+    for k in range(3):
+        normalized = adstock(spend[:, k], THETA[k : k + 1], max_lag=2)[0]
+        np.testing.assert_allclose(cut[:, k] / (1 + THETA[k] + THETA[k] ** 2), normalized)
+    initial = np.array([10.0, 20.0, 30.0])
+    budgets = [1000.0, 0.0, 0.0]
+    for stock in (
+        plan_sequential(CURVES, budgets, THETA, initial_stock=initial, max_lag=1)[1],
+        plan_static(CURVES, budgets, THETA, initial_stock=initial, max_lag=1)[2],
+    ):
+        np.testing.assert_allclose(stock[1], THETA * stock[0] - THETA**2 * initial)
+        np.testing.assert_allclose(stock[2], 0.0, atol=1e-12)
+    problem = FlightingProblem(CURVES, 3000.0, 8, THETA, initial_stock=initial, max_lag=2)
+    np.testing.assert_allclose(
+        problem.stock(spend), cut + geometric_adstock(0 * spend, THETA, initial, max_lag=2)
+    )
+    step = np.zeros_like(spend)
+    step[3, 0] = 1e-3
+    slope = (problem.objective(spend + step) - problem.objective(spend - step)) / 2e-3
+    assert problem.gradient(spend)[3, 0] == pytest.approx(slope, rel=1e-6)
+    with pytest.raises(EngineError, match="max_lag"):
+        geometric_adstock(spend, THETA, max_lag=0)
+
+
 def test_static_plan_beats_slsqp_on_the_weights():
     shares, spend, stock = plan_static(CURVES, BUDGETS, THETA)
     assert shares.sum() == pytest.approx(1.0)

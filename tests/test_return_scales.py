@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from engine import make_policy
-from engine.amend import resize
+from engine.amend import resize, retune
 from engine.packing import unpack
 from engine.policies.return_scales import GRID, curve_terms, fitted_scales
 from engine.simulate import make_broad_world, run
@@ -92,3 +92,14 @@ def test_a_state_from_before_the_grid_sums_keeps_the_fixed_scale():
     fixed = make_policy("ucb", {"scales": "fixed"})
     report = {"spend": state["budgets"], "revenue": [10.0, 30.0, 20.0]}
     assert policy.advance(state, report)[1] == fixed.advance(state, report)[1]
+
+
+def test_the_scales_may_change_mid_run_the_grid_sums_being_kept_either_way():
+    policy = make_policy("softmax", {"scales": "fixed"})
+    state = policy.init(3, {"budget": 3000.0, "timesteps": 10, "seed": 1})
+    for _ in range(3):
+        state, _ = policy.advance(state, {"spend": state["budgets"], "revenue": [9.0, 5.0, 7.0]})
+    tuned, state = retune(policy, state, params={"scales": "learnt"})
+    assert tuned.params["scales"] == "learnt" and state["stats"]["fit_rows"] == [3.0] * 3
+    state, _ = tuned.advance(state, {"spend": state["budgets"], "revenue": [9.0, 5.0, 7.0]})
+    assert sum(state["shares"]) == pytest.approx(1.0)

@@ -2,9 +2,10 @@
 
 The model's channels are the campaigns; `campaigns` bounds and values are keyed by channel.
 Allocation maximizes the posterior-mean KPI and adds the expected KPI with its 90%
-interval; plans carry adstock over at each channel's posterior-mean decay, decide on the
-mean of PLAN_DRAWS posterior draws and add each plan's total KPI with its interval over all
-draws (engine.mmm.allocation).
+interval; plans carry adstock over at each channel's posterior-mean decay (for the model's
+`max_lag` periods when it has one), decide on the mean of PLAN_DRAWS posterior draws and
+are scored on all of them: responses, totals and each plan's total KPI with its interval
+(engine.mmm.allocation).
 """
 
 from __future__ import annotations
@@ -104,13 +105,21 @@ def run_plan(
     upper: np.ndarray,
     initial: np.ndarray,
     time_limit: float,
+    max_lag: int | None = None,
 ) -> dict:
     """A plan on given curves: the periods' `budgets` as given, or a `total_budget` whose
     split across periods is chosen too (flighting, stopped after `time_limit` seconds with
-    its certified gap)."""
+    its certified gap); `max_lag` cuts the carry-over after that many periods."""
     if body.total_budget is None:
         return plan_budgets(
-            curves, body.budgets, theta, lower, upper, initial_stock=initial, names=names
+            curves,
+            body.budgets,
+            theta,
+            lower,
+            upper,
+            initial_stock=initial,
+            names=names,
+            max_lag=max_lag,
         )
     bounds = body.period_bounds or []
     return plan_total_budget(
@@ -125,6 +134,7 @@ def run_plan(
         initial_stock=initial,
         names=names,
         time_limit=time_limit,
+        max_lag=max_lag,
     )
 
 
@@ -138,6 +148,14 @@ def plan(body: PlanRequest, stored: Mapping, time_limit: float) -> dict:
     theta = mean_theta(model)
     curves = posterior_curves(model, theta, PLAN_DRAWS)
     result = run_plan(
-        body, curves, names, theta, arrays["lower"], arrays["upper"], initial, time_limit
+        body,
+        curves,
+        names,
+        theta,
+        arrays["lower"],
+        arrays["upper"],
+        initial,
+        time_limit,
+        max_lag=model.max_lag,
     )
     return {**score_plans(model, result, theta, initial), "model_id": body.model_id}

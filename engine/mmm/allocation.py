@@ -7,15 +7,16 @@ as each is, solved exactly by engine.draws) rather than the curve of one point e
 and reports the expected KPI with its 90% interval over the draws at that allocation.
 
 Plans carry adstock over between periods as the allocator's plans do (stock_t = spend_t +
-theta * stock_(t-1)). The model's adstock is normalized (a steady spend x reaches the
-level x), so a draw's curve of the plan's stock is f((1 - theta) * stock); plans take each
+theta * stock_(t-1); cut after the model's `max_lag` periods when it has one). The model's
+adstock is normalized (a steady spend x reaches the level x), so a draw's curve of the
+plan's stock is f((1 - theta) * stock) (f(stock / sum(theta^l, l <= max_lag))); plans take each
 channel's posterior-mean theta for the carry-over and average the draws' curves at it. A
 plan solves many allocations (one per period, or a share vector, or a joint flighting
 problem), each on the mean of the draws' curves, so it decides on PLAN_DRAWS draws evenly
 spaced through the posterior; the plan chosen is then scored on all of them (its
 responses, `total_response` and `expected_kpi`). Deciding on 25 draws rather than all
 1,000 cost the plans at most about 1% of the all-draw expected KPI where measured
-(docs/mmm_plans.md), and took seconds rather than minutes.
+(docs/mmm_accuracy.md), and took seconds rather than minutes.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from engine.adstock import geometric_adstock
+from engine.adstock import geometric_adstock, steady_state_scale
 from engine.draws import DrawMeanCurves, allocate_on_draws
 from engine.mmm.answers import interval
 from engine.mmm.model import MarketingMixModel
@@ -41,14 +42,16 @@ def curve_draws(
     """The family and each parameter's draws (S, C) of the channels' curves.
 
     Without `theta`: steady-state curves, KPI per period at a spend repeated every period.
-    With `theta` (C,): curves of the un-normalized adstock stock that decays by theta.
+    With `theta` (C,): curves of the un-normalized adstock stock that decays by theta (for
+    `max_lag` periods when the model has one: a steady spend x then builds the stock
+    x * sum(theta^l, l <= max_lag), which the model's normalized adstock maps to x).
     """
     q = model.base.matrix.shape[1]
     channels = len(model.data.channels)
     height = model.coefficients[:, q : q + channels] * model.y_scale
     k = model.grid.k[model.options] * model.spend_scale[None, :]
     if theta is not None:
-        k = k / (1.0 - np.asarray(theta, dtype=float))[None, :]
+        k = k * steady_state_scale(np.asarray(theta, dtype=float), model.max_lag)[None, :]
     if model.saturation == "hill":
         return "hill", {"vmax": height, "k": k, "n": model.grid.n[model.options]}
     return "negexp", {"alpha": height, "mu": 1.0 / k}
@@ -149,7 +152,7 @@ def score_plans(
             [[row["spend"] for row in period["allocation"]] for period in plan["periods"]]
         )
         budgets = np.array([period["budget"] for period in plan["periods"]])
-        stock = geometric_adstock(spend, theta, initial=initial_stock)
+        stock = geometric_adstock(spend, theta, initial=initial_stock, max_lag=model.max_lag)
         result[key] = {**plan, **plan_summary(names, budgets, spend, stock, curves)}
         result["total_response"][key] = result[key]["total_response"]
         expected[key] = interval(curves.per_draw("true_response", stock).sum(axis=(0, 2)))

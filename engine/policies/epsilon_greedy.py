@@ -25,7 +25,7 @@ class EpsilonGreedy(ReturnsPolicy):
         "decay": Number(1.0, 0.0, 1.0, low_open=True),
         **ReturnsPolicy.common_specs,
     }
-    mutable_params = frozenset({"epsilon", "decay", "rule"})
+    mutable_params = frozenset({"epsilon", "decay", "rule", "scales"})
 
     def _epsilon(self, context: Context) -> float:
         return self.params["epsilon"] * self.params["decay"] ** (context.t - 1)

@@ -27,7 +27,7 @@ class Optimistic(ReturnsPolicy):
         # Learnt scales cost optimism points on log and mixed worlds (docs/decision_quality.md).
         "scales": Choice("fixed", SCALES),
     }
-    mutable_params = frozenset({"initial_value", "initial_visits", "rule"})
+    mutable_params = frozenset({"initial_value", "initial_visits", "rule", "scales"})
 
     def _optimistic(self, estimate: np.ndarray, visits: np.ndarray) -> np.ndarray:
         prior_visits = self.params["initial_visits"]

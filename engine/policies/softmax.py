@@ -24,7 +24,7 @@ class Softmax(ReturnsPolicy):
     name = "softmax"
     param_specs = {"tau": Number(0.1, 0.0, low_open=True), **ReturnsPolicy.common_specs}
     # The running sums depend on `saturation`; these only score them.
-    mutable_params = frozenset({"tau", "rule"})
+    mutable_params = frozenset({"tau", "rule", "scales"})
 
     def share_target(
         self,

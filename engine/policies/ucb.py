@@ -26,7 +26,7 @@ class UCB(ReturnsPolicy):
     name = "ucb"
     param_specs = {"c": Number(0.5, 0.0), **ReturnsPolicy.common_specs}
     # The running sums depend on `saturation`; these only score them.
-    mutable_params = frozenset({"c", "rule"})
+    mutable_params = frozenset({"c", "rule", "scales"})
 
     def share_target(
         self,
