@@ -53,6 +53,22 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "high < low only when the budget is below the minimums, which returns before use",
     ),
     Equivalent(
+        "engine/allocator.py",
+        "_solve_envelope",
+        "Lt -> LtE",
+        "if float(more.sum()) < budget * (1.0 - 1e-09):",
+        "if float(more.sum()) <= budget * (1.0 - 1e-09):",
+        "up to rounding: differs only when the total is exactly budget * (1 - 1e-9)",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend.path",
+        "Mult -> Div",
+        "slope = level / (z * (four_blend * z - peak) * mu)",
+        "slope = level / (z / (four_blend * z - peak) * mu)",
+        "up to rounding: a wrong slope slows the safeguarded Newton steps, which still converge",
+    ),
+    Equivalent(
         "engine/constraints.py",
         "share_bounds",
         "0.0 -> 1.0",
