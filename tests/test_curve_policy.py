@@ -271,3 +271,18 @@ def test_concave_draws_propose_the_mean_of_their_allocations_as_shares():
     spend = allocate_negexp(alpha, mu, budget, context.lower * budget, context.upper * budget)
     assert shares.sum() == pytest.approx(1.0)
     np.testing.assert_allclose(shares, spend.mean(axis=0) / budget, rtol=1e-12)
+
+
+def test_draws_are_bounded_to_64():
+    assert make_policy("curve", {"draws": 64}).params["draws"] == 64
+    with pytest.raises(EngineError, match="draws"):
+        make_policy("curve", {"draws": 65})
+
+
+def test_value_reported_with_no_conversions_keeps_the_noise_prior_at_its_floor():
+    policy = make_policy("curve")
+    count, s_yy = np.array([2.0, 1.0]), np.array([4.0, 1.0])
+    stats = {"conversions": 0.0, "counted_value": 100.0}
+    floor = policy.noise_prior(stats, 1.0, s_yy, count)
+    assert np.all(np.isfinite(floor))
+    assert floor == pytest.approx(policy.noise_prior({}, 1.0, s_yy, count))
