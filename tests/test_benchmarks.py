@@ -50,6 +50,11 @@ def run_benchmark(module: str, *args: str) -> str:
             ],
             "curve's loss to delays",
         ),
+        (
+            "real_conditions",
+            ["--seeds", "2", "--timesteps", "4", "--conditions", "none", "all"],
+            "all        ",
+        ),
         ("next_breakdown", ["--warmup", "1", "--measure", "1"], "engine decision step"),
         ("warm_start", ["--latency"], "forecast"),
         ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),
