@@ -14,7 +14,14 @@ Each world distribution is a column; each cell is a policy's mean efficiency ove
   halves or doubles halfway), log-normal order values (sd 1 in log) and campaigns launched
   and ended mid-run (about a fifth launched in the first half, a fifth ended in the second,
   added to and removed from the running state as the API does; the oracle splits each
-  timestep among the campaigns running then).
+  timestep among the campaigns running then);
+- spread100, spread400, spread1600: worlds like those of the generator kept outside the
+  project on which issue 22 measured `curve` through the REST API (`make_spread_world`):
+  5 or 12 campaigns and one family (negexp, Michaelis-Menten or Hill) by seed, saturation
+  spends log-uniform over 0.2 to 5 equal shares, maximum conversions log-normal (sd 0.8 in
+  log), values per conversion log-uniform over a 4-fold range; an equal split buys 100, 400
+  or 1600 conversions a timestep in all (400 reproduces that measurement's figures). They
+  are played at `--spread-step` (0.25, that measurement's step), the others at `--step`.
 
 Rows: Oktopus's policies; `known curves`, which knows the true curves and moves at the same
 step (the limit); and MABWiser's Thompson sampling, UCB1, epsilon-greedy and softmax used as
@@ -25,6 +32,7 @@ Reported seeds start at 0; the policies' defaults were tuned on seeds 1000 and a
 are never reported (`--first-seed 1000` reproduces the tuning runs).
 
     python -m benchmarks.policy_efficiency [--seeds 6] [--horizons 30 90] [--step 0.1]
+        [--spread-step 0.25] [--distributions spread400 ...] [--players curve ...]
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ import numpy as np
 
 from benchmarks.peers import MABWISER_POLICIES, KnownCurves, MabwiserAllocator
 from engine.simulate import BENCHMARK_POLICIES, World, make_broad_world, make_world, run
+from engine.spread_worlds import make_spread_world
 from engine.worlds import FAMILIES
 
 CONDITIONS = {"drift": 0.02, "seasonality": 0.15, "shift": True, "delays": True, "launches": True}
@@ -63,6 +72,15 @@ def _broad(family: str, **conditions: object) -> Callable[[int, int], World]:
     return make
 
 
+def _spread(conversions: float) -> Callable[[int, int], World]:
+    def make(seed: int, timesteps: int) -> World:
+        family, n_campaigns = FAMILIES[seed % 3], (5, 12)[(seed // 3) % 2]
+        return make_spread_world(family, n_campaigns, timesteps, seed, conversions)
+
+    return make
+
+
+SPREAD_LEVELS = (100, 400, 1600)
 DISTRIBUTIONS: dict[str, Callable[[int, int], World]] = {
     "first": _first,
     "negexp": _broad("negexp"),
@@ -71,6 +89,7 @@ DISTRIBUTIONS: dict[str, Callable[[int, int], World]] = {
     "log": _broad("log"),
     "mixed": _broad("mixed"),
     "real": _broad("mixed", value_sigma=REAL_VALUE_SIGMA, **CONDITIONS),
+    **{f"spread{level}": _spread(level) for level in SPREAD_LEVELS},
 }
 PLAYERS = (*BENCHMARK_POLICIES, "known curves", *MABWISER_POLICIES)
 
@@ -103,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--horizons", type=int, nargs="+", default=[30, 90])
     parser.add_argument("--step", type=float, default=0.1)
+    parser.add_argument("--spread-step", type=float, default=0.25, help="step of spread*")
     parser.add_argument("--distributions", nargs="+", default=list(DISTRIBUTIONS))
     parser.add_argument("--players", nargs="+", default=list(PLAYERS))
     args = parser.parse_args(argv)
@@ -114,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     print(
-        f"seeds {seeds[0]}..{seeds[-1]}, step {args.step:g}; load average {load}; "
+        f"seeds {seeds[0]}..{seeds[-1]}, step {args.step:g} (spread*: {args.spread_step:g}); "
+        f"load average {load}; "
         f"mean efficiency over the worlds (worst world)"
     )
     started = time.perf_counter()
@@ -122,10 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         results = {}
         for name in args.distributions:
             worlds = [DISTRIBUTIONS[name](seed, timesteps) for seed in seeds]
+            step = args.spread_step if name.startswith("spread") else args.step
             for player in args.players:
                 results[player, name] = np.array(
                     [
-                        play(player, world, seed, args.step)
+                        play(player, world, seed, step)
                         for seed, world in zip(seeds, worlds, strict=True)
                     ]
                 )

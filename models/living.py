@@ -75,7 +75,8 @@ class StatePatch(UpdateBody):
         default=None,
         max_length=20,
         description="Policy parameters to change; only those the policy can change mid-run "
-        "(curve: prior_weight, pooling, draws, scale_spread; the bandits: all of theirs).",
+        "(curve: prior_weight, amplitude_spread, pooling, draws, scale_spread; the bandits: "
+        "all of theirs).",
     )
     campaign_ids: list[Id] | None = Field(
         default=None,

@@ -55,6 +55,11 @@ def run_benchmark(module: str, *args: str) -> str:
             ["--seeds", "2", "--timesteps", "4", "--conditions", "none", "all"],
             "all        ",
         ),
+        (
+            "policy_efficiency",
+            ["--seeds=2", "--horizons=3", "--distributions", "spread400", "--players", "curve"],
+            "step 0.1 (spread*: 0.25)",
+        ),
         ("next_breakdown", ["--warmup", "1", "--measure", "1"], "engine decision step"),
         ("warm_start", ["--latency"], "forecast"),
         ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),

@@ -160,8 +160,9 @@ def test_the_noise_posterior_counts_every_observation():
 
 def test_the_amplitude_posterior_after_one_equal_split():
     """Spent at an equal share, every scale's feature is 1: the posterior mean of each
-    campaign's amplitude is its value (in units of the mean value) shrunk to the prior's 1."""
-    policy = make_policy("curve")
+    campaign's amplitude is its value (in units of the mean value) shrunk to the prior's 1
+    (a fixed prior weight; by default it follows the noise: tests/test_curve_calibration.py)."""
+    policy = make_policy("curve", {"prior_weight": 0.25})
     state = _run(policy, [{"revenue": [300.0, 120.0, 40.0]}])
     post = policy.posterior(_context(policy, state))
     kappa0 = policy.params["prior_weight"]
@@ -219,7 +220,7 @@ def test_grid_weights_are_each_scales_normal_inverse_gamma_evidence():
     ]
     state = _run(policy, reports)
     post = policy.posterior(_context(policy, state))
-    kappa0 = policy.params["prior_weight"]
+    kappa0 = policy.amplitude_weight(state["stats"], float(post["value_unit"]))
     assert np.ptp(post["kappa"], axis=1).min() > 0  # the scales see the data differently
     evidence = np.sqrt(kappa0 / post["kappa"]) * post["scale"] ** -post["shape"][:, None]
     expected = evidence * policy.candidate_priors[0]
@@ -247,8 +248,9 @@ def test_pooling_mixes_the_grid_prior_with_the_campaigns_mean_posterior():
         {"spend": [100.0, 500.0, 900.0], "revenue": [150.0, 420.0, 60.0]},
         {"spend": [700.0, 200.0, 100.0], "revenue": [600.0, 260.0, 20.0]},
     ]
-    post = policy.posterior(_context(policy, _run(policy, reports)))
-    kappa0 = policy.params["prior_weight"]
+    state = _run(policy, reports)
+    post = policy.posterior(_context(policy, state))
+    kappa0 = policy.amplitude_weight(state["stats"], float(post["value_unit"]))
     likelihood = np.sqrt(kappa0 / post["kappa"]) * post["scale"] ** -post["shape"][:, None]
     prior = policy.candidate_priors[0]
     own = likelihood * prior
