@@ -53,6 +53,11 @@ def run_benchmark(module: str, *args: str) -> str:
             "curve's loss to delays",
         ),
         (
+            "real_conditions",
+            ["--seeds", "2", "--timesteps", "4", "--conditions", "none", "all"],
+            "all        ",
+        ),
+        (
             "policy_efficiency",
             ["--seeds=2", "--horizons=3", "--distributions", "spread400", "--players", "curve"],
             "step 0.1 (spread*: 0.25)",
