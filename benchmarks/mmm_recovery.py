@@ -11,8 +11,10 @@ pairs), seeds 1000 and up (the model's settings were tuned on seeds 0 to 99 only
 - regret of allocating the current total budget per period on the model (the product's
   decision, engine.mmm.allocation.allocate_on_model) instead of on the true curves, spend
   per channel within 0 and 2 (or 0.5 and 1.5) times its mean, as a share of the
-  optimum's lift, beside the rules of benchmarks/mmm_regret.py that say where it comes
-  from (effect sizes or curve shapes) and what the data allow;
+  optimum's lift and of the gain the optimum makes over the current split (gain left,
+  the figure issue 21 quotes for PyMC-Marketing's optimizer), beside the rules of
+  benchmarks/mmm_regret.py that say where it comes from (effect sizes or curve shapes)
+  and what the data allow;
 - fit times: 104 weeks x 10 channels, and three years of daily data x 20 channels;
 - PyMC-Marketing's MMM on the first data sets when it is importable
   (`pip install pymc-marketing`, not a requirement of Oktopus; the row is skipped otherwise).
@@ -128,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "\nregret of allocating the current budget per period on the model (the product's "
             "decision: the posterior-mean KPI's maximum)\nagainst the true curves, as a share "
-            "of the optimum's lift; the other rows say where it comes from "
+            "of the optimum's lift, and as a share of the optimum's gain over the current "
+            "split\n(gain left); the other rows say where it comes from "
             "(benchmarks/mmm_regret.py)\n"
         )
         print(regret_table([r["regret"] for r in results]))

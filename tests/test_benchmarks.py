@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.mmm_regret import BOUNDS, RULES, regret_table
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -51,6 +53,11 @@ def run_benchmark(module: str, *args: str) -> str:
             "curve's loss to delays",
         ),
         (
+            "real_conditions",
+            ["--seeds", "2", "--timesteps", "4", "--conditions", "none", "all"],
+            "all        ",
+        ),
+        (
             "policy_efficiency",
             ["--seeds=2", "--horizons=3", "--distributions", "spread400", "--players", "curve"],
             "step 0.1 (spread*: 0.25)",
@@ -60,11 +67,6 @@ def run_benchmark(module: str, *args: str) -> str:
         ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),
         ("next_load", ["--seconds", "1", "--states", "2"], "throughput ratio next/bare"),
         ("optimize_endpoint", ["--campaigns", "50", "--repeats", "1"], "capacity           50"),
-        (
-            "mmm_recovery",
-            ["--quick", "--datasets", "1", "--draws", "200", "--pymc", "0"],
-            "spend-share crediting (naive)",
-        ),
         (
             "allocator_features",
             ["--sizes", "20", "--seeds", "1", "--cap", "1"],
@@ -89,3 +91,35 @@ def run_benchmark(module: str, *args: str) -> str:
 )
 def test_benchmark_prints_its_table(module, args, expected):
     assert expected in run_benchmark(module, *args)
+
+
+def test_mmm_recovery_prints_regret_and_gain_left():
+    out = run_benchmark(
+        "mmm_recovery", "--quick", "--datasets", "1", "--draws", "200", "--pymc", "0"
+    )
+    assert "spend-share crediting (naive)" in out
+    assert "gain left median" in out
+    current = [line.split() for line in out.splitlines() if line.startswith("current split")]
+    assert len(current) == len(BOUNDS)
+    for fields in current:
+        # Keeping the current split leaves the whole attainable gain and nothing more.
+        assert fields[-2:] == ["100.00%", "100.00%"]
+    model = [line.split() for line in out.splitlines() if line.startswith("model ")]
+    assert len(model) == len(BOUNDS)
+
+
+def test_regret_table_gain_left_is_median_and_p90_over_finite_sets():
+    bounds = BOUNDS[0]
+    results = []
+    for regret, left in ((0.01, 0.1), (0.02, 1.2), (0.03, float("nan"))):
+        row = {rule: {"regret": regret, "gain left": left} for rule in RULES}
+        results.append({b: row for b in BOUNDS})
+    lines = regret_table(results).splitlines()
+    first = next(line for line in lines if line.startswith(RULES[0]))
+    assert f"{bounds[0]:g} to {bounds[1]:g}" in first
+    # regret over all three sets; gain left only over the two with a gain to make, one of
+    # them (1.2) below the current split
+    assert first.split()[-5:] == ["2.00%", "2.80%", "3.00%", "65.00%", "109.00%"]
+    assert lines[-1].endswith(
+        ", ".join(f"1 of 3 data sets ({low:g} to {high:g})" for low, high in BOUNDS)
+    )
