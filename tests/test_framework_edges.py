@@ -89,3 +89,64 @@ def test_resizing_moves_each_campaign_statistics_with_it():
     for key in ("spend", "value", "exposure"):
         assert resized[key] == [old[key][2], 0.0, old[key][0]], key
     assert resized["cells"] == old["cells"]
+
+
+def test_rebalancing_a_finished_run_keeps_the_state_and_records_the_mask():
+    policy = make_policy("uniform")
+    state = policy.init(2, {"budget": 100.0, "timesteps": 1})
+    state, _ = policy.advance(state, {"spend": [50.0, 50.0]})
+    assert state["done"]
+    after = policy.rebalance(state, [True, False])
+    assert after["done"] and after["active"] == [True, False]
+    assert after["budgets"] == state["budgets"] and after["remaining"] == state["remaining"]
+
+
+def test_pausing_every_campaign_allocates_nothing_until_one_resumes():
+    policy = make_policy("uniform")
+    state = policy.init(2, BASE)
+    assert state["timestep_budget"] == pytest.approx(100.0)
+    paused = policy.rebalance(state, [False, False])
+    assert paused["timestep_budget"] == 0.0
+    assert paused["shares"] == [0.0, 0.0] and paused["budgets"] == [0.0, 0.0]
+    resumed = policy.rebalance(paused, [True, True])
+    assert sum(resumed["budgets"]) == pytest.approx(100.0)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("shares", [1.5, -0.5], "state shares must lie between 0 and 1"),
+        ("previous_shares", [-0.2, 1.2], "state previous_shares must lie between 0 and 1"),
+        ("budgets", [-10.0, 110.0], "state budgets must not be negative"),
+    ],
+)
+def test_a_state_with_shares_out_of_range_or_negative_budgets_is_refused(key, value, message):
+    policy = make_policy("uniform")
+    state = policy.init(2, BASE)
+    state[key] = value
+    with pytest.raises(EngineError, match=message):
+        policy.rebalance(state, [True, True])
+    with pytest.raises(EngineError, match=message):
+        policy.advance(state, {"spend": [50.0, 50.0]})
+
+
+def test_a_version_1_state_is_upgraded_to_the_statistics_it_would_have_learned_live():
+    policy = make_policy("ucb")
+    state = policy.init(2, {"budget": 600.0, "timesteps": 6, "seed": 3})
+    history = {metric: [] for metric in ("spend", "impressions", "clicks", "conversions")}
+    history |= {"revenue": [], "planned": []}
+    for step in range(3):
+        planned = state["budgets"]
+        report = {"spend": [planned[0] * 0.9, None], "revenue": [40.0 + step, 25.0]}
+        for metric in history:
+            values = planned if metric == "planned" else report.get(metric, [None, None])
+            history[metric].append(list(values))
+        state, _ = policy.advance(state, report)
+    old = {key: value for key, value in state.items() if key != "stats"}
+    old |= {"version": 1, "history": history}
+    upgraded = policy.rebalance(old, [True, True])
+    assert upgraded["version"] == 2 and "history" not in upgraded
+    assert upgraded["stats"] == policy.rebalance(state, [True, True])["stats"]
+    assert upgraded["shares"] == pytest.approx(state["shares"])
+    with pytest.raises(EngineError, match="version 1 state is malformed"):
+        policy.rebalance({**old, "shares": None}, [True, True])
