@@ -77,6 +77,24 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "inactive campaigns' upper bound is 0 and the next line takes the minimum",
     ),
     Equivalent(
+        "engine/constraints.py",
+        "share_bounds",
+        "Gt -> GtE",
+        "if total_lower > 1.0:",
+        "if total_lower >= 1.0:",
+        "at a total of exactly 1.0 the mutant divides by 1.0, which changes no number",
+    ),
+    Equivalent(
+        "engine/constraints.py",
+        "project_shares",
+        "1.0 -> 2.0",
+        "def project_shares(target: np.ndarray, lower: np.ndarray, upper: np.ndarray, "
+        "previous: np.ndarray | None=None, step: float=1.0) -> np.ndarray:",
+        "def project_shares(target: np.ndarray, lower: np.ndarray, upper: np.ndarray, "
+        "previous: np.ndarray | None=None, step: float=2.0) -> np.ndarray:",
+        "a step of 1 or more never binds (shares lie in [0, 1]): both skip the step box",
+    ),
+    Equivalent(
         "engine/policies/curve.py",
         "Curve._folded_sums",
         "1.0 -> 2.0",
