@@ -21,6 +21,9 @@ sampling): the same posterior, less allocation noise while it is still wide.
 `discount` < 1 forgets old observations geometrically, for markets whose curves drift (0.97 is a
 reasonable start).
 
+`shared_factor` w > 0 divides each timestep's reports by a factor all campaigns share (a weekly
+cycle), read off them against the fit (engine.policies.shared_factor; off by default).
+
 A concave curve cannot say that a campaign's average return would rise with more budget, so a
 strongly S-shaped campaign that only pays off at high spend (brand, video) looks poor at the
 low spends it is given and is starved. `s_shaped_prior` (learnt among 0.1, 0.2 and 0.4 unless
