@@ -69,6 +69,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a wrong slope slows the safeguarded Newton steps, which still converge",
     ),
     Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "GtE -> Gt",
+        "reaches = path(nu_probe)[0].sum(axis=2) >= budget - slack",
+        "reaches = path(nu_probe)[0].sum(axis=2) > budget - slack",
+        "up to rounding: differs only at a total of exactly budget - 1e-12 * budget",
+    ),
+    Equivalent(
         "engine/constraints.py",
         "share_bounds",
         "0.0 -> 1.0",
