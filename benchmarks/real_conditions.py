@@ -11,7 +11,10 @@ second's; its spread over the worlds is printed as a standard error of the paire
 The seeds default to tuning seeds (1000 and above), as this is where a fix is looked for.
 
     python -m benchmarks.real_conditions [--seeds 1000 1001 ...] [--timesteps 90]
-        [--players curve softmax] [--conditions none drift ...]
+        [--players curve softmax] [--conditions none drift ...] [--params shared_factor=1]
+
+`--params` sets parameters of the first player (a policy of the engine), e.g. to pair `curve`
+with a parameter against `curve` without it (`--players curve curve`).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import os
 import numpy as np
 
 from benchmarks.policy_efficiency import CONDITIONS, PLAYERS, REAL_VALUE_SIGMA, campaigns_of, play
+from engine import make_policy
+from engine.simulate import run
 from engine.worlds import make_broad_world
 
 SETTINGS: dict[str, dict[str, object]] = {
@@ -38,22 +43,30 @@ SETTINGS: dict[str, dict[str, object]] = {
 
 
 def efficiencies(
-    player: str, condition: str, seeds: list[int], timesteps: int, step: float
+    player: str,
+    condition: str,
+    seeds: list[int],
+    timesteps: int,
+    step: float,
+    params: dict[str, float] | None = None,
 ) -> np.ndarray:
     """One player's efficiency on each seed's mixed world under one condition."""
-    return np.array(
-        [
-            play(
-                player,
-                make_broad_world(
-                    "mixed", campaigns_of(seed), timesteps, seed, **SETTINGS[condition]
-                ),
-                seed,
-                step,
-            )
-            for seed in seeds
-        ]
-    )
+    scores = []
+    for seed in seeds:
+        world = make_broad_world(
+            "mixed", campaigns_of(seed), timesteps, seed, **SETTINGS[condition]
+        )
+        if params:
+            scores.append(run(make_policy(player, params), world, seed, step=step).efficiency)
+        else:
+            scores.append(play(player, world, seed, step))
+    return np.array(scores)
+
+
+def parameter(text: str) -> tuple[str, float]:
+    """A `name=value` option as a parameter."""
+    name, _, value = text.partition("=")
+    return name, float(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--step", type=float, default=0.1)
     parser.add_argument("--players", nargs=2, default=["curve", "softmax"])
     parser.add_argument("--conditions", nargs="+", default=list(SETTINGS))
+    parser.add_argument("--params", type=parameter, nargs="*", default=[])
     args = parser.parse_args(argv)
     unknown = set(args.players) - set(PLAYERS) | set(args.conditions) - set(SETTINGS)
     if unknown:
@@ -73,9 +87,12 @@ def main(argv: list[str] | None = None) -> int:
         f"seeds {args.seeds}, T = {args.timesteps}, step {args.step:g}; load average {load}; "
         f"mean efficiency over the worlds"
     )
+    params = dict(args.params)
+    if params:
+        print(f"{first}: {params}")
     print(f"{'condition':<14}{first:>10}{second:>10}{'lead':>10}{'(s.e.)':>10}")
     for condition in args.conditions:
-        ours = efficiencies(first, condition, args.seeds, args.timesteps, args.step)
+        ours = efficiencies(first, condition, args.seeds, args.timesteps, args.step, params)
         theirs = efficiencies(second, condition, args.seeds, args.timesteps, args.step)
         lead = ours - theirs
         error = lead.std(ddof=1) / np.sqrt(lead.size) if lead.size > 1 else float("nan")

@@ -58,6 +58,14 @@ def run_benchmark(module: str, *args: str) -> str:
             "all        ",
         ),
         (
+            "real_conditions",
+            [
+                *("--seeds", "2", "--timesteps", "4", "--players", "curve", "curve"),
+                *("--params", "shared_factor=1", "--conditions", "drift_season"),
+            ],
+            "curve: {'shared_factor': 1.0}",
+        ),
+        (
             "policy_efficiency",
             ["--seeds=2", "--horizons=3", "--distributions", "spread400", "--players", "curve"],
             "step 0.1 (spread*: 0.25)",

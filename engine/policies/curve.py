@@ -21,6 +21,9 @@ sampling): the same posterior, less allocation noise while it is still wide.
 `discount` < 1 forgets old observations geometrically, for markets whose curves drift (0.97 is a
 reasonable start).
 
+`shared_factor` w > 0 divides each timestep's reports by a factor all campaigns share (a weekly
+cycle), read off them against the fit (engine.policies.shared_factor; off by default).
+
 A concave curve cannot say that a campaign's average return would rise with more budget, so a
 strongly S-shaped campaign that only pays off at high spend (brand, video) looks poor at the
 low spends it is given and is starved. `s_shaped_prior` (learnt among 0.1, 0.2 and 0.4 unless
@@ -107,6 +110,7 @@ class Curve(ReportAges, CurveStats, Policy):
         "s_shaped_prior": Number(None, 0.0, 1.0),
         "s_blend": Number(1.0, 0.0, 1.0),
         "report_window": Number(8, 0, 60, integer=True),
+        "shared_factor": Number(0.0, 0.0, 1.0),
     }
 
     def __init__(self, params: Mapping | None = None) -> None:
@@ -161,7 +165,9 @@ class Curve(ReportAges, CurveStats, Policy):
         blends = np.unique(self.grid_blends).tolist()
         window = float(self.params["report_window"])
         head = [float(self.params[key]) for key in keys]
-        return [*head, *blends, self.params["discount"], window]
+        # Appended only when on, so that sums made before the parameter stay valid.
+        factor = self.params["shared_factor"]
+        return [*head, *blends, self.params["discount"], window, *([factor] if factor else [])]
 
     def _sums(
         self, spend: np.ndarray, value: np.ndarray, spend_unit: float, conversions: np.ndarray
@@ -231,9 +237,9 @@ class Curve(ReportAges, CurveStats, Policy):
         latest = self._sums(
             context.spend, context.value, spend_unit, context.observed["conversions"]
         )
-        # Rows young enough to be corrected stay in the report record until they are not.
-        record, left = self.fold_report(stats, context.spend, context.value, spend_unit)
         sums = self._unpacked(stats, context.n_campaigns)
+        # Rows young enough to be corrected stay in the report record until they are not.
+        record, left = self.fold_report(stats, context.spend, context.value, spend_unit, sums)
         discount = self.params["discount"]
         for key in ("ff", "fy", "yy", "count"):
             # A discount of 1 would multiply by 1.0, which changes no number.

@@ -31,6 +31,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.packing import pack, unpack
+from engine.policies.shared_factor import deseasoned
 
 _ROW_KEYS = ("spend", "value", "seen", "first", "first_seen")
 _PRIOR_ROWS = 4.0
@@ -219,10 +220,17 @@ class ReportAges:
         return empty_record(n_campaigns, self.params["report_window"])
 
     def terms(
-        self, spend: np.ndarray, value: np.ndarray, weight: np.ndarray, spend_unit: float
+        self,
+        spend: np.ndarray,
+        value: np.ndarray,
+        weight: np.ndarray,
+        spend_unit: float,
+        sums: dict[str, np.ndarray],
     ) -> dict[str, np.ndarray]:
-        """The sums' terms of rows (R, K) of spends and values, each cell weighed."""
+        """The sums' terms of rows (R, K) of spends and values, each cell weighed, each row
+        divided by its shared factor against `sums` (engine.policies.shared_factor)."""
         features = self.features(spend, spend_unit)  # (R, K, G)
+        value = deseasoned(sums, features, value, weight, self.params["shared_factor"])
         weighted = features * weight[..., None]
         return {
             "ff": (weighted * features).sum(axis=0),
@@ -232,10 +240,15 @@ class ReportAges:
         }
 
     def fold_report(
-        self, stats: dict, spend: np.ndarray, value: np.ndarray, spend_unit: float
+        self,
+        stats: dict,
+        spend: np.ndarray,
+        value: np.ndarray,
+        spend_unit: float,
+        sums: dict[str, np.ndarray],
     ) -> tuple[dict, dict[str, np.ndarray]]:
         """The record with the finished row folded in, and the terms of the rows that left it
-        (each discounted for its age), for the running sums."""
+        (each discounted for its age), for the running sums `sums`."""
         newest = int(stats["rows"])
         n_campaigns = spend.size
         record = stats.get("reports")
@@ -248,7 +261,7 @@ class ReportAges:
         for i, (row, spent, valued, seen) in enumerate(left):
             spends[i], values[i] = spent, valued
             weights[i] = seen * self.params["discount"] ** (newest - row)
-        return record, self.terms(spends, values, weights, spend_unit)
+        return record, self.terms(spends, values, weights, spend_unit, sums)
 
     def with_young(
         self, sums: dict[str, np.ndarray], record: dict, spend_unit: float, newest: int
@@ -261,7 +274,8 @@ class ReportAges:
         complete = young["completeness"]
         age = young["age"][:, None]
         weight = young["seen"] * complete * self.params["discount"] ** age
-        added = self.terms(young["spend"], young["value"] / complete, weight, spend_unit)
+        completed = young["value"] / complete
+        added = self.terms(young["spend"], completed, weight, spend_unit, sums)
         total = {key: sums[key] + added[key] for key in added}
         for array in total.values():
             array.flags.writeable = False
