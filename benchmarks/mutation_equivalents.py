@@ -131,6 +131,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "the prior mean mean0 is 1.0, and 1.0 ** 3 == 1.0 ** 2",
     ),
     Equivalent(
+        "engine/policies/curve.py",
+        "Curve.grid_prior",
+        "0 -> 1",
+        "if self.candidate_priors.shape[0] == 1:",
+        "if self.candidate_priors.shape[1] == 1:",
+        "the shortcut skips weighing one candidate, whose weight is exactly 1 either way",
+    ),
+    Equivalent(
         "utils/timesteps/rebalancing.py",
         "save_rebalanced",
         "0 -> 1",

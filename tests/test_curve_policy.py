@@ -286,3 +286,41 @@ def test_value_reported_with_no_conversions_keeps_the_noise_prior_at_its_floor()
     floor = policy.noise_prior(stats, 1.0, s_yy, count)
     assert np.all(np.isfinite(floor))
     assert floor == pytest.approx(policy.noise_prior({}, 1.0, s_yy, count))
+
+
+def test_unfixed_hyperparameters_weigh_every_spread_and_s_curve_prior_candidate():
+    """Left to the data, the grid prior weighs log-normal spreads 0.5, 0.7, 1, 1.4, 2 and 3
+    equal shares against S-curve priors 0.1, 0.2 and 0.4: one candidate per pair."""
+    candidates = make_policy("curve").candidate_priors
+    expected = [
+        make_policy("curve", {"scale_spread": spread, "s_shaped_prior": prior}).candidate_priors[0]
+        for spread in (0.5, 0.7, 1.0, 1.4, 2.0, 3.0)
+        for prior in (0.1, 0.2, 0.4)
+    ]
+    np.testing.assert_allclose(candidates, np.array(expected), rtol=1e-12)
+
+
+def test_a_discount_of_zero_is_refused():
+    with pytest.raises(EngineError, match="discount"):
+        make_policy("curve", {"discount": 0.0})
+    assert make_policy("curve", {"discount": 1e-3}).params["discount"] == 1e-3
+
+
+def test_the_amplitude_prior_weight_falls_with_the_square_of_its_spread():
+    stats = {"conversions": 0.0, "counted_value": 0.0}
+    weights = [
+        make_policy("curve", {"amplitude_spread": spread}).amplitude_weight(stats, 1.0)
+        for spread in (1.0, 2.0)
+    ]
+    assert weights[0] == pytest.approx(0.01)
+    assert weights[1] == pytest.approx(0.01 / 4.0)
+
+
+def test_the_noise_prior_counts_conversions_per_report():
+    """Counting noise: 1.5 x the value of one conversion x a campaign's typical value, over
+    the floor; a campaign with no reports is typical at 1."""
+    policy = make_policy("curve")
+    stats = {"conversions": 10.0, "counted_value": 200.0}  # 20 a conversion
+    s_yy, count = np.array([0.04, 0.0, 1e-12]), np.array([1.0, 0.0, 1.0])
+    prior = policy.noise_prior(stats, 10.0, s_yy, count)
+    np.testing.assert_allclose(prior, [1.5 * 2.0 * 0.2, 1.5 * 2.0 * 1.0, 0.01], rtol=1e-12)

@@ -104,3 +104,18 @@ def test_no_token_or_a_bad_one_answers_401_with_the_scheme(client):
         answer = client.get("/api/campaigns", headers=headers)
         assert answer.status_code == 401
         assert answer.headers["www-authenticate"] == "Bearer"
+
+
+def test_the_admin_scope_alone_grants_every_operation_on_every_client(client, tenant):
+    token = _bearer(
+        client.post(
+            "/api/auth/token",
+            data={"username": "admin", "password": ADMIN_PASSWORD, "scope": "admin"},
+        )
+    )
+    listed = client.get(f"/api/campaigns?client_id={tenant.client_id}", headers=token)
+    assert listed.status_code == 200
+    body = {"name": "x", "platform": "google"}
+    made = client.post(f"/api/campaigns?client_id={tenant.client_id}", json=body, headers=token)
+    assert made.status_code == 201, made.text
+    assert made.json()["client_id"] == tenant.client_id

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import string
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -156,3 +157,33 @@ def test_expiry_is_checked_on_every_use_of_a_remembered_token(monkeypatch):
     monkeypatch.setattr(time, "time", lambda: later)
     with pytest.raises(TokenInvalid, match="expired"):
         decode_token(KEY, token)
+
+
+def test_a_user_without_a_hash_still_costs_one_hash_check(monkeypatch):
+    """Unknown names must not answer faster than wrong passwords: the refusal runs a dummy
+    check of the same cost."""
+    hasher = PasswordHasher(memory_kib=1024)
+    checks = []
+    real = hasher._context.dummy_verify
+    monkeypatch.setattr(hasher._context, "dummy_verify", lambda: checks.append(real()))
+    assert hasher.verify("correct horse", None) is False
+    assert len(checks) == 1
+
+
+def test_generated_passwords_hold_120_random_bits():
+    password = generate_password()
+    assert len(password) == 20  # 15 bytes, URL-safe base64
+    assert set(password) <= set(string.ascii_letters + string.digits + "-_")
+
+
+def test_the_signing_key_is_made_in_an_existing_data_dir_leaving_no_draft(tmp_path):
+    (tmp_path / "other").write_text("kept")
+    key = load_secret_key(Settings(data_dir=tmp_path, secret_key=None))
+    assert (tmp_path / "secret_key").read_text().strip() == key
+    assert sorted(os.listdir(tmp_path)) == ["other", "secret_key"]
+
+
+def test_the_signing_key_is_made_under_a_data_dir_not_yet_created(tmp_path):
+    settings = Settings(data_dir=tmp_path / "var" / "oktopus", secret_key=None)
+    key = load_secret_key(settings)
+    assert (tmp_path / "var" / "oktopus" / "secret_key").read_text().strip() == key

@@ -224,3 +224,19 @@ def test_a_rebalance_that_lost_a_race_is_planned_again_on_the_fresh_state(client
     assert client.delete(f"/api/states/{state['id']}", headers=tenant.headers).is_success
     assert store.run(lambda: save_rebalanced(store, paused, planned)) == 0
     assert _stored(client, state["id"]) is None
+
+
+def test_a_run_needs_one_active_campaign_and_one_is_enough(client, tenant):
+    ids = _campaigns(client, tenant.headers, 3)
+    for cid in ids[1:]:
+        paused = client.patch(
+            f"/api/campaigns/{cid}", json={"status": "paused"}, headers=tenant.headers
+        )
+        assert paused.status_code == 200, paused.text
+    state = _state(client, tenant.headers, ids)
+    assert state["budgets"][ids[0]] == pytest.approx(300.0)
+    assert state["budgets"][ids[1]] == state["budgets"][ids[2]] == 0
+    body = {"campaign_ids": ids[1:], "budget": 3000, "timesteps": 10}
+    refused = client.post("/api/states", json=body, headers=tenant.headers)
+    assert refused.status_code == 422
+    assert "active" in refused.text
