@@ -260,3 +260,16 @@ def test_blend_batch_splits_budgets_far_up_concave_curves():
     half_log_two = 0.5 * np.log(2.0)  # alpha e^-x equal: x1 - x0 = log 2
     np.testing.assert_allclose(spend[0], [1000 - half_log_two, 1000 + half_log_two], rtol=1e-12)
     np.testing.assert_allclose(spend[1], [1000.0, 1000.0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("budget", [850.0, 900.0, 950.0])
+def test_blend_batch_converges_just_past_a_barely_s_shaped_tangent(budget):
+    # A curve barely S-shaped (w = 0.34) spends steeply in the multiplier just past its
+    # tangent point, so Newton steps from above the budget overshoot the bracket: the
+    # safeguard must bisect between the latest point above and the latest below.
+    alpha, mu, blend = np.array([[400.0, 100.0]]), np.array([[0.004, 0.001]]), [[0.0, 0.34]]
+    spend = allocate_negexp_blend(alpha, mu, blend, budget, np.zeros(2), np.full(2, 5000.0))[0]
+    assert spend.sum() == pytest.approx(budget, rel=1e-12)
+    assert np.all(spend > 0)
+    marginal = blend_envelope_marginal(alpha[0], mu[0], np.array(blend[0]), spend)
+    assert marginal[0] == pytest.approx(marginal[1], rel=1e-9)
