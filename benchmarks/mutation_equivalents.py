@@ -103,6 +103,22 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "a step of 1 or more never binds (shares lie in [0, 1]): both skip the step box",
     ),
     Equivalent(
+        "engine/constraints.py",
+        "project_shares",
+        "1.0 -> 2.0",
+        "if previous is not None and step < 1.0:",
+        "if previous is not None and step < 2.0:",
+        "at a step of 1 the step box around shares in [0, 1] is the bounds themselves",
+    ),
+    Equivalent(
+        "engine/constraints.py",
+        "share_amounts",
+        "Lt -> LtE",
+        "short = (budgets > 0) & (budgets < min_budget) & (budgets >= min_budget - slack)",
+        "short = (budgets > 0) & (budgets <= min_budget) & (budgets >= min_budget - slack)",
+        "a budget exactly at its minimum is 'lifted' to that same number, with room 0 both ways",
+    ),
+    Equivalent(
         "engine/policies/curve.py",
         "Curve._folded_sums",
         "1.0 -> 2.0",
