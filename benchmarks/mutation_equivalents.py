@@ -112,6 +112,22 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     ),
     Equivalent(
         "engine/constraints.py",
+        "project_shares",
+        "Lt -> LtE",
+        "if previous is not None and step < 1.0:",
+        "if previous is not None and step <= 1.0:",
+        "at a step of 1 the step box around shares in [0, 1] is the bounds themselves",
+    ),
+    Equivalent(
+        "engine/constraints.py",
+        "share_amounts",
+        "Gt -> GtE",
+        "if excess > 0:",
+        "if excess >= 0:",
+        "with no excess the mutant takes min(0, room) = 0 back from one budget",
+    ),
+    Equivalent(
+        "engine/constraints.py",
         "share_amounts",
         "Lt -> LtE",
         "short = (budgets > 0) & (budgets < min_budget) & (budgets >= min_budget - slack)",

@@ -147,3 +147,22 @@ def test_a_lift_is_taken_back_from_the_budget_with_room_above_its_minimum():
     assert budgets[0] == 300.0 and budgets[1] >= 500.0
     assert budgets[2] == pytest.approx(200.0, abs=1e-9)
     assert budgets.sum() <= spendable
+
+
+def test_bounds_summing_to_one_within_the_rounding_tolerance_keep_the_step():
+    tolerance = 1e-12
+    previous = np.array([1.0])
+    # the most the one campaign may take falls short of 1 by the tolerance: rounding only
+    assert effective_step(np.zeros(1), np.array([1.0 - tolerance]), previous, 0.1) == 0.1
+    # the least it must take is over 1 by the tolerance: rounding as well
+    bound = np.array([1.0 + tolerance])
+    assert effective_step(bound, bound, previous, 0.1) == 0.1
+    # clearly short of 1, no step makes the bounds feasible: the widest step answers
+    assert effective_step(np.zeros(1), np.array([1.0 - 1e-6]), previous, 0.1) == 1.0
+
+
+def test_a_target_given_as_a_list_projects_like_the_array():
+    lower, upper = np.zeros(3), np.array([0.4, 1.0, 1.0])
+    expected = project_shares(np.array([0.5, 0.3, 0.2]), lower, upper)
+    np.testing.assert_allclose(project_shares([0.5, 0.3, 0.2], lower, upper), expected)
+    np.testing.assert_allclose(expected, [0.4, 0.35, 0.25])
