@@ -77,6 +77,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: differs only at a total of exactly budget - 1e-12 * budget",
     ),
     Equivalent(
+        "engine/framework.py",
+        "Policy._load",
+        "0.0 -> 1.0",
+        "if min(state['budgets'], default=0.0) < 0:",
+        "if min(state['budgets'], default=1.0) < 0:",
+        "the default is read only for no budgets, and 0.0 < 0 and 1.0 < 0 are both false",
+    ),
+    Equivalent(
         "engine/constraints.py",
         "share_bounds",
         "0.0 -> 1.0",
