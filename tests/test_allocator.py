@@ -374,3 +374,31 @@ def test_settling_s_curves_leaves_at_most_one_partway_and_never_loses_to_the_env
     spend = solve_budget(hill, 1000.0, lower=lower).spend
     assert spend.sum() == pytest.approx(1000.0) and np.all(spend >= lower - 1e-9)
     assert hill.true_response(spend).sum() >= hill.true_response(envelope).sum() - 1e-9
+
+
+def test_settling_raises_a_partway_s_curve_to_its_stretch_end_when_that_is_better():
+    # The envelope leaves the S-curve (n = 3) partway up its line; settling tries both ends
+    # of that stretch and keeps its top, the tangent point: within 0.1 % of the best split.
+    hill = HillCurves(np.array([960.0, 315.0]), np.array([954.0, 381.0]), np.array([2.0, 3.0]))
+    spend = solve_budget(hill, 1500.0).spend
+    assert spend[1] == pytest.approx(hill.tangent_spend[1], rel=1e-6)
+    split = np.linspace(0.0, 1500.0, 15001)
+    brute = hill.true_response(np.stack([split, 1500.0 - split], axis=1)).sum(axis=1).max()
+    assert hill.true_response(spend).sum() >= 0.999 * brute
+
+
+def test_bisection_from_a_subnormal_low_end_finds_the_crossing():
+    # From 5e-324 to 1e10 the ratio of the ends overflows: the steps are taken in logs.
+    low, high = solve_monotone_multiplier(lambda lams: 1.0 / lams, 1e-3, 5e-324, 1e10)
+    assert low / 1e3 == pytest.approx(1.0, rel=1e-11) and high / 1e3 == pytest.approx(
+        1.0, rel=1e-11
+    )
+
+
+def test_a_flat_campaign_takes_only_what_an_s_curve_short_of_its_tangent_cannot():
+    # The S-curve's upper bound (1474.8) lies below its tangent point (1598): all of it is on
+    # its line, worth more than the flat campaign, which takes only the rest of the budget.
+    alpha, mu, blend = np.array([[0.0, 586.0]]), np.array([[0.0012, 0.000786]]), np.ones((1, 2))
+    for lower in (np.zeros(2), np.array([748.7, 0.0])):
+        spend = allocate_negexp_blend(alpha, mu, blend, 2385.6, lower, np.array([2856.0, 1474.8]))
+        np.testing.assert_allclose(spend, [[2385.6 - 1474.8, 1474.8]], rtol=1e-12)
