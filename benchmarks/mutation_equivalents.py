@@ -85,6 +85,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "the default is read only for no budgets, and 0.0 < 0 and 1.0 < 0 are both false",
     ),
     Equivalent(
+        "engine/framework.py",
+        "Policy._folded",
+        "0.0 -> 1.0",
+        "context = self._context(learned, observed, mask, shares.copy(), lower, upper, 0.0)",
+        "context = self._context(learned, observed, mask, shares.copy(), lower, upper, 1.0)",
+        "a placeholder budget: update_stats must not read it, and no policy's does",
+    ),
+    Equivalent(
         "engine/constraints.py",
         "share_bounds",
         "0.0 -> 1.0",

@@ -122,6 +122,10 @@ def test_pausing_every_campaign_allocates_nothing_until_one_resumes():
         ("shares", [1.5, -0.5], "state shares must lie between 0 and 1"),
         ("previous_shares", [-0.2, 1.2], "state previous_shares must lie between 0 and 1"),
         ("budgets", [-10.0, 110.0], "state budgets must not be negative"),
+        ("budgets", ["fifty", 50.0], "state budgets must hold finite numbers only"),
+        ("settings", {"budget": -5.0, "timesteps": 10}, "budget must be greater than 0"),
+        ("t", 11, "past the run's 10 timesteps"),
+        ("spent", -3.0, "spent must be >= 0"),
     ],
 )
 def test_a_state_with_shares_out_of_range_or_negative_budgets_is_refused(key, value, message):
@@ -179,3 +183,14 @@ def test_the_state_a_rebalance_returns_shares_no_list_with_the_one_given():
     rebalanced["previous_shares"][0] = 0.9
     rebalanced["active"][0] = False
     assert [state["previous_shares"], state["shares"], state["active"]] == given
+
+
+def test_each_advance_records_the_shares_of_the_timestep_it_closes():
+    policy = make_policy("uniform")
+    state = policy.init(3, {**BASE, "min_budget": [50.0, None, None]})
+    assert state["previous_shares"] is None
+    first, _ = policy.advance(state, {"spend": state["budgets"]})
+    assert first["previous_shares"] == state["shares"]
+    paused = policy.rebalance(first, [True, False, True])
+    second, _ = policy.advance(paused, {"spend": paused["budgets"]})
+    assert second["previous_shares"] == paused["shares"] != first["shares"]
