@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -405,3 +407,71 @@ def test_conversions_left_unreported_add_nothing_to_the_count():
 def test_without_s_curves_every_candidate_grid_prior_sums_to_one(params):
     policy = make_policy("curve", params)
     np.testing.assert_allclose(policy.candidate_priors.sum(axis=1), 1.0, rtol=1e-12)
+
+
+def test_a_grid_a_little_short_of_one_still_draws_a_grid_curve():
+    # Weights summing a rounding error short of 1 leave uniforms above the last cumulative
+    # weight; those draws take the last grid curve (here exaggerated to 1e-3 short).
+    policy = make_policy("curve")
+    state = _run(policy, REPORTS)
+    post = dict(policy.posterior(_context(policy, state)))
+    post["grid"] = post["grid"] * (1 - 1e-3)
+    _, mu, blend = policy.sample_curves(post, np.random.default_rng(0), 4000)
+    scales = 1.0 / (mu * post["spend_unit"])
+    assert np.all(np.isin(np.round(scales, 9), np.round(policy.grid_scales, 9)))
+    assert np.any(np.isclose(scales, policy.grid_scales[-1]) & (blend == policy.grid_blends[-1]))
+
+
+def test_amplitude_draws_follow_the_posterior_student_t():
+    # One grid curve with amplitude mean 10, weight kappa 1 and noise inverse-gamma(3, 0.5):
+    # the amplitude at an equal share has variance scale / ((shape - 1) * kappa) = 0.25.
+    policy = make_policy("curve")
+    state = _run(policy, REPORTS)
+    post = dict(policy.posterior(_context(policy, state)))
+    grid = np.zeros_like(post["grid"])
+    grid[:, 5] = 1.0
+    post.update(grid=grid, value_unit=np.array(1.0))
+    for key, value in (("mean", 10.0), ("kappa", 1.0), ("scale", 0.5)):
+        post[key] = np.full_like(post[key], value)
+    post["shape"] = np.full(3, 3.0)
+    alpha, _, _ = policy.sample_curves(post, np.random.default_rng(0), 20000)
+    at_share = alpha * policy.at_equal_share[5]
+    assert at_share.mean() == pytest.approx(10.0, abs=0.02)
+    assert at_share.var(axis=0) == pytest.approx([0.25] * 3, rel=0.1)
+
+
+@pytest.mark.parametrize("discount", [1.0, 0.5])
+def test_a_step_uses_the_posterior_its_statistics_give_back(monkeypatch, discount):
+    """What a step learns is handed to `propose` already decoded; that posterior must be the
+    one read back from the statistics it stores (young report rows aged alike)."""
+    policy = make_policy("curve", {"discount": discount})
+    seen = []
+    propose = policy.propose
+
+    def spy(context, rng):
+        seen.append(context)
+        return propose(context, rng)
+
+    monkeypatch.setattr(policy, "propose", spy)
+    state = _run(policy, REPORTS)
+    context = seen[-1]
+    live = policy.posterior(context)
+    stored = policy.posterior(replace(context, stats=state["stats"], learned=None))
+    for key in ("grid", "mean", "kappa", "scale"):
+        np.testing.assert_allclose(live[key], stored[key], rtol=1e-10)
+
+
+def test_when_every_median_is_zero_the_mean_of_the_draws_is_proposed(monkeypatch):
+    # Five S-shaped draws each fund one campaign alone: every campaign's median is 0.
+    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 5})
+    state = _run(policy, REPORTS)
+    context = _context(policy, state)
+    budget = context.budget
+    alpha = np.array([[5000.0, 10.0, 10.0], [10.0, 5000.0, 10.0], [10.0, 10.0, 5000.0]] * 2)[:5]
+    mu = np.full((5, 3), 3.0 / budget)
+    blend = np.ones((5, 3))
+    monkeypatch.setattr(policy, "sample_curves", lambda *args, **kwargs: (alpha, mu, blend))
+    spend = allocate_negexp_blend(alpha, mu, blend, budget, np.zeros(3), np.full(3, budget))
+    assert np.all(np.median(spend, axis=0) == 0)
+    proposed = policy.propose(context, np.random.default_rng(0))
+    assert proposed == pytest.approx(spend.mean(axis=0) / budget)
