@@ -402,3 +402,44 @@ def test_a_flat_campaign_takes_only_what_an_s_curve_short_of_its_tangent_cannot(
     for lower in (np.zeros(2), np.array([748.7, 0.0])):
         spend = allocate_negexp_blend(alpha, mu, blend, 2385.6, lower, np.array([2856.0, 1474.8]))
         np.testing.assert_allclose(spend, [[2385.6 - 1474.8, 1474.8]], rtol=1e-12)
+
+
+def test_bounds_off_the_budget_by_the_rounding_slack_are_accepted():
+    curves = NegExpCurves(np.array([100.0, 50.0]), np.array([0.01, 0.02]))
+    budget = 1000.0
+    slack = 1e-9 * budget
+    over = np.array([budget + slack, 0.0])
+    np.testing.assert_array_equal(solve_budget(curves, budget, lower=over).spend, over)
+    under = np.array([budget - slack, 0.0])
+    spend = solve_budget(curves, budget, upper=under).spend
+    assert spend.sum() == pytest.approx(budget - slack, rel=1e-15)
+    with pytest.raises(EngineError, match="minimum spends"):
+        solve_budget(curves, budget, lower=np.array([budget + 2 * slack, 0.0]))
+
+
+def test_blend_batch_splits_budgets_straddling_the_far_end_of_the_curves():
+    # x1 - x0 = log 3 around 709: campaign 0's z = exp(-x) is a normal float, campaign 1's
+    # subnormal (read through its logs); the marginals must still be equal.
+    spend = allocate_negexp_blend(
+        np.array([[1.0, 3.0]]),
+        np.ones((1, 2)),
+        np.zeros((1, 2)),
+        1418.0,
+        np.zeros(2),
+        np.full(2, 1e6),
+    )[0]
+    half_log_three = 0.5 * np.log(3.0)
+    np.testing.assert_allclose(spend, [709.0 - half_log_three, 709.0 + half_log_three], rtol=1e-12)
+
+
+@pytest.mark.parametrize("blend", [0.34, 0.5, 2.0 / 3.0, 0.9])
+def test_every_blend_above_a_third_has_a_tangent_point(blend):
+    u = blend_tangent(blend)
+    assert u > 0
+    z = np.exp(-u)  # the line from the origin touches the curve: value = u * marginal
+    assert (1 - z) * (1 - blend * z) == pytest.approx(u * z * (1 + blend - 2 * blend * z))
+
+
+def test_bisection_from_a_negative_low_end_finds_the_crossing():
+    low, high = solve_monotone_multiplier(lambda lams: 1.0 - lams, 0.5, -1.0, 1.0)
+    assert low == pytest.approx(0.5, abs=1e-12) and high == pytest.approx(0.5, abs=1e-12)
