@@ -240,3 +240,29 @@ def test_a_run_needs_one_active_campaign_and_one_is_enough(client, tenant):
     refused = client.post("/api/states", json=body, headers=tenant.headers)
     assert refused.status_code == 422
     assert "active" in refused.text
+
+
+def test_reposting_what_was_reported_is_no_correction(client, tenant):
+    """A finished timestep's row posted again as it was stores nothing and leaves history
+    unmarked; a changed one is a correction. The current timestep's row is always stored."""
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    sid, cid = state["id"], ids[0]
+    url = f"/api/states/{sid}/metrics"
+    body = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 120}]}
+    for version in (1, 2):
+        first = client.post(url, json=body, headers=tenant.headers)
+        assert first.status_code == 200 and first.json()["recorded"] == 1
+        assert first.json()["correction"] is False
+        assert _stored(client, sid)["version"] == version
+    assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 200
+    again = client.post(url, json=body, headers=tenant.headers)
+    assert again.status_code == 200 and again.json()["correction"] is True
+    assert again.json()["recorded"] == 0
+    history = f"/api/states/{sid}/history"
+    assert client.get(history, headers=tenant.headers).json()["items"][0]["corrected_at"] is None
+    changed = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 90}]}
+    written = client.post(url, json=changed, headers=tenant.headers)
+    assert written.status_code == 200 and written.json()["recorded"] == 1
+    row = client.get(history, headers=tenant.headers).json()["items"][0]
+    assert row["corrected_at"] is not None and row["metrics"][cid]["revenue"] == 90
