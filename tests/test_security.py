@@ -217,7 +217,9 @@ def test_a_token_expires_at_its_exp_not_a_second_later(monkeypatch):
                 decode_token(KEY, token)
 
 
-def test_a_credential_token_issued_without_a_version_matches_a_credential_never_revoked():
+def test_a_token_given_only_its_minutes_or_credential_defaults_the_rest():
+    """Minutes alone give that many minutes; a credential's token without a version carries
+    0, the version of a credential never revoked."""
     token = create_token(
         KEY,
         subject="a",
@@ -225,10 +227,12 @@ def test_a_credential_token_issued_without_a_version_matches_a_credential_never_
         scopes=[],
         client_id=None,
         token_version=0,
-        seconds=60,
+        minutes=1,
         credential_id="okc_1",
     )
-    assert decode_token(KEY, token)["cver"] == 0
+    claims = decode_token(KEY, token)
+    assert claims["exp"] - claims["iat"] == 60
+    assert claims["cver"] == 0
 
 
 def test_a_hasher_made_without_a_memory_cost_uses_64_mib():
