@@ -266,3 +266,19 @@ def test_reposting_what_was_reported_is_no_correction(client, tenant):
     assert written.status_code == 200 and written.json()["recorded"] == 1
     row = client.get(history, headers=tenant.headers).json()["items"][0]
     assert row["corrected_at"] is not None and row["metrics"][cid]["revenue"] == 90
+
+
+def test_deleting_a_state_removes_its_history_and_metrics(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    sid = state["id"]
+    _report(client, tenant.headers, sid, 0, ids)
+    assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 200
+    _report(client, tenant.headers, sid, 1, ids)
+    store = client.app.state.store
+    for name in ("history", "metrics"):
+        assert store.collection(name).count({"state_id": sid}) > 0
+    assert client.delete(f"/api/states/{sid}", headers=tenant.headers).status_code == 204
+    for name in ("history", "metrics"):
+        assert store.collection(name).count({"state_id": sid}) == 0, name
+    assert store.collection("states").count({"_id": sid}) == 0
