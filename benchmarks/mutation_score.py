@@ -34,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.mutation_equivalents import equivalent_for
+from benchmarks.mutation_equivalents import Equivalent, equivalent_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -272,6 +272,12 @@ def chosen(everything: list[Mutant], points: list[str]) -> list[Mutant]:
     return found
 
 
+def _same_program(mutant: Mutant) -> Equivalent:
+    """A mutation that writes back what was there (`return None` -> `return None`): the same
+    program, equivalent without a test run."""
+    return Equivalent(mutant.path, "", mutant.what, "", "", "the mutant is the unchanged program")
+
+
 def score(
     target: str,
     limit: int,
@@ -293,10 +299,14 @@ def score(
         original = (copy_root / mutant.path).read_text()
         tree = ast.parse(original)
         mutated = ast.unparse(_apply(tree, mutant.index))
+        unparsed = ast.unparse(tree)
+        if mutated == unparsed:
+            equivalents.append((mutant, _same_program(mutant)))
+            continue
         (copy_root / mutant.path).write_text(mutated)
         try:
             if _run_tests(copy_root, tests, timeout):
-                known = equivalent_for(mutant.path, mutant.what, ast.unparse(tree), mutated)
+                known = equivalent_for(mutant.path, mutant.what, unparsed, mutated)
                 if known is None:
                     survivors.append(mutant)
                 else:
