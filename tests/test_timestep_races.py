@@ -191,6 +191,11 @@ def test_a_correction_to_a_completed_run_keeps_its_engine_as_it_ended(client, te
     ended = _stored(client, state["id"])
     assert ended["status"] == "completed"
     _report(client, tenant.headers, state["id"], 0, ids, spend=10.0)
+    # its last timestep (1) takes corrections too; the one it never ran (2) is refused
+    _report(client, tenant.headers, state["id"], 1, ids, spend=20.0)
+    never = {"timestep": 2, "metrics": [{"campaign_id": ids[0], "spend": 1.0}]}
+    refused = client.post(f"{url}/metrics", json=never, headers=tenant.headers)
+    assert refused.status_code == 422 and "never ran" in refused.text
     after = _stored(client, state["id"])
     assert after["engine"] == ended["engine"] and after["status"] == "completed"
     assert client.get(url, headers=tenant.headers).json()["remaining"] == ended["remaining"]
