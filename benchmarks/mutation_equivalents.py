@@ -213,6 +213,22 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     Equivalent(
         "utils/deps.py",
         "Principal",
+        "False -> True",
+        "admin_account: bool = False",
+        "admin_account: bool = True",
+        "the one Principal made (_principal_from_claims) always passes admin_account",
+    ),
+    Equivalent(
+        "utils/deps.py",
+        "Tenant",
+        "True -> False",
+        "@dataclass(frozen=True)",
+        "@dataclass(frozen=False)",
+        "nothing assigns to a tenant's fields",
+    ),
+    Equivalent(
+        "utils/deps.py",
+        "Principal",
         "True -> False",
         "@dataclass(frozen=True)",
         "@dataclass(frozen=False)",
