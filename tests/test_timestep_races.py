@@ -287,3 +287,32 @@ def test_deleting_a_state_removes_its_history_and_metrics(client, tenant):
     for name in ("history", "metrics"):
         assert store.collection(name).count({"state_id": sid}) == 0, name
     assert store.collection("states").count({"_id": sid}) == 0
+
+
+def test_a_report_recorded_at_the_instant_its_timestep_was_read_is_no_correction(
+    client, tenant, monkeypatch
+):
+    """Clocks tick coarsely (MongoDB keeps milliseconds): a report stored before `next` read
+    its timestep, at the same clock reading, was seen by the decision and is not late."""
+    from utils.timesteps import advancing, reports
+
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    instant = T0 + timedelta(days=1)
+    monkeypatch.setattr(reports, "utcnow", lambda: instant)
+    monkeypatch.setattr(advancing, "utcnow", lambda: instant)
+    _report(client, tenant.headers, state["id"], 0, ids)
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
+    history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    assert history["items"][0]["corrected_at"] is None
+
+
+def test_a_start_time_is_kept_to_the_millisecond_as_stored(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    start = T0 + timedelta(microseconds=123_456)
+    state = _state(client, tenant.headers, ids, start_at=start.isoformat(), timestep_hours=1)
+    kept = T0 + timedelta(milliseconds=123)
+    assert datetime.fromisoformat(state["start_at"]) == kept
+    assert datetime.fromisoformat(state["next_due_at"]) == kept + timedelta(hours=1)
+    read = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert read["start_at"] == state["start_at"] and read["next_due_at"] == state["next_due_at"]
