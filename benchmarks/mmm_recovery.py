@@ -23,6 +23,7 @@ pairs), seeds 1000 and up (the model's settings were tuned on seeds 0 to 99 only
 five channels, a price control) on many data sets.
 
     python -m benchmarks.mmm_recovery [--datasets 50] [--quick] [--pymc 3] [--channels 5]
+        [--first-seed 1000] [--roi-prior zero|level|ratio]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 from benchmarks.mmm_regret import regret_table, regrets
 from engine.datasets import parse_rows
 from engine.mmm import MarketingMixModel, load_rows
+from engine.mmm.model import ROI_PRIORS
 from engine.mmm.synthetic import generate
 
 FIRST_SEED = 1000
@@ -107,8 +109,13 @@ def main(argv: list[str] | None = None) -> int:
         default=FIRST_SEED,
         help="seed of the first data set (1000 and up are held out; 0-99 are for tuning)",
     )
+    parser.add_argument(
+        "--roi-prior", choices=ROI_PRIORS, help="the model's ROI prior (default: the model's)"
+    )
     args = parser.parse_args(argv)
     first = args.first_seed
+    if args.roi_prior:
+        SETTINGS["roi_prior"] = args.roi_prior
     count = args.datasets or (8 if args.quick else 50)
     if count < 1:
         parser.error("--datasets must be at least 1")
@@ -123,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     ten = seconds[np.array([r["channels"] for r in results]) == 10]
     print(
         f"\n{count} synthetic data sets (seeds {first}-{first + count - 1}), "
-        f"{inside.size} channels, 104 weeks, {args.draws} posterior draws\n"
+        f"{inside.size} channels, 104 weeks, {args.draws} posterior draws, ROI prior "
+        f"{SETTINGS.get('roi_prior', 'the default')}\n"
     )
     print(f"{'method':<34} {'90% coverage':>12} {'median ROI error':>17} {'fit s (median)':>15}")
     print(
