@@ -110,3 +110,31 @@ def test_learnt_priors_round_trip_and_old_models_still_load() -> None:
     assert rebuilt.roi_prior == "zero" and np.all(rebuilt.prior_centre == 0)
     with pytest.raises(EngineError, match="roi_prior must be one of zero, level, ratio"):
         MarketingMixModel(roi_prior="flat")
+
+
+def test_option_weights_match_the_full_posterior_with_a_saturation_prior() -> None:
+    _, data = history(4, 3)
+    model = MarketingMixModel(seed=0, saturation_spread=0.6, **SMALL).prepare(data)
+    tables = model.tables(data.y[: model.fit_rows] / model.y_scale)
+    assert np.ptp(tables.option_prior) > 1.0
+    rng = np.random.default_rng(2)
+    options = rng.integers(tables.fy.shape[1], size=(2, 3))
+    scale = np.array([0.5, 1.1])
+    fast = option_weights(tables, options, scale, 0)
+    for pick in (0, 60, 130):
+        moved = options.copy()
+        moved[:, 0] = pick
+        full = log_target(tables, moved, scale) - log_target(tables, options, scale)
+        assert np.allclose(fast[:, pick] - fast[np.arange(2), options[:, 0]], full, atol=1e-6)
+
+
+def test_a_saturation_prior_moves_mass_off_the_extreme_saturation_points() -> None:
+    _, data = history(19, 3, periods=80, noise=0.15)
+    share = {}
+    for spread in (None, 0.4):
+        model = MarketingMixModel(seed=0, saturation_spread=spread, **SMALL).fit(data)
+        k = model.grid.k[model.options]
+        share[spread] = np.mean((k == k.min()) | (k == model.grid.k.max()))
+    assert share[0.4] < share[None]
+    with pytest.raises(EngineError, match="saturation_spread must be > 0"):
+        MarketingMixModel(saturation_spread=0.0)

@@ -29,6 +29,16 @@ ROI_SCALE = 1.0  # unit of the shared ROI prior's centre and scale: total KPI / 
 ROI_PRIORS = ("zero", "level", "ratio")
 
 
+def saturation_prior(grid: OptionGrid, spread: float | None) -> np.ndarray | None:
+    """Log prior weight of each curve option (G,): a log-normal on the saturation point k
+    centred at the channel's mean spend with log-scale sd `spread` (Meridian's default
+    prior on the half-saturation point is likewise centred near the typical spend); None
+    for a uniform prior over the grid."""
+    if spread is None:
+        return None
+    return -0.5 * (np.log(grid.k) / spread) ** 2
+
+
 class TooFewPeriodsError(EngineError):
     """The history is too short for the model's parameters; `minimum` periods are needed."""
 
@@ -89,6 +99,7 @@ class MarketingMixModel:
         seed: int = 0,
         priors: Sequence[Mapping] | None = None,
         roi_prior: str = "zero",
+        saturation_spread: float | None = None,
     ):
         self.grid: OptionGrid = option_grid(saturation)
         if max_lag is not None and (not isinstance(max_lag, int) or max_lag < 1):
@@ -108,6 +119,9 @@ class MarketingMixModel:
         if roi_prior not in ROI_PRIORS:
             raise EngineError(f"roi_prior must be one of {', '.join(ROI_PRIORS)}")
         self.roi_prior = roi_prior
+        if saturation_spread is not None and not saturation_spread > 0:
+            raise EngineError("saturation_spread must be > 0 (or None: a uniform grid)")
+        self.saturation_spread = saturation_spread
         self.data: MMMData | None = None
         self.fit_seconds: float | None = None
 
@@ -189,6 +203,7 @@ class MarketingMixModel:
             m0,
             scaled,
             noise,
+            saturation_prior(self.grid, self.saturation_spread),
         )
 
     # -- fitting ---------------------------------------------------------------------------
@@ -271,6 +286,7 @@ class MarketingMixModel:
                 "seed": self.seed,
                 "priors": [dict(prior) for prior in self.priors],
                 "roi_prior": self.roi_prior,
+                "saturation_spread": self.saturation_spread,
             },
             "data": self.data.to_dict(),
             "posterior": {

@@ -52,6 +52,7 @@ class Tables:
     scaled: np.ndarray  # (C,) channels whose prior centre and scale are the shared, learnt ones
     m0: np.ndarray  # (C, G) channel prior mean (at centre 1 for the shared-prior channels)
     prior_positive: np.ndarray  # (C, G) log prior probability that the effect is positive
+    option_prior: np.ndarray  # (G,) log prior weight of each curve option (0: uniform)
     base_prior: float  # log det of the baseline prior precision (constant)
     rows: int
     a0: float
@@ -76,8 +77,10 @@ def build_tables(
     m0: np.ndarray,
     scaled: np.ndarray,
     noise_reference: float,
+    option_prior: np.ndarray | None = None,
 ) -> Tables:
-    """Tables from the fitted rows: base (T, q), media (C, G, T), y (T,)."""
+    """Tables from the fitted rows: base (T, q), media (C, G, T), y (T,); `option_prior`
+    (G,) the log prior weight of each curve option (None: uniform over the grid)."""
     channels, options, periods = media.shape
     flat = media.reshape(channels * options, periods)
     return Tables(
@@ -91,6 +94,7 @@ def build_tables(
         scaled=scaled,
         m0=m0,
         prior_positive=log_ndtr(m0 * np.sqrt(lam0 / noise_reference)),
+        option_prior=np.zeros(options) if option_prior is None else option_prior,
         base_prior=float(np.sum(np.log(base_lam0))),
         rows=periods,
         a0=1.0,
@@ -180,7 +184,10 @@ def log_target(
     variance = np.diagonal(inverse, axis1=1, axis2=2)[:, q:] * (rate / shape)[:, None]
     positive = np.sum(log_ndtr(mean[:, q:] / np.sqrt(variance)), axis=1)
     positive -= np.sum(state_positive(tables, options, scale, centre), axis=1)
-    return 0.5 * np.sum(np.log(lam0), axis=1) - 0.5 * logdet - shape * np.log(rate) + positive
+    shapes = np.sum(tables.option_prior[options], axis=1)
+    return (
+        0.5 * np.sum(np.log(lam0), axis=1) - 0.5 * logdet - shape * np.log(rate) + positive + shapes
+    )
 
 
 def option_weights(
@@ -240,7 +247,7 @@ def option_weights(
     log_weight += np.sum(log_ndtr(means / spread), axis=1)
     if not tables.scaled[channel]:  # the shared prior's normalizer is the same for any option
         log_weight -= tables.prior_positive[channel][None, :]
-    return log_weight
+    return log_weight + tables.option_prior[None, :]
 
 
 def _draw(log_weight: np.ndarray, rng: np.random.Generator) -> np.ndarray:
