@@ -23,7 +23,7 @@ pairs), seeds 1000 and up (the model's settings were tuned on seeds 0 to 99 only
 five channels, a price control) on many data sets.
 
     python -m benchmarks.mmm_recovery [--datasets 50] [--quick] [--pymc 3] [--channels 5]
-        [--first-seed 1000] [--roi-prior zero|level|ratio]
+        [--first-seed 1000] [--roi-prior zero|level|ratio] [--saturation-spread 0.8]
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def timing(periods: int, channels: int, frequency: str, draws: int) -> str:
     data_set = generate(FIRST_SEED + 999, periods=periods, channels=channels, frequency=frequency)
     data = load_rows(data_set["rows"], controls=["price"])
     started = time.process_time()
-    model = MarketingMixModel(seed=1, draws=draws).fit(data)
+    model = MarketingMixModel(seed=1, draws=draws, **SETTINGS).fit(data)
     return f"{model.fit_seconds:.2f} s wall, {time.process_time() - started:.2f} s CPU"
 
 
@@ -112,10 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--roi-prior", choices=ROI_PRIORS, help="the model's ROI prior (default: the model's)"
     )
+    parser.add_argument(
+        "--saturation-spread",
+        type=float,
+        help="log-scale sd of the prior on each channel's saturation point (default: the "
+        "model's; 0: a uniform grid)",
+    )
     args = parser.parse_args(argv)
     first = args.first_seed
     if args.roi_prior:
         SETTINGS["roi_prior"] = args.roi_prior
+    if args.saturation_spread is not None:
+        SETTINGS["saturation_spread"] = args.saturation_spread or None
     count = args.datasets or (8 if args.quick else 50)
     if count < 1:
         parser.error("--datasets must be at least 1")
@@ -130,8 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     ten = seconds[np.array([r["channels"] for r in results]) == 10]
     print(
         f"\n{count} synthetic data sets (seeds {first}-{first + count - 1}), "
-        f"{inside.size} channels, 104 weeks, {args.draws} posterior draws, ROI prior "
-        f"{SETTINGS.get('roi_prior', 'the default')}\n"
+        f"{inside.size} channels, 104 weeks, {args.draws} posterior draws, settings "
+        f"{SETTINGS or 'the defaults'}\n"
     )
     print(f"{'method':<34} {'90% coverage':>12} {'median ROI error':>17} {'fit s (median)':>15}")
     print(
