@@ -123,6 +123,7 @@ def test_pausing_every_campaign_allocates_nothing_until_one_resumes():
         ("previous_shares", [-0.2, 1.2], "state previous_shares must lie between 0 and 1"),
         ("budgets", [-10.0, 110.0], "state budgets must not be negative"),
         ("budgets", ["fifty", 50.0], "state budgets must hold finite numbers only"),
+        ("shares", [1.5, 0.5], "state shares must lie between 0 and 1"),
         ("settings", {"budget": -5.0, "timesteps": 10}, "budget must be greater than 0"),
         ("t", 11, "past the run's 10 timesteps"),
         ("spent", -3.0, "spent must be >= 0"),
@@ -194,3 +195,14 @@ def test_each_advance_records_the_shares_of_the_timestep_it_closes():
     paused = policy.rebalance(first, [True, False, True])
     second, _ = policy.advance(paused, {"spend": paused["budgets"]})
     assert second["previous_shares"] == paused["shares"] != first["shares"]
+
+
+def test_a_rebalance_moves_shares_within_the_step_of_the_previous_timestep():
+    policy = make_policy("uniform")
+    state = policy.init(3, {**BASE, "step": 0.1})
+    state.update(shares=[0.5, 0.3, 0.2], budgets=[50.0, 30.0, 20.0])
+    state["previous_shares"] = [0.7, 0.1, 0.2]
+    # pausing the third: in proportion would be [0.625, 0.375, 0]; the step of 0.1 around
+    # [0.7, 0.1, 0.2] holds the second at 0.2 at most
+    paused = policy.rebalance(state, [True, True, False])
+    assert paused["shares"] == pytest.approx([0.8, 0.2, 0.0])
