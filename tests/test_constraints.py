@@ -166,3 +166,19 @@ def test_a_target_given_as_a_list_projects_like_the_array():
     expected = project_shares(np.array([0.5, 0.3, 0.2]), lower, upper)
     np.testing.assert_allclose(project_shares([0.5, 0.3, 0.2], lower, upper), expected)
     np.testing.assert_allclose(expected, [0.4, 0.35, 0.25])
+
+
+def test_a_floor_above_a_campaigns_maximum_gives_way_to_the_maximum():
+    maximum = np.array([100.0, np.inf, np.inf])
+    lower, upper, spendable = share_bounds(np.ones(3, bool), 1000.0, 0.3, np.zeros(3), maximum)
+    assert spendable == 1000.0
+    np.testing.assert_allclose(upper, [0.1, 1.0, 1.0])
+    np.testing.assert_allclose(lower, [0.1, 0.3, 0.3])
+
+
+def test_a_minimum_missed_by_exactly_the_slack_is_lifted():
+    first = 0.5 - 1e-9  # a budget of 1: the slack is 1e-9, and this miss is exact
+    budgets = share_amounts(
+        np.array([first, 1 - first]), 1.0, np.array([0.5, 0.0]), np.full(2, np.inf)
+    )
+    assert budgets[0] == 0.5

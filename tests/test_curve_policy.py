@@ -475,3 +475,17 @@ def test_when_every_median_is_zero_the_mean_of_the_draws_is_proposed(monkeypatch
     assert np.all(np.median(spend, axis=0) == 0)
     proposed = policy.propose(context, np.random.default_rng(0))
     assert proposed == pytest.approx(spend.mean(axis=0) / budget)
+
+
+def test_the_grid_is_bounded_to_200_scales():
+    assert make_policy("curve", {"grid_size": 200}).scales.size == 200
+    with pytest.raises(EngineError, match="grid_size"):
+        make_policy("curve", {"grid_size": 201})
+
+
+def test_counted_value_under_one_unit_still_sets_the_noise_prior():
+    # Values reported in large units (thousands): 0.5 of value over 2 conversions is counted.
+    policy = make_policy("curve")
+    stats = {"conversions": 2.0, "counted_value": 0.5}
+    prior = policy.noise_prior(stats, 0.01, np.ones(2), np.ones(2))
+    np.testing.assert_allclose(prior, 1.5 * 0.5 / 2.0 / 0.01)
