@@ -415,6 +415,9 @@ def test_bounds_off_the_budget_by_the_rounding_slack_are_accepted():
     assert spend.sum() == pytest.approx(budget - slack, rel=1e-15)
     with pytest.raises(EngineError, match="minimum spends"):
         solve_budget(curves, budget, lower=np.array([budget + 2 * slack, 0.0]))
+    # below a budget of 1 the slack stays 1e-9: a minimum 1.5e-9 over a budget of 1 is refused
+    with pytest.raises(EngineError, match="minimum spends"):
+        solve_budget(curves, 1.0, lower=np.array([1.0 + 1.5e-9, 0.0]))
 
 
 def test_blend_batch_splits_budgets_straddling_the_far_end_of_the_curves():

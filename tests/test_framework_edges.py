@@ -206,3 +206,12 @@ def test_a_rebalance_moves_shares_within_the_step_of_the_previous_timestep():
     # [0.7, 0.1, 0.2] holds the second at 0.2 at most
     paused = policy.rebalance(state, [True, True, False])
     assert paused["shares"] == pytest.approx([0.8, 0.2, 0.0])
+
+
+def test_a_loaded_state_takes_the_policy_parameters():
+    policy = make_policy("curve", {"draws": 4})
+    state = policy.init(2, BASE)
+    state["params"] = {**state["params"], "draws": 9}
+    advanced, _ = policy.advance(state, {"spend": state["budgets"], "revenue": [5.0, 3.0]})
+    assert advanced["params"] == policy.params and advanced["params"]["draws"] == 4
+    assert policy.rebalance(state, [True, False])["params"]["draws"] == 4
