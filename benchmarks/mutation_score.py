@@ -8,6 +8,8 @@ a fixed seed, so a run is repeatable; `--mutants N` bounds how many per module.
     python -m benchmarks.mutation_score                      # 12 mutants per module
     python -m benchmarks.mutation_score --mutants 40 --module engine/constraints.py
     python -m benchmarks.mutation_score --list               # the mutation points only
+    python -m benchmarks.mutation_score --module utils/deps.py --point 17 --point 40
+    python -m benchmarks.mutation_score --module utils/timesteps --point reports.py#12
 
 Baseline, measured in the same run: the unmutated copy must pass every test file (else the
 module is reported as not scored). A survivor listed in benchmarks/mutation_equivalents.py
@@ -32,7 +34,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.mutation_equivalents import equivalent_for
+from benchmarks.mutation_equivalents import Equivalent, equivalent_for
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -249,10 +251,47 @@ def _run_tests(copy_root: Path, tests: tuple[str, ...], timeout: float) -> bool:
         time.sleep(0.05)
 
 
-def score(target: str, limit: int, seed: int, timeout: float, copy_root: Path) -> dict:
+def chosen(everything: list[Mutant], points: list[str]) -> list[Mutant]:
+    """The mutants `points` name, each `INDEX` or `FILE#INDEX` as `--list` numbers them (the
+    file by the end of its path, needed when the module is a package of several files)."""
+    found = []
+    for point in points:
+        name, _, index = point.rpartition("#")
+        if not index.isdigit():
+            raise ValueError(f"--point {point!r}: expected INDEX or FILE#INDEX")
+        matches = [
+            m
+            for m in everything
+            if m.index == int(index) and (not name or m.path.endswith(name.lstrip("/")))
+        ]
+        if len({m.path for m in matches}) > 1:
+            raise ValueError(f"--point {point!r}: several files have that point; use FILE#INDEX")
+        if not matches:
+            raise ValueError(f"--point {point!r}: no such mutation point")
+        found.extend(m for m in matches if m not in found)
+    return found
+
+
+def _same_program(mutant: Mutant) -> Equivalent:
+    """A mutation that writes back what was there (`return None` -> `return None`): the same
+    program, equivalent without a test run."""
+    return Equivalent(mutant.path, "", mutant.what, "", "", "the mutant is the unchanged program")
+
+
+def score(
+    target: str,
+    limit: int,
+    seed: int,
+    timeout: float,
+    copy_root: Path,
+    points: list[str] | None = None,
+) -> dict:
     tests = TARGETS[target]
     everything = mutants_of(target, copy_root)
-    sample = random.Random(f"{seed}:{target}").sample(everything, min(limit, len(everything)))
+    if points:
+        sample = chosen(everything, points)
+    else:
+        sample = random.Random(f"{seed}:{target}").sample(everything, min(limit, len(everything)))
     if not _run_tests(copy_root, tests, timeout):
         return {"target": target, "baseline": False, "points": len(everything)}
     survivors, equivalents = [], []
@@ -260,10 +299,14 @@ def score(target: str, limit: int, seed: int, timeout: float, copy_root: Path) -
         original = (copy_root / mutant.path).read_text()
         tree = ast.parse(original)
         mutated = ast.unparse(_apply(tree, mutant.index))
+        unparsed = ast.unparse(tree)
+        if mutated == unparsed:
+            equivalents.append((mutant, _same_program(mutant)))
+            continue
         (copy_root / mutant.path).write_text(mutated)
         try:
             if _run_tests(copy_root, tests, timeout):
-                known = equivalent_for(mutant.path, mutant.what, ast.unparse(tree), mutated)
+                known = equivalent_for(mutant.path, mutant.what, unparsed, mutated)
                 if known is None:
                     survivors.append(mutant)
                 else:
@@ -288,8 +331,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per test run")
     parser.add_argument("--list", action="store_true", help="list mutation points and stop")
+    parser.add_argument(
+        "--point",
+        action="append",
+        metavar="[FILE#]INDEX",
+        help="run just this mutation point, numbered as --list does (repeatable; one --module)",
+    )
     args = parser.parse_args(argv)
     targets = args.module or list(TARGETS)
+    if args.point:
+        if len(targets) != 1 or not args.module:
+            parser.error("--point needs exactly one --module")
+        try:
+            chosen(mutants_of(targets[0]), args.point)
+        except ValueError as error:
+            parser.error(str(error))
     if args.list:
         for target in targets:
             for mutant in mutants_of(target):
@@ -302,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
         _warm(copy_root)
         for target in targets:
             started = time.perf_counter()
-            result = score(target, args.mutants, args.seed, args.timeout, copy_root)
+            result = score(target, args.mutants, args.seed, args.timeout, copy_root, args.point)
             result["seconds"] = time.perf_counter() - started
             rows.append(result)
             killed = f"{result.get('killed', '-')}/{result.get('tried', '-')}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from jose import jwt
 
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD, credential_login, login
+from utils.db import as_utc
 from utils.security import ALGORITHM
 
 ME = "/api/users/me"
@@ -119,3 +122,52 @@ def test_the_admin_scope_alone_grants_every_operation_on_every_client(client, te
     made = client.post(f"/api/campaigns?client_id={tenant.client_id}", json=body, headers=token)
     assert made.status_code == 201, made.text
     assert made.json()["client_id"] == tenant.client_id
+
+
+def test_a_user_stored_without_a_token_version_keeps_its_tokens(client, tenant):
+    """A user document without `token_version` (never revoked) reads as version 0, the
+    version its tokens were issued with."""
+    store = client.app.state.store
+    store.run(
+        lambda: store.collection("users").update(
+            {"username": tenant.username}, {"$unset": {"token_version": ""}}
+        )
+    )
+    assert client.get(ME, headers=tenant.headers).status_code == 200
+    assert client.get(ME, headers=login(client, tenant.username, USER_PASSWORD)).is_success
+
+
+def test_a_credential_stops_working_at_its_expiry(client, tenant, monkeypatch):
+    import utils.deps
+
+    made = client.post(
+        "/api/users/me/credentials", json={"expires_in_minutes": 5}, headers=tenant.headers
+    ).json()
+    token = _bearer(credential_login(client, made["client_id"], made["client_secret"]))
+    store = client.app.state.store
+    stored = store.run(lambda: store.collection("credentials").get({"_id": made["client_id"]}))
+    ends = as_utc(stored["expires_at"])
+    for now, answer in ((ends - timedelta(milliseconds=1), 200), (ends, 401)):
+        monkeypatch.setattr(utils.deps, "utcnow", lambda now=now: now)
+        assert client.get("/api/campaigns", headers=token).status_code == answer, now
+
+
+def test_a_client_id_query_is_at_most_64_characters(client, admin_headers):
+    for length, answer in ((64, 404), (65, 422)):
+        got = client.get(f"/api/campaigns?client_id={'x' * length}", headers=admin_headers)
+        assert got.status_code == answer, got.text
+    assert "client_id" in got.text
+
+
+def test_a_credential_token_without_a_version_counts_as_version_0(client, tenant):
+    """A credential's token issued before credential versions (no `cver`) holds until the
+    credential is first logged out."""
+    made = client.post("/api/users/me/credentials", json={}, headers=tenant.headers).json()
+    token = _bearer(credential_login(client, made["client_id"], made["client_secret"]))
+    key = client.app.state.secret_key
+    claims = jwt.decode(token["Authorization"].split()[1], key, algorithms=[ALGORITHM])
+    del claims["cver"]
+    older = {"Authorization": f"Bearer {jwt.encode(claims, key, algorithm=ALGORITHM)}"}
+    assert client.get("/api/campaigns", headers=older).status_code == 200
+    assert client.post("/api/auth/logout", headers=token).status_code == 204
+    assert client.get("/api/campaigns", headers=older).status_code == 401

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ast
 
+import pytest
+
 from benchmarks.mutation_equivalents import EQUIVALENTS, equivalent_for, scope_at
-from benchmarks.mutation_score import ROOT, _apply, mutants_of
+from benchmarks.mutation_score import ROOT, _apply, chosen, main, mutants_of
 
 
 def test_each_documented_equivalent_is_exactly_one_mutation_point_of_its_module():
@@ -58,3 +60,24 @@ def test_each_operator_mutation_changes_its_own_expression():
     assert "x = a / b + c * d\ny = p < q < r" in mutated
     assert "x = a * b + c / d\ny = p < q < r" in mutated
     assert "x = a * b + c * d\ny = p < q <= r" in mutated
+
+
+def test_a_point_names_the_mutation_points_list_numbers():
+    points = mutants_of("utils/timesteps")
+    listed = [m for m in points if m.path == "utils/timesteps/reports.py" and m.index == 3]
+    assert chosen(points, ["reports.py#3"]) == listed
+    assert chosen(points, ["utils/timesteps/reports.py#3", "reports.py#3"]) == listed
+    single = mutants_of("utils/security.py")
+    assert chosen(single, ["5", "2"]) == [single[5], single[2]]
+    for wrong in ("3", "reports.py#9999", "reports.py#x"):
+        with pytest.raises(ValueError):
+            chosen(points, [wrong])
+
+
+def test_the_runner_refuses_points_without_exactly_one_module():
+    with pytest.raises(SystemExit):
+        main(["--point", "1"])
+    with pytest.raises(SystemExit):
+        main(["--point", "1", "--module", "utils/deps.py", "--module", "utils/security.py"])
+    with pytest.raises(SystemExit):
+        main(["--point", "utils/deps.py#99999", "--module", "utils/deps.py"])

@@ -187,3 +187,63 @@ def test_the_signing_key_is_made_under_a_data_dir_not_yet_created(tmp_path):
     settings = Settings(data_dir=tmp_path / "var" / "oktopus", secret_key=None)
     key = load_secret_key(settings)
     assert (tmp_path / "var" / "oktopus" / "secret_key").read_text().strip() == key
+
+
+def test_a_token_expires_at_its_exp_not_a_second_later(monkeypatch):
+    """RFC 7519: a token is valid only before its `exp`; its lifetime is the seconds asked."""
+    issued = datetime.now(UTC).replace(microsecond=0)
+    token = create_token(
+        KEY,
+        subject="a",
+        user_id="u",
+        scopes=[],
+        client_id=None,
+        token_version=0,
+        seconds=30,
+        issued_at=issued,
+    )
+    claims = decode_token(KEY, token)
+    assert claims["exp"] - claims["iat"] == 30
+    for now, valid in (
+        (claims["exp"] - 0.25, True),
+        (claims["exp"], False),
+        (claims["exp"] + 0.5, False),
+    ):
+        monkeypatch.setattr(time, "time", lambda now=now: now)
+        if valid:
+            assert decode_token(KEY, token)["sub"] == "a"
+        else:
+            with pytest.raises(TokenInvalid, match="expired"):
+                decode_token(KEY, token)
+
+
+def test_a_token_given_only_its_minutes_or_credential_defaults_the_rest():
+    """Minutes alone give that many minutes; a credential's token without a version carries
+    0, the version of a credential never revoked."""
+    token = create_token(
+        KEY,
+        subject="a",
+        user_id="u",
+        scopes=[],
+        client_id=None,
+        token_version=0,
+        minutes=1,
+        credential_id="okc_1",
+    )
+    claims = decode_token(KEY, token)
+    assert claims["exp"] - claims["iat"] == 60
+    assert claims["cver"] == 0
+
+
+def test_a_hasher_made_without_a_memory_cost_uses_64_mib():
+    """argon2's memory cost is what makes a stolen hash slow to crack: 64 MiB unless told."""
+    hashed = PasswordHasher().hash("correct horse")
+    assert "$m=65536," in hashed
+    assert PasswordHasher().verify("correct horse", hashed)
+
+
+def test_a_generated_signing_key_holds_384_random_bits(tmp_path):
+    key = load_secret_key(Settings(data_dir=tmp_path, secret_key=None))
+    assert len(key) == 64  # 48 bytes, URL-safe base64
+    assert set(key) <= set(string.ascii_letters + string.digits + "-_")
+    assert load_secret_key(Settings(data_dir=tmp_path / "other", secret_key=None)) != key

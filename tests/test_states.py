@@ -461,24 +461,6 @@ def test_a_late_correction_is_learnt_as_if_it_had_come_in_time(client, tenant, c
         assert after[1]["allocation"][cid] == pytest.approx(after[0]["allocation"][cid], abs=1e-9)
 
 
-def test_reposting_what_was_reported_is_no_correction(client, tenant, state):
-    sid, cid = state["id"], state["campaign_ids"][0]
-    url = f"/api/states/{sid}/metrics"
-    body = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 120}]}
-    assert client.post(url, json=body, headers=tenant.headers).status_code == 200
-    client.post(f"/api/states/{sid}/next", headers=tenant.headers)
-    again = client.post(url, json=body, headers=tenant.headers)
-    assert again.status_code == 200 and again.json()["correction"] is True
-    assert again.json()["recorded"] == 0
-    history = f"/api/states/{sid}/history"
-    assert client.get(history, headers=tenant.headers).json()["items"][0]["corrected_at"] is None
-    changed = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 90}]}
-    written = client.post(url, json=changed, headers=tenant.headers)
-    assert written.status_code == 200 and written.json()["recorded"] == 1
-    row = client.get(history, headers=tenant.headers).json()["items"][0]
-    assert row["corrected_at"] is not None and row["metrics"][cid]["revenue"] == 90
-
-
 def test_history_lists_finished_timesteps_only(client, tenant, state):
     """A `next` that wrote its history row and then lost its compare-and-set (the state was
     paused meanwhile) or crashed leaves a row for the timestep in progress: not history yet."""

@@ -191,6 +191,11 @@ def test_a_correction_to_a_completed_run_keeps_its_engine_as_it_ended(client, te
     ended = _stored(client, state["id"])
     assert ended["status"] == "completed"
     _report(client, tenant.headers, state["id"], 0, ids, spend=10.0)
+    # its last timestep (1) takes corrections too; the one it never ran (2) is refused
+    _report(client, tenant.headers, state["id"], 1, ids, spend=20.0)
+    never = {"timestep": 2, "metrics": [{"campaign_id": ids[0], "spend": 1.0}]}
+    refused = client.post(f"{url}/metrics", json=never, headers=tenant.headers)
+    assert refused.status_code == 422 and "never ran" in refused.text
     after = _stored(client, state["id"])
     assert after["engine"] == ended["engine"] and after["status"] == "completed"
     assert client.get(url, headers=tenant.headers).json()["remaining"] == ended["remaining"]
@@ -240,3 +245,74 @@ def test_a_run_needs_one_active_campaign_and_one_is_enough(client, tenant):
     refused = client.post("/api/states", json=body, headers=tenant.headers)
     assert refused.status_code == 422
     assert "active" in refused.text
+
+
+def test_reposting_what_was_reported_is_no_correction(client, tenant):
+    """A finished timestep's row posted again as it was stores nothing and leaves history
+    unmarked; a changed one is a correction. The current timestep's row is always stored."""
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    sid, cid = state["id"], ids[0]
+    url = f"/api/states/{sid}/metrics"
+    body = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 120}]}
+    for version in (1, 2):
+        first = client.post(url, json=body, headers=tenant.headers)
+        assert first.status_code == 200 and first.json()["recorded"] == 1
+        assert first.json()["correction"] is False
+        assert _stored(client, sid)["version"] == version
+    assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 200
+    again = client.post(url, json=body, headers=tenant.headers)
+    assert again.status_code == 200 and again.json()["correction"] is True
+    assert again.json()["recorded"] == 0
+    history = f"/api/states/{sid}/history"
+    assert client.get(history, headers=tenant.headers).json()["items"][0]["corrected_at"] is None
+    changed = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 90}]}
+    written = client.post(url, json=changed, headers=tenant.headers)
+    assert written.status_code == 200 and written.json()["recorded"] == 1
+    row = client.get(history, headers=tenant.headers).json()["items"][0]
+    assert row["corrected_at"] is not None and row["metrics"][cid]["revenue"] == 90
+
+
+def test_deleting_a_state_removes_its_history_and_metrics(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    sid = state["id"]
+    _report(client, tenant.headers, sid, 0, ids)
+    assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 200
+    _report(client, tenant.headers, sid, 1, ids)
+    store = client.app.state.store
+    for name in ("history", "metrics"):
+        assert store.collection(name).count({"state_id": sid}) > 0
+    assert client.delete(f"/api/states/{sid}", headers=tenant.headers).status_code == 204
+    for name in ("history", "metrics"):
+        assert store.collection(name).count({"state_id": sid}) == 0, name
+    assert store.collection("states").count({"_id": sid}) == 0
+
+
+def test_a_report_recorded_at_the_instant_its_timestep_was_read_is_no_correction(
+    client, tenant, monkeypatch
+):
+    """Clocks tick coarsely (MongoDB keeps milliseconds): a report stored before `next` read
+    its timestep, at the same clock reading, was seen by the decision and is not late."""
+    from utils.timesteps import advancing, reports
+
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    instant = T0 + timedelta(days=1)
+    monkeypatch.setattr(reports, "utcnow", lambda: instant)
+    monkeypatch.setattr(advancing, "utcnow", lambda: instant)
+    _report(client, tenant.headers, state["id"], 0, ids)
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
+    history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    assert history["items"][0]["corrected_at"] is None
+
+
+def test_a_start_time_is_kept_to_the_millisecond_as_stored(client, tenant):
+    ids = _campaigns(client, tenant.headers)
+    start = T0 + timedelta(microseconds=123_456)
+    state = _state(client, tenant.headers, ids, start_at=start.isoformat(), timestep_hours=1)
+    kept = T0 + timedelta(milliseconds=123)
+    assert datetime.fromisoformat(state["start_at"]) == kept
+    assert datetime.fromisoformat(state["next_due_at"]) == kept + timedelta(hours=1)
+    read = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert read["start_at"] == state["start_at"] and read["next_due_at"] == state["next_due_at"]

@@ -132,7 +132,9 @@ def decode_token(key: str, token: str) -> dict[str, Any]:
     every call all the same, and revocation is the caller's (it reads the user each time).
     """
     claims = _verified_claims(key, token)
-    if claims["exp"] < int(time.time()):
+    # RFC 7519: a token is accepted only before its `exp`, not at it (nor, as a whole-second
+    # clock would allow, for up to a second after it).
+    if claims["exp"] <= time.time():
         raise TokenInvalid("Signature has expired.")
     return dict(claims)
 
