@@ -316,3 +316,15 @@ def test_a_start_time_is_kept_to_the_millisecond_as_stored(client, tenant):
     assert datetime.fromisoformat(state["next_due_at"]) == kept + timedelta(hours=1)
     read = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
     assert read["start_at"] == state["start_at"] and read["next_due_at"] == state["next_due_at"]
+
+
+def test_a_drawn_seed_fits_a_64_bit_integer(client, tenant, monkeypatch):
+    """A run without a seed draws one the API itself would accept (below 2**63): MongoDB
+    stores at most a signed 64-bit integer. The draw is pinned to its largest value."""
+    monkeypatch.setattr(runs.secrets, "randbelow", lambda n: n - 1)
+    ids = _campaigns(client, tenant.headers)
+    body = {"campaign_ids": ids, "budget": 3000, "timesteps": 10}
+    made = client.post("/api/states", json=body, headers=tenant.headers)
+    assert made.status_code == 201, made.text
+    assert made.json()["seed"] == 2**63 - 1
+    assert _stored(client, made.json()["id"])["seed"] == 2**63 - 1
