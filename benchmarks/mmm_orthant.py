@@ -16,7 +16,7 @@ import numpy as np
 from scipy.stats import multivariate_normal, norm
 
 from engine.mmm import MarketingMixModel, load_rows
-from engine.mmm.sampler import state_precision, system
+from engine.mmm.sampler import state_mean, state_precision, system
 from engine.mmm.synthetic import generate
 
 SEEDS = (1000, 1001, 1002)
@@ -29,12 +29,12 @@ def orthant_errors(seed: int) -> tuple[int, np.ndarray]:
     model = MarketingMixModel(seed=1, draws=4 * STATES, chains=4, burn=20).fit(data)
     tables = model.tables(data.y[: model.fit_rows] / model.y_scale)
     states, scale = model.options[::4][:STATES], model.prior_scale[::4][:STATES]
-    matrix, vector = system(tables, states, scale)
+    centre = model.prior_centre[::4][:STATES]
+    matrix, vector = system(tables, states, scale, centre)
     inverse = np.linalg.inv(matrix)
     mean = np.einsum("spr,sr->sp", inverse, vector)
-    rows = np.arange(tables.channels)
     lam0 = state_precision(tables, states, scale)
-    prior = np.sum(lam0 * tables.m0[rows, states] ** 2, axis=1)
+    prior = np.sum(lam0 * state_mean(tables, states, centre) ** 2, axis=1)
     shape = tables.a0 + 0.5 * tables.rows
     rate = tables.b0 + 0.5 * (tables.yy + prior - np.einsum("sp,sp->s", vector, mean))
     q = tables.q

@@ -23,6 +23,7 @@ pairs), seeds 1000 and up (the model's settings were tuned on seeds 0 to 99 only
 five channels, a price control) on many data sets.
 
     python -m benchmarks.mmm_recovery [--datasets 50] [--quick] [--pymc 3] [--channels 5]
+        [--first-seed 1000] [--roi-prior zero|level|ratio] [--saturation-spread 0.8]
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ import numpy as np
 from benchmarks.mmm_regret import regret_table, regrets
 from engine.datasets import parse_rows
 from engine.mmm import MarketingMixModel, load_rows
+from engine.mmm.model import ROI_PRIORS
 from engine.mmm.synthetic import generate
 
 FIRST_SEED = 1000
@@ -83,7 +85,7 @@ def timing(periods: int, channels: int, frequency: str, draws: int) -> str:
     data_set = generate(FIRST_SEED + 999, periods=periods, channels=channels, frequency=frequency)
     data = load_rows(data_set["rows"], controls=["price"])
     started = time.process_time()
-    model = MarketingMixModel(seed=1, draws=draws).fit(data)
+    model = MarketingMixModel(seed=1, draws=draws, **SETTINGS).fit(data)
     return f"{model.fit_seconds:.2f} s wall, {time.process_time() - started:.2f} s CPU"
 
 
@@ -101,24 +103,43 @@ def main(argv: list[str] | None = None) -> int:
         "--channels", type=int, help="channels of every data set (default: 3 to 10 at random)"
     )
     parser.add_argument("--no-regret", action="store_true", help="skip the regret table")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=FIRST_SEED,
+        help="seed of the first data set (1000 and up are held out; 0-99 are for tuning)",
+    )
+    parser.add_argument(
+        "--roi-prior", choices=ROI_PRIORS, help="the model's ROI prior (default: the model's)"
+    )
+    parser.add_argument(
+        "--saturation-spread",
+        type=float,
+        help="log-scale sd of the prior on each channel's saturation point (default: the "
+        "model's; 0: a uniform grid)",
+    )
     args = parser.parse_args(argv)
+    first = args.first_seed
+    if args.roi_prior:
+        SETTINGS["roi_prior"] = args.roi_prior
+    if args.saturation_spread is not None:
+        SETTINGS["saturation_spread"] = args.saturation_spread or None
     count = args.datasets or (8 if args.quick else 50)
     if count < 1:
         parser.error("--datasets must be at least 1")
     print(f"load before: {load()} ({os.cpu_count()} cores)", flush=True)
     results = []
     for index in range(count):
-        results.append(
-            score(FIRST_SEED + index, args.draws, args.channels, regret=not args.no_regret)
-        )
+        results.append(score(first + index, args.draws, args.channels, regret=not args.no_regret))
     inside = np.concatenate([r["inside"] for r in results])
     error = np.concatenate([r["error"] for r in results])
     naive = np.concatenate([r["naive_error"] for r in results])
     seconds = np.array([r["seconds"] for r in results])
     ten = seconds[np.array([r["channels"] for r in results]) == 10]
     print(
-        f"\n{count} synthetic data sets (seeds {FIRST_SEED}-{FIRST_SEED + count - 1}), "
-        f"{inside.size} channels, 104 weeks, {args.draws} posterior draws\n"
+        f"\n{count} synthetic data sets (seeds {first}-{first + count - 1}), "
+        f"{inside.size} channels, 104 weeks, {args.draws} posterior draws, settings "
+        f"{SETTINGS or 'the defaults'}\n"
     )
     print(f"{'method':<34} {'90% coverage':>12} {'median ROI error':>17} {'fit s (median)':>15}")
     print(
@@ -152,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{'method':<34} {'90% coverage':>12} {'median ROI error':>17} {'fit s (median)':>15}"
         )
-        seeds = [FIRST_SEED + i for i in range(min(args.pymc, count))]
+        seeds = [first + i for i in range(min(args.pymc, count))]
         print(pymc_row(seeds, results, args.channels))
     print(f"load after: {load()}")
     return 0

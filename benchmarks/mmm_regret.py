@@ -17,6 +17,9 @@ channel's spend within given multiples of its mean. Beside it, on the same data 
   generator's own prior (ROI log-uniform in 0.4 to 4, engine/mmm/synthetic.py) instead
   of least squares (importance sampling from the least-squares normal): what even the
   Bayes decision that knows the curves' shapes and the prior they were drawn from leaves;
+- `model, hedged 1 sd`: the model's decision moved toward only as far as the posterior
+  backs it (`hedged_spend`: the expected gain over the current split at least one
+  posterior sd of that gain), a hedge against the sets where the decision loses;
 - `current split`: keeping the historical mean spend.
 
 Regret is the lift lost (true response) as a share of the optimum's lift. Gain left is
@@ -31,7 +34,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from engine.allocator import allocate_budget
-from engine.mmm.allocation import allocate_on_model
+from engine.mmm.allocation import allocate_on_model, posterior_curves
 from engine.mmm.answers import response_draws
 from engine.mmm.features import adstock, saturate
 from engine.mmm.model import MarketingMixModel
@@ -40,8 +43,10 @@ from engine.response import GridCurves
 
 GRID_POINTS = 400
 BOUNDS = ((0.0, 2.0), (0.5, 1.5))  # spend per channel within these multiples of its mean
+HEDGES = (1.0,)  # the hedged decision's confidence (posterior sd of the gain); 0.5, 1.5 tried
 RULES = (
     "model",
+    *(f"model, hedged {confidence:g} sd" for confidence in HEDGES),
     "true levels",
     "true shapes",
     "known shapes, least squares",
@@ -107,6 +112,55 @@ def known_shape_effects(truth: dict, model: MarketingMixModel) -> tuple[np.ndarr
     return nonnegative, weight @ draws[inside] / weight.sum()
 
 
+def true_optimum(
+    truth: dict, current: np.ndarray, low: float, high: float
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Spend grids (C, GRID_POINTS) up to `high` times the current split, the true curves
+    on them, the true optimum's response and its gain over the current split, spend per
+    channel within `low` and `high` times the current split's."""
+    budget = float(current.sum())
+    grid = np.linspace(0.0, 1.0, GRID_POINTS)[None, :] * (high * current)[:, None]
+    true_curve = np.stack([true_response(truth, grid[:, i]) for i in range(GRID_POINTS)], 1)
+    best = true_response(truth, allocate_on(grid, true_curve, budget, low * current)).sum()
+    return grid, true_curve, best, best - true_response(truth, current).sum()
+
+
+def decision_score(
+    truth: dict, current: np.ndarray, spend: np.ndarray, low: float, high: float
+) -> dict:
+    """{"regret", "gain left"} of one allocation `spend` (C,) on the true curves (for a
+    decision made elsewhere, e.g. by PyMC-Marketing's optimizer)."""
+    _, _, best, gain = true_optimum(truth, current, low, high)
+    lost = best - true_response(truth, spend).sum()
+    return {"regret": lost / best, "gain left": lost / gain if gain > 0 else float("nan")}
+
+
+def hedged_spend(
+    model: MarketingMixModel,
+    spend: np.ndarray,
+    current: np.ndarray,
+    confidence: float = 1.0,
+    steps: int = 20,
+) -> tuple[np.ndarray, float]:
+    """Move from `current` toward the model's allocation `spend` only as far as the
+    posterior backs it: the largest share s of the way (on a grid of `steps`) at which the
+    expected gain over the current split is at least `confidence` posterior standard
+    deviations of that gain; 0 (keep the current split) when no share is. Both ends spend
+    the same budget within the same bounds, so every point between them does too.
+    Answers the spend and the share."""
+    curves = posterior_curves(model)
+    current = np.asarray(current, dtype=float)
+    shares = np.linspace(0.0, 1.0, steps + 1)[1:]
+    points = current[None, :] + shares[:, None] * (np.asarray(spend) - current)[None, :]
+    base = curves.per_draw("true_response", current).sum(axis=-1)
+    gains = curves.per_draw("true_response", points).sum(axis=-1) - base[None, :]
+    backed = gains.mean(axis=1) >= confidence * gains.std(axis=1)
+    if not backed.any():
+        return current.copy(), 0.0
+    last = int(np.flatnonzero(backed)[-1])
+    return points[last], float(shares[last])
+
+
 def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
     """{bounds: {rule: {"regret", "gain left"}}} for every spend bound and rule of RULES:
     the lift lost as a share of the optimum's response, and as a share of the gain the
@@ -118,8 +172,7 @@ def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
     answer = {}
     for low, high in BOUNDS:
         lower, upper = low * current, high * current
-        grid = np.linspace(0.0, 1.0, GRID_POINTS)[None, :] * upper[:, None]
-        true_curve = np.stack([true_response(truth, grid[:, i]) for i in range(GRID_POINTS)], 1)
+        grid, true_curve, best, gain = true_optimum(truth, current, low, high)
         model_curve = np.array(
             [response_draws(model, c, grid[c]).mean(axis=0) for c in range(channels)]
         )
@@ -146,8 +199,10 @@ def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
             ),
             "current split": current,
         }  # fmt: skip
-        best = true_response(truth, allocate_on(grid, true_curve, budget, lower)).sum()
-        gain = best - true_response(truth, current).sum()
+        for confidence in HEDGES:
+            spends[f"model, hedged {confidence:g} sd"] = hedged_spend(
+                model, spends["model"], current, confidence
+            )[0]
         answer[(low, high)] = {}
         for rule, spend in spends.items():
             lost = best - true_response(truth, spend).sum()

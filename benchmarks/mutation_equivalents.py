@@ -77,6 +77,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: differs only at a total of exactly budget - 1e-12 * budget",
     ),
     Equivalent(
+        "engine/framework.py",
+        "Policy._load",
+        "0.0 -> 1.0",
+        "if min(state['budgets'], default=0.0) < 0:",
+        "if min(state['budgets'], default=1.0) < 0:",
+        "the default is read only for no budgets, and 0.0 < 0 and 1.0 < 0 are both false",
+    ),
+    Equivalent(
         "engine/constraints.py",
         "share_bounds",
         "0.0 -> 1.0",
@@ -101,6 +109,38 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "def project_shares(target: np.ndarray, lower: np.ndarray, upper: np.ndarray, "
         "previous: np.ndarray | None=None, step: float=2.0) -> np.ndarray:",
         "a step of 1 or more never binds (shares lie in [0, 1]): both skip the step box",
+    ),
+    Equivalent(
+        "engine/constraints.py",
+        "project_shares",
+        "1.0 -> 2.0",
+        "if previous is not None and step < 1.0:",
+        "if previous is not None and step < 2.0:",
+        "at a step of 1 the step box around shares in [0, 1] is the bounds themselves",
+    ),
+    Equivalent(
+        "engine/constraints.py",
+        "project_shares",
+        "Lt -> LtE",
+        "if previous is not None and step < 1.0:",
+        "if previous is not None and step <= 1.0:",
+        "at a step of 1 the step box around shares in [0, 1] is the bounds themselves",
+    ),
+    Equivalent(
+        "engine/constraints.py",
+        "share_amounts",
+        "Gt -> GtE",
+        "if excess > 0:",
+        "if excess >= 0:",
+        "with no excess the mutant takes min(0, room) = 0 back from one budget",
+    ),
+    Equivalent(
+        "engine/constraints.py",
+        "share_amounts",
+        "Lt -> LtE",
+        "short = (budgets > 0) & (budgets < min_budget) & (budgets >= min_budget - slack)",
+        "short = (budgets > 0) & (budgets <= min_budget) & (budgets >= min_budget - slack)",
+        "a budget exactly at its minimum is 'lifted' to that same number, with room 0 both ways",
     ),
     Equivalent(
         "engine/policies/curve.py",

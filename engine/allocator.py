@@ -514,8 +514,10 @@ def allocate_negexp_blend(
     ends, _ = path(np.stack([nu_low, nu_high, nu_high]), left_row=1)
     total_low, total_high = ends[:2].sum(axis=2)
     below_high, at_high = ends[1], ends[2]
-    # The budget is met at a flat stretch (or a bound) at nu_high, or inside (nu_low, nu_high).
-    at_step = (high == count) | (total_high >= budget - slack)
+    # The budget is met at a flat stretch (or a bound) at nu_high, or inside (nu_low, nu_high);
+    # or no breakpoint reaches it (low = -1): every curve takes what it can below the lowest
+    # one, up its stretches too, and flat curves take the rest below.
+    at_step = (high == count) | (low < 0) | (total_high >= budget - slack)
     if at_step.all():
         spend = at_high
     else:

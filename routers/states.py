@@ -7,11 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body, HTTPException, Query, Response, status
 
 from models.common import TENANT_ERRORS, Page, errors
-from models.money import budgets_in_cents, cents_down
 from models.states import (
     CREATE_EXAMPLES,
     BudgetOut,
-    CampaignBudget,
     HistoryRow,
     MetricsOut,
     MetricsPost,
@@ -20,20 +18,17 @@ from models.states import (
     StateOut,
 )
 from utils.bodies import BodyRoute
-from utils.crud import campaigns, states
-from utils.crud import history as history_docs
+from utils.crud import states
 from utils.db import Store
 from utils.deps import DecisionsDep, ReadTenant, StoreDep, Tenant, WriteTenant, found, not_found
 from utils.pagination import PageParams
 from utils.priors import PriorNotFound, PriorNotReady
+from utils.state_reads import budget_answer, history_page, metrics_of
 from utils.timesteps import (
     Recorded,
     advance,
-    check_timestep_ran,
     create_state,
     delete_state,
-    history_rows,
-    metric_rows,
     refold,
     set_paused,
     state_view,
@@ -191,14 +186,6 @@ async def post_metrics(
     )
 
 
-def _metrics_of(store: Store, tenant: Tenant, state_id: str, timestep: int | None) -> dict:
-    doc = _load(store, tenant, state_id)
-    if timestep is None:
-        timestep = doc["current_time"] if doc["status"] != "completed" else doc["current_time"] - 1
-    check_timestep_ran(doc, timestep)
-    return metric_rows(store, doc, timestep)
-
-
 @router.get(
     "/{state_id}/metrics",
     response_model=dict[str, dict[str, float | None] | None],
@@ -215,7 +202,7 @@ async def get_metrics(
 ) -> dict:
     """What has been reported for a timestep, per campaign (null: nothing yet); 422 for a
     timestep that has not started or never ran."""
-    return await store.call(_metrics_of, store, tenant, state_id, timestep)
+    return await store.call(lambda: metrics_of(store, _load(store, tenant, state_id), timestep))
 
 
 @router.post(
@@ -242,27 +229,6 @@ async def next_timestep(
     return state_view(updated)
 
 
-def _budget(store: Store, tenant: Tenant, state_id: str) -> BudgetOut:
-    doc = _load(store, tenant, state_id)
-    amounts = budgets_in_cents(doc["budgets"], doc["timestep_budget"])
-    known = {c["_id"]: c for c in campaigns.of_client(store, doc["client_id"], list(amounts))}
-    return BudgetOut(
-        state_id=doc["_id"],
-        timestep=doc["current_time"],
-        timestep_budget=cents_down(doc["timestep_budget"]),
-        budgets=amounts,
-        campaigns=[
-            CampaignBudget(
-                campaign_id=cid,
-                name=known.get(cid, {}).get("name"),
-                platform=known.get(cid, {}).get("platform"),
-                budget=amount,
-            )
-            for cid, amount in amounts.items()
-        ],
-    )
-
-
 @router.get(
     "/{state_id}/budget", response_model=BudgetOut, summary="The current timestep's budgets"
 )
@@ -271,22 +237,7 @@ async def budget(state_id: str, tenant: ReadTenant, store: StoreDep) -> BudgetOu
     more than the timestep's budget): `budgets` maps campaign ids to amounts, `campaigns`
     gives the same amounts with each campaign's name and platform (null for a campaign
     deleted since)."""
-    return await store.call(_budget, store, tenant, state_id)
-
-
-def _history_page(store: Store, tenant: Tenant, state_id: str, page: PageParams) -> Page:
-    doc = _load(store, tenant, state_id)
-    names = {
-        campaign["_id"]: campaign["name"]
-        for campaign in campaigns.of_client(store, doc["client_id"], doc["campaign_ids"])
-    }
-    return history_docs.page_for(
-        store,
-        doc,
-        page,
-        render=lambda row: HistoryRow(**row, names=names),
-        join=lambda rows: history_rows(store, doc, rows),
-    )
+    return await store.call(lambda: budget_answer(store, _load(store, tenant, state_id)))
 
 
 @router.get(
@@ -296,4 +247,4 @@ async def history(
     state_id: str, tenant: ReadTenant, store: StoreDep, page: PageParams
 ) -> Page[HistoryRow]:
     """One row per finished timestep, oldest first, with the campaigns' names."""
-    return await store.call(_history_page, store, tenant, state_id, page)
+    return await store.call(lambda: history_page(store, _load(store, tenant, state_id), page))

@@ -11,10 +11,13 @@ from engine.allocator import (
     allocate_negexp,
     allocate_negexp_blend,
     blend_tangent,
+    inside_stretches,
     solve_budget,
+    solve_monotone_multiplier,
+    spend_between,
 )
 from engine.errors import EngineError
-from engine.response import NegExpCurves
+from engine.response import HillCurves, NegExpCurves
 
 
 def random_negexp(rng: np.random.Generator, size: int) -> NegExpCurves:
@@ -260,3 +263,142 @@ def test_blend_batch_splits_budgets_far_up_concave_curves():
     half_log_two = 0.5 * np.log(2.0)  # alpha e^-x equal: x1 - x0 = log 2
     np.testing.assert_allclose(spend[0], [1000 - half_log_two, 1000 + half_log_two], rtol=1e-12)
     np.testing.assert_allclose(spend[1], [1000.0, 1000.0], rtol=1e-12)
+
+
+@pytest.mark.parametrize("unit", [1.0, 1e-3])
+@pytest.mark.parametrize("budget", [850.0, 900.0, 950.0])
+def test_blend_batch_converges_just_past_a_barely_s_shaped_tangent(budget, unit):
+    # A curve barely S-shaped (w = 0.34) spends steeply in the multiplier just past its
+    # tangent point, so Newton steps from above the budget overshoot the bracket: the
+    # safeguard must bisect between the latest point above and the latest below, whatever
+    # the unit of spend (in thousands, every overshoot is under 1).
+    alpha, blend = np.array([[400.0, 100.0]]), [[0.0, 0.34]]
+    mu = np.array([[0.004, 0.001]]) / unit
+    budget *= unit
+    upper = np.full(2, 5000.0 * unit)
+    spend = allocate_negexp_blend(alpha, mu, blend, budget, np.zeros(2), upper)[0]
+    assert spend.sum() == pytest.approx(budget, rel=1e-12)
+    assert np.all(spend > 0)
+    marginal = blend_envelope_marginal(alpha[0], mu[0], np.array(blend[0]), spend)
+    assert marginal[0] == pytest.approx(marginal[1], rel=1e-9)
+
+
+def test_blend_batch_with_minimums_past_the_s_curves_tangents_meets_the_kkt_conditions():
+    # Spend in small units (mu > 1): each minimum lies past its S-curve's tangent point
+    # (tangent / mu), so where the curve meets it is a breakpoint of the total spend.
+    alpha, mu, blend = np.array([[55.0, 990.0]]), np.array([[28.7, 39.2]]), np.array([[0.57, 0.52]])
+    lower, upper = np.array([0.518, 0.53]), np.array([1.6, 1.19])
+    spend = allocate_negexp_blend(alpha, mu, blend, 1.284, lower, upper)[0]
+    assert spend.sum() == pytest.approx(1.284, rel=1e-12)
+    assert np.all(spend > lower) and np.all(spend < upper)
+    marginal = blend_envelope_marginal(alpha[0], mu[0], blend[0], spend)
+    assert marginal[0] == pytest.approx(marginal[1], rel=1e-9)
+
+
+def test_blend_batch_with_a_budget_equal_to_the_minimums_spends_the_minimums():
+    lower, upper = np.array([10.0, 0.0, 25.0]), np.full(3, 100.0)
+    alpha, mu = np.array([[50.0, 80.0, 20.0]]), np.full((1, 3), 0.02)
+    for blend in (np.zeros((1, 3)), np.array([[1.0, 0.0, 0.6]])):
+        spend = allocate_negexp_blend(alpha, mu, blend, 35.0, lower, upper)
+        np.testing.assert_allclose(spend, [lower], atol=1e-12)
+
+
+def test_negexp_batch_takes_one_problem_as_flat_arrays():
+    alpha, mu = np.array([100.0, 300.0, 50.0]), np.array([0.01, 0.002, 0.05])
+    lower, upper = np.zeros(3), np.full(3, 400.0)
+    one = allocate_negexp(alpha, mu, 500.0, lower, upper)
+    assert one.shape == (1, 3)
+    np.testing.assert_array_equal(one, allocate_negexp(alpha[None], mu[None], 500.0, lower, upper))
+
+
+def test_bisection_moves_to_the_top_of_a_total_flat_at_the_target_within_rounding():
+    # The total sits 1e-13 (relative) short of the target for multipliers 1 to 2: that is
+    # rounding, so the bracket ends at the top of the flat, where the total drops to 0.
+    target = 1e6
+
+    def total_at(lams):
+        return np.where(lams < 1.0, target * (2.0 - lams), np.where(lams <= 2.0, 1e6 - 1e-7, 0.0))
+
+    low, high = solve_monotone_multiplier(total_at, target, 0.5, 4.0)
+    assert low == pytest.approx(2.0, rel=1e-12) and high == pytest.approx(2.0, rel=1e-12)
+
+
+def test_bisection_brackets_a_crossing_among_tiny_multipliers():
+    # Curves valued in tiny units have tiny multipliers: from a bracket [0, 1e-20] the
+    # crossing at 2.5e-21 is found to the solver's relative tolerance.
+    low, high = solve_monotone_multiplier(
+        lambda lams: np.maximum(1.0 - lams / 5e-21, 0.0), 0.5, 0.0, 1e-20
+    )
+    assert low / 2.5e-21 == pytest.approx(1.0, rel=1e-11)
+    assert high / 2.5e-21 == pytest.approx(1.0, rel=1e-11)
+
+
+def test_spend_between_gives_the_rounding_hair_only_to_campaigns_with_room():
+    low_lam, high_lam = np.array([3.0, 3.0]), np.array([1.0, 1.0])
+    # without upper bounds the spend stays within the low multiplier's point
+    np.testing.assert_array_equal(spend_between(low_lam, high_lam, 7.0), [3.0, 3.0])
+    np.testing.assert_array_equal(
+        spend_between(low_lam, high_lam, 7.0, np.array([10.0, 3.5])), [4.0, 3.0]
+    )
+
+
+def test_a_campaign_worth_nothing_is_allowed_and_gets_only_its_minimum():
+    curves = NegExpCurves(np.array([100.0, 100.0]), np.array([0.01, 0.01]))
+    solution = solve_budget(curves, 100.0, lower=np.array([0.0, 5.0]), weights=np.array([1.0, 0.0]))
+    np.testing.assert_allclose(solution.spend, [95.0, 5.0])
+
+
+def test_the_envelope_funds_the_stretch_at_the_multiplier_not_a_flatter_one_first():
+    # Budget short of the strong S-curve's tangent point: the envelope's optimum is all of it
+    # up the strong curve's line (its slope is the multiplier); the weak curve's line is
+    # flatter and gets nothing, though it comes first.
+    hill = HillCurves(np.array([100.0, 1000.0]), np.full(2, 1000.0), np.full(2, 3.0))
+    solution = solve_budget(hill, 500.0, settle=False)
+    np.testing.assert_allclose(solution.spend, [0.0, 500.0], atol=1e-9)
+    assert solution.multiplier == pytest.approx(hill.tangent_slope[1], rel=1e-9)
+
+
+def test_settling_s_curves_leaves_at_most_one_partway_and_never_loses_to_the_envelope():
+    # Three equal S-curves, budget short of two tangent points: the envelope's answer funds
+    # them in turn; settling keeps that when neither end of the partway stretch is better.
+    hill = HillCurves(np.full(3, 1000.0), np.full(3, 1000.0), np.full(3, 3.0))
+    envelope = solve_budget(hill, 2000.0, settle=False).spend
+    settled = solve_budget(hill, 2000.0).spend
+    assert settled.sum() == pytest.approx(2000.0)
+    assert inside_stretches(hill, settled).size <= 1
+    assert hill.true_response(settled).sum() >= hill.true_response(envelope).sum() - 1e-9
+    # Two minimums partway up their lines: both start inside a stretch.
+    lower = np.array([300.0, 300.0, 0.0])
+    envelope = solve_budget(hill, 1000.0, lower=lower, settle=False).spend
+    assert inside_stretches(hill, envelope).size == 2
+    spend = solve_budget(hill, 1000.0, lower=lower).spend
+    assert spend.sum() == pytest.approx(1000.0) and np.all(spend >= lower - 1e-9)
+    assert hill.true_response(spend).sum() >= hill.true_response(envelope).sum() - 1e-9
+
+
+def test_settling_raises_a_partway_s_curve_to_its_stretch_end_when_that_is_better():
+    # The envelope leaves the S-curve (n = 3) partway up its line; settling tries both ends
+    # of that stretch and keeps its top, the tangent point: within 0.1 % of the best split.
+    hill = HillCurves(np.array([960.0, 315.0]), np.array([954.0, 381.0]), np.array([2.0, 3.0]))
+    spend = solve_budget(hill, 1500.0).spend
+    assert spend[1] == pytest.approx(hill.tangent_spend[1], rel=1e-6)
+    split = np.linspace(0.0, 1500.0, 15001)
+    brute = hill.true_response(np.stack([split, 1500.0 - split], axis=1)).sum(axis=1).max()
+    assert hill.true_response(spend).sum() >= 0.999 * brute
+
+
+def test_bisection_from_a_subnormal_low_end_finds_the_crossing():
+    # From 5e-324 to 1e10 the ratio of the ends overflows: the steps are taken in logs.
+    low, high = solve_monotone_multiplier(lambda lams: 1.0 / lams, 1e-3, 5e-324, 1e10)
+    assert low / 1e3 == pytest.approx(1.0, rel=1e-11) and high / 1e3 == pytest.approx(
+        1.0, rel=1e-11
+    )
+
+
+def test_a_flat_campaign_takes_only_what_an_s_curve_short_of_its_tangent_cannot():
+    # The S-curve's upper bound (1474.8) lies below its tangent point (1598): all of it is on
+    # its line, worth more than the flat campaign, which takes only the rest of the budget.
+    alpha, mu, blend = np.array([[0.0, 586.0]]), np.array([[0.0012, 0.000786]]), np.ones((1, 2))
+    for lower in (np.zeros(2), np.array([748.7, 0.0])):
+        spend = allocate_negexp_blend(alpha, mu, blend, 2385.6, lower, np.array([2856.0, 1474.8]))
+        np.testing.assert_allclose(spend, [[2385.6 - 1474.8, 1474.8]], rtol=1e-12)

@@ -57,7 +57,11 @@ def test_the_step_widens_to_the_smallest_feasible_step_not_to_one():
     assert shares == pytest.approx([0.0, 0.5, 0.5], abs=1e-9)
 
 
-@pytest.mark.parametrize(("budget", "maximum"), [(1009.62, 201.0), (1001.11, 300.0)])
+@pytest.mark.parametrize(
+    ("budget", "maximum"),
+    # 333.3 / 1234.56 * 1234.56 and 123.45 / 777.77 * 777.77 round above the maximum
+    [(1009.62, 201.0), (1001.11, 300.0), (1234.56, 333.3), (777.77, 123.45)],
+)
 def test_budgets_at_their_maximum_meet_it_exactly(budget, maximum):
     policy = make_policy("uniform")
     settings = {"budget": budget, "timesteps": 1, "max_budget": [maximum, None, None]}
@@ -96,6 +100,9 @@ def test_a_target_with_nan_or_infinity_still_projects_to_finite_shares():
     np.testing.assert_allclose(
         project_shares(np.array([np.inf, 0.0, 0.0]), np.zeros(3), ones), [1.0, 0.0, 0.0]
     )
+    np.testing.assert_allclose(
+        project_shares(np.array([np.nan, 0.5, 0.5]), np.zeros(3), ones), [0.0, 0.5, 0.5]
+    )
 
 
 def test_a_floor_over_the_step_box_by_rounding_only_keeps_the_step():
@@ -108,3 +115,54 @@ def test_a_floor_over_the_step_box_by_rounding_only_keeps_the_step():
     # while a floor clearly above the box widens it to just reach the floor
     lower[0] = 0.5 + 1e-6
     assert effective_step(lower, np.ones(3), previous, 0.25) == pytest.approx(0.25 + 1e-6)
+
+    # and the shares hold that floor exactly, not the box's top a rounding error below it
+    lower[0] = 0.5 + tolerance
+    for target in ([0.0, 0.5, 0.5], [0.0, 1.0, 0.0]):
+        shares = project_shares(np.array(target), lower, np.ones(3), previous, 0.25)
+        assert shares[0] >= lower[0]
+
+
+@pytest.mark.parametrize("spendable", [1.0, 1e6])
+def test_only_a_miss_within_a_billionth_of_the_budget_counts_as_rounding(spendable):
+    """The slack is 1e-9 of the spendable budget (of 1 below a budget of 1): a minimum
+    missed by half of it is lifted, one missed by one and a half times it is not."""
+    minimum = np.array([0.5 * spendable, 0.0])
+    slack = 1e-9 * spendable
+    for miss, lifted in ((0.5 * slack, True), (1.5 * slack, False)):
+        first = (minimum[0] - miss) / spendable
+        budgets = share_amounts(
+            np.array([first, 1 - first]), spendable, minimum, np.full(2, np.inf)
+        )
+        assert bool(budgets[0] == minimum[0]) is lifted
+        assert budgets.sum() <= spendable
+
+
+def test_a_lift_is_taken_back_from_the_budget_with_room_above_its_minimum():
+    """The largest budget sits at its own minimum: what lifting the first budget adds comes
+    from the third, the one with room, and no budget ends below its minimum."""
+    spendable, minimum = 1000.0, np.array([300.0, 500.0, 0.0])
+    shares = np.array([300.0 - 1e-7, 500.0, 200.0 + 1e-7]) / spendable
+    budgets = share_amounts(shares, spendable, minimum, np.full(3, np.inf))
+    assert budgets[0] == 300.0 and budgets[1] >= 500.0
+    assert budgets[2] == pytest.approx(200.0, abs=1e-9)
+    assert budgets.sum() <= spendable
+
+
+def test_bounds_summing_to_one_within_the_rounding_tolerance_keep_the_step():
+    tolerance = 1e-12
+    previous = np.array([1.0])
+    # the most the one campaign may take falls short of 1 by the tolerance: rounding only
+    assert effective_step(np.zeros(1), np.array([1.0 - tolerance]), previous, 0.1) == 0.1
+    # the least it must take is over 1 by the tolerance: rounding as well
+    bound = np.array([1.0 + tolerance])
+    assert effective_step(bound, bound, previous, 0.1) == 0.1
+    # clearly short of 1, no step makes the bounds feasible: the widest step answers
+    assert effective_step(np.zeros(1), np.array([1.0 - 1e-6]), previous, 0.1) == 1.0
+
+
+def test_a_target_given_as_a_list_projects_like_the_array():
+    lower, upper = np.zeros(3), np.array([0.4, 1.0, 1.0])
+    expected = project_shares(np.array([0.5, 0.3, 0.2]), lower, upper)
+    np.testing.assert_allclose(project_shares([0.5, 0.3, 0.2], lower, upper), expected)
+    np.testing.assert_allclose(expected, [0.4, 0.35, 0.25])

@@ -8,6 +8,7 @@ import pytest
 from engine import EngineError, make_policy
 from engine.allocator import allocate_negexp, allocate_negexp_blend
 from engine.framework import Context
+from engine.policies.curve import unit_curve
 
 SETTINGS = {"budget": 3000.0, "timesteps": 10, "seed": 3}
 
@@ -324,3 +325,83 @@ def test_the_noise_prior_counts_conversions_per_report():
     s_yy, count = np.array([0.04, 0.0, 1e-12]), np.array([1.0, 0.0, 1.0])
     prior = policy.noise_prior(stats, 10.0, s_yy, count)
     np.testing.assert_allclose(prior, [1.5 * 2.0 * 0.2, 1.5 * 2.0 * 1.0, 0.01], rtol=1e-12)
+
+
+def test_draws_are_in_the_run_value_units():
+    # Campaigns earning 300, 120 and 40 a timestep at equal shares: the drawn curves' values
+    # at an equal share sit around those amounts (the mean value, 153, is the unit).
+    policy = make_policy("curve")
+    state = _run(policy, REPORTS)
+    post = policy.posterior(_context(policy, state))
+    alpha, mu, blend = policy.sample_curves(post, np.random.default_rng(0), 400)
+    value = alpha * unit_curve(post["spend_unit"], 1.0 / mu, blend)
+    typical = np.median(value, axis=0)
+    assert np.all(typical > [200.0, 80.0, 25.0]) and np.all(typical < [400.0, 160.0, 80.0])
+
+
+def test_the_last_grid_curve_can_be_drawn():
+    policy = make_policy("curve")
+    state = _run(policy, REPORTS)
+    post = dict(policy.posterior(_context(policy, state)))
+    last = np.zeros_like(post["grid"])
+    last[:, -1] = 1.0
+    post["grid"] = last
+    _, mu, blend = policy.sample_curves(post, np.random.default_rng(0), 8)
+    np.testing.assert_allclose(mu, 1.0 / (policy.grid_scales[-1] * post["spend_unit"]))
+    assert np.all(blend == policy.grid_blends[-1])
+
+
+def test_half_of_the_draws_s_shaped_is_enough_to_follow_the_median(monkeypatch):
+    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 4})
+    state = _run(policy, REPORTS)
+    context = _context(policy, state)
+    budget = context.budget
+    alpha = np.array([[900.0, 900.0, 900.0]] * 3 + [[5000.0, 10.0, 10.0]])
+    mu = np.full((4, 3), 3.0 / budget)
+    blend = np.array([[1.0] * 3, [0.0] * 3, [1.0] * 3, [0.0] * 3])
+    monkeypatch.setattr(policy, "sample_curves", lambda *args, **kwargs: (alpha, mu, blend))
+    spend = allocate_negexp_blend(alpha, mu, blend, budget, np.zeros(3), np.full(3, budget))
+    median = np.median(spend, axis=0)
+    assert not np.allclose(median / median.sum(), spend.mean(axis=0) / budget, atol=1e-3)
+    proposed = policy.propose(context, np.random.default_rng(0))
+    assert proposed == pytest.approx(median / median.sum())
+
+
+def test_statistics_made_before_the_report_record_are_still_read():
+    # Sums made before the report record were signed without its window and hold no record.
+    policy = make_policy("curve")
+    state = _run(policy, REPORTS[:1])
+    old = {key: value for key, value in state["stats"].items() if key != "reports"}
+    old["signature"] = old["signature"][:-1]
+    state["stats"] = old
+    state, _ = policy.advance(state, {"spend": state["budgets"], "revenue": [1.0, 2.0, 3.0]})
+    assert state["stats"]["rows"] == 2 and state["stats"]["signature"] == policy.signature
+
+
+def test_after_one_report_no_discount_has_anything_to_forget():
+    posts = []
+    for discount in (1.0, 0.5):
+        policy = make_policy("curve", {"discount": discount})
+        state = _run(policy, REPORTS[:2])
+        posts.append(policy.posterior(_context(policy, state)))
+    # the latest report counts fully at any discount; the one before at the discount
+    assert not np.allclose(posts[0]["kappa"], posts[1]["kappa"])
+    policy = make_policy("curve", {"discount": 0.5})
+    fresh = make_policy("curve")
+    one = [p.posterior(_context(p, _run(p, REPORTS[:1]))) for p in (policy, fresh)]
+    for key in ("kappa", "mean", "shape", "scale", "grid"):
+        np.testing.assert_allclose(one[0][key], one[1][key], rtol=1e-12)
+
+
+def test_conversions_left_unreported_add_nothing_to_the_count():
+    policy = make_policy("curve")
+    report = {"revenue": [300.0, 120.0, 40.0], "conversions": [3.0, None, 1.0]}
+    state = _run(policy, [report])
+    assert state["stats"]["conversions"] == 4.0
+    assert state["stats"]["counted_value"] == 340.0
+
+
+@pytest.mark.parametrize("params", [{"s_blend": 0.0}, {"s_shaped_prior": 0.0}])
+def test_without_s_curves_every_candidate_grid_prior_sums_to_one(params):
+    policy = make_policy("curve", params)
+    np.testing.assert_allclose(policy.candidate_priors.sum(axis=1), 1.0, rtol=1e-12)

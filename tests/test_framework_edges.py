@@ -22,6 +22,10 @@ def test_an_overspend_leaving_only_rounding_ends_the_run_with_nothing_remaining(
     state = policy.init(2, {"budget": 100.0, "timesteps": 5})
     state, _ = policy.advance(state, {"spend": [50.0, 49.999999]})
     assert state["remaining"] == pytest.approx(1e-6) and not state["done"]
+    # exactly 1e-9 of the budget left (1 of a billion, no rounding in it) is rounding too
+    state = policy.init(2, {"budget": 1e9, "timesteps": 5})
+    state, _ = policy.advance(state, {"spend": [5e8, 5e8 - 1.0]})
+    assert state["remaining"] == 0.0 and state["done"]
 
 
 def test_each_advance_moves_the_random_stream_on_and_rebalance_does_not():
@@ -150,3 +154,28 @@ def test_a_version_1_state_is_upgraded_to_the_statistics_it_would_have_learned_l
     assert upgraded["shares"] == pytest.approx(state["shares"])
     with pytest.raises(EngineError, match="version 1 state is malformed"):
         policy.rebalance({**old, "shares": None}, [True, True])
+
+
+def test_a_run_ends_after_its_last_timestep_even_with_budget_left():
+    policy = make_policy("uniform")
+    state = policy.init(2, {"budget": 100.0, "timesteps": 2})
+    state, _ = policy.advance(state, {"spend": [10.0, 10.0]})
+    assert not state["done"] and state["remaining"] == pytest.approx(80.0)
+    state, allocation = policy.advance(state, {"spend": [10.0, 10.0]})
+    assert state["done"] and state["t"] == 2
+    assert state["remaining"] == pytest.approx(60.0)
+    assert allocation == {"shares": state["shares"], "budgets": [0.0, 0.0], "timestep_budget": 0.0}
+    with pytest.raises(EngineError, match="the run is done"):
+        policy.advance(state, {"spend": [0.0, 0.0]})
+
+
+def test_the_state_a_rebalance_returns_shares_no_list_with_the_one_given():
+    policy = make_policy("uniform")
+    state, _ = policy.advance(policy.init(3, BASE), {"spend": [30.0, 30.0, 40.0]})
+    given = [list(state["previous_shares"]), list(state["shares"]), list(state["active"])]
+    rebalanced = policy.rebalance(state, [True, True, False])
+    for key in ("previous_shares", "shares", "budgets", "active"):
+        assert rebalanced[key] is not state[key]
+    rebalanced["previous_shares"][0] = 0.9
+    rebalanced["active"][0] = False
+    assert [state["previous_shares"], state["shares"], state["active"]] == given

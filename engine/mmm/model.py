@@ -17,11 +17,26 @@ import numpy as np
 from engine.errors import EngineError
 from engine.mmm.data import MMMData
 from engine.mmm.features import BaseDesign, OptionGrid, base_design, media_terms, option_grid
-from engine.mmm.sampler import Tables, build_tables, coefficient_draws, gibbs
+from engine.mmm.hierarchy import gibbs_ladder
+from engine.mmm.sampler import CENTRES, Tables, build_tables, coefficient_draws, gibbs
 
 FORMAT_VERSION = 1
 PRIOR_SD = {"baseline": 5.0, "trend": 2.0, "seasonality": 1.0, "controls": 1.0}
-ROI_SCALE = 1.0  # half-normal scale of a channel's ROI, in units of total KPI / total spend
+ROI_SCALE = 1.0  # unit of the shared ROI prior's centre and scale: total KPI / total spend
+# The ROI prior of channels without a user prior: half-normal at zero with a learnt scale
+# ("zero"), normal around a learnt common level ("level"), or shrunk on the log scale toward
+# a learnt common level ("ratio", engine/mmm/hierarchy.py).
+ROI_PRIORS = ("zero", "level", "ratio")
+
+
+def saturation_prior(grid: OptionGrid, spread: float | None) -> np.ndarray | None:
+    """Log prior weight of each curve option (G,): a log-normal on the saturation point k
+    centred at the channel's mean spend with log-scale sd `spread` (Meridian's default
+    prior on the half-saturation point is likewise centred near the typical spend); None
+    for a uniform prior over the grid."""
+    if spread is None:
+        return None
+    return -0.5 * (np.log(grid.k) / spread) ** 2
 
 
 class TooFewPeriodsError(EngineError):
@@ -83,6 +98,8 @@ class MarketingMixModel:
         draws: int = 1000,
         seed: int = 0,
         priors: Sequence[Mapping] | None = None,
+        roi_prior: str = "zero",
+        saturation_spread: float | None = None,
     ):
         self.grid: OptionGrid = option_grid(saturation)
         if max_lag is not None and (not isinstance(max_lag, int) or max_lag < 1):
@@ -99,6 +116,12 @@ class MarketingMixModel:
         self.draws = int(draws)
         self.seed = int(seed)
         self.priors = list(priors or [])
+        if roi_prior not in ROI_PRIORS:
+            raise EngineError(f"roi_prior must be one of {', '.join(ROI_PRIORS)}")
+        self.roi_prior = roi_prior
+        if saturation_spread is not None and not saturation_spread > 0:
+            raise EngineError("saturation_spread must be > 0 (or None: a uniform grid)")
+        self.saturation_spread = saturation_spread
         self.data: MMMData | None = None
         self.fit_seconds: float | None = None
 
@@ -157,11 +180,13 @@ class MarketingMixModel:
         spend_total = self.data.spend[: self.fit_rows].sum(axis=0)
         media_total = self.media[:, :, : self.fit_rows].sum(axis=2)
         # ROI = beta * y_scale * sum(media) / sum(spend) is linear in beta: an ROI prior is a
-        # normal prior on beta for each option. By default ROI ~ half-normal with the scale
-        # of the KPI per unit of total spend (the ROI if every sale were paid for).
+        # normal prior on beta for each option. By default ROI ~ normal(centre, scale)
+        # truncated at zero, centre and scale shared by the channels and learnt (the
+        # sampler's grids), in units of the KPI per unit of total spend (the ROI if every
+        # sale were paid for): m0 and lam0 hold centre 1 and scale 1.
         per_roi = spend_total[:, None] / (self.y_scale * np.maximum(media_total, 1e-12))
         roi_scale = ROI_SCALE * self.y_scale * self.fit_rows / spend_total.sum()
-        m0 = np.zeros_like(per_roi)
+        m0 = roi_scale * per_roi
         lam0 = noise / (roi_scale * per_roi) ** 2
         scaled = np.ones(len(self.data.channels), dtype=bool)
         for prior in self.roi_priors:
@@ -178,6 +203,7 @@ class MarketingMixModel:
             m0,
             scaled,
             noise,
+            saturation_prior(self.grid, self.saturation_spread),
         )
 
     # -- fitting ---------------------------------------------------------------------------
@@ -191,10 +217,19 @@ class MarketingMixModel:
         tables = self.tables(y)
         rng = np.random.default_rng(self.seed)
         keep = -(-self.draws // self.chains)
-        options, scale = gibbs(tables, self.chains, self.burn, keep, rng, progress)
+        if self.roi_prior == "ratio":
+            options, scale, centre = gibbs_ladder(
+                tables, self.chains, self.burn, keep, rng, progress
+            )
+        else:
+            centres = CENTRES if self.roi_prior == "level" else np.zeros(1)
+            options, scale, centre = gibbs(
+                tables, self.chains, self.burn, keep, rng, progress, centres
+            )
         self.options, self.prior_scale = options[: self.draws], scale[: self.draws]
+        self.prior_centre = centre[: self.draws]
         self.coefficients, self.sigma2 = coefficient_draws(
-            tables, self.options, self.prior_scale, rng
+            tables, self.options, self.prior_scale, rng, self.prior_centre
         )
         self.fit_seconds = time.perf_counter() - started
         return self
@@ -250,6 +285,8 @@ class MarketingMixModel:
                 "draws": self.draws,
                 "seed": self.seed,
                 "priors": [dict(prior) for prior in self.priors],
+                "roi_prior": self.roi_prior,
+                "saturation_spread": self.saturation_spread,
             },
             "data": self.data.to_dict(),
             "posterior": {
@@ -257,6 +294,7 @@ class MarketingMixModel:
                 "coefficients": self.coefficients.tolist(),
                 "sigma2": self.sigma2.tolist(),
                 "prior_scale": self.prior_scale.tolist(),
+                "prior_centre": self.prior_centre.tolist(),
             },
             "fit_seconds": self.fit_seconds,
         }
@@ -273,5 +311,8 @@ class MarketingMixModel:
         model.coefficients = np.asarray(posterior["coefficients"], dtype=float)
         model.sigma2 = np.asarray(posterior["sigma2"], dtype=float)
         model.prior_scale = np.asarray(posterior["prior_scale"], dtype=float)
+        # Models stored before the shared prior had a centre were fitted with centre 0.
+        centre = posterior.get("prior_centre", np.zeros_like(model.prior_scale))
+        model.prior_centre = np.asarray(centre, dtype=float)
         model.fit_seconds = stored.get("fit_seconds")
         return model
