@@ -328,3 +328,31 @@ def test_a_drawn_seed_fits_a_64_bit_integer(client, tenant, monkeypatch):
     assert made.status_code == 201, made.text
     assert made.json()["seed"] == 2**63 - 1
     assert _stored(client, made.json()["id"])["seed"] == 2**63 - 1
+
+
+def test_a_step_that_lost_to_a_pause_or_to_another_step_says_which(client, tenant):
+    """A step decided while the state was paused says so (at its timestep); one that another
+    `next` beat says the timestep was advanced, with the current timestep, even if the state
+    was paused after that."""
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    sid, url = state["id"], f"/api/states/{state['id']}"
+    store = client.app.state.store
+
+    def stale_step():
+        step = store.run(lambda: pending_step(store, _stored(client, sid)))
+        s = step.state
+        return step, decide(s["policy"], s["engine"], step.observations, step.active)
+
+    step, decision = stale_step()
+    assert client.post(f"{url}/pause", headers=tenant.headers).is_success
+    with pytest.raises(StateConflict, match="was paused") as lost:
+        store.run(lambda: commit_step(store, step, decision))
+    assert lost.value.current_time == 0
+    assert client.post(f"{url}/resume", headers=tenant.headers).is_success
+    step, decision = stale_step()
+    assert client.post(f"{url}/next", headers=tenant.headers).is_success
+    assert client.post(f"{url}/pause", headers=tenant.headers).is_success
+    with pytest.raises(StateConflict, match="already advanced; current_time is 1") as lost:
+        store.run(lambda: commit_step(store, step, decision))
+    assert lost.value.current_time == 1
