@@ -131,3 +131,29 @@ def test_regret_table_gain_left_is_median_and_p90_over_finite_sets():
     assert lines[-1].endswith(
         ", ".join(f"1 of 3 data sets ({low:g} to {high:g})" for low, high in BOUNDS)
     )
+
+
+def test_mmm_losses_prints_the_decision_and_the_calibration():
+    out = run_benchmark("mmm_losses", "--datasets", "1", "--channels", "2", "--show", "0")
+    assert "seed 0, bounds 0-2: posterior gain" in out
+    assert "loss of halving a channel's spend inside the model's 90 % band" in out
+
+
+def test_hedged_spend_moves_only_as_far_as_the_posterior_backs():
+    from benchmarks.mmm_regret import hedged_spend
+    from engine.mmm import MarketingMixModel, load_rows
+    from engine.mmm.allocation import allocate_on_model
+    from engine.mmm.synthetic import generate
+
+    data = load_rows(generate(3, periods=60, channels=2)["rows"], controls=["price"])
+    model = MarketingMixModel(seed=0, draws=120, chains=4, burn=8).fit(data)
+    current = data.spend.mean(axis=0)
+    decided = allocate_on_model(model, float(current.sum()), lower=0 * current)
+    spend = [row["spend"] for row in decided["allocation"]]
+    kept, share = hedged_spend(model, spend, current, confidence=1e9)
+    assert share == 0 and list(kept) == list(current)
+    moved, share = hedged_spend(model, spend, current, confidence=-1e9)
+    assert share == 1 and moved == pytest.approx(spend)
+    middle, share = hedged_spend(model, spend, current, confidence=0.5)
+    assert middle.sum() == pytest.approx(current.sum())
+    assert 0 <= share <= 1

@@ -106,8 +106,10 @@ def test_learnt_priors_round_trip_and_old_models_still_load() -> None:
     assert summary(MarketingMixModel.from_dict(stored)) == summary(model)
     plain = MarketingMixModel(seed=0, **SMALL).fit(data).to_dict()
     del plain["settings"]["roi_prior"], plain["posterior"]["prior_centre"]
+    del plain["settings"]["saturation_spread"]
     rebuilt = MarketingMixModel.from_dict(json.loads(json.dumps(plain)))
     assert rebuilt.roi_prior == "zero" and np.all(rebuilt.prior_centre == 0)
+    assert rebuilt.saturation_spread is None
     with pytest.raises(EngineError, match="roi_prior must be one of zero, level, ratio"):
         MarketingMixModel(roi_prior="flat")
 

@@ -27,6 +27,9 @@ ROI_SCALE = 1.0  # unit of the shared ROI prior's centre and scale: total KPI / 
 # ("zero"), normal around a learnt common level ("level"), or shrunk on the log scale toward
 # a learnt common level ("ratio", engine/mmm/hierarchy.py).
 ROI_PRIORS = ("zero", "level", "ratio")
+# Log-scale sd of the prior on each channel's saturation point, centred at its mean spend
+# (None: uniform over the grid). Tuned on seeds 0-99 (docs/mmm_accuracy.md).
+SATURATION_SPREAD = 0.8
 
 
 def saturation_prior(grid: OptionGrid, spread: float | None) -> np.ndarray | None:
@@ -99,7 +102,7 @@ class MarketingMixModel:
         seed: int = 0,
         priors: Sequence[Mapping] | None = None,
         roi_prior: str = "zero",
-        saturation_spread: float | None = None,
+        saturation_spread: float | None = SATURATION_SPREAD,
     ):
         self.grid: OptionGrid = option_grid(saturation)
         if max_lag is not None and (not isinstance(max_lag, int) or max_lag < 1):
@@ -304,7 +307,8 @@ class MarketingMixModel:
         """Rebuild a fitted model from `to_dict` output, without refitting."""
         if stored.get("format") != FORMAT_VERSION:
             raise EngineError("the stored model has an unknown format")
-        model = cls(**stored["settings"])
+        # Models stored before the saturation prior were fitted with a uniform grid.
+        model = cls(**{"saturation_spread": None, **stored["settings"]})
         model.prepare(MMMData.from_dict(stored["data"]))
         posterior = stored["posterior"]
         model.options = np.asarray(posterior["options"], dtype=int)
