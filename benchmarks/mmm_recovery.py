@@ -156,10 +156,10 @@ def main(argv: list[str] | None = None) -> int:
             "(benchmarks/mmm_regret.py)\n"
         )
         print(regret_table([r["regret"] for r in results]))
+    among = f" (median over the {ten.size} ten-channel sets above: {np.median(ten):.2f} s)"
     print(
         f"\nfit time, 104 weeks x 10 channels: {timing(104, 10, 'weekly', args.draws)}"
-        f" (median over the {ten.size} ten-channel sets above: "
-        f"{np.median(ten) if ten.size else float('nan'):.2f} s)"
+        f"{among if ten.size else ''}"
     )
     if not args.quick:
         daily = timing(3 * 365, 20, "daily", args.draws)

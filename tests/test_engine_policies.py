@@ -239,8 +239,9 @@ def test_curve_running_sums_equal_the_sums_over_the_whole_run(s_shaped_prior):
     """The running sums hold the rows older than the report record's window, and with the
     record's rows (never corrected, so complete) they are the sums over the whole run."""
     window = 3
+    # No weekly profile: these rows trend, and the sums here are the rows as reported.
     params = {"discount": 0.9, "s_shaped_prior": s_shaped_prior, "report_window": window}
-    policy = make_policy("curve", params)
+    policy = make_policy("curve", params | {"season_period": 0})
     state = policy.init(3, {"budget": 3000.0, "timesteps": 30, "seed": 5})
     spends, values = [], []
     for step in range(9):
@@ -275,8 +276,9 @@ def test_a_state_does_not_grow_with_the_run_but_for_rps_prices(name):
         report = {"spend": spend, "revenue": [x**0.5 for x in spend], "clicks": [9.0] * k}
         state, _ = policy.advance(state, report)
         sizes.append(len(json.dumps(state)))
-    # From once `curve`'s report record holds its window of latest rows (8 timesteps).
-    growth = sizes[-1] - sizes[10]
+    # From once `curve`'s report record holds its window of latest rows (8 timesteps) and
+    # its weekly profile has learnt every day of the week from rows that left the record.
+    growth = sizes[-1] - sizes[20]
     # The RPS band rule reads a window of its price streams: two numbers a timestep.
     assert growth > 34 * 2 * 10 if name == "rps" else abs(growth) < 200
 

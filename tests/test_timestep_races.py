@@ -316,3 +316,43 @@ def test_a_start_time_is_kept_to_the_millisecond_as_stored(client, tenant):
     assert datetime.fromisoformat(state["next_due_at"]) == kept + timedelta(hours=1)
     read = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
     assert read["start_at"] == state["start_at"] and read["next_due_at"] == state["next_due_at"]
+
+
+def test_a_drawn_seed_fits_a_64_bit_integer(client, tenant, monkeypatch):
+    """A run without a seed draws one the API itself would accept (below 2**63): MongoDB
+    stores at most a signed 64-bit integer. The draw is pinned to its largest value."""
+    monkeypatch.setattr(runs.secrets, "randbelow", lambda n: n - 1)
+    ids = _campaigns(client, tenant.headers)
+    body = {"campaign_ids": ids, "budget": 3000, "timesteps": 10}
+    made = client.post("/api/states", json=body, headers=tenant.headers)
+    assert made.status_code == 201, made.text
+    assert made.json()["seed"] == 2**63 - 1
+    assert _stored(client, made.json()["id"])["seed"] == 2**63 - 1
+
+
+def test_a_step_that_lost_to_a_pause_or_to_another_step_says_which(client, tenant):
+    """A step decided while the state was paused says so (at its timestep); one that another
+    `next` beat says the timestep was advanced, with the current timestep, even if the state
+    was paused after that."""
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    sid, url = state["id"], f"/api/states/{state['id']}"
+    store = client.app.state.store
+
+    def stale_step():
+        step = store.run(lambda: pending_step(store, _stored(client, sid)))
+        s = step.state
+        return step, decide(s["policy"], s["engine"], step.observations, step.active)
+
+    step, decision = stale_step()
+    assert client.post(f"{url}/pause", headers=tenant.headers).is_success
+    with pytest.raises(StateConflict, match="was paused") as lost:
+        store.run(lambda: commit_step(store, step, decision))
+    assert lost.value.current_time == 0
+    assert client.post(f"{url}/resume", headers=tenant.headers).is_success
+    step, decision = stale_step()
+    assert client.post(f"{url}/next", headers=tenant.headers).is_success
+    assert client.post(f"{url}/pause", headers=tenant.headers).is_success
+    with pytest.raises(StateConflict, match="already advanced; current_time is 1") as lost:
+        store.run(lambda: commit_step(store, step, decision))
+    assert lost.value.current_time == 1

@@ -21,8 +21,9 @@ sampling): the same posterior, less allocation noise while it is still wide.
 `discount` < 1 forgets old observations geometrically, for markets whose curves drift (0.97 is a
 reasonable start).
 
-`shared_factor` w > 0 divides each timestep's reports by a factor all campaigns share (a weekly
-cycle), read off them against the fit (engine.policies.shared_factor; off by default).
+`season_period` p (7: a week of daily timesteps; 0 off) divides each report by its day's factor,
+learnt over the run (engine.policies.weekly_profile); `shared_factor` w > 0 by a factor read
+off that row alone against the fit (engine.policies.shared_factor; off by default).
 
 A concave curve cannot say that a campaign's average return would rise with more budget, so a
 strongly S-shaped campaign that only pays off at high spend (brand, video) looks poor at the
@@ -63,6 +64,7 @@ from engine.packing import pack, unpack
 from engine.params import Number
 from engine.policies.curve_stats import CurveStats
 from engine.policies.report_ages import ReportAges
+from engine.policies.weekly_profile import empty_profile
 
 _NOISE_SHAPE = 1.0
 _NOISE_SCALE = 0.01
@@ -111,6 +113,7 @@ class Curve(ReportAges, CurveStats, Policy):
         "s_blend": Number(1.0, 0.0, 1.0),
         "report_window": Number(8, 0, 60, integer=True),
         "shared_factor": Number(0.0, 0.0, 1.0),
+        "season_period": Number(7, 0, 366, integer=True),
     }
 
     def __init__(self, params: Mapping | None = None) -> None:
@@ -211,6 +214,7 @@ class Curve(ReportAges, CurveStats, Policy):
             "conversions": 0.0,
             "spend_unit": settings["budget"] / settings["timesteps"] / n_campaigns,
             "reports": self.empty_reports(n_campaigns),
+            "weekly": empty_profile(self.params["season_period"]),
         }
 
     def update_stats(self, stats: dict, context: Context) -> dict:
@@ -223,7 +227,7 @@ class Curve(ReportAges, CurveStats, Policy):
         included): `posterior` reads them there rather than decoding the packed grids again."""
         packed, sums = self._folded_sums(stats, context)
         spend_unit = self.spend_unit_of(stats, context.settings, context.n_campaigns)
-        return packed, self.with_young(sums, packed["reports"], spend_unit, context.t - 1)
+        return packed, self.read_young(sums, packed, spend_unit)
 
     def _folded_sums(self, stats: dict, context: Context) -> tuple[dict, dict[str, np.ndarray]]:
         """`update_stats`, and the running sums (without the report record's rows) as arrays."""
@@ -239,7 +243,9 @@ class Curve(ReportAges, CurveStats, Policy):
         )
         sums = self._unpacked(stats, context.n_campaigns)
         # Rows young enough to be corrected stay in the report record until they are not.
-        record, left = self.fold_report(stats, context.spend, context.value, spend_unit, sums)
+        record, left, profile = self.fold_report(
+            stats, context.spend, context.value, spend_unit, sums
+        )
         discount = self.params["discount"]
         for key in ("ff", "fy", "yy", "count"):
             # A discount of 1 would multiply by 1.0, which changes no number.
@@ -259,6 +265,7 @@ class Curve(ReportAges, CurveStats, Policy):
             "conversions": float(stats.get("conversions", 0.0)) + latest["conversions"],
             **self.carried(stats),
             "reports": record,
+            "weekly": profile,
         }
         return packed, sums
 
@@ -284,7 +291,7 @@ class Curve(ReportAges, CurveStats, Policy):
         if sums is None:
             sums = self._unpacked(stats, context.n_campaigns)
             if "reports" in stats:
-                sums = self.with_young(sums, stats["reports"], spend_unit, stats["rows"] - 1)
+                sums = self.read_young(sums, stats, spend_unit)
         sums, value_total, value_cells = self.with_prior(sums, stats, context.n_campaigns)
         value_unit = value_total / max(value_cells, 1.0)
         if not 1e-150 < value_unit < 1e150:

@@ -31,7 +31,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.packing import pack, unpack
-from engine.policies.shared_factor import deseasoned
+from engine.policies.shared_factor import deseasoned, predictions
+from engine.policies.weekly_profile import learnt, profile_of, row_factors
 
 _ROW_KEYS = ("spend", "value", "seen", "first", "first_seen")
 _PRIOR_ROWS = 4.0
@@ -246,9 +247,10 @@ class ReportAges:
         value: np.ndarray,
         spend_unit: float,
         sums: dict[str, np.ndarray],
-    ) -> tuple[dict, dict[str, np.ndarray]]:
-        """The record with the finished row folded in, and the terms of the rows that left it
-        (each discounted for its age), for the running sums `sums`."""
+    ) -> tuple[dict, dict[str, np.ndarray], dict]:
+        """The record with the finished row folded in, the terms of the rows that left it
+        (each discounted for its age, divided by its day's factor in the weekly profile) for
+        the running sums `sums`, and the weekly profile with those rows learnt."""
         newest = int(stats["rows"])
         n_campaigns = spend.size
         record = stats.get("reports")
@@ -256,18 +258,38 @@ class ReportAges:
             record = {**self.empty_reports(n_campaigns), "through": newest - 1}
         window = self.params["report_window"]
         record, left = fold_row(record, newest, spend, value, window)
+        profile = profile_of(stats, self.params["season_period"])
         shape = (len(left), n_campaigns)
         spends, values, weights = np.zeros(shape), np.zeros(shape), np.zeros(shape)
+        rows = np.array([row for row, *_ in left], dtype=int)
         for i, (row, spent, valued, seen) in enumerate(left):
             spends[i], values[i] = spent, valued
             weights[i] = seen * self.params["discount"] ** (newest - row)
-        return record, self.terms(spends, values, weights, spend_unit, sums)
+        if rows.size and int(profile["period"]) >= 2:
+            predicted = predictions(sums, self.features(spends, spend_unit))
+            profile = learnt(profile, rows, values, weights, predicted)
+            values = values / row_factors(profile, rows)[:, None]
+        return record, self.terms(spends, values, weights, spend_unit, sums), profile
+
+    def read_young(
+        self, sums: dict[str, np.ndarray], stats: dict, spend_unit: float
+    ) -> dict[str, np.ndarray]:
+        """`with_young` for the record, newest row and weekly profile of statistics `stats`."""
+        profile = profile_of(stats, self.params["season_period"])
+        newest = int(stats["rows"]) - 1
+        return self.with_young(sums, stats["reports"], spend_unit, newest, profile)
 
     def with_young(
-        self, sums: dict[str, np.ndarray], record: dict, spend_unit: float, newest: int
+        self,
+        sums: dict[str, np.ndarray],
+        record: dict,
+        spend_unit: float,
+        newest: int,
+        profile: dict | None = None,
     ) -> dict[str, np.ndarray]:
         """The running sums plus the record's rows up to `newest`, each divided by how
-        complete it is at its age and weighed by it (and discounted for its age)."""
+        complete it is at its age and weighed by it (and discounted for its age), and by its
+        position's factor in the weekly profile `profile` if given."""
         young = young_rows(record, sums["yy"].size, newest)
         if young["age"].size == 0:
             return sums
@@ -275,6 +297,8 @@ class ReportAges:
         age = young["age"][:, None]
         weight = young["seen"] * complete * self.params["discount"] ** age
         completed = young["value"] / complete
+        if profile is not None:
+            completed = completed / row_factors(profile, newest - young["age"])[:, None]
         added = self.terms(young["spend"], completed, weight, spend_unit, sums)
         total = {key: sums[key] + added[key] for key in added}
         for array in total.values():
