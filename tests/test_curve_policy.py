@@ -490,3 +490,27 @@ def test_counted_value_under_one_unit_still_sets_the_noise_prior():
     stats = {"conversions": 2.0, "counted_value": 0.5}
     prior = policy.noise_prior(stats, 0.01, np.ones(2), np.ones(2))
     np.testing.assert_allclose(prior, 1.5 * 0.5 / 2.0 / 0.01)
+
+
+def test_a_discount_above_one_is_refused():
+    with pytest.raises(EngineError, match=r"'discount' must be in \(0, 1\]"):
+        make_policy("curve", {"discount": 1.5})
+    make_policy("curve", {"discount": 1.0})
+
+
+def test_the_posterior_weights_may_change_mid_run_and_the_sums_may_not():
+    from engine.amend import retune
+
+    policy = make_policy("curve")
+    state = _run(policy, REPORTS[:1])
+    changed = {
+        "prior_weight": 2.0,
+        "amplitude_spread": 1.5,
+        "pooling": 0.3,
+        "draws": 8,
+        "scale_spread": 0.8,
+    }
+    tuned, _ = retune(policy, state, params=changed)
+    assert all(tuned.params[name] == value for name, value in changed.items())
+    with pytest.raises(EngineError, match="grid_size"):
+        retune(policy, state, params={"grid_size": 20})
