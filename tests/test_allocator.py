@@ -11,6 +11,7 @@ from engine.allocator import (
     allocate_negexp,
     allocate_negexp_blend,
     blend_tangent,
+    fill_stretches_in_turn,
     inside_stretches,
     solve_budget,
     solve_monotone_multiplier,
@@ -18,6 +19,7 @@ from engine.allocator import (
 )
 from engine.errors import EngineError
 from engine.response import HillCurves, NegExpCurves
+from engine.settings import SMALLEST_NORMAL
 
 
 def random_negexp(rng: np.random.Generator, size: int) -> NegExpCurves:
@@ -421,18 +423,20 @@ def test_bounds_off_the_budget_by_the_rounding_slack_are_accepted():
 
 
 def test_blend_batch_splits_budgets_straddling_the_far_end_of_the_curves():
-    # x1 - x0 = log 3 around 709: campaign 0's z = exp(-x) is a normal float, campaign 1's
-    # subnormal (read through its logs); the marginals must still be equal.
+    # x1 - x0 = log 3 around 708.4: campaign 0's z = exp(-x) is a normal float (x below
+    # -log of the smallest normal, 708.396), campaign 1's subnormal (read through its logs);
+    # the marginals must still be equal. Both past 708.396 would shift together, unseen.
     spend = allocate_negexp_blend(
         np.array([[1.0, 3.0]]),
         np.ones((1, 2)),
         np.zeros((1, 2)),
-        1418.0,
+        1416.8,
         np.zeros(2),
         np.full(2, 1e6),
     )[0]
+    assert np.exp(-spend[0]) >= SMALLEST_NORMAL > np.exp(-spend[1])
     half_log_three = 0.5 * np.log(3.0)
-    np.testing.assert_allclose(spend, [709.0 - half_log_three, 709.0 + half_log_three], rtol=1e-12)
+    np.testing.assert_allclose(spend, [708.4 - half_log_three, 708.4 + half_log_three], rtol=1e-12)
 
 
 @pytest.mark.parametrize("blend", [0.34, 0.5, 2.0 / 3.0, 0.9])
@@ -446,3 +450,28 @@ def test_every_blend_above_a_third_has_a_tangent_point(blend):
 def test_bisection_from_a_negative_low_end_finds_the_crossing():
     low, high = solve_monotone_multiplier(lambda lams: 1.0 - lams, 0.5, -1.0, 1.0)
     assert low == pytest.approx(0.5, abs=1e-12) and high == pytest.approx(0.5, abs=1e-12)
+
+
+def test_two_campaigns_partway_up_their_stretches_are_funded_in_turn():
+    # Two equal S-curves (tangent at 1259.9) both partway up their lines share one slope:
+    # the first takes their money up to its stretch's end, the second keeps its minimum; the
+    # envelope's response is unchanged and only one campaign is left partway.
+    hill = HillCurves(np.full(3, 1000.0), np.full(3, 1000.0), np.full(3, 3.0))
+    spend = np.array([300.0, 300.0, 0.0])
+    assert inside_stretches(hill, spend).size == 2
+    for lower, expected in (
+        (np.zeros(3), [600.0, 0.0, 0.0]),
+        ([0.0, 100.0, 0.0], [500.0, 100.0, 0.0]),
+    ):
+        turned = fill_stretches_in_turn(hill, spend, np.asarray(lower), np.full(3, 1e4))
+        np.testing.assert_allclose(turned, expected, rtol=1e-12)
+        assert hill.response(turned).sum() == pytest.approx(hill.response(spend).sum(), rel=1e-12)
+    # Up to the stretch's end (or the upper bound), then the next campaign.
+    turned = fill_stretches_in_turn(
+        hill, np.array([900.0, 900.0, 0.0]), np.zeros(3), np.full(3, 1e4)
+    )
+    np.testing.assert_allclose(turned, [hill.tangent_spend[0], 1800.0 - hill.tangent_spend[0], 0.0])
+    one = np.array([300.0, 0.0, 0.0])
+    np.testing.assert_array_equal(
+        fill_stretches_in_turn(hill, one, np.zeros(3), np.full(3, 1e4)), one
+    )
