@@ -136,6 +136,15 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     Equivalent(
         "engine/allocator.py",
         "allocate_negexp_blend",
+        "Sub -> Add",
+        "probes = low + (high - low) * quarters // 4",
+        "probes = low + (high + low) * quarters // 4",
+        "probes elsewhere, clamped strictly inside the open bracket: the same crossing, "
+        "in more rounds",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
         "Add -> Sub",
         "nu = np.where(np.isfinite(share), nu_low + share * (nu_high - nu_low), nu_low)",
         "nu = np.where(np.isfinite(share), nu_low - share * (nu_high - nu_low), nu_low)",

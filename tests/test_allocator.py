@@ -475,3 +475,28 @@ def test_two_campaigns_partway_up_their_stretches_are_funded_in_turn():
     np.testing.assert_array_equal(
         fill_stretches_in_turn(hill, one, np.zeros(3), np.full(3, 1e4)), one
     )
+
+
+def test_a_bound_far_up_a_curve_does_not_lift_the_bracket_off_a_multiplier_below_one():
+    # Campaign 0's marginal at its upper bound (740) is subnormal, too coarse for the path to
+    # reach that bound there: the bracket starts at 0. The optimum's multiplier is about 0.5.
+    curves = NegExpCurves(np.array([1.0, 85500.0]), np.array([1.0, 0.01]))
+    lower, upper = np.zeros(2), np.array([740.0, 1e6])
+    solution = solve_budget(curves, 745.0, upper=upper)
+    assert solution.multiplier == pytest.approx(0.5006, rel=1e-3)
+    assert_kkt(curves, solution.spend, solution.multiplier, lower, upper, 745.0)
+
+
+def test_blend_batch_funds_an_s_curve_capped_on_its_line_from_the_lowest_breakpoint():
+    # The S-curve's upper bound (70) lies below its tangent point (179.5): all of it is on its
+    # line, worth more than the concave curve's last 70. Only the lowest breakpoint reaches the
+    # budget, so the root lies between the first two; the concave curve takes the rest.
+    spend = allocate_negexp_blend(
+        np.array([[300.0, 800.0]]),
+        np.array([[0.1, 0.007]]),
+        np.array([[0.0, 1.0]]),
+        180.0,
+        np.zeros(2),
+        np.array([200.0, 70.0]),
+    )
+    np.testing.assert_allclose(spend, [[110.0, 70.0]], rtol=1e-12)
