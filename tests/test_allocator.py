@@ -500,3 +500,13 @@ def test_blend_batch_funds_an_s_curve_capped_on_its_line_from_the_lowest_breakpo
         np.array([200.0, 70.0]),
     )
     np.testing.assert_allclose(spend, [[110.0, 70.0]], rtol=1e-12)
+
+
+def test_a_budget_equal_to_the_minimums_answers_the_largest_marginal_there():
+    # Nothing is left to place: the spend is the minimums and the multiplier the largest
+    # weighted marginal at them, exactly (not a bisection's bracket a hair above it).
+    curves = NegExpCurves(np.array([100.0, 50.0]), np.array([0.01, 0.02]))
+    lower = np.array([10.0, 20.0])
+    solution = solve_budget(curves, 30.0, lower=lower)
+    np.testing.assert_array_equal(solution.spend, lower)
+    assert solution.multiplier == pytest.approx(float(curves.marginal(lower).max()), rel=1e-13)
