@@ -17,6 +17,7 @@ from engine.allocator import (
     solve_monotone_multiplier,
     spend_between,
 )
+from engine.draws import DrawMeanCurves
 from engine.errors import EngineError
 from engine.response import HillCurves, NegExpCurves
 from engine.settings import SMALLEST_NORMAL
@@ -510,3 +511,18 @@ def test_a_budget_equal_to_the_minimums_answers_the_largest_marginal_there():
     solution = solve_budget(curves, 30.0, lower=lower)
     np.testing.assert_array_equal(solution.spend, lower)
     assert solution.multiplier == pytest.approx(float(curves.marginal(lower).max()), rel=1e-13)
+
+
+def test_a_flat_mean_marginal_at_the_multiplier_gets_the_money_the_path_missed():
+    # Draws of an S-curve whose tangent points all lie beyond the budget average to one
+    # straight stretch, its marginal level with the multiplier within rounding: the money
+    # the path misses belongs on that stretch, not on the first campaign with room.
+    rng = np.random.default_rng(0)
+    draws = 50
+    params = {
+        "vmax": np.column_stack([np.full(draws, 100.0), rng.uniform(5e4, 6e4, draws)]),
+        "k": np.column_stack([np.full(draws, 10.0), rng.uniform(400.0, 500.0, draws)]),
+        "n": np.column_stack([np.ones(draws), np.full(draws, 2.0)]),
+    }
+    spend = solve_budget(DrawMeanCurves("hill", params), 100.0, settle=False).spend
+    np.testing.assert_allclose(spend, [0.0, 100.0], atol=1e-6)
