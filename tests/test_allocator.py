@@ -526,3 +526,9 @@ def test_a_flat_mean_marginal_at_the_multiplier_gets_the_money_the_path_missed()
     }
     spend = solve_budget(DrawMeanCurves("hill", params), 100.0, settle=False).spend
     np.testing.assert_allclose(spend, [0.0, 100.0], atol=1e-6)
+
+
+def test_an_upper_bound_that_is_not_a_number_is_an_engine_error():
+    curves = NegExpCurves(np.array([100.0, 50.0]), np.array([0.01, 0.02]))
+    with pytest.raises(EngineError, match="spend bounds must be numbers"):
+        solve_budget(curves, 100.0, upper=np.array([np.nan, 200.0]))
