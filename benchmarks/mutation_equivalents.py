@@ -482,6 +482,14 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "pass",
         "up to rounding: the gap (within 1e-12 of the budget) goes in turn instead of by slopes",
     ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "1e-300 -> 1.0",
+        "weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)",
+        "weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1.0)",
+        "up to rounding: the last step under-applied; the rest of a gap within 1e-12 goes in turn",
+    ),
 )
 
 
