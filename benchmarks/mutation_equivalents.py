@@ -490,6 +490,22 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1.0)",
         "up to rounding: the last step under-applied; the rest of a gap within 1e-12 goes in turn",
     ),
+    Equivalent(
+        "engine/allocator.py",
+        "blend_tangent",
+        "64 -> 65",
+        "@lru_cache(maxsize=64)",
+        "@lru_cache(maxsize=65)",
+        "the cache size only: blend_tangent answers the same, cached or not",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Mult -> Div",
+        "nu = np.where(np.isfinite(share), nu_low + share * (nu_high - nu_low), nu_low)",
+        "nu = np.where(np.isfinite(share), nu_low + share / (nu_high - nu_low), nu_low)",
+        "up to rounding: a worse first guess, and the safeguarded steps find the same root",
+    ),
 )
 
 
