@@ -393,10 +393,11 @@ class Policy:
             raise EngineError(f"retired_spent must be a finite number >= 0 (got {retired_spent!r})")
         pairs = zip(rows, budgets, strict=True)
         spent = retired + sum(_spent_in(row["spend"], plan) for row, plan in pairs)
+        shape = (len(rows), n_campaigns)  # (0, n) before the first timestep
         table = {
-            metric: np.array([row[metric] for row in rows], dtype=float).reshape(-1, n_campaigns)
+            metric: np.array([row[metric] for row in rows], dtype=float).reshape(shape)
             for metric in METRICS
-        } | {"planned": np.array(budgets, dtype=float).reshape(-1, n_campaigns)}
+        } | {"planned": np.array(budgets, dtype=float).reshape(shape)}
         remaining = _remaining(settings["budget"], spent)
         shares = np.array(state["shares"], dtype=float)
         base = self.refold_base(state["stats"], n_campaigns, settings)

@@ -215,3 +215,20 @@ def test_a_loaded_state_takes_the_policy_parameters():
     advanced, _ = policy.advance(state, {"spend": state["budgets"], "revenue": [5.0, 3.0]})
     assert advanced["params"] == policy.params and advanced["params"]["draws"] == 4
     assert policy.rebalance(state, [True, False])["params"]["draws"] == 4
+
+
+def test_a_campaign_without_a_minimum_may_get_nothing_and_one_with_a_minimum_gets_it():
+    policy = make_policy("uniform")
+    plain = policy.init(3, {"budget": 100.0, "timesteps": 10, "step": 1.0})
+    floored = policy.init(
+        3, {"budget": 100.0, "timesteps": 10, "step": 1.0, "min_budget": [None, None, 1.0]}
+    )
+    for state in (plain, floored):
+        state["shares"] = [0.6, 0.4, 0.0]
+        state["budgets"] = [6.0, 4.0, 0.0]
+    # no minimum means a minimum of 0: the empty campaign stays empty
+    assert policy.rebalance(plain, [True, True, True])["budgets"] == pytest.approx([6, 4, 0])
+    # a minimum of 1 lifts it to 1, taken from the others in proportion
+    assert policy.rebalance(floored, [True, True, True])["budgets"] == pytest.approx(
+        [5.5, 3.5, 1.0]
+    )

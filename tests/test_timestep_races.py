@@ -154,10 +154,15 @@ def test_a_new_state_starts_at_version_0_and_each_step_keeps_the_due_times_on_th
     assert state["version"] == 0
     assert datetime.fromisoformat(state["next_due_at"]) == T0 + timedelta(hours=2)
     _report(client, tenant.headers, state["id"], 0, ids)
+    reported = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
     stepped = client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).json()
     # never paused: the next timestep is due exactly one timestep later
     assert datetime.fromisoformat(stepped["next_due_at"]) == T0 + timedelta(hours=4)
-    assert stepped["version"] > state["version"]
+    # a report and a step are one compare-and-set each: one version on each
+    assert reported["version"] == 1
+    assert stepped["version"] == 2
+    stored = client.get(f"/api/states/{state['id']}", headers=tenant.headers).json()
+    assert stored["version"] == 2
 
 
 def test_a_correction_refolds_the_spend_of_a_campaign_removed_since(client, tenant):
@@ -356,3 +361,43 @@ def test_a_step_that_lost_to_a_pause_or_to_another_step_says_which(client, tenan
     with pytest.raises(StateConflict, match="already advanced; current_time is 1") as lost:
         store.run(lambda: commit_step(store, step, decision))
     assert lost.value.current_time == 1
+
+
+def test_the_revenue_reward_of_a_history_row_is_the_revenue_alone(client, tenant):
+    ids = _campaigns(client, tenant.headers, n=2)
+    state = _state(client, tenant.headers, ids, objective="revenue")
+    rows = [
+        {"campaign_id": ids[0], "spend": 100.0, "revenue": 250.0},
+        {"campaign_id": ids[1], "spend": 80.0, "revenue": 20.0},
+    ]
+    body = {"timestep": 0, "metrics": rows}
+    assert client.post(f"/api/states/{state['id']}/metrics", json=body, headers=tenant.headers)
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
+    history = client.get(f"/api/states/{state['id']}/history", headers=tenant.headers).json()
+    assert history["items"][0]["reward"] == 270.0
+
+
+def test_a_correction_whose_refold_keeps_losing_gives_up_after_ten_attempts(
+    client, tenant, monkeypatch
+):
+    from utils.timesteps import refolds
+
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    _report(client, tenant.headers, state["id"], 0, ids)
+    assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
+    attempts = []
+
+    def always_lost(store, pending, decision):
+        attempts.append(pending)
+        return False
+
+    monkeypatch.setattr(refolds, "commit_refold", always_lost)
+    rows = [{"campaign_id": cid, "spend": 90.0, "revenue": 250.0} for cid in ids]
+    answer = client.post(
+        f"/api/states/{state['id']}/metrics",
+        json={"timestep": 0, "metrics": rows},
+        headers=tenant.headers,
+    )
+    assert answer.status_code == 409, answer.text
+    assert len(attempts) == 10
