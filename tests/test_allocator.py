@@ -11,13 +11,16 @@ from engine.allocator import (
     allocate_negexp,
     allocate_negexp_blend,
     blend_tangent,
+    fill_stretches_in_turn,
     inside_stretches,
     solve_budget,
     solve_monotone_multiplier,
     spend_between,
 )
+from engine.draws import DrawMeanCurves
 from engine.errors import EngineError
 from engine.response import HillCurves, NegExpCurves
+from engine.settings import SMALLEST_NORMAL
 
 
 def random_negexp(rng: np.random.Generator, size: int) -> NegExpCurves:
@@ -421,18 +424,20 @@ def test_bounds_off_the_budget_by_the_rounding_slack_are_accepted():
 
 
 def test_blend_batch_splits_budgets_straddling_the_far_end_of_the_curves():
-    # x1 - x0 = log 3 around 709: campaign 0's z = exp(-x) is a normal float, campaign 1's
-    # subnormal (read through its logs); the marginals must still be equal.
+    # x1 - x0 = log 3 around 708.4: campaign 0's z = exp(-x) is a normal float (x below
+    # -log of the smallest normal, 708.396), campaign 1's subnormal (read through its logs);
+    # the marginals must still be equal. Both past 708.396 would shift together, unseen.
     spend = allocate_negexp_blend(
         np.array([[1.0, 3.0]]),
         np.ones((1, 2)),
         np.zeros((1, 2)),
-        1418.0,
+        1416.8,
         np.zeros(2),
         np.full(2, 1e6),
     )[0]
+    assert np.exp(-spend[0]) >= SMALLEST_NORMAL > np.exp(-spend[1])
     half_log_three = 0.5 * np.log(3.0)
-    np.testing.assert_allclose(spend, [709.0 - half_log_three, 709.0 + half_log_three], rtol=1e-12)
+    np.testing.assert_allclose(spend, [708.4 - half_log_three, 708.4 + half_log_three], rtol=1e-12)
 
 
 @pytest.mark.parametrize("blend", [0.34, 0.5, 2.0 / 3.0, 0.9])
@@ -446,3 +451,84 @@ def test_every_blend_above_a_third_has_a_tangent_point(blend):
 def test_bisection_from_a_negative_low_end_finds_the_crossing():
     low, high = solve_monotone_multiplier(lambda lams: 1.0 - lams, 0.5, -1.0, 1.0)
     assert low == pytest.approx(0.5, abs=1e-12) and high == pytest.approx(0.5, abs=1e-12)
+
+
+def test_two_campaigns_partway_up_their_stretches_are_funded_in_turn():
+    # Two equal S-curves (tangent at 1259.9) both partway up their lines share one slope:
+    # the first takes their money up to its stretch's end, the second keeps its minimum; the
+    # envelope's response is unchanged and only one campaign is left partway.
+    hill = HillCurves(np.full(3, 1000.0), np.full(3, 1000.0), np.full(3, 3.0))
+    spend = np.array([300.0, 300.0, 0.0])
+    assert inside_stretches(hill, spend).size == 2
+    for lower, expected in (
+        (np.zeros(3), [600.0, 0.0, 0.0]),
+        ([0.0, 100.0, 0.0], [500.0, 100.0, 0.0]),
+    ):
+        turned = fill_stretches_in_turn(hill, spend, np.asarray(lower), np.full(3, 1e4))
+        np.testing.assert_allclose(turned, expected, rtol=1e-12)
+        assert hill.response(turned).sum() == pytest.approx(hill.response(spend).sum(), rel=1e-12)
+    # Up to the stretch's end (or the upper bound), then the next campaign.
+    turned = fill_stretches_in_turn(
+        hill, np.array([900.0, 900.0, 0.0]), np.zeros(3), np.full(3, 1e4)
+    )
+    np.testing.assert_allclose(turned, [hill.tangent_spend[0], 1800.0 - hill.tangent_spend[0], 0.0])
+    one = np.array([300.0, 0.0, 0.0])
+    np.testing.assert_array_equal(
+        fill_stretches_in_turn(hill, one, np.zeros(3), np.full(3, 1e4)), one
+    )
+
+
+def test_a_bound_far_up_a_curve_does_not_lift_the_bracket_off_a_multiplier_below_one():
+    # Campaign 0's marginal at its upper bound (740) is subnormal, too coarse for the path to
+    # reach that bound there: the bracket starts at 0. The optimum's multiplier is about 0.5.
+    curves = NegExpCurves(np.array([1.0, 85500.0]), np.array([1.0, 0.01]))
+    lower, upper = np.zeros(2), np.array([740.0, 1e6])
+    solution = solve_budget(curves, 745.0, upper=upper)
+    assert solution.multiplier == pytest.approx(0.5006, rel=1e-3)
+    assert_kkt(curves, solution.spend, solution.multiplier, lower, upper, 745.0)
+
+
+def test_blend_batch_funds_an_s_curve_capped_on_its_line_from_the_lowest_breakpoint():
+    # The S-curve's upper bound (70) lies below its tangent point (179.5): all of it is on its
+    # line, worth more than the concave curve's last 70. Only the lowest breakpoint reaches the
+    # budget, so the root lies between the first two; the concave curve takes the rest.
+    spend = allocate_negexp_blend(
+        np.array([[300.0, 800.0]]),
+        np.array([[0.1, 0.007]]),
+        np.array([[0.0, 1.0]]),
+        180.0,
+        np.zeros(2),
+        np.array([200.0, 70.0]),
+    )
+    np.testing.assert_allclose(spend, [[110.0, 70.0]], rtol=1e-12)
+
+
+def test_a_budget_equal_to_the_minimums_answers_the_largest_marginal_there():
+    # Nothing is left to place: the spend is the minimums and the multiplier the largest
+    # weighted marginal at them, exactly (not a bisection's bracket a hair above it).
+    curves = NegExpCurves(np.array([100.0, 50.0]), np.array([0.01, 0.02]))
+    lower = np.array([10.0, 20.0])
+    solution = solve_budget(curves, 30.0, lower=lower)
+    np.testing.assert_array_equal(solution.spend, lower)
+    assert solution.multiplier == pytest.approx(float(curves.marginal(lower).max()), rel=1e-13)
+
+
+def test_a_flat_mean_marginal_at_the_multiplier_gets_the_money_the_path_missed():
+    # Draws of an S-curve whose tangent points all lie beyond the budget average to one
+    # straight stretch, its marginal level with the multiplier within rounding: the money
+    # the path misses belongs on that stretch, not on the first campaign with room.
+    rng = np.random.default_rng(0)
+    draws = 50
+    params = {
+        "vmax": np.column_stack([np.full(draws, 100.0), rng.uniform(5e4, 6e4, draws)]),
+        "k": np.column_stack([np.full(draws, 10.0), rng.uniform(400.0, 500.0, draws)]),
+        "n": np.column_stack([np.ones(draws), np.full(draws, 2.0)]),
+    }
+    spend = solve_budget(DrawMeanCurves("hill", params), 100.0, settle=False).spend
+    np.testing.assert_allclose(spend, [0.0, 100.0], atol=1e-6)
+
+
+def test_an_upper_bound_that_is_not_a_number_is_an_engine_error():
+    curves = NegExpCurves(np.array([100.0, 50.0]), np.array([0.01, 0.02]))
+    with pytest.raises(EngineError, match="spend bounds must be numbers"):
+        solve_budget(curves, 100.0, upper=np.array([np.nan, 200.0]))
