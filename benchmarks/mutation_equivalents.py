@@ -183,18 +183,6 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "both callers only test `not _finite_numbers(...)`, and None is false like False",
     ),
     Equivalent(
-        "engine/framework.py",
-        "Policy.refold",
-        "1 -> 2",
-        "table = {metric: np.array([row[metric] for row in rows], dtype=float).reshape(-1, "
-        "n_campaigns) for metric in METRICS} | {'planned': np.array(budgets, dtype=float)"
-        ".reshape(-1, n_campaigns)}",
-        "table = {metric: np.array([row[metric] for row in rows], dtype=float).reshape(-1, "
-        "n_campaigns) for metric in METRICS} | {'planned': np.array(budgets, dtype=float)"
-        ".reshape(-2, n_campaigns)}",
-        "numpy reads any negative size in reshape as the one unknown dimension, like -1",
-    ),
-    Equivalent(
         "engine/constraints.py",
         "share_bounds",
         "0.0 -> 1.0",
