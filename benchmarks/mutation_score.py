@@ -40,11 +40,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # Module (a file, or a package folder) -> its own test files.
 TARGETS: dict[str, tuple[str, ...]] = {
-    "engine/allocator.py": ("tests/test_allocator.py",),
+    "engine/allocator.py": ("tests/test_allocator.py", "tests/test_allocator_edges.py"),
     "engine/constraints.py": ("tests/test_constraints.py", "tests/test_engine_framework.py"),
     "engine/framework.py": ("tests/test_engine_framework.py", "tests/test_framework_edges.py"),
-    "engine/policies/curve.py": ("tests/test_curve_policy.py", "tests/test_engine_policies.py"),
-    "utils/timesteps": ("tests/test_timesteps.py", "tests/test_timestep_races.py"),
+    "engine/policies/curve.py": (
+        "tests/test_curve_policy.py",
+        "tests/test_engine_policies.py",
+        "tests/test_curve_edges.py",
+    ),
+    "utils/timesteps": (
+        "tests/test_timesteps.py",
+        "tests/test_timestep_races.py",
+        "tests/test_timestep_edges.py",
+    ),
     "utils/deps.py": ("tests/test_isolation.py", "tests/test_deps.py"),
     "utils/security.py": ("tests/test_security.py",),
 }
