@@ -26,6 +26,7 @@ from engine.settings import SMALLEST_NORMAL
 MAX_BISECTIONS = 200
 RELATIVE_TOLERANCE = 1e-13
 LOG_TWO = float(np.log(2.0))
+SMALLEST_POSITIVE = float(np.nextafter(0.0, 1.0))
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,13 @@ def solve_monotone_multiplier(
     """
     scale = max(abs(low), abs(high), 1e-300)
     slack = 1e-12 * abs(target)
+    if low <= 0.0 < high:
+        # The crossing may lie any number of orders of magnitude below high: split at the
+        # smallest positive float first, so that a positive crossing is searched in logs.
+        if total_at(np.array([SMALLEST_POSITIVE]))[0] >= target - slack:
+            low = SMALLEST_POSITIVE
+        else:
+            high = SMALLEST_POSITIVE
     fractions = np.arange(1, sections + 1) / (sections + 1)
     for _ in range(MAX_BISECTIONS):
         if low > 0:
