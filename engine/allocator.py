@@ -243,9 +243,6 @@ def _solve_envelope(
     return KKTSolution(spend=spend, multiplier=0.5 * (lam_low + lam_high))
 
 
-SETTLE_ROUNDS = 8
-
-
 def _settle_straight_stretches(
     curves: ResponseCurves,
     solution: KKTSolution,
@@ -259,14 +256,16 @@ def _settle_straight_stretches(
     to the tangent point), where the curve itself returns less. Campaigns sharing one
     stretch's slope split its money in turn, each up to the end of its stretch, so at most one
     is left partway; that one is tried at both ends of its stretch, the others solved again
-    around it, and the best answer by the curves themselves kept; repeated (a few rounds at
-    most, two solves each) while a stretch is left and a change helps. The answer is never
+    around it, and the best answer by the curves themselves kept; repeated (two solves a
+    round) while a stretch is left and a change helps. A round that helps pins one more
+    campaign at an end of its stretch, and a round on a pinned one cannot help, so the rounds
+    end by themselves, at most one per campaign (a few in practice). The answer is never
     worse than the envelope's, but with several S-curves it is a good allocation, not a
     proven optimum (that problem is combinatorial)."""
     best = solution
     best_value = float(value @ curves.true_response(best.spend))
     low, high = low.copy(), high.copy()
-    for _ in range(SETTLE_ROUNDS):
+    while True:
         spend = best.spend
         turned = fill_stretches_in_turn(curves, spend, low, high)
         turned_value = float(value @ curves.true_response(turned))
@@ -290,7 +289,6 @@ def _settle_straight_stretches(
         if improved is None:
             return best
         low, high = improved
-    return best
 
 
 def fill_stretches_in_turn(

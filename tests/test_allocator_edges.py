@@ -4,7 +4,14 @@ bracket's ends, bounds and budgets at their limits, each through the public func
 import numpy as np
 import pytest
 
-from engine.allocator import solve_budget, solve_monotone_multiplier
+from engine.allocator import (
+    RELATIVE_TOLERANCE,
+    allocate_negexp_blend,
+    section_count,
+    solve_budget,
+    solve_monotone_multiplier,
+    spend_between,
+)
 from engine.response import NegExpCurves
 
 
@@ -25,3 +32,76 @@ def test_a_bisection_from_zero_searches_a_positive_crossing_in_logs():
     )
     assert low / 1e-200 == pytest.approx(1.0, rel=1e-11)
     assert high / 1e-200 == pytest.approx(1.0, rel=1e-11)
+
+
+def test_a_campaign_whose_path_dips_by_rounding_keeps_what_the_higher_multiplier_gave_it():
+    # The path is non-increasing in the multiplier only up to rounding: where a campaign's
+    # spend at the low multiplier is below its spend at the high one, it has no room to fill
+    # and must not give back; the others fill in turn.
+    spend = spend_between(np.array([1.0, 5.0]), np.array([2.0, 3.0]), 6.0)
+    np.testing.assert_array_equal(spend, [2.0, 4.0])
+    # Over its upper bound already: no room there either, the hair goes to the next campaign.
+    spend = spend_between(np.array([2.0, 2.0]), np.array([2.0, 2.0]), 5.0, np.array([1.5, 4.0]))
+    np.testing.assert_array_equal(spend, [2.0, 3.0])
+
+
+def test_a_total_short_of_the_target_by_exactly_the_slack_still_reaches_it():
+    # The slack is 1e-12 of the target: a total that far below it is rounding, so the
+    # bracket moves to the top of that flat stretch (multiplier 3), where the total drops.
+    target = 1e6
+    level = target - 1e-12 * target
+
+    def total_at(lams):
+        return np.where(lams <= 3.0, level, 0.0)
+
+    low, high = solve_monotone_multiplier(total_at, target, 1.0, 8.0)
+    assert low == pytest.approx(3.0, rel=1e-12) and high == pytest.approx(3.0, rel=1e-12)
+
+
+def test_a_bracket_already_within_the_tolerance_is_answered_without_evaluating_the_total():
+    calls = []
+
+    def total_at(lams):
+        calls.append(lams)
+        return 1.0 - lams
+
+    low = 0.5
+    high = low * (1.0 + RELATIVE_TOLERANCE)
+    assert solve_monotone_multiplier(total_at, 0.5, low, high) == (low, high)
+    # On the linear scale (a negative low end) the width is measured against the larger end.
+    low, high = -1e13, -1e13 + 1.0
+    assert solve_monotone_multiplier(total_at, 0.5, low, high) == (low, high)
+    assert calls == []
+
+
+def test_few_campaigns_try_31_multipliers_a_round_and_many_campaigns_fewer():
+    # 31 multipliers split a bracket into 32 parts, five halvings a round; past 132 campaigns
+    # the round's path evaluation (multipliers x campaigns) is held near 4096 numbers.
+    sizes = (0, 1, 2, 132, 133, 200, 241, 4096, 10**5)
+    assert [section_count(size) for size in sizes] == [31, 31, 31, 31, 30, 20, 16, 1, 1]
+
+
+def test_the_budget_s_number_type_does_not_change_the_answer():
+    # A numpy float32 budget (read from a float32 array) is spent as the float it holds.
+    curves = NegExpCurves(np.array([100.0, 50.0]), np.array([0.01, 0.02]))
+    upper = np.array([600.0, 600.0])
+    for budget in (np.float32(1000.1), np.float32(700.3), np.float16(700.5)):
+        solution = solve_budget(curves, budget, upper=upper)
+        same = solve_budget(curves, float(budget), upper=upper)
+        np.testing.assert_array_equal(solution.spend, same.spend)
+        assert solution.multiplier == same.multiplier
+
+
+def test_blend_batch_fills_an_s_curve_to_an_upper_bound_past_its_tangent_point():
+    # The S-curve's cap (1381) lies past its tangent point (629), where its marginal (0.064)
+    # still beats the concave curve's at the rest of the budget (0.033): it takes the cap.
+    # Its breakpoint there is read from its own marginal at that bound.
+    spend = allocate_negexp_blend(
+        np.array([[637.0, 271.0]]),
+        np.array([[0.003, 0.002]]),
+        np.array([[0.0, 1.0]]),
+        2739.0,
+        np.zeros(2),
+        np.array([4721.0, 1381.0]),
+    )
+    np.testing.assert_allclose(spend, [[1358.0, 1381.0]], rtol=1e-12)
