@@ -12,7 +12,7 @@ from engine.allocator import (
     solve_monotone_multiplier,
     spend_between,
 )
-from engine.response import NegExpCurves
+from engine.response import HillCurves, NegExpCurves
 
 
 def test_a_multiplier_hundreds_of_orders_below_the_top_is_resolved():
@@ -105,3 +105,26 @@ def test_blend_batch_fills_an_s_curve_to_an_upper_bound_past_its_tangent_point()
         np.array([4721.0, 1381.0]),
     )
     np.testing.assert_allclose(spend, [[1358.0, 1381.0]], rtol=1e-12)
+
+
+def test_settling_may_give_an_s_curve_all_that_the_others_minimums_leave():
+    # The S-curve (n = 2, tangent at 1152) is left partway up its line; the top of its stretch
+    # is beyond the budget, so that end is what the others' minimums leave it (385 - 40):
+    # all of it there is better than spreading a hair to the third campaign.
+    hill = HillCurves(
+        np.array([1152.0, 942.0, 205.0]),
+        np.array([548.0, 1378.0, 938.0]),
+        np.array([2.0, 3.0, 0.8]),
+    )
+    lower = np.array([35.0, 40.0, 0.0])
+    spend = solve_budget(hill, 385.0, lower=lower).spend
+    np.testing.assert_allclose(spend, [345.0, 40.0, 0.0], rtol=1e-12, atol=1e-9)
+
+
+def test_settling_keeps_an_improvement_smaller_than_one_unit_of_value():
+    # Raising the partway S-curve to its tangent point (1237) gains 0.44 of response: small in
+    # the curves' units, but a gain all the same, and kept.
+    hill = HillCurves(np.array([447.0, 1772.0]), np.array([1237.0, 1035.0]), np.array([2.0, 0.8]))
+    spend = solve_budget(hill, 2879.0, lower=np.array([0.0, 539.0])).spend
+    np.testing.assert_allclose(spend, [1237.0, 1642.0], rtol=1e-8)
+    assert hill.true_response(spend).sum() == pytest.approx(1271.2274, rel=1e-7)
