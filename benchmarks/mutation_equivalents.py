@@ -494,6 +494,38 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "nu = np.where(np.isfinite(share), nu_low + share / (nu_high - nu_low), nu_low)",
         "up to rounding: a worse first guess, and the safeguarded steps find the same root",
     ),
+    Equivalent(
+        "engine/allocator.py",
+        "bracket_multiplier",
+        "1.0 -> 2.0",
+        "top = top * (1.0 + 1e-09) + 1e-300",
+        "top = top * (2.0 + 1e-09) + 1e-300",
+        "up to rounding: a top twice as high is still a valid bracket end, one halving more",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "bracket_multiplier",
+        "1e-09 -> 1.000000001",
+        "top = top * (1.0 + 1e-09) + 1e-300",
+        "top = top * (1.0 + 1.000000001) + 1e-300",
+        "up to rounding: a top twice as high is still a valid bracket end, one halving more",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Div -> Mult",
+        "newton = nu - gap / slope.sum(axis=1)",
+        "newton = nu - gap * slope.sum(axis=1)",
+        "up to rounding: wrong Newton steps, kept inside the shrinking bracket, find the same root",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "1 -> 2",
+        "open_ = high - low > 1",
+        "open_ = high - low > 2",
+        "a stretch end comes as two equal breakpoints, so the one left unprobed is a kink at most",
+    ),
 )
 
 

@@ -128,3 +128,13 @@ def test_settling_keeps_an_improvement_smaller_than_one_unit_of_value():
     spend = solve_budget(hill, 2879.0, lower=np.array([0.0, 539.0])).spend
     np.testing.assert_allclose(spend, [1237.0, 1642.0], rtol=1e-8)
     assert hill.true_response(spend).sum() == pytest.approx(1271.2274, rel=1e-7)
+
+
+def test_a_budget_just_under_the_caps_far_up_the_curves_is_shared_by_the_marginals():
+    # At the caps (745) the marginals are subnormal, too coarse for the path to reach the
+    # caps there: that bracket bottom spends under the budget, so the bracket starts at 0.
+    # The multiplier (about 4e-321) holds a few significant digits, the spends about 1e-3.
+    curves = NegExpCurves(np.array([1000.0, 1000.0]), np.array([1.0, 1.0]))
+    spend = solve_budget(curves, 1489.5, upper=np.array([745.0, 745.0])).spend
+    assert spend.sum() == pytest.approx(1489.5, rel=1e-12)
+    np.testing.assert_allclose(spend, [744.75, 744.75], atol=2e-3)
