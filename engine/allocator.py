@@ -26,7 +26,7 @@ from engine.settings import SMALLEST_NORMAL
 MAX_BISECTIONS = 200
 RELATIVE_TOLERANCE = 1e-13
 LOG_TWO = float(np.log(2.0))
-SMALLEST_POSITIVE = float(np.nextafter(0.0, 1.0))
+SMALLEST_POSITIVE = float(np.finfo(float).smallest_subnormal)
 
 
 @dataclass(frozen=True)
@@ -127,35 +127,29 @@ def solve_monotone_multiplier(
 ) -> tuple[float, float]:
     """Bisection for lam in [low, high] where a non-increasing total crosses target.
 
-    total_at maps an array of multipliers to their totals. With sections > 1 each round
-    tries that many evenly spaced multipliers at once (a vectorized bisection). Returns the
-    final bracket (lam_low, lam_high) with total(lam_low) >= target >= total(lam_high).
+    total_at maps an array of multipliers to their totals. Multipliers are >= 0 (a low end
+    below 0 is read as 0), and spend depends on their relative size, so the steps are
+    geometric. With sections > 1 each round tries that many multipliers at once (a vectorized
+    bisection). Returns the final bracket (lam_low, lam_high) with total(lam_low) >= target
+    >= total(lam_high).
     """
-    scale = max(abs(low), abs(high), 1e-300)
     slack = 1e-12 * abs(target)
     if low <= 0.0 < high:
         # The crossing may lie any number of orders of magnitude below high: split at the
-        # smallest positive float first, so that a positive crossing is searched in logs.
-        if total_at(np.array([SMALLEST_POSITIVE]))[0] >= target - slack:
-            low = SMALLEST_POSITIVE
-        else:
-            high = SMALLEST_POSITIVE
+        # smallest positive float first; below it, the crossing is 0 itself.
+        if total_at(np.array([SMALLEST_POSITIVE]))[0] < target - slack:
+            return 0.0, SMALLEST_POSITIVE
+        low = SMALLEST_POSITIVE
     fractions = np.arange(1, sections + 1) / (sections + 1)
     for _ in range(MAX_BISECTIONS):
-        if low > 0:
-            # Geometric steps: spend depends on the multiplier's relative size.
-            if high <= low * (1.0 + RELATIVE_TOLERANCE):
-                break
-            ratio = high / low
-            if np.isfinite(ratio):
-                candidates = low * ratio**fractions
-            else:  # a subnormal low end: the ratio overflows, its logs do not
-                log_low = np.log(low)
-                candidates = np.exp(log_low + (np.log(high) - log_low) * fractions)
-        else:
-            if high - low <= RELATIVE_TOLERANCE * scale:
-                break
-            candidates = low + (high - low) * fractions
+        if high <= low * (1.0 + RELATIVE_TOLERANCE):
+            break
+        ratio = high / low
+        if np.isfinite(ratio):
+            candidates = low * ratio**fractions
+        else:  # a subnormal low end: the ratio overflows, its logs do not
+            log_low = np.log(low)
+            candidates = np.exp(log_low + (np.log(high) - log_low) * fractions)
         # Rounding slack: where the total is flat at the target, move to the top of the flat.
         above = np.asarray(total_at(candidates)) >= target - slack
         count = int(np.count_nonzero(above))

@@ -34,6 +34,16 @@ def test_a_bisection_from_zero_searches_a_positive_crossing_in_logs():
     assert high / 1e-200 == pytest.approx(1.0, rel=1e-11)
 
 
+def test_a_crossing_at_zero_is_bracketed_by_zero_and_the_smallest_positive_float():
+    # Flat curves: every positive multiplier leaves them at their minimums (total 0 here), the
+    # multiplier 0 fills them; the crossing is 0 itself, from a low end of 0 or below.
+    for low in (0.0, -1.0):
+        bracket = solve_monotone_multiplier(
+            lambda lams: np.where(lams > 0, 0.0, 2.0), 1.0, low, 3.0
+        )
+        assert bracket == (0.0, 5e-324)
+
+
 def test_a_campaign_whose_path_dips_by_rounding_keeps_what_the_higher_multiplier_gave_it():
     # The path is non-increasing in the multiplier only up to rounding: where a campaign's
     # spend at the low multiplier is below its spend at the high one, it has no room to fill
@@ -67,9 +77,6 @@ def test_a_bracket_already_within_the_tolerance_is_answered_without_evaluating_t
 
     low = 0.5
     high = low * (1.0 + RELATIVE_TOLERANCE)
-    assert solve_monotone_multiplier(total_at, 0.5, low, high) == (low, high)
-    # On the linear scale (a negative low end) the width is measured against the larger end.
-    low, high = -1e13, -1e13 + 1.0
     assert solve_monotone_multiplier(total_at, 0.5, low, high) == (low, high)
     assert calls == []
 
