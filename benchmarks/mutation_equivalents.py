@@ -496,6 +496,22 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     ),
     Equivalent(
         "engine/allocator.py",
+        "KKTSolution",
+        "True -> False",
+        "@dataclass(frozen=True)",
+        "@dataclass(frozen=False)",
+        "nothing assigns to a solution's fields",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "blend_tangent",
+        "50.0 -> 51.0",
+        "return float(brentq(gap, 1e-06, 50.0))",
+        "return float(brentq(gap, 1e-06, 51.0))",
+        "up to rounding: the one root (below 1.26) lies inside both brackets, found to 2e-12",
+    ),
+    Equivalent(
+        "engine/allocator.py",
         "bracket_multiplier",
         "1.0 -> 2.0",
         "top = top * (1.0 + 1e-09) + 1e-300",

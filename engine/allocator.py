@@ -258,7 +258,6 @@ def _settle_straight_stretches(
     proven optimum (that problem is combinatorial)."""
     best = solution
     best_value = float(value @ curves.true_response(best.spend))
-    low, high = low.copy(), high.copy()
     while True:
         spend = best.spend
         turned = fill_stretches_in_turn(curves, spend, low, high)

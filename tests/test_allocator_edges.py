@@ -7,6 +7,7 @@ import pytest
 from engine.allocator import (
     RELATIVE_TOLERANCE,
     allocate_negexp_blend,
+    blend_tangent,
     section_count,
     solve_budget,
     solve_monotone_multiplier,
@@ -78,6 +79,7 @@ def test_a_bracket_already_within_the_tolerance_is_answered_without_evaluating_t
     low = 0.5
     high = low * (1.0 + RELATIVE_TOLERANCE)
     assert solve_monotone_multiplier(total_at, 0.5, low, high) == (low, high)
+    assert solve_monotone_multiplier(total_at, 0.5, 0.0, 0.0) == (0.0, 0.0)
     assert calls == []
 
 
@@ -145,3 +147,34 @@ def test_a_budget_just_under_the_caps_far_up_the_curves_is_shared_by_the_margina
     spend = solve_budget(curves, 1489.5, upper=np.array([745.0, 745.0])).spend
     assert spend.sum() == pytest.approx(1489.5, rel=1e-12)
     np.testing.assert_allclose(spend, [744.75, 744.75], atol=2e-3)
+
+
+def blend_problems(seed: int, count: int):
+    """Single-draw batches of 2 to 4 curves (some flat, some S-shaped) with minimums past
+    their tangent points or short of them, and budgets anywhere between the bounds' sums."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        size = int(rng.integers(2, 5))
+        alpha = rng.uniform(1, 1000, (1, size)) * (rng.random((1, size)) > 0.15)
+        mu = 10 ** rng.uniform(-3, -1, (1, size))
+        blend = rng.choice([0.0, 0.5, 1.0], (1, size))
+        tangent = np.array([blend_tangent(float(value)) for value in blend[0]]) / mu[0]
+        reach = np.maximum(tangent, float(np.mean(1 / mu)))
+        lower = np.where(rng.random(size) < 0.4, rng.uniform(0, 2, size) * reach, 0.0)
+        upper = lower + rng.uniform(0.2, 3, size) * reach
+        budget = float(lower.sum() + rng.uniform(0.05, 0.95) * (upper - lower).sum())
+        yield alpha, mu, blend, budget, lower, upper
+
+
+def test_blend_batch_meets_the_envelope_kkt_conditions_with_minimums_on_either_side():
+    for alpha, mu, blend, budget, lower, upper in blend_problems(0, 60):
+        spend = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)[0]
+        assert spend.sum() == pytest.approx(budget, rel=1e-9)
+        assert np.all(spend >= lower - 1e-9 * budget) and np.all(spend <= upper + 1e-9 * budget)
+        tangent = np.exp(-np.array([blend_tangent(float(value)) for value in blend[0]]))
+        z = np.minimum(np.exp(-mu[0] * spend), tangent)
+        marginal = alpha[0] * mu[0] * z * (1 + blend[0] - 2 * blend[0] * z)
+        can_give = spend > lower + 1e-6 * budget
+        can_take = spend < upper - 1e-6 * budget
+        if can_give.any() and can_take.any():
+            assert marginal[can_take].max() <= marginal[can_give].min() * (1 + 1e-7) + 1e-12
