@@ -8,11 +8,13 @@ from engine.allocator import (
     RELATIVE_TOLERANCE,
     allocate_negexp_blend,
     blend_tangent,
+    fill_stretches_in_turn,
     section_count,
     solve_budget,
     solve_monotone_multiplier,
     spend_between,
 )
+from engine.errors import EngineError
 from engine.response import HillCurves, NegExpCurves
 
 
@@ -178,3 +180,37 @@ def test_blend_batch_meets_the_envelope_kkt_conditions_with_minimums_on_either_s
         can_take = spend < upper - 1e-6 * budget
         if can_give.any() and can_take.any():
             assert marginal[can_take].max() <= marginal[can_give].min() * (1 + 1e-7) + 1e-12
+
+
+def test_campaign_values_must_each_be_finite_and_not_negative():
+    curves = NegExpCurves(np.array([100.0, 50.0]), np.array([0.01, 0.02]))
+    for weights in ([np.nan, 1.0], [-1.0, 1.0], [np.inf, 1.0]):
+        with pytest.raises(EngineError, match="campaign values must be finite numbers >= 0"):
+            solve_budget(curves, 100.0, weights=np.array(weights))
+
+
+def test_a_lower_bound_above_its_upper_bound_is_named_by_its_index():
+    # The first campaign's bounds are equal (allowed); the second's are crossed.
+    curves = NegExpCurves(np.array([100.0, 50.0]), np.array([0.01, 0.02]))
+    with pytest.raises(EngineError, match=r"at index 1 .* lower bound 5 exceeds upper bound 3"):
+        solve_budget(curves, 6.0, lower=np.array([1.0, 5.0]), upper=np.array([1.0, 3.0]))
+
+
+def test_a_round_where_only_its_first_multiplier_reaches_the_target_keeps_that_one():
+    # Three multipliers a round (2, 4, 8 from [1, 16]); only 2 reaches, so the bracket is
+    # [2, 4], and the crossing at 3 is found.
+    low, high = solve_monotone_multiplier(
+        lambda lams: np.where(lams <= 3.0, 1.0, 0.0), 0.5, 1.0, 16.0, sections=3
+    )
+    assert low == pytest.approx(3.0, rel=1e-12) and high == pytest.approx(3.0, rel=1e-12)
+
+
+def test_stretches_funded_in_turn_start_from_the_minimums_and_stop_at_each_stretch_end():
+    # Two equal S-curves (tangent at 1259.9) partway up their lines, the first with a minimum
+    # of 100: it is funded from 100 up to its stretch's end, not 100 past it.
+    hill = HillCurves(np.full(2, 1000.0), np.full(2, 1000.0), np.full(2, 3.0))
+    end = float(hill.tangent_spend[0])
+    turned = fill_stretches_in_turn(
+        hill, np.array([900.0, 900.0]), np.array([100.0, 0.0]), np.full(2, 1e4)
+    )
+    np.testing.assert_allclose(turned, [end, 1800.0 - end], rtol=1e-8)
