@@ -249,6 +249,48 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: 60 halvings leave the step within 4e-15 of itself, shares within 2e-17",
     ),
     Equivalent(
+        "engine/framework.py",
+        "Policy.refold_base",
+        "return value -> return None",
+        "return self.initial_stats(n_campaigns, settings)",
+        "return None",
+        "its one caller folds from initial_stats(n_campaigns, settings) when given None",
+    ),
+    Equivalent(
+        "engine/framework.py",
+        "_spent_in",
+        "True -> False",
+        "pairs = zip(spend, planned, strict=True)",
+        "pairs = zip(spend, planned, strict=False)",
+        "both callers pass one spend and one budget per campaign, checked before",
+    ),
+    Equivalent(
+        "engine/framework.py",
+        "Policy._folded",
+        "True -> False",
+        "mask = np.full(n_campaigns, True)",
+        "mask = np.full(n_campaigns, False)",
+        "a placeholder mask: update_stats must not read it, and no policy's does",
+    ),
+    Equivalent(
+        "engine/framework.py",
+        "Policy.refold",
+        "True -> False",
+        "pairs = zip(rows, budgets, strict=True)",
+        "pairs = zip(rows, budgets, strict=False)",
+        "both lists were checked to hold the state's t rows",
+    ),
+    Equivalent(
+        "engine/framework.py",
+        "Policy.advance",
+        "True -> False",
+        "observed_rows = dict(zip(METRICS, metric_rows, strict=True)) | "
+        "{'planned': np.array(planned, dtype=float)}",
+        "observed_rows = dict(zip(METRICS, metric_rows, strict=False)) | "
+        "{'planned': np.array(planned, dtype=float)}",
+        "metric_rows is built with one row per metric of METRICS",
+    ),
+    Equivalent(
         "engine/policies/curve.py",
         "Curve._folded_sums",
         "1.0 -> 2.0",
