@@ -9,6 +9,7 @@ from engine.allocator import (
     allocate_negexp_blend,
     blend_tangent,
     fill_stretches_in_turn,
+    kkt_path,
     section_count,
     solve_budget,
     solve_monotone_multiplier,
@@ -214,3 +215,23 @@ def test_stretches_funded_in_turn_start_from_the_minimums_and_stop_at_each_stret
         hill, np.array([900.0, 900.0]), np.array([100.0, 0.0]), np.full(2, 1e4)
     )
     np.testing.assert_allclose(turned, [end, 1800.0 - end], rtol=1e-8)
+
+
+def test_a_total_at_the_smallest_positive_multiplier_short_by_exactly_the_slack_reaches():
+    # From a low end of 0 the split at the smallest positive float counts a total short of
+    # the target by exactly the slack as reaching it, as every later round does.
+    target = 1e6
+    level = target - 1e-12 * target
+    low, high = solve_monotone_multiplier(
+        lambda lams: np.where(lams <= 3.0, level, 0.0), target, 0.0, 8.0
+    )
+    assert low == pytest.approx(3.0, rel=1e-12) and high == pytest.approx(3.0, rel=1e-12)
+
+
+def test_at_a_multiplier_of_zero_every_campaign_sits_at_its_upper_bound():
+    # Even a flat curve (no marginal at all) is filled at 0: the budget must go somewhere.
+    curves = NegExpCurves(np.array([0.0, 100.0]), np.array([1.0, 0.01]))
+    lower, upper = np.array([1.0, 0.0]), np.array([7.0, 9.0])
+    path = kkt_path(curves, lower, upper, np.ones(2))
+    np.testing.assert_array_equal(path(0.0), upper)
+    np.testing.assert_array_equal(path(np.array([-1.0, 0.0])), [upper, upper])
