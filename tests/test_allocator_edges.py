@@ -235,3 +235,34 @@ def test_at_a_multiplier_of_zero_every_campaign_sits_at_its_upper_bound():
     path = kkt_path(curves, lower, upper, np.ones(2))
     np.testing.assert_array_equal(path(0.0), upper)
     np.testing.assert_array_equal(path(np.array([-1.0, 0.0])), [upper, upper])
+
+
+def test_settling_solves_again_around_the_campaign_it_pinned():
+    # The envelope spreads the budget over the first two S-curves; settling pins the partway
+    # one at an end of its stretch and then solves around that pin, which leaves the whole
+    # budget with the first campaign (2976.19 by the curves, the envelope's answer 2942.66).
+    hill = HillCurves(
+        np.array([3000.0, 900.0, 300.0]),
+        np.array([100.0, 1000.0, 1000.0]),
+        np.array([3.0, 3.0, 2.0]),
+    )
+    spend = solve_budget(hill, 500.0).spend
+    np.testing.assert_allclose(spend, [500.0, 0.0, 0.0], rtol=1e-12, atol=1e-9)
+    assert hill.true_response(spend).sum() == pytest.approx(2976.190476, rel=1e-9)
+
+
+def test_settling_skips_a_stretch_end_the_bounds_cannot_meet_the_budget_with():
+    # The partway S-curve's stretch ends past the budget: pinned there, the others' floors
+    # add up to more than the budget, so that end is not tried and the budget is kept.
+    hill = HillCurves(np.array([300.0, 100.0]), np.array([300.0, 100.0]), np.array([5.0, 5.0]))
+    spend = solve_budget(hill, 500.0).spend
+    assert spend.sum() == pytest.approx(500.0, rel=1e-12)
+    np.testing.assert_allclose(spend, [368.0492088897, 131.9507911103], rtol=1e-9)
+
+
+def test_settling_ends_when_neither_end_of_the_stretch_gains_anything():
+    # Both S-curves are far below their tangent points; pinning the partway one at an end
+    # gains nothing, and an equal answer is not an improvement, so settling stops there.
+    hill = HillCurves(np.array([1000.0, 600.0]), np.array([1000.0, 1000.0]), np.array([5.0, 5.0]))
+    spend = solve_budget(hill, 200.0, upper=np.array([np.inf, 300.0])).spend
+    np.testing.assert_allclose(spend, [200.0, 0.0], rtol=1e-12, atol=1e-12)
