@@ -9,6 +9,7 @@ from engine.allocator import (
     allocate_negexp_blend,
     blend_tangent,
     fill_stretches_in_turn,
+    inside_stretches,
     kkt_path,
     section_count,
     solve_budget,
@@ -16,7 +17,7 @@ from engine.allocator import (
     spend_between,
 )
 from engine.errors import EngineError
-from engine.response import HillCurves, NegExpCurves
+from engine.response import HillCurves, NegExpCurves, ResponseCurves
 
 
 def test_a_multiplier_hundreds_of_orders_below_the_top_is_resolved():
@@ -266,3 +267,40 @@ def test_settling_ends_when_neither_end_of_the_stretch_gains_anything():
     hill = HillCurves(np.array([1000.0, 600.0]), np.array([1000.0, 1000.0]), np.array([5.0, 5.0]))
     spend = solve_budget(hill, 200.0, upper=np.array([np.inf, 300.0])).spend
     np.testing.assert_allclose(spend, [200.0, 0.0], rtol=1e-12, atol=1e-12)
+
+
+def test_a_spend_a_hair_below_its_tangent_point_is_not_partway_up_a_large_curve():
+    # 1e-5 below the tangent point of a curve worth 1e6 the envelope is 6.7e-5 above the
+    # curve: rounding beside the envelope's 6.7e5, under the 1e-9 of it that counts.
+    hill = HillCurves(np.array([1e6, 1e6]), np.array([1000.0, 1000.0]), np.array([3.0, 3.0]))
+    spend = hill.tangent_spend * np.array([1.0 - 1e-5, 0.999])
+    assert inside_stretches(hill, spend).tolist() == [1]
+
+
+class _LineOverZero(ResponseCurves):
+    """Envelope x over a curve that is 0 everywhere: the gap at x is x itself."""
+
+    def __init__(self, size: int):
+        self._size = size
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    def response(self, x: np.ndarray) -> np.ndarray:
+        return np.asarray(x, dtype=float)
+
+    def marginal(self, x: np.ndarray) -> np.ndarray:
+        return np.ones_like(np.asarray(x, dtype=float))
+
+    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
+        return np.zeros_like(np.asarray(lam, dtype=float))
+
+    def true_response(self, x: np.ndarray) -> np.ndarray:
+        return np.zeros_like(np.asarray(x, dtype=float))
+
+
+def test_a_gap_of_exactly_the_tolerance_is_not_partway_and_one_above_it_is():
+    # The tolerance is 1e-9 of the envelope, at least 1e-9: a gap of exactly that is rounding.
+    spend = np.array([1e-9, np.nextafter(1e-9, 1.0), 2.0])
+    assert inside_stretches(_LineOverZero(3), spend).tolist() == [1, 2]
