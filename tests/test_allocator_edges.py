@@ -304,3 +304,13 @@ def test_a_gap_of_exactly_the_tolerance_is_not_partway_and_one_above_it_is():
     # The tolerance is 1e-9 of the envelope, at least 1e-9: a gap of exactly that is rounding.
     spend = np.array([1e-9, np.nextafter(1e-9, 1.0), 2.0])
     assert inside_stretches(_LineOverZero(3), spend).tolist() == [1, 2]
+
+
+def test_the_bracket_top_spends_no_more_than_the_budget_over_many_campaigns():
+    # The top multiplier is the largest marginal a hair (1e-6 of the budget, shared over the
+    # campaigns) above the minimums; with 1500 equal curves a hair per campaign that grew
+    # with their count would spend more than the budget at the top itself.
+    size = 1500
+    curves = NegExpCurves(np.full(size, 10.0), np.full(size, 0.01))
+    spend = solve_budget(curves, 1500.0).spend
+    np.testing.assert_allclose(spend, np.ones(size), rtol=1e-9)
