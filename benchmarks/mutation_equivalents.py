@@ -714,6 +714,22 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "fractions = np.arange(1, sections + 2) / (sections + 1)",
         "up to rounding: a multiplier at the top narrows the bracket no worse; same crossing",
     ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp",
+        "0.0 -> 1.0",
+        "breaks = np.where(finite, breaks, np.where(np.isfinite(floor_nu), floor_nu, 0.0))",
+        "breaks = np.where(finite, breaks, np.where(np.isfinite(floor_nu), floor_nu, 1.0))",
+        "a draw with no finite breakpoint spends the same at every finite multiplier",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp",
+        "GtE -> Gt",
+        "enough = totals >= budget",
+        "enough = totals > budget",
+        "up to rounding: a breakpoint total equal to the budget is reached from the piece below",
+    ),
 )
 
 

@@ -314,3 +314,21 @@ def test_the_bracket_top_spends_no_more_than_the_budget_over_many_campaigns():
     curves = NegExpCurves(np.full(size, 10.0), np.full(size, 0.01))
     spend = solve_budget(curves, 1500.0).spend
     np.testing.assert_allclose(spend, np.ones(size), rtol=1e-9)
+
+
+def test_settling_keeps_the_stretches_funded_in_turn_when_that_is_better():
+    # The envelope leaves the first two S-curves partway up lines of one slope (at 200 and
+    # 85.29); funding them in turn from their minimums moves the second's 35.29 above its
+    # floor to the first, 614.04 by the curves against the envelope answer's 606.09, and no
+    # end of a stretch does better, so that answer is the one kept.
+    hill = HillCurves(
+        np.array([600.0, 900.0, 100.0, 900.0, 100.0]),
+        np.array([1000.0, 1000.0, 1000.0, 300.0, 100.0]),
+        np.array([2.0, 3.0, 1.5, 0.8, 5.0]),
+    )
+    lower = np.array([200.0, 50.0, 200.0, 0.0, 0.0])
+    spend = solve_budget(hill, 1000.0, lower=lower).spend
+    np.testing.assert_allclose(
+        spend, [235.28902996, 50.0, 200.0, 374.98220904, 139.728761], rtol=1e-8
+    )
+    assert hill.true_response(spend).sum() == pytest.approx(614.0406747, rel=1e-8)
