@@ -461,3 +461,45 @@ def test_a_pause_and_a_resume_move_the_version_on_by_one_each(client, tenant):
 
 def test_the_retry_marker_names_itself():
     assert repr(RETRY) == "RETRY"
+
+
+def test_reports_of_the_current_timestep_cost_no_refold_and_a_correction_one(
+    client, tenant, monkeypatch
+):
+    ids = _campaigns(client, tenant.headers)
+    state = _state(client, tenant.headers, ids)
+    sid = state["id"]
+    _report(client, tenant.headers, sid, 0, ids)
+    _next(client, tenant.headers, sid)
+    pool = client.app.state.decisions
+    refold, refolded = pool.refold, []
+
+    async def counted(policy, engine, *rest):
+        refolded.append(len(rest[0]))  # the finished timesteps it was given
+        return await refold(policy, engine, *rest)
+
+    monkeypatch.setattr(pool, "refold", counted)
+    _report(client, tenant.headers, sid, 1, ids)
+    assert refolded == []
+    _report(client, tenant.headers, sid, 0, ids, spend=90.0)
+    assert refolded == [1]
+
+
+def test_a_current_report_may_name_a_campaign_added_after_a_lost_step_wrote_its_row(client, tenant):
+    """A step that lost to a pause leaves its history row at the current timestep: a report
+    of that timestep still takes every campaign the run has now."""
+    ids = _campaigns(client, tenant.headers, n=3)
+    state = _state(client, tenant.headers, ids[:2])
+    sid, url = state["id"], f"/api/states/{state['id']}"
+    store = client.app.state.store
+    step, decision = _stale_step(client, sid)
+    assert client.post(f"{url}/pause", headers=tenant.headers).is_success
+    with pytest.raises(StateConflict, match="was paused"):
+        store.run(lambda: commit_step(store, step, decision))
+    assert _rows(client, "history", sid) == 1
+    added = client.patch(url, json={"campaign_ids": ids}, headers=tenant.headers)
+    assert added.status_code == 200, added.text
+    assert client.post(f"{url}/resume", headers=tenant.headers).is_success
+    current = _post(client, tenant.headers, sid, 0, [{"campaign_id": ids[2], "spend": 5.0}])
+    assert current.status_code == 200, current.text
+    assert current.json()["correction"] is False
