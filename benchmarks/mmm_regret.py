@@ -34,12 +34,12 @@ import numpy as np
 from scipy.optimize import nnls
 
 from engine.allocator import allocate_budget
+from engine.grid_curves import GridCurves
 from engine.mmm.allocation import allocate_on_model, posterior_curves
 from engine.mmm.answers import response_draws
 from engine.mmm.features import adstock, saturate
 from engine.mmm.model import MarketingMixModel
 from engine.mmm.synthetic import true_response
-from engine.response import GridCurves
 
 GRID_POINTS = 400
 BOUNDS = ((0.0, 2.0), (0.5, 1.5))  # spend per channel within these multiples of its mean

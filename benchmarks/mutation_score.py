@@ -10,6 +10,12 @@ a fixed seed, so a run is repeatable; `--mutants N` bounds how many per module.
     python -m benchmarks.mutation_score --list               # the mutation points only
     python -m benchmarks.mutation_score --module utils/deps.py --point 17 --point 40
     python -m benchmarks.mutation_score --module utils/timesteps --point reports.py#12
+    python -m benchmarks.mutation_score --module engine/constraints.py --all   # every point
+
+Each mutant runs only the tests that executed its statement in a traced run of the unmutated
+module (benchmarks/mutation_coverage.py), in a forked child that imports again only the
+mutated module and its importers (benchmarks/mutation_imports.py); `--no-select` runs the
+whole test files instead, as a check that the selection changes no verdict.
 
 Baseline, measured in the same run: the unmutated copy must pass every test file (else the
 module is reported as not scored). A survivor listed in benchmarks/mutation_equivalents.py
@@ -21,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import copy
 import os
 import random
 import shutil
@@ -30,13 +35,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
+from benchmarks import mutation_coverage as coverage
+from benchmarks import mutation_imports as imports
 from benchmarks.mutation_equivalents import Equivalent, equivalent_for
+from benchmarks.mutation_points import ROOT, Mutant, _apply, _module_files, chosen, mutants_of
 
-ROOT = Path(__file__).resolve().parent.parent
+__all__ = ["ROOT", "TARGETS", "_apply", "chosen", "main", "mutants_of", "score"]
 
 # Module (a file, or a package folder) -> its own test files.
 TARGETS: dict[str, tuple[str, ...]] = {
@@ -60,143 +67,6 @@ TARGETS: dict[str, tuple[str, ...]] = {
 # not the store.
 PYTEST_ARGS = ("-x", "-q", "-p", "no:cacheprovider", "-n", "0", "-k", "not mongodb")
 
-_SWAPS: dict[type, type] = {
-    ast.Lt: ast.LtE,
-    ast.LtE: ast.Lt,
-    ast.Gt: ast.GtE,
-    ast.GtE: ast.Gt,
-    ast.Eq: ast.NotEq,
-    ast.NotEq: ast.Eq,
-    ast.Add: ast.Sub,
-    ast.Sub: ast.Add,
-    ast.Mult: ast.Div,
-    ast.Div: ast.Mult,
-    ast.And: ast.Or,
-    ast.Or: ast.And,
-    ast.In: ast.NotIn,
-    ast.NotIn: ast.In,
-    ast.Is: ast.IsNot,
-    ast.IsNot: ast.Is,
-}
-
-
-@dataclass(frozen=True)
-class Mutant:
-    path: str
-    index: int  # the mutation point's rank in the module's walk
-    line: int
-    what: str
-
-
-def _docstring_nodes(tree: ast.AST) -> set[int]:
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
-            body = node.body
-            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
-                found.add(id(body[0]))
-    return found
-
-
-@dataclass(frozen=True)
-class _Operator:
-    """An operator of `owner` (its `op`, or its `ops[place]` for a comparison). Operators are
-    named by their expression: Python's parser shares one object per operator type."""
-
-    owner: ast.AST
-    place: int | None = None
-
-
-def _points(tree: ast.AST) -> Iterator[tuple[ast.AST | _Operator, str, int]]:
-    """Every mutation point of `tree`, what mutating it does and its line, in a fixed order."""
-    skip = _docstring_nodes(tree)
-    for node in ast.walk(tree):
-        if id(node) in skip:
-            continue
-        line = getattr(node, "lineno", 0)
-        if isinstance(node, ast.Compare):
-            for place, op in enumerate(node.ops):
-                if type(op) in _SWAPS:
-                    what = f"{type(op).__name__} -> {_SWAPS[type(op)].__name__}"
-                    yield _Operator(node, place), what, line
-        elif isinstance(node, ast.BinOp | ast.BoolOp | ast.AugAssign) and type(node.op) in _SWAPS:
-            what = f"{type(node.op).__name__} -> {_SWAPS[type(node.op)].__name__}"
-            yield _Operator(node), what, line
-        elif isinstance(node, ast.Constant) and not isinstance(node.value, str | bytes):
-            if isinstance(node.value, bool):
-                yield node, f"{node.value} -> {not node.value}", line
-            elif isinstance(node.value, int | float):
-                yield node, f"{node.value!r} -> {node.value + 1!r}", line
-        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
-            yield node, "not x -> x", line
-        elif isinstance(node, ast.If | ast.While):
-            yield node, "condition -> not condition", line
-        elif isinstance(node, ast.Return) and node.value is not None:
-            yield node, "return value -> return None", line
-        if isinstance(node, ast.Assign | ast.AugAssign | ast.Expr):
-            yield node, "statement -> pass", line
-
-
-def _apply(tree: ast.AST, index: int) -> ast.AST:
-    """A copy of `tree` with its mutation point `index` mutated."""
-    tree = copy.deepcopy(tree)
-    parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
-    for rank, (node, _, _) in enumerate(_points(tree)):
-        if rank != index:
-            continue
-        if isinstance(node, _Operator):
-            owner = node.owner
-            if node.place is None:
-                owner.op = _SWAPS[type(owner.op)]()
-            else:
-                ops = list(owner.ops)
-                ops[node.place] = _SWAPS[type(ops[node.place])]()
-                owner.ops = ops
-        elif isinstance(node, ast.Constant):
-            node.value = (not node.value) if isinstance(node.value, bool) else node.value + 1
-        elif isinstance(node, ast.UnaryOp):
-            _replace(parents[id(node)], node, node.operand)
-        elif isinstance(node, ast.If | ast.While):
-            node.test = ast.UnaryOp(op=ast.Not(), operand=node.test)
-        elif isinstance(node, ast.Return):
-            node.value = ast.Constant(value=None)
-        else:
-            _replace(parents[id(node)], node, ast.Pass())
-        return ast.fix_missing_locations(tree)
-    raise IndexError(index)
-
-
-def _replace(parent: ast.AST, old: ast.AST, new: ast.AST) -> None:
-    for field, value in ast.iter_fields(parent):
-        if value is old:
-            setattr(parent, field, new)
-            return
-        if isinstance(value, list) and any(item is old for item in value):
-            setattr(parent, field, [new if item is old else item for item in value])
-            return
-
-
-def _module_files(target: str, root: Path) -> list[str]:
-    path = root / target
-    if path.is_dir():
-        return sorted(str(p.relative_to(root)) for p in path.rglob("*.py"))
-    # A module that became a package keeps its name without ".py".
-    package = root / target.removesuffix(".py")
-    if not path.exists() and package.is_dir():
-        return _module_files(target.removesuffix(".py"), root)
-    return [target]
-
-
-def mutants_of(target: str, root: Path = ROOT) -> list[Mutant]:
-    """The mutation points of `target` as its files are under `root` (the copy being
-    mutated: the working tree may change while a run goes on)."""
-    found = []
-    for path in _module_files(target, root):
-        tree = ast.parse((root / path).read_text())
-        for index, (_, what, line) in enumerate(_points(tree)):
-            found.append(Mutant(path, index, line, what))
-    return found
-
 
 def _copy_repository(into: Path) -> None:
     listed = subprocess.run(
@@ -214,39 +84,49 @@ def _copy_repository(into: Path) -> None:
 
 
 PROJECT_PACKAGES = ("engine", "utils", "models", "routers", "tests", "benchmarks", "fast")
-
-
-def _project_module(name: str) -> bool:
-    return name.split(".")[0] in PROJECT_PACKAGES or name in ("initialize", "conftest")
+# Test modules are always imported again in a child: pytest would otherwise reuse them.
+TEST_MODULES = ("tests.test_",)
 
 
 def _warm(copy_root: Path) -> None:
-    """Import the project (and so every library it uses) once: each test run is then a fork
-    of this process that imports only the project's own modules again, in well under the
-    seconds a fresh interpreter spends importing numpy, scipy, FastAPI and pytest."""
+    """Import the project, pytest and its plugins once (a collection of every target's test
+    files): each test run is then a fork of this process that imports again only the mutated
+    module, the modules that import it, and the test modules. Objects made so far are frozen
+    out of the garbage collector, so the collections pytest runs between tests stay quick."""
+    import contextlib
+    import gc
+    import io
+
     sys.path.insert(0, str(copy_root))
-    import pytest  # noqa: F401
+    import pytest
 
     import fast  # noqa: F401
     import tests.conftest  # noqa: F401
 
-    for name in [name for name in sys.modules if _project_module(name)]:
-        del sys.modules[name]
+    files = sorted({t for tests in TARGETS.values() for t in _present(copy_root, tests)})
+    here = os.getcwd()
+    os.chdir(copy_root)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider", *files])
+    finally:
+        os.chdir(here)
+    imports.forget(set(), also=TEST_MODULES)
+    gc.collect()
+    gc.freeze()
 
 
-def _run_tests(copy_root: Path, tests: tuple[str, ...], timeout: float) -> bool:
-    """Whether the tests pass in the copy (a timeout counts as a kill), in a forked child."""
-    present = [t for t in tests if (copy_root / t).exists()]
+def _in_child(work: Callable[[], bool], timeout: float) -> bool:
+    """Whether `work` returns True in a forked child (a timeout counts as False)."""
     child = os.fork()
     if child == 0:
-        os.chdir(copy_root)
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, 1)
         os.dup2(devnull, 2)
-        import pytest
-
-        code = pytest.main([*PYTEST_ARGS, *present])
-        os._exit(int(code))
+        try:
+            os._exit(0 if work() else 1)
+        except BaseException:
+            os._exit(2)
     deadline = time.monotonic() + timeout
     while True:
         done, status = os.waitpid(child, os.WNOHANG)
@@ -259,31 +139,76 @@ def _run_tests(copy_root: Path, tests: tuple[str, ...], timeout: float) -> bool:
         time.sleep(0.05)
 
 
-def chosen(everything: list[Mutant], points: list[str]) -> list[Mutant]:
-    """The mutants `points` name, each `INDEX` or `FILE#INDEX` as `--list` numbers them (the
-    file by the end of its path, needed when the module is a package of several files)."""
-    found = []
-    for point in points:
-        name, _, index = point.rpartition("#")
-        if not index.isdigit():
-            raise ValueError(f"--point {point!r}: expected INDEX or FILE#INDEX")
-        matches = [
-            m
-            for m in everything
-            if m.index == int(index) and (not name or m.path.endswith(name.lstrip("/")))
-        ]
-        if len({m.path for m in matches}) > 1:
-            raise ValueError(f"--point {point!r}: several files have that point; use FILE#INDEX")
-        if not matches:
-            raise ValueError(f"--point {point!r}: no such mutation point")
-        found.extend(m for m in matches if m not in found)
-    return found
+def _present(copy_root: Path, tests: tuple[str, ...]) -> list[str]:
+    return [t for t in tests if (copy_root / t).exists()]
+
+
+def _run_tests(copy_root: Path, tests: list[str], timeout: float, fresh: set[str]) -> bool:
+    """Whether the tests (files or node ids) pass in the copy, in a forked child that
+    imports the modules `fresh` names again."""
+
+    def work() -> bool:
+        import pytest
+
+        imports.forget(fresh, also=TEST_MODULES)
+        os.chdir(copy_root)
+        return pytest.main([*PYTEST_ARGS, *tests]) == 0
+
+    return _in_child(work, timeout)
+
+
+def _traced_baseline(
+    copy_root: Path, target: str, tests: list[str], timeout: float, fresh: set[str]
+) -> dict[str, dict[int, set[str]]] | None:
+    """Run the unmutated module's tests once, tracing which test executes which of its lines;
+    None when they do not pass (the module is then not scored)."""
+    into = copy_root / ".mutation-trace.json"
+    files = _module_files(target, copy_root)
+
+    def work() -> bool:
+        imports.forget(fresh, also=TEST_MODULES)
+        return coverage.trace(copy_root, files, [*PYTEST_ARGS, *tests], into)[0]
+
+    # Tracing slows a run down a few times; the timeout grows with it.
+    if not _in_child(work, timeout * 4):
+        return None
+    return coverage.read_map(into)[1]
 
 
 def _same_program(mutant: Mutant) -> Equivalent:
     """A mutation that writes back what was there (`return None` -> `return None`): the same
     program, equivalent without a test run."""
     return Equivalent(mutant.path, "", mutant.what, "", "", "the mutant is the unchanged program")
+
+
+class _Selection:
+    """The tests to run against each mutant: those that executed its statement in the traced
+    baseline, or the module's whole test files when that cannot be told (code run at import
+    time, no trace) or when the chosen tests fail even unmutated (they lean on a test left out)."""
+
+    def __init__(
+        self, copy_root: Path, tests: list[str], lines: dict | None, timeout: float, fresh: set[str]
+    ):
+        self.copy_root, self.tests, self.lines, self.timeout = copy_root, tests, lines, timeout
+        self.fresh = fresh
+        self._sound: dict[tuple[str, ...], bool] = {}
+
+    def tests_for(self, mutant: Mutant) -> list[str]:
+        if self.lines is None:
+            return self.tests
+        chosen = coverage.tests_for(self.lines.get(mutant.path, {}), mutant.span)
+        if chosen is None:
+            return self.tests
+        return sorted(chosen)
+
+    def confirm_kill(self, tests: list[str]) -> bool:
+        """Whether a failing selection really shows a kill: it passes unmutated."""
+        if tests == self.tests:
+            return True
+        key = tuple(tests)
+        if key not in self._sound:
+            self._sound[key] = _run_tests(self.copy_root, tests, self.timeout, self.fresh)
+        return self._sound[key]
 
 
 def score(
@@ -293,16 +218,26 @@ def score(
     timeout: float,
     copy_root: Path,
     points: list[str] | None = None,
+    select: bool = True,
 ) -> dict:
-    tests = TARGETS[target]
+    tests = _present(copy_root, TARGETS[target])
     everything = mutants_of(target, copy_root)
+    fresh = imports.dependents(copy_root, _module_files(target, copy_root), PROJECT_PACKAGES)
     if points:
         sample = chosen(everything, points)
+    elif limit <= 0:
+        sample = everything
     else:
         sample = random.Random(f"{seed}:{target}").sample(everything, min(limit, len(everything)))
-    if not _run_tests(copy_root, tests, timeout):
+    if select:
+        lines = _traced_baseline(copy_root, target, tests, timeout, fresh)
+        passed = lines is not None
+    else:
+        lines, passed = None, _run_tests(copy_root, tests, timeout, fresh)
+    if not passed:
         return {"target": target, "baseline": False, "points": len(everything)}
-    survivors, equivalents = [], []
+    selection = _Selection(copy_root, tests, lines, timeout, fresh)
+    survivors, equivalents, unrun = [], [], 0
     for mutant in sorted(sample, key=lambda m: (m.path, m.index)):
         original = (copy_root / mutant.path).read_text()
         tree = ast.parse(original)
@@ -311,16 +246,27 @@ def score(
         if mutated == unparsed:
             equivalents.append((mutant, _same_program(mutant)))
             continue
-        (copy_root / mutant.path).write_text(mutated)
-        try:
-            if _run_tests(copy_root, tests, timeout):
-                known = equivalent_for(mutant.path, mutant.what, unparsed, mutated)
-                if known is None:
-                    survivors.append(mutant)
-                else:
-                    equivalents.append((mutant, known))
-        finally:
-            (copy_root / mutant.path).write_text(original)
+        chosen_tests = selection.tests_for(mutant)
+        if chosen_tests:
+            (copy_root / mutant.path).write_text(mutated)
+            try:
+                passed = _run_tests(copy_root, chosen_tests, timeout, fresh)
+            finally:
+                (copy_root / mutant.path).write_text(original)
+            if not passed and not selection.confirm_kill(chosen_tests):
+                (copy_root / mutant.path).write_text(mutated)
+                try:
+                    passed = _run_tests(copy_root, tests, timeout, fresh)
+                finally:
+                    (copy_root / mutant.path).write_text(original)
+        else:
+            passed, unrun = True, unrun + 1
+        if passed:
+            known = equivalent_for(mutant.path, mutant.what, unparsed, mutated)
+            if known is None:
+                survivors.append(mutant)
+            else:
+                equivalents.append((mutant, known))
     return {
         "target": target,
         "baseline": True,
@@ -329,12 +275,20 @@ def score(
         "killed": len(sample) - len(survivors) - len(equivalents),
         "survivors": survivors,
         "equivalents": equivalents,
+        "unexecuted": unrun,
     }
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mutants", type=int, default=12, help="mutants per module (sampled)")
+    parser.add_argument("--all", action="store_true", help="every mutation point, not a sample")
+    parser.add_argument(
+        "--no-select",
+        action="store_true",
+        help="run each mutant against the module's whole test files, not just the tests that "
+        "execute its statement",
+    )
     parser.add_argument("--module", action="append", choices=sorted(TARGETS), help="repeatable")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per test run")
@@ -366,7 +320,16 @@ def main(argv: list[str] | None = None) -> None:
         _warm(copy_root)
         for target in targets:
             started = time.perf_counter()
-            result = score(target, args.mutants, args.seed, args.timeout, copy_root, args.point)
+            limit = 0 if args.all else args.mutants
+            result = score(
+                target,
+                limit,
+                args.seed,
+                args.timeout,
+                copy_root,
+                args.point,
+                select=not args.no_select,
+            )
             result["seconds"] = time.perf_counter() - started
             rows.append(result)
             killed = f"{result.get('killed', '-')}/{result.get('tried', '-')}"

@@ -38,8 +38,9 @@ from engine.fitting import (
     holdout_split,
     make_curves,
 )
+from engine.grid_curves import GridCurves, MarginalGridCurves
 from engine.local_slope import fit_local_slope
-from engine.response import GridCurves, MarginalGridCurves, ResponseCurves, SpendScaledCurves
+from engine.response import ResponseCurves, SpendScaledCurves
 
 MODELS = ("negexp", "mm", "hill", "local_slope")
 GRID_POINTS = 201

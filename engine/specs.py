@@ -18,14 +18,8 @@ import numpy as np
 
 from engine.ensemble import pad_grids
 from engine.errors import EngineError
-from engine.response import (
-    FAMILY_PARAMETERS,
-    CombinedCurves,
-    GridCurves,
-    MarginalGridCurves,
-    ResponseCurves,
-    family_curves,
-)
+from engine.grid_curves import GridCurves, MarginalGridCurves
+from engine.response import FAMILY_PARAMETERS, CombinedCurves, ResponseCurves, family_curves
 
 GRID_FAMILIES = {"local_slope": ("spend", "response"), "ensemble": ("spend", "marginal")}
 FAMILIES = (*FAMILY_PARAMETERS, *GRID_FAMILIES)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.errors import EngineError
-from engine.worlds import FAMILIES, TIMESTEP_BUDGET, World, _priced, check_world, saturation
+from engine.worlds import FAMILIES, TIMESTEP_BUDGET, World, check_world, priced_world, saturation
 
 SPREAD = 25.0
 """Ratio of the largest saturation spend a world may draw to the smallest."""
@@ -55,16 +55,13 @@ def make_spread_world(
     amplitude = most * (1.0 if family == "negexp" else 0.5)
     at_equal = most * saturation(kind, equal_share / scale, shape)
     amplitude *= conversions / at_equal.sum()
-    world = World(
+    return priced_world(
+        rng,
+        0.5,
         family=family,
         amplitude=np.tile(amplitude, (timesteps, 1)),
         scale=scale,
         shape=shape,
         value_per_conversion=value,
-        cost_per_click=np.ones(n_campaigns),
-        click_through=rng.uniform(0.005, 0.03, n_campaigns),
-        value_cv=0.5,
-        timestep_budget=TIMESTEP_BUDGET,
         kind=kind,
     )
-    return _priced(world, rng)

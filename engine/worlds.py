@@ -13,6 +13,7 @@ advertisers, every condition optional).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -233,9 +234,21 @@ def check_world(
         )
 
 
-def _priced(world: World, rng: np.random.Generator) -> World:
-    """The world with costs per click setting each campaign's best conversion rate per click
-    between 2% and 10% at its highest amplitude over the run."""
+def priced_world(
+    rng: np.random.Generator, value_cv: float, scale: np.ndarray, **curves: Any
+) -> World:
+    """A world of saturation spends `scale` and `curves` (family, amplitude, shape,
+    value_per_conversion and any other World field), with click-through rates drawn from 0.5%
+    to 3% and costs per click setting each campaign's best conversion rate per click between
+    2% and 10% at its highest amplitude over the run."""
+    world = World(
+        scale=scale,
+        cost_per_click=np.ones(len(scale)),
+        click_through=rng.uniform(0.005, 0.03, len(scale)),
+        value_cv=value_cv,
+        timestep_budget=TIMESTEP_BUDGET,
+        **curves,
+    )
     grid = np.geomspace(1e-3, 10.0, 400)[:, None] * world.scale[None, :]
     per_spend = (world.expected_conversions(grid, 0) / world.amplitude[0] / grid).max(axis=0)
     peak_rate = per_spend * world.amplitude.max(axis=0)
@@ -282,18 +295,15 @@ def make_world(
     # Michaelis-Menten and Hill amplitudes are half their maximum (their value at the scale).
     half = 0.5 if family in ("michaelis_menten", "hill") else 1.0
     amplitude = _moving(half * conversions_at_saturation, timesteps, drift, seasonality, rng)
-    world = World(
+    world = priced_world(
+        rng,
+        value_cv,
         family=family,
         amplitude=amplitude,
         scale=scale,
         shape=shape,
         value_per_conversion=value,
-        cost_per_click=np.ones(n_campaigns),
-        click_through=rng.uniform(0.005, 0.03, n_campaigns),
-        value_cv=value_cv,
-        timestep_budget=TIMESTEP_BUDGET,
     )
-    world = _priced(world, rng)
     return _launched(world, seed) if launches else world
 
 
@@ -351,22 +361,19 @@ def make_broad_world(
         moved = (timesteps // 2, campaign, factor)
         amplitude[moved[0] :, campaign] *= factor
     delay_share = rng.uniform(0.0, 0.6, n_campaigns) if delays else None
-    world = World(
+    world = priced_world(
+        rng,
+        0.5,
         family=family,
         amplitude=amplitude,
         scale=scale,
         shape=shape,
         value_per_conversion=value,
-        cost_per_click=np.ones(n_campaigns),
-        click_through=rng.uniform(0.005, 0.03, n_campaigns),
-        value_cv=0.5,
-        timestep_budget=TIMESTEP_BUDGET,
         kind=kind,
         value_sigma=value_sigma,
         delay_share=delay_share,
         shift=moved,
     )
-    world = _priced(world, rng)
     return _launched(world, seed) if launches else world
 
 

@@ -6,10 +6,9 @@ from scipy.optimize import minimize
 
 from engine.allocator import allocate_budget
 from engine.errors import EngineError
+from engine.grid_curves import GridCurves, MarginalGridCurves
 from engine.response import (
-    GridCurves,
     HillCurves,
-    MarginalGridCurves,
     MichaelisMentenCurves,
     NegExpCurves,
     OffsetCurves,

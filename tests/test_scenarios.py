@@ -5,7 +5,8 @@ import pytest
 from scipy.optimize import minimize
 
 from engine.errors import EngineError
-from engine.response import GridCurves, NegExpCurves
+from engine.grid_curves import GridCurves
+from engine.response import NegExpCurves
 from engine.scenarios import optimize_allocation
 from engine.specs import curves_from_specs
 
