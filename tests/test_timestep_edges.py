@@ -440,11 +440,12 @@ def test_a_run_whose_campaign_is_deleted_while_it_is_made_is_not_kept(client, te
     assert client.app.state.store.collection("states").count({}) == 0
 
 
-def test_a_start_time_is_cut_to_its_millisecond_not_rounded(client, tenant):
+@pytest.mark.parametrize("micros", [999_999, 500_250])
+def test_a_start_time_is_cut_to_its_millisecond_not_rounded(client, tenant, micros):
     ids = _campaigns(client, tenant.headers)
-    start = T0 + timedelta(microseconds=999_999)
+    start = T0 + timedelta(microseconds=micros)
     state = _state(client, tenant.headers, ids, start_at=start.isoformat(), timestep_hours=1)
-    kept = T0 + timedelta(milliseconds=999)
+    kept = T0 + timedelta(milliseconds=micros // 1000)
     assert datetime.fromisoformat(state["start_at"]) == kept
     assert as_utc(_stored(client, state["id"])["start_at"]) == kept
 
