@@ -5,7 +5,7 @@ a constant, a negation, a statement dropped) in a copy of the repository, and ru
 module's own test files against it; a failing run kills the mutant. Mutants are sampled with
 a fixed seed, so a run is repeatable; `--mutants N` bounds how many per module.
 
-    python -m benchmarks.mutation_score                      # 12 mutants per module
+    python -m benchmarks.mutation_score                      # 24 mutants per module
     python -m benchmarks.mutation_score --mutants 40 --module engine/constraints.py
     python -m benchmarks.mutation_score --list               # the mutation points only
     python -m benchmarks.mutation_score --module utils/deps.py --point 17 --point 40
@@ -45,23 +45,47 @@ from benchmarks.mutation_points import ROOT, Mutant, _apply, _module_files, chos
 
 __all__ = ["ROOT", "TARGETS", "_apply", "chosen", "main", "mutants_of", "score"]
 
-# Module (a file, or a package folder) -> its own test files.
+# Module (a file, or a package folder) -> its own test files: every file that tests the
+# module through its public surface (the engine's functions, or the API routes it serves).
+# Each mutant runs only the tests in them that execute its statement.
 TARGETS: dict[str, tuple[str, ...]] = {
-    "engine/allocator.py": ("tests/test_allocator.py", "tests/test_allocator_edges.py"),
-    "engine/constraints.py": ("tests/test_constraints.py", "tests/test_engine_framework.py"),
-    "engine/framework.py": ("tests/test_engine_framework.py", "tests/test_framework_edges.py"),
+    "engine/allocator.py": (
+        "tests/test_allocator.py",
+        "tests/test_allocator_edges.py",
+        "tests/test_allocator_features.py",
+        "tests/test_engine_allocators.py",
+        "tests/test_scenarios.py",
+        "tests/test_planning.py",
+        "tests/test_response.py",
+    ),
+    "engine/constraints.py": (
+        "tests/test_constraints.py",
+        "tests/test_engine_framework.py",
+        "tests/test_engine_edges.py",
+    ),
+    "engine/framework.py": (
+        "tests/test_engine_framework.py",
+        "tests/test_framework_edges.py",
+        "tests/test_engine_edges.py",
+        "tests/test_engine_policies.py",
+    ),
     "engine/policies/curve.py": (
         "tests/test_curve_policy.py",
         "tests/test_engine_policies.py",
         "tests/test_curve_edges.py",
+        "tests/test_engine_edges.py",
+        "tests/test_weekly_profile.py",
+        "tests/test_shared_factor.py",
     ),
     "utils/timesteps": (
         "tests/test_timesteps.py",
         "tests/test_timestep_races.py",
         "tests/test_timestep_edges.py",
+        "tests/test_states.py",
+        "tests/test_state_deletion.py",
     ),
-    "utils/deps.py": ("tests/test_isolation.py", "tests/test_deps.py"),
-    "utils/security.py": ("tests/test_security.py",),
+    "utils/deps.py": ("tests/test_isolation.py", "tests/test_deps.py", "tests/test_auth.py"),
+    "utils/security.py": ("tests/test_security.py", "tests/test_auth.py"),
 }
 # API tests run on the embedded store only, in one process: a mutant is about the module,
 # not the store.
@@ -281,7 +305,7 @@ def score(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--mutants", type=int, default=12, help="mutants per module (sampled)")
+    parser.add_argument("--mutants", type=int, default=24, help="mutants per module (sampled)")
     parser.add_argument("--all", action="store_true", help="every mutation point, not a sample")
     parser.add_argument(
         "--no-select",

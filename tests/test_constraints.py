@@ -182,3 +182,25 @@ def test_a_minimum_missed_by_exactly_the_slack_is_lifted():
         np.array([first, 1 - first]), 1.0, np.array([0.5, 0.0]), np.full(2, np.inf)
     )
     assert budgets[0] == 0.5
+
+
+def test_an_infinite_wish_counts_as_the_whole_budget_and_a_negative_one_as_nothing():
+    """+inf reads as a share of 1 and -inf as 0, weighed against the finite wishes: not as
+    more than everything, nor as a whole share."""
+    ones = np.ones(3)
+    np.testing.assert_allclose(
+        project_shares(np.array([np.inf, 0.5, 0.0]), np.zeros(3), ones), [0.75, 0.25, 0.0]
+    )
+    np.testing.assert_allclose(
+        project_shares(np.array([-np.inf, 0.6, 0.2]), np.zeros(3), ones),
+        [1 / 15, 2 / 3, 4 / 15],
+    )
+
+
+def test_a_timestep_budget_under_one_is_still_split():
+    """Money is not counted in whole units: half a unit a timestep is still spendable."""
+    _, upper, spendable = share_bounds(np.ones(2, bool), 0.5, 0.0, np.zeros(2), np.full(2, np.inf))
+    assert spendable == 0.5
+    np.testing.assert_allclose(upper, [1.0, 1.0])
+    state = make_policy("uniform").init(2, {"budget": 2.0, "timesteps": 4})
+    assert state["timestep_budget"] == 0.5 and state["budgets"] == [0.25, 0.25]

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 
 from engine import EngineError, make_policy
 from engine.amend import resize
+from engine.framework import uniform_target
 
 BASE = {"budget": 1000.0, "timesteps": 10}
 
@@ -232,3 +236,121 @@ def test_a_campaign_without_a_minimum_may_get_nothing_and_one_with_a_minimum_get
     assert policy.rebalance(floored, [True, True, True])["budgets"] == pytest.approx(
         [5.5, 3.5, 1.0]
     )
+
+
+def test_the_uniform_target_splits_equally_over_the_active_campaigns_only():
+    np.testing.assert_allclose(
+        uniform_target(np.array([True, False, True, True])), [1 / 3, 0, 1 / 3, 1 / 3]
+    )
+    assert uniform_target(np.array([False, True, False])).tolist() == [0.0, 1.0, 0.0]
+    assert uniform_target(np.array([False, False])).tolist() == [0.0, 0.0]
+
+
+def test_a_policy_limited_in_campaigns_refuses_more_from_the_start():
+    with pytest.raises(EngineError, match="at most 2 campaigns"):
+        make_policy("rps").init(3, BASE)
+    assert len(make_policy("rps").init(2, BASE)["shares"]) == 2
+
+
+class _Recording(type(make_policy("uniform"))):
+    """The uniform policy, recording what each decision was shown and wishing for the first."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = []
+
+    def propose(self, context, rng):
+        self.seen.append(context)
+        wish = np.zeros(context.n_campaigns)
+        wish[0] = 1.0
+        return wish
+
+
+def test_a_policy_sees_a_frozen_context_of_read_only_arrays():
+    policy = _Recording()
+    state = policy.init(2, BASE)
+    policy.advance(state, {"spend": [40.0, 60.0], "revenue": [80.0, 10.0]})
+    (context,) = policy.seen
+    arrays = [context.previous, context.active, context.lower, context.upper]
+    for array in [*arrays, *context.observed.values()]:
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 0.5
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        context.budget = 0.0
+
+
+def test_a_policy_is_asked_whenever_anything_can_be_spent_however_little():
+    policy = _Recording()
+    # every campaign paused: nothing to split, nothing asked
+    state = policy.init(2, BASE)
+    _, allocation = policy.advance(state, {"spend": [50.0, 50.0]}, [False, False])
+    assert policy.seen == [] and allocation["budgets"] == [0.0, 0.0]
+    # half a unit a timestep is still a decision, and the wish is followed
+    state = policy.init(2, {"budget": 1.0, "timesteps": 2, "step": 1.0})
+    state, allocation = policy.advance(state, {"spend": [0.25, 0.25]})
+    assert [context.budget for context in policy.seen] == [0.5]
+    assert allocation["budgets"] == [0.5, 0.0]
+
+
+def test_a_budget_a_rounding_short_of_one_unit_is_not_lifted_to_one():
+    """A campaign without a minimum has a minimum of 0, not of one unit of money."""
+    state = make_policy("uniform").init(3, {"budget": 2.9999999997, "timesteps": 1})
+    assert state["budgets"] == pytest.approx([0.9999999999] * 3, abs=1e-13)
+    assert 1.0 not in state["budgets"] and sum(state["budgets"]) <= state["timestep_budget"]
+
+
+def test_a_share_over_one_by_exactly_the_tolerance_still_loads():
+    policy = make_policy("uniform")
+    state = policy.init(2, BASE)
+    state["shares"] = state["previous_shares"] = [1.0 + 1e-9, 0.0]
+    assert sum(policy.rebalance(state, [True, True])["shares"]) == pytest.approx(1.0)
+
+
+def _spent_run(policy, settings: dict, steps: int) -> tuple[dict, list, list]:
+    state = policy.init(2, settings)
+    reports, planned = [], []
+    for _ in range(steps):
+        reports.append({"spend": list(state["budgets"]), "revenue": [3.0, 1.0]})
+        planned.append(list(state["budgets"]))
+        state, _ = policy.advance(state, reports[-1])
+    return state, reports, planned
+
+
+@pytest.mark.parametrize("steps", [1, 2])
+def test_refolding_the_reports_as_they_were_changes_nothing(steps):
+    """On the last timestep (its budget is all that remains) and on a finished run (nothing
+    remains, and the closing shares are kept): the same reports give back the same state."""
+    policy = make_policy("uniform")
+    state, reports, planned = _spent_run(policy, {"budget": 100.0, "timesteps": 2}, steps)
+    assert state["timestep_budget"] == state["remaining"]
+    assert policy.refold(state, reports, planned) == state
+
+
+def test_a_refold_returns_lists_it_does_not_share_with_the_state_given():
+    policy = make_policy("uniform")
+    state, reports, planned = _spent_run(policy, BASE, 1)
+    given = {key: list(state[key]) for key in ("shares", "budgets", "active")}
+    refolded = policy.refold(state, reports, planned)
+    for key in given:
+        assert refolded[key] is not state[key]
+        refolded[key][0] = 0
+    assert {key: state[key] for key in given} == given
+
+
+@pytest.mark.parametrize(
+    ("planned_rows", "retired", "message"),
+    [
+        (2, 0.0, "1 finished timesteps"),
+        (1, True, "retired_spent"),
+        (1, -1.0, "retired_spent"),
+        (1, math.inf, "retired_spent"),
+        (1, math.nan, "retired_spent"),
+    ],
+)
+def test_a_refold_needs_as_many_budgets_as_reports_and_a_retired_spend_of_money(
+    planned_rows, retired, message
+):
+    policy = make_policy("uniform")
+    state, reports, planned = _spent_run(policy, BASE, 1)
+    with pytest.raises(EngineError, match=message):
+        policy.refold(state, reports, planned * planned_rows, retired)
