@@ -26,6 +26,7 @@ from engine.settings import SMALLEST_NORMAL
 MAX_BISECTIONS = 200
 RELATIVE_TOLERANCE = 1e-13
 LOG_TWO = float(np.log(2.0))
+SMALLEST_POSITIVE = float(np.finfo(float).smallest_subnormal)
 
 
 @dataclass(frozen=True)
@@ -126,28 +127,29 @@ def solve_monotone_multiplier(
 ) -> tuple[float, float]:
     """Bisection for lam in [low, high] where a non-increasing total crosses target.
 
-    total_at maps an array of multipliers to their totals. With sections > 1 each round
-    tries that many evenly spaced multipliers at once (a vectorized bisection). Returns the
-    final bracket (lam_low, lam_high) with total(lam_low) >= target >= total(lam_high).
+    total_at maps an array of multipliers to their totals. Multipliers are >= 0 (a low end
+    below 0 is read as 0), and spend depends on their relative size, so the steps are
+    geometric. With sections > 1 each round tries that many multipliers at once (a vectorized
+    bisection). Returns the final bracket (lam_low, lam_high) with total(lam_low) >= target
+    >= total(lam_high).
     """
-    scale = max(abs(low), abs(high), 1e-300)
     slack = 1e-12 * abs(target)
+    if low <= 0.0 < high:
+        # The crossing may lie any number of orders of magnitude below high: split at the
+        # smallest positive float first; below it, the crossing is 0 itself.
+        if total_at(np.array([SMALLEST_POSITIVE]))[0] < target - slack:
+            return 0.0, SMALLEST_POSITIVE
+        low = SMALLEST_POSITIVE
     fractions = np.arange(1, sections + 1) / (sections + 1)
     for _ in range(MAX_BISECTIONS):
-        if low > 0:
-            # Geometric steps: spend depends on the multiplier's relative size.
-            if high <= low * (1.0 + RELATIVE_TOLERANCE):
-                break
-            ratio = high / low
-            if np.isfinite(ratio):
-                candidates = low * ratio**fractions
-            else:  # a subnormal low end: the ratio overflows, its logs do not
-                log_low = np.log(low)
-                candidates = np.exp(log_low + (np.log(high) - log_low) * fractions)
-        else:
-            if high - low <= RELATIVE_TOLERANCE * scale:
-                break
-            candidates = low + (high - low) * fractions
+        if high <= low * (1.0 + RELATIVE_TOLERANCE):
+            break
+        ratio = high / low
+        if np.isfinite(ratio):
+            candidates = low * ratio**fractions
+        else:  # a subnormal low end: the ratio overflows, its logs do not
+            log_low = np.log(low)
+            candidates = np.exp(log_low + (np.log(high) - log_low) * fractions)
         # Rounding slack: where the total is flat at the target, move to the top of the flat.
         above = np.asarray(total_at(candidates)) >= target - slack
         count = int(np.count_nonzero(above))
@@ -235,9 +237,6 @@ def _solve_envelope(
     return KKTSolution(spend=spend, multiplier=0.5 * (lam_low + lam_high))
 
 
-SETTLE_ROUNDS = 8
-
-
 def _settle_straight_stretches(
     curves: ResponseCurves,
     solution: KKTSolution,
@@ -251,14 +250,15 @@ def _settle_straight_stretches(
     to the tangent point), where the curve itself returns less. Campaigns sharing one
     stretch's slope split its money in turn, each up to the end of its stretch, so at most one
     is left partway; that one is tried at both ends of its stretch, the others solved again
-    around it, and the best answer by the curves themselves kept; repeated (a few rounds at
-    most, two solves each) while a stretch is left and a change helps. The answer is never
+    around it, and the best answer by the curves themselves kept; repeated (two solves a
+    round) while a stretch is left and a change helps. A round that helps pins one more
+    campaign at an end of its stretch, and a round on a pinned one cannot help, so the rounds
+    end by themselves, at most one per campaign (a few in practice). The answer is never
     worse than the envelope's, but with several S-curves it is a good allocation, not a
     proven optimum (that problem is combinatorial)."""
     best = solution
     best_value = float(value @ curves.true_response(best.spend))
-    low, high = low.copy(), high.copy()
-    for _ in range(SETTLE_ROUNDS):
+    while True:
         spend = best.spend
         turned = fill_stretches_in_turn(curves, spend, low, high)
         turned_value = float(value @ curves.true_response(turned))
@@ -282,7 +282,6 @@ def _settle_straight_stretches(
         if improved is None:
             return best
         low, high = improved
-    return best
 
 
 def fill_stretches_in_turn(

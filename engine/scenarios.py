@@ -33,7 +33,6 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from engine.allocator import (
-    SETTLE_ROUNDS,
     fill_stretches_in_turn,
     inside_stretches,
     kkt_path,
@@ -54,6 +53,8 @@ GROUPED_SCENARIOS = ("fixed_budget", "target_kpi")
 OBJECTIVES = ("response", "net_profit")
 CAPACITY_BISECTIONS = 100
 RATIO_ITERATIONS = 50
+# Rounds of settling S-curves' straight stretches when a capacity is met (a few in practice).
+SETTLE_ROUNDS = 8
 
 
 def _positive(name: str, value: float | None) -> float | None:
