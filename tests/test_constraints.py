@@ -204,3 +204,10 @@ def test_a_timestep_budget_under_one_is_still_split():
     np.testing.assert_allclose(upper, [1.0, 1.0])
     state = make_policy("uniform").init(2, {"budget": 2.0, "timesteps": 4})
     assert state["timestep_budget"] == 0.5 and state["budgets"] == [0.25, 0.25]
+
+
+def test_the_step_widens_until_the_floors_of_the_box_fit_in_the_budget():
+    """Previous shares summing to 1.8 (a hand-edited state): at a step of 0.1 the box's
+    floors add up to 1.6, over the whole budget, so the step widens to 0.4."""
+    previous = np.array([0.9, 0.9])
+    assert effective_step(np.zeros(2), np.ones(2), previous, 0.1) == pytest.approx(0.4)
