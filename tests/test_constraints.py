@@ -206,8 +206,9 @@ def test_a_timestep_budget_under_one_is_still_split():
     assert state["timestep_budget"] == 0.5 and state["budgets"] == [0.25, 0.25]
 
 
-def test_the_step_widens_until_the_floors_of_the_box_fit_in_the_budget():
-    """Previous shares summing to 1.8 (a hand-edited state): at a step of 0.1 the box's
-    floors add up to 1.6, over the whole budget, so the step widens to 0.4."""
-    previous = np.array([0.9, 0.9])
-    assert effective_step(np.zeros(2), np.ones(2), previous, 0.1) == pytest.approx(0.4)
+def test_the_step_widens_when_the_boxes_floors_add_up_to_more_than_the_budget():
+    # Every floor fits under its ceiling, but two minimums above their previous shares and the
+    # third share's own floor (previous - step) add up to 1.06: no split reaches them all.
+    lower, upper = np.array([0.38, 0.38, 0.0]), np.ones(3)
+    previous = np.array([0.3, 0.3, 0.4])
+    assert effective_step(lower, upper, previous, 0.1) == pytest.approx(0.16, abs=1e-9)
