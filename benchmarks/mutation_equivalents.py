@@ -602,6 +602,59 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "nu = np.where(np.isfinite(share), nu_low + share / (nu_high - nu_low), nu_low)",
         "up to rounding: a worse first guess, and the safeguarded steps find the same root",
     ),
+    # utils/timesteps, every mutation point swept
+    Equivalent(
+        "utils/timesteps/__init__.py",
+        "",
+        "statement -> pass",
+        "__all__ = ['InvalidRequest', 'PendingRefold', 'PendingStep', 'Recorded', "
+        "'StateChanged', 'StateConflict', 'advance', 'check_timestep_ran', 'commit_refold', "
+        "'commit_step', 'create_state', 'delete_state', 'history_rows', 'metric_rows', "
+        "'pending_refold', 'pending_step', 'rebalanced_states', 'record_metrics', 'refold', "
+        "'run_due', 'save_rebalanced', 'set_paused', 'state_view', 'store_metrics']",
+        "pass",
+        "__all__ only steers `import *`, which nothing does; every name stays importable",
+    ),
+    Equivalent(
+        "utils/timesteps/driver.py",
+        "",
+        "statement -> pass",
+        "P = TypeVar('P')",
+        "pass",
+        "P is read only in annotations, which `from __future__ import annotations` never runs",
+    ),
+    Equivalent(
+        "utils/timesteps/driver.py",
+        "",
+        "statement -> pass",
+        "R = TypeVar('R')",
+        "pass",
+        "R is read only in annotations, which `from __future__ import annotations` never runs",
+    ),
+    Equivalent(
+        "utils/timesteps/driver.py",
+        "read_decide_commit",
+        "statement -> pass",
+        "pending = None",
+        "pass",
+        "read only after the loop, which every caller runs at least once (3 or 10 attempts)",
+    ),
+    Equivalent(
+        "utils/timesteps/refolds.py",
+        "refold.commit",
+        "True -> False",
+        "return True if commit_refold(store, pending, decision) else RETRY",
+        "return False if commit_refold(store, pending, decision) else RETRY",
+        "any outcome but RETRY ends the loop, and `refold` discards the outcome",
+    ),
+    Equivalent(
+        "utils/timesteps/advancing.py",
+        "advance.changed_too_often",
+        "1 -> 2",
+        "t = step.state['current_time'] if step else -1",
+        "t = step.state['current_time'] if step else -2",
+        "advance's read returns a step or raises, never None: the fallback is never read",
+    ),
     Equivalent(
         "engine/allocator.py",
         "KKTSolution",
