@@ -783,6 +783,16 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "enough = totals > budget",
         "up to rounding: a breakpoint total equal to the budget is reached from the piece below",
     ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend.path",
+        "False -> True",
+        "def path(nu: np.ndarray, left_row: int | None=None, with_slope: bool=False) -> "
+        "tuple[np.ndarray, np.ndarray | None]:",
+        "def path(nu: np.ndarray, left_row: int | None=None, with_slope: bool=True) -> "
+        "tuple[np.ndarray, np.ndarray | None]:",
+        "the calls relying on the default discard the slope; computing it changes nothing",
+    ),
 )
 
 

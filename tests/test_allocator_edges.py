@@ -332,3 +332,21 @@ def test_settling_keeps_the_stretches_funded_in_turn_when_that_is_better():
         spend, [235.28902996, 50.0, 200.0, 374.98220904, 139.728761], rtol=1e-8
     )
     assert hill.true_response(spend).sum() == pytest.approx(614.0406747, rel=1e-8)
+
+
+def test_blend_batch_reads_one_draw_of_curves_given_as_plain_lists_of_campaigns():
+    # One draw may come as (K,) arrays: it is answered as a batch of one, shape (1, K).
+    spend = allocate_negexp_blend(
+        np.array([10.0, 20.0]), np.array([0.1, 0.1]), 0.5, 30.0, np.zeros(2), np.full(2, 100.0)
+    )
+    batch = allocate_negexp_blend(
+        np.array([[10.0, 20.0]]),
+        np.array([[0.1, 0.1]]),
+        0.5,
+        30.0,
+        np.zeros(2),
+        np.full(2, 100.0),
+    )
+    assert spend.shape == (1, 2)
+    np.testing.assert_array_equal(spend, batch)
+    assert spend.sum() == pytest.approx(30.0, rel=1e-12)
