@@ -10,38 +10,14 @@ import pytest
 
 from engine import EngineError, make_policy
 from engine.allocator import allocate_negexp_blend
-from engine.framework import Context
 from engine.policies.curve import unit_curve
+from tests.test_curve_policy import _context, _run
 
-SETTINGS = {"budget": 3000.0, "timesteps": 10, "seed": 3}
 REPORTS = [
     {"revenue": [300.0, 120.0, 40.0]},
     {"revenue": [310.0, 100.0, 60.0]},
     {"revenue": [280.0, 140.0, 30.0]},
 ]
-
-
-def _run(policy, reports: list[dict], n: int = 3, settings: dict = SETTINGS) -> dict:
-    state = policy.init(n, settings)
-    for report in reports:
-        state, _ = policy.advance(state, {"spend": state["budgets"], **report})
-    return state
-
-
-def _context(policy, state: dict) -> Context:
-    n = len(state["shares"])
-    return Context(
-        t=state["t"],
-        observed={},
-        previous=np.array(state["shares"]),
-        active=np.ones(n, dtype=bool),
-        lower=np.zeros(n),
-        upper=np.ones(n),
-        budget=state["timestep_budget"],
-        settings=state["settings"],
-        params=policy.params,
-        stats=state["stats"],
-    )
 
 
 def test_the_parameters_defaults():

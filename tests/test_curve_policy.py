@@ -15,8 +15,8 @@ from engine.policies.curve import unit_curve
 SETTINGS = {"budget": 3000.0, "timesteps": 10, "seed": 3}
 
 
-def _run(policy, reports: list[dict], n: int = 3) -> dict:
-    state = policy.init(n, SETTINGS)
+def _run(policy, reports: list[dict], n: int = 3, settings: dict = SETTINGS) -> dict:
+    state = policy.init(n, settings)
     for report in reports:
         state, _ = policy.advance(state, {"spend": state["budgets"], **report})
     return state

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.test_states import make_campaigns, make_state
 from utils.crud import campaigns, states
 from utils.decisions import decide, refolded
 from utils.timesteps import (
@@ -25,19 +26,11 @@ T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
 
 def _campaigns(client, headers, n: int = 2) -> list[str]:
-    ids = []
-    for k in range(n):
-        made = client.post(
-            "/api/campaigns", json={"name": f"c{k}", "platform": "google"}, headers=headers
-        )
-        assert made.status_code == 201, made.text
-        ids.append(made.json()["id"])
-    return ids
+    return make_campaigns(client, headers, n)
 
 
 def _state(client, headers, ids, **fields) -> dict:
-    body = {"campaign_ids": ids, "budget": 3000, "timesteps": 10, "seed": 7, **fields}
-    made = client.post("/api/states", json=body, headers=headers)
+    made = make_state(client, headers, ids, **fields)
     assert made.status_code == 201, made.text
     return made.json()
 
