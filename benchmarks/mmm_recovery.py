@@ -20,10 +20,13 @@ pairs), seeds 1000 and up (the model's settings were tuned on seeds 0 to 99 only
   (`pip install pymc-marketing`, not a requirement of Oktopus; the row is skipped otherwise).
 
 `--channels 5 --no-regret` gives the setting of the PyMC-Marketing comparison (104 weeks,
-five channels, a price control) on many data sets.
+five channels, a price control) on many data sets. Several `--roi-prior` values fit every
+data set once per prior and add a paired comparison (benchmarks/mmm_paired.py);
+`--roi-range LOW HIGH` draws the true ROIs log-uniform in another range.
 
     python -m benchmarks.mmm_recovery [--datasets 50] [--quick] [--pymc 3] [--channels 5]
-        [--first-seed 1000] [--roi-prior zero|level|ratio] [--saturation-spread 0.8]
+        [--first-seed 1000] [--roi-prior zero|level|ratio|lognormal ...]
+        [--saturation-spread 0.8] [--roi-range 0.4 4]
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ import time
 
 import numpy as np
 
+from benchmarks.mmm_paired import paired_table
 from benchmarks.mmm_regret import regret_table, regrets
 from engine.datasets import parse_rows
 from engine.mmm import MarketingMixModel, load_rows
@@ -43,6 +47,7 @@ from engine.mmm.synthetic import generate
 
 FIRST_SEED = 1000
 SETTINGS: dict = {}
+DATA: dict = {}  # options of the generator (roi_range)
 
 
 def naive_roi(rows: list[dict], channels: list[str]) -> np.ndarray:
@@ -53,14 +58,20 @@ def naive_roi(rows: list[dict], channels: list[str]) -> np.ndarray:
     return np.array([by_name[c].response.sum() / by_name[c].spend.sum() for c in channels])
 
 
-def score(seed: int, draws: int, channels: int | None = None, regret: bool = True) -> dict:
+def score(
+    seed: int,
+    draws: int,
+    channels: int | None = None,
+    regret: bool = True,
+    settings: dict | None = None,
+) -> dict:
     """Fit one synthetic data set (`channels` channels, else 3 to 10) and score ROI
     recovery, naive crediting and (when `regret`) the regret of allocating on the model."""
-    data_set = generate(seed, channels=channels)
+    data_set = generate(seed, channels=channels, **DATA)
     truth = data_set["truth"]["channels"]
     names = [channel["channel"] for channel in truth]
     data = load_rows(data_set["rows"], controls=["price"])
-    model = MarketingMixModel(seed=seed, draws=draws, **SETTINGS).fit(data)
+    model = MarketingMixModel(seed=seed, draws=draws, **(settings or SETTINGS)).fit(data)
     true = np.array([channel["roi"] for channel in truth])
     inside, estimate = [], []
     for c in range(len(names)):
@@ -110,7 +121,17 @@ def main(argv: list[str] | None = None) -> int:
         help="seed of the first data set (1000 and up are held out; 0-99 are for tuning)",
     )
     parser.add_argument(
-        "--roi-prior", choices=ROI_PRIORS, help="the model's ROI prior (default: the model's)"
+        "--roi-prior",
+        choices=ROI_PRIORS,
+        nargs="+",
+        help="the model's ROI prior (default: the model's); several: each on the same sets",
+    )
+    parser.add_argument(
+        "--roi-range",
+        type=float,
+        nargs=2,
+        metavar=("LOW", "HIGH"),
+        help="true ROIs log-uniform in LOW-HIGH (default: the generator's 0.4-4)",
     )
     parser.add_argument(
         "--saturation-spread",
@@ -120,17 +141,27 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     first = args.first_seed
-    if args.roi_prior:
-        SETTINGS["roi_prior"] = args.roi_prior
+    priors = args.roi_prior or [None]
+    if priors[0]:
+        SETTINGS["roi_prior"] = priors[0]
+    if args.roi_range:
+        if not 0 < args.roi_range[0] < args.roi_range[1]:
+            parser.error("--roi-range needs 0 < LOW < HIGH")
+        DATA["roi_range"] = tuple(args.roi_range)
     if args.saturation_spread is not None:
         SETTINGS["saturation_spread"] = args.saturation_spread or None
     count = args.datasets or (8 if args.quick else 50)
     if count < 1:
         parser.error("--datasets must be at least 1")
     print(f"load before: {load()} ({os.cpu_count()} cores)", flush=True)
-    results = []
+    by_prior: dict[str, list[dict]] = {prior or "default": [] for prior in priors}
     for index in range(count):
-        results.append(score(first + index, args.draws, args.channels, regret=not args.no_regret))
+        for prior in priors:
+            settings = {**SETTINGS, **({"roi_prior": prior} if prior else {})}
+            by_prior[prior or "default"].append(
+                score(first + index, args.draws, args.channels, not args.no_regret, settings)
+            )
+    results = next(iter(by_prior.values()))
     inside = np.concatenate([r["inside"] for r in results])
     error = np.concatenate([r["error"] for r in results])
     naive = np.concatenate([r["naive_error"] for r in results])
@@ -139,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\n{count} synthetic data sets (seeds {first}-{first + count - 1}), "
         f"{inside.size} channels, 104 weeks, {args.draws} posterior draws, settings "
-        f"{SETTINGS or 'the defaults'}\n"
+        f"{SETTINGS or 'the defaults'}, data {DATA or 'the defaults'}\n"
     )
     print(f"{'method':<34} {'90% coverage':>12} {'median ROI error':>17} {'fit s (median)':>15}")
     print(
@@ -156,11 +187,20 @@ def main(argv: list[str] | None = None) -> int:
             "(benchmarks/mmm_regret.py)\n"
         )
         print(regret_table([r["regret"] for r in results]))
-    among = f" (median over the {ten.size} ten-channel sets above: {np.median(ten):.2f} s)"
-    print(
-        f"\nfit time, 104 weeks x 10 channels: {timing(104, 10, 'weekly', args.draws)}"
-        f"{among if ten.size else ''}"
+        if len(by_prior) > 1:
+            print(paired_table(by_prior))
+    among = (
+        f" (median over the {ten.size} ten-channel sets above: {np.median(ten):.2f} s)"
+        if ten.size
+        else ""
     )
+    print(f"\nfit time, 104 weeks x 10 channels: {timing(104, 10, 'weekly', args.draws)}{among}")
+    first_settings = dict(SETTINGS)
+    for prior in priors[1:]:
+        SETTINGS["roi_prior"] = prior
+        print(f"  with roi_prior {prior}: {timing(104, 10, 'weekly', args.draws)}")
+    SETTINGS.clear()
+    SETTINGS.update(first_settings)
     if not args.quick:
         daily = timing(3 * 365, 20, "daily", args.draws)
         print(f"fit time, 3 years daily x 20 channels: {daily}")

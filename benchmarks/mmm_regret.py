@@ -14,7 +14,8 @@ channel's spend within given multiples of its mean. Beside it, on the same data 
   regret that the data's information about effect sizes leaves even to a model that
   knows the functional form exactly;
 - `known shapes, true prior`: the same, with the effects' posterior mean under the
-  generator's own prior (ROI log-uniform in 0.4 to 4, engine/mmm/synthetic.py) instead
+  generator's own prior (ROI log-uniform in 0.4 to 4 or the data set's `roi_range`,
+  engine/mmm/synthetic.py) instead
   of least squares (importance sampling from the least-squares normal): what even the
   Bayes decision that knows the curves' shapes and the prior they were drawn from leaves;
 - `model, hedged 1 sd`: the model's decision moved toward only as far as the posterior
@@ -53,7 +54,7 @@ RULES = (
     "known shapes, true prior",
     "current split",
 )
-ROI_RANGE = (0.4, 4.0)  # the generator's true ROIs are log-uniform in this range
+ROI_RANGE = (0.4, 4.0)  # the generator's default: true ROIs log-uniform in this range
 PRIOR_SAMPLES = 100_000
 
 
@@ -83,7 +84,7 @@ def allocate_on(
 def known_shape_effects(truth: dict, model: MarketingMixModel) -> tuple[np.ndarray, np.ndarray]:
     """Each channel's effect (C,) with the true adstock and saturation given and the model's
     baseline columns profiled out, on the fitted periods: by non-negative least squares,
-    and as the posterior mean under the generator's ROI prior (log-uniform in ROI_RANGE),
+    and as the posterior mean under the generator's ROI prior (log-uniform in its range),
     by importance sampling from the least-squares estimate's normal distribution."""
     rows = model.fit_rows
     spend = model.data.spend[:rows]
@@ -105,7 +106,8 @@ def known_shape_effects(truth: dict, model: MarketingMixModel) -> tuple[np.ndarr
     # ROI over the data's periods = effect * (sum of the true media term) / (sum of spend).
     per_effect = np.array([c["contribution"] / c["effect"] / c["spend"] for c in truth["channels"]])
     roi = draws * per_effect
-    inside = np.all((roi > ROI_RANGE[0]) & (roi < ROI_RANGE[1]), axis=1)
+    low, high = truth.get("roi_range", ROI_RANGE)
+    inside = np.all((roi > low) & (roi < high), axis=1)
     if not inside.any():
         return nonnegative, nonnegative
     weight = 1.0 / np.prod(roi[inside], axis=1)  # log-uniform density, up to a constant

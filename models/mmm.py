@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from engine.mmm.model import DEFAULT_ROI_PRIOR
 from models.common import CreateBody, FiniteFloat, Id, Name, bounded
 
 MAX_ROWS = 50_000
@@ -15,6 +16,7 @@ MAX_CHANNELS = 50
 
 Cell = FiniteFloat | str | None
 Status = Literal["ready", "fitting", "failed"]
+RoiPriorChoice = Literal["auto", "zero", "lognormal"]
 
 
 class RoiPrior(BaseModel):
@@ -52,6 +54,16 @@ class ModelSettings(CreateBody):
     )
     holdout: bounded(float, ge=0, lt=0.5, allow_inf_nan=False) = Field(
         default=0.1, description="Share of the latest periods held out to score forecasts."
+    )
+    roi_prior: RoiPriorChoice = Field(
+        default=DEFAULT_ROI_PRIOR,
+        description="Prior on the ROI of channels without a prior from `priors`: `lognormal` "
+        "is LogNormal(0.2, 0.9) in KPI per unit of spend (median 1.22, 90 % within about "
+        "0.28-5.4; Google Meridian's default for revenue KPIs); `zero` a half-normal at no "
+        "effect with a scale learnt from the data; `auto` is `lognormal` when the KPI is "
+        "money (a column named like gmv, revenue or sales) and `zero` otherwise "
+        "(conversions: the ROI is not in money, so a revenue prior does not apply).",
+        examples=["auto"],
     )
 
 
@@ -107,6 +119,15 @@ class ModelWarning(BaseModel):
     message: str
 
 
+class FitSettings(BaseModel):
+    """The settings a model was fitted with (`roi_prior` as used: `auto` resolved)."""
+
+    saturation: str
+    max_lag: int | None
+    holdout: float
+    roi_prior: str
+
+
 class ModelOut(BaseModel):
     """A stored model: while `fitting`, `channels` is empty and `diagnostics` null."""
 
@@ -118,6 +139,9 @@ class ModelOut(BaseModel):
     channels: list[ChannelOut]
     diagnostics: Diagnostics | None
     warnings: list[ModelWarning]
+    settings: FitSettings | None = Field(
+        default=None, description="How the model was fitted (null for models stored before)."
+    )
     error: str | None = Field(default=None, description="Why a failed fit failed.")
 
 

@@ -10,7 +10,7 @@ nothing. Another client's model answers 404 like a missing one.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
 from fastapi.exceptions import RequestValidationError
@@ -27,6 +27,7 @@ from models.mmm import (
     ModelOut,
     ModelRequest,
     ModelSettings,
+    RoiPriorChoice,
 )
 from utils import marketing_mix
 from utils.bodies import BodyRoute, validate_body
@@ -43,7 +44,9 @@ INVALID = errors(422, described={422: "Invalid data or settings; the detail name
                                       "and the row."})  # fmt: skip
 NOT_FOUND = errors(404, described={404: "No such model for this client"})
 NOT_READY = errors(409, described={409: "The model is still fitting, or its fit failed"})
-FORM_FIELDS = ("kpi", "date", "controls", "priors", "saturation", "max_lag", "holdout")
+FORM_FIELDS = (
+    "kpi", "date", "controls", "priors", "saturation", "max_lag", "holdout", "roi_prior",
+)  # fmt: skip
 EXAMPLE_ROWS = [
     {"date": "2024-01-01", "revenue": 120500, "tv": 15000, "search": 4200, "price": 9.9},
     {"date": "2024-01-08", "revenue": 131800, "tv": 18000, "search": 3900, "price": 9.7},
@@ -61,6 +64,7 @@ BODY = {
                     "kpi": "revenue",
                     "controls": ["price"],
                     "priors": [{"channel": "tv", "roi_mean": 2.1, "roi_sd": 0.4}],
+                    "roi_prior": "auto",
                 },
             },
             "multipart/form-data": {
@@ -76,6 +80,7 @@ BODY = {
                         "saturation": {"type": "string", "enum": ["hill", "negexp"]},
                         "max_lag": {"type": "integer"},
                         "holdout": {"type": "number"},
+                        "roi_prior": {"type": "string", "enum": list(get_args(RoiPriorChoice))},
                     },
                 }
             },

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from engine.mmm import MarketingMixModel
+from engine.mmm.model import DEFAULT_ROI_PRIOR, resolve_roi_prior
 from engine.mmm.synthetic import generate
 from utils import marketing_mix
 
@@ -156,3 +157,53 @@ def test_a_failing_fit_is_reported(client, tenant, rows, monkeypatch):
     assert failed["status"] == "failed" and "diverged" in failed["error"]
     refused = client.get(f"/api/models/{job['id']}/curves", headers=tenant.headers)
     assert refused.status_code == 409
+
+
+def test_the_roi_prior_is_a_setting_the_answer_shows(client, tenant, rows):
+    """`roi_prior` in JSON and form fields: the answer's settings show the prior used
+    (`auto` resolved by the KPI); a bad value answers 422 naming it and stores nothing."""
+    made = client.post(
+        "/api/models", json={"rows": rows, "roi_prior": "lognormal"}, headers=tenant.headers
+    )
+    assert made.status_code == 201, made.text
+    settings = made.json()["settings"]
+    assert settings == {
+        "saturation": "hill",
+        "max_lag": None,
+        "holdout": 0.1,
+        "roi_prior": "lognormal",
+    }
+    stored = client.get(f"/api/models/{made.json()['id']}", headers=tenant.headers).json()
+    assert stored["settings"] == settings
+    plain = client.post("/api/models", json={"rows": rows}, headers=tenant.headers).json()
+    assert plain["settings"]["roi_prior"] == resolve_roi_prior(DEFAULT_ROI_PRIOR, "revenue")
+    converted = [
+        {("conversions" if key == "revenue" else key): value for key, value in row.items()}
+        for row in rows
+    ]
+    counted = client.post(
+        "/api/models", json={"rows": converted, "roi_prior": "auto"}, headers=tenant.headers
+    )
+    assert counted.json()["settings"]["roi_prior"] == "zero"
+    header = list(rows[0])
+    text = "\n".join([",".join(header)] + [",".join(str(r[k]) for k in header) for r in rows])
+    upload = client.post(
+        "/api/models",
+        files={"file": ("history.csv", text, "text/csv")},
+        data={"roi_prior": "auto"},
+        headers=tenant.headers,
+    )
+    assert upload.status_code == 201 and upload.json()["settings"]["roi_prior"] == "lognormal"
+    total = client.get("/api/models", headers=tenant.headers).json()["total"]
+    bad = client.post(
+        "/api/models", json={"rows": rows, "roi_prior": "flat"}, headers=tenant.headers
+    )
+    assert bad.status_code == 422 and "roi_prior" in bad.text
+    bad_form = client.post(
+        "/api/models",
+        files={"file": ("history.csv", text, "text/csv")},
+        data={"roi_prior": "ratio"},
+        headers=tenant.headers,
+    )
+    assert bad_form.status_code == 422 and "roi_prior" in bad_form.text
+    assert client.get("/api/models", headers=tenant.headers).json()["total"] == total

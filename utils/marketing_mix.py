@@ -44,13 +44,14 @@ def prepare(source: list[dict] | str, settings: ModelSettings) -> tuple[MMMData,
         max_lag=settings.max_lag,
         holdout=settings.holdout,
         priors=[prior.model_dump() for prior in settings.priors],
+        roi_prior=settings.roi_prior,
         **SAMPLER,
     )
     model.prepare(data)
     return data, model
 
 
-def _new_doc(client_id: str, data: MMMData) -> dict:
+def _new_doc(client_id: str, data: MMMData, model: MarketingMixModel) -> dict:
     return {
         "client_id": client_id,
         "created_at": utcnow(),
@@ -60,6 +61,12 @@ def _new_doc(client_id: str, data: MMMData) -> dict:
         "kpi": data.kpi,
         "periods": data.periods,
         "channels": list(data.channels),
+        "settings": {
+            "saturation": model.saturation,
+            "max_lag": model.max_lag,
+            "holdout": model.holdout,
+            "roi_prior": model.roi_prior_used,
+        },
     }
 
 
@@ -105,7 +112,7 @@ async def create(
 ) -> tuple[dict, bool]:
     """Store a new model and fit it; returns the document and whether the fit is done.
     A fit failing within the request raises EngineError and leaves nothing stored."""
-    doc = await store.call(model_docs.insert, store, _new_doc(client_id, data))
+    doc = await store.call(model_docs.insert, store, _new_doc(client_id, data, model))
     # Deleting a client removes the client, then its models: one stored meanwhile either
     # went with it or is seen without its client here.
     if not await store.call(clients.exists, store, client_id):
@@ -150,5 +157,6 @@ def render(doc: Mapping[str, Any]) -> dict:
         "channels": result.get("channels", []),
         "diagnostics": result.get("diagnostics"),
         "warnings": result.get("warnings", []),
+        "settings": doc.get("settings"),
         "error": doc.get("error"),
     }

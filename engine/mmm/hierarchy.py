@@ -1,4 +1,4 @@
-"""A prior on the channels' ROI learnt from the data set: shrinkage on the log scale.
+"""Ladders of ROI components: a prior learnt on the log scale, or a fixed log-normal one.
 
 Each channel without a user prior has its ROI drawn from one of the components of a fixed
 ladder (`LEVELS`, doubling, in units of the data's KPI per unit of total spend), a normal
@@ -10,6 +10,11 @@ and learnt from them: the channels' ROIs are shrunk toward their common level in
 not in difference, as their returns spread (a channel's ROI several times another's).
 User ROI priors (lift tests) stay as given.
 
+`lognormal_ladder` gives the same machinery fixed label weights instead: a doubling ladder
+in absolute ROI units (KPI per unit of spend) whose mixture has the log-mean and log-sd of
+a LogNormal(mu, sigma) ROI prior (Google Meridian's default for revenue KPIs is
+LogNormal(0.2, 0.9)); nothing about the prior is learnt from the data set.
+
 The sweep: each channel's curve option (sampler.option_weights), each channel's label
 given everything else (its conditional over the ladder, from the collapsed posterior), then
 the common centre and spread given the labels alone (a grid, exactly).
@@ -20,7 +25,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.integrate import quad
+from scipy.optimize import fsolve
+from scipy.special import logsumexp, ndtr
 
 from engine.mmm.sampler import Tables, _draw, log_target, option_weights
 
@@ -28,6 +35,44 @@ LEVELS = np.array([0.03, 0.06, 0.12, 0.25, 0.5, 1.0, 2.0])
 SPREAD = 0.5  # each component's standard deviation, a share of its level
 LOG_CENTRES = np.log(np.geomspace(0.03, 2.0, 13))
 LOG_SPREADS = np.array([0.35, 0.7, 1.4, 2.8])
+# The fixed log-normal prior's ladder: doubling rungs in absolute ROI units.
+ROI_LEVELS = 2.0 ** np.arange(-6, 7)
+
+
+def _component_log_moments() -> tuple[float, float]:
+    """Mean and variance of log X for X ~ N(1, SPREAD^2) truncated at zero (a rung at 1)."""
+    norm = ndtr(1.0 / SPREAD) * SPREAD * np.sqrt(2 * np.pi)
+    density = lambda x: np.exp(-0.5 * ((x - 1.0) / SPREAD) ** 2) / norm  # noqa: E731
+    mean = quad(lambda x: np.log(x) * density(x), 0, np.inf, limit=200)[0]
+    variance = quad(lambda x: (np.log(x) - mean) ** 2 * density(x), 0, np.inf, limit=200)[0]
+    return mean, variance
+
+
+COMPONENT_LOG_MEAN, COMPONENT_LOG_VARIANCE = _component_log_moments()
+MIN_SIGMA = float(np.sqrt(COMPONENT_LOG_VARIANCE)) + 0.05  # narrower than one rung: refused
+
+
+def lognormal_ladder(mu: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
+    """Rungs (K,) in ROI units and fixed log label weights (1, K) whose mixture of truncated
+    normals has the log-mean `mu` and log-sd `sigma` of a LogNormal(mu, sigma) ROI prior:
+    the labels follow a normal on the log rung, discretized, its centre and spread solved
+    so that the mixture's two log-moments match (each rung adds its own log-spread)."""
+    if not np.isfinite(mu) or not np.isfinite(sigma) or sigma < MIN_SIGMA:
+        raise ValueError(f"a log-normal ROI prior needs a finite mu and sigma >= {MIN_SIGMA:.2f}")
+    log_levels = np.log(ROI_LEVELS)
+    target = np.array([mu - COMPONENT_LOG_MEAN, sigma**2 - COMPONENT_LOG_VARIANCE])
+
+    def weights(params: np.ndarray) -> np.ndarray:
+        log_density = -0.5 * ((log_levels - params[0]) / abs(params[1])) ** 2
+        return np.exp(log_density - logsumexp(log_density))
+
+    def moments(params: np.ndarray) -> np.ndarray:
+        w = weights(params)
+        mean = w @ log_levels
+        return np.array([mean, w @ (log_levels - mean) ** 2]) - target
+
+    solved = fsolve(moments, [target[0], np.sqrt(target[1])])
+    return ROI_LEVELS, np.log(np.maximum(weights(solved), 1e-300))[None, :]
 
 
 def label_weights() -> np.ndarray:
@@ -46,33 +91,40 @@ def gibbs_ladder(
     keep: int,
     rng: np.random.Generator,
     progress: Callable[[float], None] | None = None,
+    levels: np.ndarray = LEVELS,
+    weights: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Option draws (chains * keep, C) and each channel's prior scale and centre per draw
-    (chains * keep, C), chains side by side from random starts."""
+    (chains * keep, C), chains side by side from random starts. `levels` are the rungs
+    and `weights` (H, K) the log label prior of each of H (centre, spread) pairs, the pair
+    learnt (default: `label_weights()` on `LEVELS`); one row fixes the label prior."""
     channels = tables.channels
-    weights = label_weights()
+    weights = label_weights() if weights is None else weights
     state = rng.integers(tables.fy.shape[1], size=(chains, channels))
-    labels = rng.integers(LEVELS.size, size=(chains, channels))
+    labels = rng.integers(levels.size, size=(chains, channels))
     pair = rng.integers(weights.shape[0], size=chains)
     shared = np.flatnonzero(tables.scaled)
     kept = np.empty((keep, chains, channels), dtype=int)
     kept_labels = np.empty((keep, chains, channels), dtype=int)
     sweeps = burn + keep
     for sweep in range(sweeps):
-        centre = LEVELS[labels]
+        centre = levels[labels]
         scale = SPREAD * centre
         for channel in rng.permutation(channels):
             log_weight = option_weights(tables, state, scale, channel, centre)
             state[:, channel] = _draw(log_weight, rng)
         for channel in rng.permutation(shared):
-            candidates = np.empty((chains, LEVELS.size))
-            for k, level in enumerate(LEVELS):
-                centre[:, channel], scale[:, channel] = level, SPREAD * level
-                candidates[:, k] = log_target(tables, state, scale, centre)
-            labels[:, channel] = _draw(candidates + weights[pair], rng)
-            centre[:, channel] = LEVELS[labels[:, channel]]
+            # every rung of every chain in one batch: states (K * chains, C)
+            rung = np.repeat(centre[None], levels.size, axis=0)
+            rung[:, :, channel] = levels[:, None]
+            rung = rung.reshape(-1, channels)
+            candidates = log_target(
+                tables, np.tile(state, (levels.size, 1)), SPREAD * rung, rung
+            ).reshape(levels.size, chains)
+            labels[:, channel] = _draw(candidates.T + weights[pair], rng)
+            centre[:, channel] = levels[labels[:, channel]]
             scale[:, channel] = SPREAD * centre[:, channel]
-        if shared.size:
+        if shared.size and weights.shape[0] > 1:
             taken = weights[:, labels[:, shared]].sum(axis=-1)  # (H, chains)
             pair = _draw(taken.T, rng)
         if sweep >= burn:
@@ -81,5 +133,5 @@ def gibbs_ladder(
         if progress is not None and (sweep % 10 == 9 or sweep == sweeps - 1):
             progress((sweep + 1) / sweeps)
     options = kept.transpose(1, 0, 2).reshape(chains * keep, channels)
-    centres = LEVELS[kept_labels.transpose(1, 0, 2).reshape(chains * keep, channels)]
+    centres = levels[kept_labels.transpose(1, 0, 2).reshape(chains * keep, channels)]
     return options, SPREAD * centres, centres

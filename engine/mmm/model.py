@@ -17,7 +17,7 @@ import numpy as np
 from engine.errors import EngineError
 from engine.mmm.data import MMMData
 from engine.mmm.features import BaseDesign, OptionGrid, base_design, media_terms, option_grid
-from engine.mmm.hierarchy import gibbs_ladder
+from engine.mmm.hierarchy import gibbs_ladder, lognormal_ladder
 from engine.mmm.sampler import CENTRES, Tables, build_tables, coefficient_draws, gibbs
 
 FORMAT_VERSION = 1
@@ -25,8 +25,31 @@ PRIOR_SD = {"baseline": 5.0, "trend": 2.0, "seasonality": 1.0, "controls": 1.0}
 ROI_SCALE = 1.0  # unit of the shared ROI prior's centre and scale: total KPI / total spend
 # The ROI prior of channels without a user prior: half-normal at zero with a learnt scale
 # ("zero"), normal around a learnt common level ("level"), or shrunk on the log scale toward
-# a learnt common level ("ratio", engine/mmm/hierarchy.py).
-ROI_PRIORS = ("zero", "level", "ratio")
+# a learnt common level ("ratio", engine/mmm/hierarchy.py); or a fixed LogNormal(mu, sigma)
+# in absolute ROI units, KPI per unit of spend ("lognormal", Google Meridian's default ROI
+# prior for revenue KPIs, LogNormal(0.2, 0.9)).
+# "auto": "lognormal" when the KPI is money (a revenue-like column name), else "zero": ROI
+# units of a KPI counted in conversions are not those of a revenue prior.
+ROI_PRIORS = ("zero", "level", "ratio", "lognormal", "auto")
+ROI_LOGNORMAL = (0.2, 0.9)  # Meridian's roi_m default: median 1.22, 90 % in 0.28-5.4
+REVENUE_NAMES = ("gmv", "revenue", "sales")
+DEFAULT_ROI_PRIOR = "zero"
+
+
+def revenue_like(kpi: str) -> bool:
+    """Whether a KPI column's name says it is money (gmv, revenue, sales, e.g. net_sales)."""
+    name = kpi.lower()
+    return any(word in name for word in REVENUE_NAMES)
+
+
+def resolve_roi_prior(roi_prior: str, kpi: str) -> str:
+    """The ROI prior a fit uses: `auto` becomes "lognormal" for a revenue-like KPI, else
+    "zero"; any other choice stays as given."""
+    if roi_prior != "auto":
+        return roi_prior
+    return "lognormal" if revenue_like(kpi) else "zero"
+
+
 # Log-scale sd of the prior on each channel's saturation point, centred at its mean spend
 # (None: uniform over the grid). Tuned on seeds 0-99 (docs/mmm_accuracy.md).
 SATURATION_SPREAD = 0.8
@@ -101,8 +124,10 @@ class MarketingMixModel:
         draws: int = 1000,
         seed: int = 0,
         priors: Sequence[Mapping] | None = None,
-        roi_prior: str = "zero",
+        roi_prior: str = DEFAULT_ROI_PRIOR,
         saturation_spread: float | None = SATURATION_SPREAD,
+        roi_mu: float = ROI_LOGNORMAL[0],
+        roi_sigma: float = ROI_LOGNORMAL[1],
     ):
         self.grid: OptionGrid = option_grid(saturation)
         if max_lag is not None and (not isinstance(max_lag, int) or max_lag < 1):
@@ -122,6 +147,11 @@ class MarketingMixModel:
         if roi_prior not in ROI_PRIORS:
             raise EngineError(f"roi_prior must be one of {', '.join(ROI_PRIORS)}")
         self.roi_prior = roi_prior
+        try:
+            self.ladder = lognormal_ladder(float(roi_mu), float(roi_sigma))
+        except (TypeError, ValueError) as error:
+            raise EngineError(f"roi_mu, roi_sigma: {error}") from None
+        self.roi_mu, self.roi_sigma = float(roi_mu), float(roi_sigma)
         if saturation_spread is not None and not saturation_spread > 0:
             raise EngineError("saturation_spread must be > 0 (or None: a uniform grid)")
         self.saturation_spread = saturation_spread
@@ -139,6 +169,7 @@ class MarketingMixModel:
             self.holdout_periods = max(self.holdout_periods, 1)
         self.fit_rows = periods - self.holdout_periods
         self.roi_priors = parse_priors(self.priors, data.channels)
+        self.roi_prior_used = resolve_roi_prior(self.roi_prior, data.kpi)
         self.base: BaseDesign = base_design(
             data.dates, data.frequency, data.control_values, data.controls, max(self.fit_rows, 2)
         )
@@ -187,8 +218,11 @@ class MarketingMixModel:
         # truncated at zero, centre and scale shared by the channels and learnt (the
         # sampler's grids), in units of the KPI per unit of total spend (the ROI if every
         # sale were paid for): m0 and lam0 hold centre 1 and scale 1.
+        # The "lognormal" prior's ladder is in absolute ROI units instead (unit 1).
         per_roi = spend_total[:, None] / (self.y_scale * np.maximum(media_total, 1e-12))
         roi_scale = ROI_SCALE * self.y_scale * self.fit_rows / spend_total.sum()
+        if self.roi_prior_used == "lognormal":
+            roi_scale = 1.0
         m0 = roi_scale * per_roi
         lam0 = noise / (roi_scale * per_roi) ** 2
         scaled = np.ones(len(self.data.channels), dtype=bool)
@@ -220,12 +254,16 @@ class MarketingMixModel:
         tables = self.tables(y)
         rng = np.random.default_rng(self.seed)
         keep = -(-self.draws // self.chains)
-        if self.roi_prior == "ratio":
+        if self.roi_prior_used == "ratio":
             options, scale, centre = gibbs_ladder(
                 tables, self.chains, self.burn, keep, rng, progress
             )
+        elif self.roi_prior_used == "lognormal":
+            options, scale, centre = gibbs_ladder(
+                tables, self.chains, self.burn, keep, rng, progress, *self.ladder
+            )
         else:
-            centres = CENTRES if self.roi_prior == "level" else np.zeros(1)
+            centres = CENTRES if self.roi_prior_used == "level" else np.zeros(1)
             options, scale, centre = gibbs(
                 tables, self.chains, self.burn, keep, rng, progress, centres
             )
@@ -290,6 +328,8 @@ class MarketingMixModel:
                 "priors": [dict(prior) for prior in self.priors],
                 "roi_prior": self.roi_prior,
                 "saturation_spread": self.saturation_spread,
+                "roi_mu": self.roi_mu,
+                "roi_sigma": self.roi_sigma,
             },
             "data": self.data.to_dict(),
             "posterior": {
@@ -307,8 +347,9 @@ class MarketingMixModel:
         """Rebuild a fitted model from `to_dict` output, without refitting."""
         if stored.get("format") != FORMAT_VERSION:
             raise EngineError("the stored model has an unknown format")
-        # Models stored before the saturation prior were fitted with a uniform grid.
-        model = cls(**{"saturation_spread": None, **stored["settings"]})
+        # Models stored before the saturation prior were fitted with a uniform grid, those
+        # stored before the ROI prior's choice with the prior at zero.
+        model = cls(**{"saturation_spread": None, "roi_prior": "zero", **stored["settings"]})
         model.prepare(MMMData.from_dict(stored["data"]))
         posterior = stored["posterior"]
         model.options = np.asarray(posterior["options"], dtype=int)

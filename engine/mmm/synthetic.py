@@ -49,8 +49,14 @@ def generate(
     channels: int | None = None,
     frequency: str = "weekly",
     noise: float | None = None,
+    roi_range: tuple[float, float] = (0.4, 4.0),
 ) -> dict:
-    """A data set {"rows", "truth"}: wide rows (date, revenue, one column per channel, price)."""
+    """A data set {"rows", "truth"}: wide rows (date, revenue, one column per channel, price);
+    the true ROIs log-uniform in `roi_range` (the same draws rescaled on the log scale, so
+    other ranges keep every other feature of the seed's data set)."""
+    low, high = roi_range
+    if not 0 < low < high:
+        raise ValueError("roi_range must be (low, high) with 0 < low < high")
     rng = np.random.default_rng(seed)
     count = int(channels if channels is not None else rng.integers(3, 11))
     names = list(CHANNEL_NAMES[:count])
@@ -62,7 +68,7 @@ def generate(
     theta = rng.uniform(0.05, 0.7, count)
     k = np.exp(rng.uniform(np.log(0.5), np.log(2.2), count))
     n = np.where(families == "hill", rng.uniform(1.1, 2.3, count), 1.0)
-    roi = np.exp(rng.uniform(np.log(0.4), np.log(4.0), count))
+    roi = np.exp(rng.uniform(np.log(low), np.log(high), count))
     media = np.empty((count, periods))
     for c in range(count):
         level = adstock(spend[:, c] / scale[c], np.array([theta[c]]))[0]
@@ -108,6 +114,7 @@ def generate(
         ],
         "noise": float(level),
         "paid_share": float(share),
+        "roi_range": [float(low), float(high)],
     }
     return {"rows": rows, "truth": truth}
 
