@@ -184,7 +184,8 @@ def test_cli_writes_its_charts(tmp_path: Path, capsys: pytest.CaptureFixture) ->
         writer.writerows(rows)
     assert load_csv(path.read_text(), controls=["price"]).periods == 60
     out = tmp_path / "charts"
-    code = cli_main([str(path), "--controls", "price", "--draws", "100", "--out", str(out)])
+    flags = ["--controls", "price", "--draws", "100", "--roi-prior", "auto", "--out", str(out)]
+    code = cli_main([str(path), *flags])
     assert code == 0
     names = {"mmm_fit.png", "mmm_decomposition.png", "mmm_roi.png", "mmm_curves.png"}
     assert {p.name for p in out.iterdir()} == names

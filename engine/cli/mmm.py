@@ -19,7 +19,7 @@ from engine.cli.mmm_plots import write_all
 from engine.errors import EngineError
 from engine.mmm.answers import curves, decomposition, summary
 from engine.mmm.data import load_csv, load_rows
-from engine.mmm.model import MarketingMixModel
+from engine.mmm.model import DEFAULT_ROI_PRIOR, MarketingMixModel
 from engine.mmm.synthetic import generate
 
 
@@ -65,6 +65,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--saturation", default="hill", choices=["hill", "negexp"])
     parser.add_argument("--max-lag", type=int, help="cut adstock after this many periods")
     parser.add_argument("--holdout", type=float, default=0.1, help="share of latest periods")
+    parser.add_argument(
+        "--roi-prior",
+        default=DEFAULT_ROI_PRIOR,
+        choices=["auto", "zero", "lognormal"],
+        help="prior on channels' ROI: lognormal (Meridian's LogNormal(0.2, 0.9) in KPI per "
+        "unit of spend), zero (half-normal at no effect), auto (lognormal for a revenue-like "
+        f"KPI, zero otherwise); default {DEFAULT_ROI_PRIOR}",
+    )
     parser.add_argument("--draws", type=int, default=1000, help="posterior draws")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="out/mmm", help="folder for the PNGs")
@@ -82,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             saturation=args.saturation,
             max_lag=args.max_lag,
             holdout=args.holdout,
+            roi_prior=args.roi_prior,
             draws=args.draws,
             seed=args.seed,
         )
