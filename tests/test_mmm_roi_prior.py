@@ -11,8 +11,9 @@ from scipy.stats import truncnorm
 from engine.errors import EngineError
 from engine.mmm import MarketingMixModel, load_rows
 from engine.mmm.answers import summary
-from engine.mmm.hierarchy import SPREAD, lognormal_ladder
+from engine.mmm.hierarchy import ROI_LEVELS, SPREAD, lognormal_ladder, rung_targets
 from engine.mmm.model import resolve_roi_prior
+from engine.mmm.sampler import log_target
 from engine.mmm.synthetic import generate
 
 SMALL = {"draws": 120, "chains": 4, "burn": 8}
@@ -41,6 +42,25 @@ def test_a_ladder_narrower_than_one_rung_is_refused() -> None:
         MarketingMixModel(roi_prior="lognormal", roi_sigma=0.3)
     with pytest.raises(EngineError, match="roi_mu, roi_sigma"):
         MarketingMixModel(roi_prior="lognormal", roi_mu=float("nan"))
+
+
+def test_rung_targets_equal_the_full_posterior_on_every_rung() -> None:
+    """The rank-one update the sampler draws rungs with gives `log_target` of each rung."""
+    data_set = generate(4, periods=60, channels=3, noise=0.05)
+    data = load_rows(data_set["rows"], controls=["price"])
+    model = MarketingMixModel(roi_prior="lognormal", **SMALL).prepare(data)
+    tables = model.tables(data.y[: model.fit_rows] / model.y_scale)
+    rng = np.random.default_rng(1)
+    options = rng.integers(tables.fy.shape[1], size=(4, 3))
+    centre = ROI_LEVELS[rng.integers(ROI_LEVELS.size, size=(4, 3))]
+    for channel in range(3):
+        fast = rung_targets(tables, options, centre, channel, ROI_LEVELS)
+        for k, level in enumerate(ROI_LEVELS):
+            moved = centre.copy()
+            moved[:, channel] = level
+            full = log_target(tables, options, SPREAD * moved, moved)
+            assert np.allclose(fast[:, k], full, rtol=0, atol=1e-6)
+    assert np.ptp(fast, axis=1).min() > 1.0  # the rungs are told apart
 
 
 def constant_channel_data(seed: int) -> tuple[dict, object]:

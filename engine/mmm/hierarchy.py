@@ -27,9 +27,18 @@ from collections.abc import Callable
 import numpy as np
 from scipy.integrate import quad
 from scipy.optimize import fsolve
-from scipy.special import logsumexp, ndtr
+from scipy.special import log_ndtr, logsumexp, ndtr
 
-from engine.mmm.sampler import Tables, _draw, log_target, option_weights
+from engine.mmm.sampler import (
+    Tables,
+    _draw,
+    _rate,
+    option_weights,
+    state_mean,
+    state_positive,
+    state_precision,
+    system,
+)
 
 LEVELS = np.array([0.03, 0.06, 0.12, 0.25, 0.5, 1.0, 2.0])
 SPREAD = 0.5  # each component's standard deviation, a share of its level
@@ -84,6 +93,62 @@ def label_weights() -> np.ndarray:
     return log_density - logsumexp(log_density, axis=1, keepdims=True)
 
 
+def rung_targets(
+    tables: Tables,
+    options: np.ndarray,
+    centre: np.ndarray,
+    channel: int,
+    levels: np.ndarray,
+) -> np.ndarray:
+    """Log posterior (S, K) of option states (S, C) with rungs `centre` (S, C), `channel`'s
+    rung set to each of `levels` in turn: `sampler.log_target` for every rung at the cost
+    of one inversion, by rank-one updates (a rung changes one prior precision and mean)."""
+    q = tables.q
+    slot = q + channel
+    scale = SPREAD * centre
+    matrix, vector = system(tables, options, scale, centre)
+    inverse = np.linalg.inv(matrix)
+    _, logdet = np.linalg.slogdet(matrix)
+    mean = np.einsum("spr,sr->sp", inverse, vector)
+    lam0 = state_precision(tables, options, scale)
+    m0 = state_mean(tables, options, centre)
+    now_precision, now_mean = lam0[:, channel, None], m0[:, channel, None]
+    chosen = options[:, channel]
+    precision = tables.lam0[channel, chosen][:, None] / (SPREAD * levels[None, :]) ** 2
+    prior_mean = tables.m0[channel, chosen][:, None] * levels[None, :]
+    delta = precision - now_precision  # (S, K)
+    gamma = precision * prior_mean - now_precision * now_mean
+    column = inverse[:, :, slot]  # (S, p)
+    own = column[:, slot, None]
+    denominator = 1.0 + delta * own
+    shift = gamma - delta * (mean[:, slot, None] + gamma * own) / denominator
+    means = mean[:, None, :] + shift[:, :, None] * column[:, None, :]  # (S, K, p)
+    quadratic = np.einsum("sp,skp->sk", vector, means) + gamma * means[:, :, slot]
+    prior_quadratic = (
+        np.sum(lam0 * m0**2, axis=1)[:, None]
+        - now_precision * now_mean**2
+        + precision * prior_mean**2
+    )
+    shape = tables.a0 + 0.5 * tables.rows
+    rate = _rate(tables, prior_quadratic, quadratic)
+    diagonal = np.diagonal(inverse, axis1=1, axis2=2)[:, None, q:]
+    diagonal = diagonal - (delta / denominator)[:, :, None] * column[:, None, q:] ** 2
+    spread = np.sqrt(np.maximum(diagonal * (rate / shape)[:, :, None], 1e-300))
+    positive = np.sum(log_ndtr(means[:, :, q:] / spread), axis=2)
+    # a shared-prior channel's normalizer, Phi(centre / scale), is the same on every rung
+    positive -= np.sum(state_positive(tables, options, scale, centre), axis=1)[:, None]
+    log_precision = np.sum(np.log(lam0), axis=1)[:, None] - np.log(now_precision)
+    log_precision = log_precision + np.log(precision)
+    shapes = np.sum(tables.option_prior[options], axis=1)[:, None]
+    return (
+        0.5 * log_precision
+        - 0.5 * (logdet[:, None] + np.log(denominator))
+        - shape * np.log(rate)
+        + positive
+        + shapes
+    )
+
+
 def gibbs_ladder(
     tables: Tables,
     chains: int,
@@ -114,14 +179,8 @@ def gibbs_ladder(
             log_weight = option_weights(tables, state, scale, channel, centre)
             state[:, channel] = _draw(log_weight, rng)
         for channel in rng.permutation(shared):
-            # every rung of every chain in one batch: states (K * chains, C)
-            rung = np.repeat(centre[None], levels.size, axis=0)
-            rung[:, :, channel] = levels[:, None]
-            rung = rung.reshape(-1, channels)
-            candidates = log_target(
-                tables, np.tile(state, (levels.size, 1)), SPREAD * rung, rung
-            ).reshape(levels.size, chains)
-            labels[:, channel] = _draw(candidates.T + weights[pair], rng)
+            candidates = rung_targets(tables, state, centre, channel, levels)
+            labels[:, channel] = _draw(candidates + weights[pair], rng)
             centre[:, channel] = levels[labels[:, channel]]
             scale[:, channel] = SPREAD * centre[:, channel]
         if shared.size and weights.shape[0] > 1:
