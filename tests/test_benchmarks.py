@@ -157,3 +157,22 @@ def test_hedged_spend_moves_only_as_far_as_the_posterior_backs():
     middle, share = hedged_spend(model, spend, current, confidence=0.5)
     assert middle.sum() == pytest.approx(current.sum())
     assert 0 <= share <= 1
+
+
+def test_paired_table_compares_each_prior_with_the_first_on_the_same_sets():
+    from benchmarks.mmm_paired import paired_table
+
+    def result(regret: float, left: float) -> dict:
+        row = {"model": {"regret": regret, "gain left": left}}
+        return {"regret": {b: row for b in BOUNDS}, "inside": [True, False], "error": [0.2]}
+
+    base = [result(0.04, 0.5), result(0.02, 1.5), result(0.06, 0.3)]
+    other = [result(0.03, 0.4), result(0.03, 1.2), result(0.03, 0.2)]
+    lines = paired_table({"zero": base, "lognormal": other}).splitlines()
+    rows = [line.split() for line in lines if line.startswith("lognormal")]
+    assert len(rows) == len(BOUNDS)
+    # changes -1, +1 and -3 points: mean -1.00, s.e. 2 / sqrt(3); two better, one worse
+    assert rows[0][1:3] == ["3.00%", "3.00%"] and rows[0][4:7] == ["1", "of", "3"]
+    assert " ".join(rows[0][-7:]) == "-1.00 ± 1.15 (2 better, 1 worse)"
+    first = next(line for line in lines if line.startswith("zero")).split()
+    assert first[1:3] == ["4.00%", "4.00%"] and first[4] == "1"
