@@ -10,10 +10,11 @@ and learnt from them: the channels' ROIs are shrunk toward their common level in
 not in difference, as their returns spread (a channel's ROI several times another's).
 User ROI priors (lift tests) stay as given.
 
-`lognormal_ladder` gives the same machinery fixed label weights instead: a doubling ladder
-in absolute ROI units (KPI per unit of spend) whose mixture has the log-mean and log-sd of
-a LogNormal(mu, sigma) ROI prior (Google Meridian's default for revenue KPIs is
-LogNormal(0.2, 0.9)); nothing about the prior is learnt from the data set.
+`lognormal_ladder` gives the same machinery fixed label weights instead: a finer ladder
+(`ROI_LEVELS`, a factor 2^(1/3) apart, components of spread `ROI_SPREAD`) in absolute ROI
+units (KPI per unit of spend) whose mixture has the log-mean and log-sd of a
+LogNormal(mu, sigma) ROI prior (Google Meridian's default for revenue KPIs is
+LogNormal(0.2, 0.9)) and close to its quantiles; nothing about it is learnt from the data.
 
 The sweep: each channel's curve option (sampler.option_weights), each channel's label
 given everything else (its conditional over the ladder, from the collapsed posterior), then
@@ -44,30 +45,36 @@ LEVELS = np.array([0.03, 0.06, 0.12, 0.25, 0.5, 1.0, 2.0])
 SPREAD = 0.5  # each component's standard deviation, a share of its level
 LOG_CENTRES = np.log(np.geomspace(0.03, 2.0, 13))
 LOG_SPREADS = np.array([0.35, 0.7, 1.4, 2.8])
-# The fixed log-normal prior's ladder: doubling rungs in absolute ROI units.
-ROI_LEVELS = 2.0 ** np.arange(-6, 7)
+# The fixed log-normal prior's ladder in absolute ROI units, 1/128 to 128: rungs a factor
+# 2^(1/3) apart with a spread of a quarter of the rung match the log-normal's quantiles
+# (doubling rungs with SPREAD gave its log-moments but a tail four times too thin).
+ROI_LEVELS = 2.0 ** (np.arange(-21, 22) / 3)
+ROI_SPREAD = 0.25
 
 
-def _component_log_moments() -> tuple[float, float]:
-    """Mean and variance of log X for X ~ N(1, SPREAD^2) truncated at zero (a rung at 1)."""
-    norm = ndtr(1.0 / SPREAD) * SPREAD * np.sqrt(2 * np.pi)
-    density = lambda x: np.exp(-0.5 * ((x - 1.0) / SPREAD) ** 2) / norm  # noqa: E731
+def _component_log_moments(spread: float) -> tuple[float, float]:
+    """Mean and variance of log X for X ~ N(1, spread^2) truncated at zero (a rung at 1)."""
+    norm = ndtr(1.0 / spread) * spread * np.sqrt(2 * np.pi)
+    density = lambda x: np.exp(-0.5 * ((x - 1.0) / spread) ** 2) / norm  # noqa: E731
     mean = quad(lambda x: np.log(x) * density(x), 0, np.inf, limit=200)[0]
     variance = quad(lambda x: (np.log(x) - mean) ** 2 * density(x), 0, np.inf, limit=200)[0]
     return mean, variance
 
 
-COMPONENT_LOG_MEAN, COMPONENT_LOG_VARIANCE = _component_log_moments()
+COMPONENT_LOG_MEAN, COMPONENT_LOG_VARIANCE = _component_log_moments(ROI_SPREAD)
 MIN_SIGMA = float(np.sqrt(COMPONENT_LOG_VARIANCE)) + 0.05  # narrower than one rung: refused
 
 
-def lognormal_ladder(mu: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """Rungs (K,) in ROI units and fixed log label weights (1, K) whose mixture of truncated
-    normals has the log-mean `mu` and log-sd `sigma` of a LogNormal(mu, sigma) ROI prior:
-    the labels follow a normal on the log rung, discretized, its centre and spread solved
-    so that the mixture's two log-moments match (each rung adds its own log-spread)."""
+def lognormal_ladder(mu: float, sigma: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Rungs (K,) in ROI units, fixed log label weights (1, K) and the rungs' spread, whose
+    mixture of truncated normals has the log-mean `mu` and log-sd `sigma` of a
+    LogNormal(mu, sigma) ROI prior: the labels follow a normal on the log rung,
+    discretized, its centre and spread solved so that the mixture's two log-moments match
+    (each rung adds its own log-spread)."""
     if not np.isfinite(mu) or not np.isfinite(sigma) or sigma < MIN_SIGMA:
         raise ValueError(f"a log-normal ROI prior needs a finite mu and sigma >= {MIN_SIGMA:.2f}")
+    if abs(mu) + 2.5 * sigma > np.log(ROI_LEVELS[-1]):
+        raise ValueError("a log-normal ROI prior must lie well inside ROIs of 1/128 to 128")
     log_levels = np.log(ROI_LEVELS)
     target = np.array([mu - COMPONENT_LOG_MEAN, sigma**2 - COMPONENT_LOG_VARIANCE])
 
@@ -81,7 +88,7 @@ def lognormal_ladder(mu: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:
         return np.array([mean, w @ (log_levels - mean) ** 2]) - target
 
     solved = fsolve(moments, [target[0], np.sqrt(target[1])])
-    return ROI_LEVELS, np.log(np.maximum(weights(solved), 1e-300))[None, :]
+    return ROI_LEVELS, np.log(np.maximum(weights(solved), 1e-300))[None, :], ROI_SPREAD
 
 
 def label_weights() -> np.ndarray:
@@ -99,13 +106,15 @@ def rung_targets(
     centre: np.ndarray,
     channel: int,
     levels: np.ndarray,
+    spread: float = SPREAD,
 ) -> np.ndarray:
-    """Log posterior (S, K) of option states (S, C) with rungs `centre` (S, C), `channel`'s
-    rung set to each of `levels` in turn: `sampler.log_target` for every rung at the cost
-    of one inversion, by rank-one updates (a rung changes one prior precision and mean)."""
+    """Log posterior (S, K) of option states (S, C) with rungs `centre` (S, C) of spread
+    `spread`, `channel`'s rung set to each of `levels` in turn: `sampler.log_target` for
+    every rung at the cost of one inversion, by rank-one updates (a rung changes one prior
+    precision and mean)."""
     q = tables.q
     slot = q + channel
-    scale = SPREAD * centre
+    scale = spread * centre
     matrix, vector = system(tables, options, scale, centre)
     inverse = np.linalg.inv(matrix)
     _, logdet = np.linalg.slogdet(matrix)
@@ -114,7 +123,7 @@ def rung_targets(
     m0 = state_mean(tables, options, centre)
     now_precision, now_mean = lam0[:, channel, None], m0[:, channel, None]
     chosen = options[:, channel]
-    precision = tables.lam0[channel, chosen][:, None] / (SPREAD * levels[None, :]) ** 2
+    precision = tables.lam0[channel, chosen][:, None] / (spread * levels[None, :]) ** 2
     prior_mean = tables.m0[channel, chosen][:, None] * levels[None, :]
     delta = precision - now_precision  # (S, K)
     gamma = precision * prior_mean - now_precision * now_mean
@@ -158,11 +167,13 @@ def gibbs_ladder(
     progress: Callable[[float], None] | None = None,
     levels: np.ndarray = LEVELS,
     weights: np.ndarray | None = None,
+    spread: float = SPREAD,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Option draws (chains * keep, C) and each channel's prior scale and centre per draw
     (chains * keep, C), chains side by side from random starts. `levels` are the rungs
     and `weights` (H, K) the log label prior of each of H (centre, spread) pairs, the pair
-    learnt (default: `label_weights()` on `LEVELS`); one row fixes the label prior."""
+    learnt (default: `label_weights()` on `LEVELS`); one row fixes the label prior; each
+    component's standard deviation is `spread` times its rung."""
     channels = tables.channels
     weights = label_weights() if weights is None else weights
     state = rng.integers(tables.fy.shape[1], size=(chains, channels))
@@ -174,15 +185,15 @@ def gibbs_ladder(
     sweeps = burn + keep
     for sweep in range(sweeps):
         centre = levels[labels]
-        scale = SPREAD * centre
+        scale = spread * centre
         for channel in rng.permutation(channels):
             log_weight = option_weights(tables, state, scale, channel, centre)
             state[:, channel] = _draw(log_weight, rng)
         for channel in rng.permutation(shared):
-            candidates = rung_targets(tables, state, centre, channel, levels)
+            candidates = rung_targets(tables, state, centre, channel, levels, spread)
             labels[:, channel] = _draw(candidates + weights[pair], rng)
             centre[:, channel] = levels[labels[:, channel]]
-            scale[:, channel] = SPREAD * centre[:, channel]
+            scale[:, channel] = spread * centre[:, channel]
         if shared.size and weights.shape[0] > 1:
             taken = weights[:, labels[:, shared]].sum(axis=-1)  # (H, chains)
             pair = _draw(taken.T, rng)
@@ -193,4 +204,4 @@ def gibbs_ladder(
             progress((sweep + 1) / sweeps)
     options = kept.transpose(1, 0, 2).reshape(chains * keep, channels)
     centres = levels[kept_labels.transpose(1, 0, 2).reshape(chains * keep, channels)]
-    return options, SPREAD * centres, centres
+    return options, spread * centres, centres
