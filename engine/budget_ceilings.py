@@ -18,7 +18,7 @@ from engine.response import ResponseCurves
 RATIO_ITERATIONS = 50
 
 
-def _ceiling_solution(
+def ceiling_solution(
     curves: ResponseCurves,
     floor_multiplier: float,
     budget: float,
@@ -66,7 +66,7 @@ def _best_ratio(
     return best
 
 
-def _target_efficiency(
+def target_efficiency_solution(
     curves: ResponseCurves,
     target_ratio: float,
     budget: float,

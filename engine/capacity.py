@@ -17,7 +17,7 @@ from engine.allocator import (
     solve_monotone_multiplier,
     stretch_ends,
 )
-from engine.budget_ceilings import _ceiling_solution
+from engine.budget_ceilings import ceiling_solution
 from engine.response import ResponseCurves
 
 CAPACITY_BISECTIONS = 100
@@ -25,7 +25,7 @@ CAPACITY_BISECTIONS = 100
 SETTLE_ROUNDS = 8
 
 
-def _cap_on_path(
+def cap_on_path(
     curves: ResponseCurves,
     capacity: float,
     multiplier: float,
@@ -46,7 +46,7 @@ def _cap_on_path(
     return _fill_to_response(curves, path(lam_low), path(lam_high), capacity), lam_high
 
 
-def _settle_capped_stretches(
+def settle_capped_stretches(
     curves: ResponseCurves,
     capacity: float,
     budget: float,
@@ -84,7 +84,7 @@ def _settle_capped_stretches(
             fixed_low[k] = fixed_high[k] = end
             if float(curves.response(fixed_high).sum()) < capacity or fixed_low.sum() > budget:
                 continue
-            candidate = _cap_on_path(curves, capacity, 0.0, fixed_low, fixed_high, weights)
+            candidate = cap_on_path(curves, capacity, 0.0, fixed_low, fixed_high, weights)
             if float(candidate[0].sum()) > budget * (1 + 1e-12):
                 continue
             if rank(candidate[0]) > best_rank:
@@ -111,7 +111,7 @@ def _fill_to_response(
     return less + share * (more - less)
 
 
-def _cap_net_profit(
+def cap_net_profit(
     curves: ResponseCurves,
     capacity: float,
     floor_multiplier: float,
@@ -142,7 +142,7 @@ def _cap_net_profit(
 
         def solve(mu: float) -> tuple[np.ndarray, float]:
             worth = np.maximum(values - mu, 0.0)
-            return _ceiling_solution(
+            return ceiling_solution(
                 curves, floor_multiplier, budget, low, high, worth, settle=False
             )
 

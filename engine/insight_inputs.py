@@ -81,7 +81,7 @@ class InsightSettings:
 
 
 @dataclass(frozen=True)
-class _Tables:
+class HistoryTables:
     """History as arrays of shape (T, K), NaN where nothing was reported."""
 
     timesteps: np.ndarray
@@ -95,7 +95,8 @@ def _number(value: Any) -> float:
     return np.nan if value is None else float(value)
 
 
-def _tables(history: Sequence[Mapping[str, Any]], ids: Sequence[str]) -> _Tables:
+def history_tables(history: Sequence[Mapping[str, Any]], ids: Sequence[str]) -> HistoryTables:
+    """The history rows as (T, K) tables in the campaigns' order, sorted by timestep."""
     rows = sorted(history, key=lambda row: row["timestep"])
     n_campaigns = len(ids)
 
@@ -106,7 +107,7 @@ def _tables(history: Sequence[Mapping[str, Any]], ids: Sequence[str]) -> _Tables
     def metric(field: str) -> Callable[[Mapping[str, Any], str], float]:
         return lambda row, cid: _number(((row.get("metrics") or {}).get(cid) or {}).get(field))
 
-    return _Tables(
+    return HistoryTables(
         timesteps=np.array([row["timestep"] for row in rows], dtype=float),
         metrics={field: table(metric(field)) for field in METRIC_FIELDS},
         budgets=table(lambda row, cid: _number((row.get("budgets") or {}).get(cid))),
@@ -115,24 +116,25 @@ def _tables(history: Sequence[Mapping[str, Any]], ids: Sequence[str]) -> _Tables
     )
 
 
-def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def safe_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """numerator / denominator where the denominator is positive, NaN elsewhere."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(denominator > 0, numerator / denominator, np.nan)
 
 
-def _derived(tables: _Tables) -> dict[str, np.ndarray]:
+def derived_series(tables: HistoryTables) -> dict[str, np.ndarray]:
+    """The reported metrics and, per timestep and campaign, CPA, ROAS and conversion rate."""
     spend = tables.metrics["spend"]
     conversions = tables.metrics["conversions"]
     return {
         **tables.metrics,
-        "cpa": _ratio(spend, conversions),
-        "roas": _ratio(tables.metrics["revenue"], spend),
-        "conversion_rate": _ratio(conversions, tables.metrics["clicks"]),
+        "cpa": safe_ratio(spend, conversions),
+        "roas": safe_ratio(tables.metrics["revenue"], spend),
+        "conversion_rate": safe_ratio(conversions, tables.metrics["clicks"]),
     }
 
 
-def _spend_now(tables: _Tables, ids: Sequence[str], run: RunInfo | None) -> np.ndarray:
+def current_budgets(tables: HistoryTables, ids: Sequence[str], run: RunInfo | None) -> np.ndarray:
     """The budgets recommendations start from: the current ones, else the last decided."""
     if run is not None and run.budgets is not None:
         spend = np.array([_number(run.budgets.get(cid)) for cid in ids])

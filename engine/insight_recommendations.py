@@ -43,7 +43,7 @@ class _Curves:
         return float(b * self.scale[k] * max(spend, self.smallest_spend, 1e-12) ** (b - 1.0))
 
 
-def _curves(
+def fit_curves(
     saturation: dict[str, np.ndarray],
     fit: dict[str, np.ndarray],
     learning: dict[str, np.ndarray],
@@ -63,14 +63,15 @@ def _curves(
     return curves, np.where(fitted, "curve", "average")
 
 
-def _marginal_text(objective: str, marginal: float) -> str:
+def marginal_text(objective: str, marginal: float) -> str:
     """A marginal return as a reader knows it: ROAS for revenue, CPA for conversions."""
     if VALUE_METRIC[objective] == "conversions":
         return "none" if marginal <= 0 else f"{1 / marginal:,.2f}"
     return f"{marginal:.1f}"
 
 
-def _marginal_name(objective: str) -> str:
+def marginal_name(objective: str) -> str:
+    """What the texts call the marginal return: marginal CPA, or marginal ROAS."""
     return "marginal CPA" if VALUE_METRIC[objective] == "conversions" else "marginal ROAS"
 
 
@@ -95,7 +96,7 @@ def _finished(run: RunInfo) -> bool:
     return run.current_time >= run.timesteps or run.remaining <= 0
 
 
-def _recommendations(
+def recommend_shifts(
     campaigns: Sequence[CampaignInfo],
     objective: str,
     spend_now: np.ndarray,
@@ -164,8 +165,8 @@ def _recommendations(
         text = (
             f"Move {share:.0%} of the timestep budget ({amount:,.2f}) from "
             f"{campaigns[donor].name} to {campaigns[recipient].name}: "
-            f"{_marginal_name(objective)} {_marginal_text(objective, low)} vs "
-            f"{_marginal_text(objective, high)}. "
+            f"{marginal_name(objective)} {marginal_text(objective, low)} vs "
+            f"{marginal_text(objective, high)}. "
             f"Expected {gain:+,.2f} {metric} per timestep"
             + (f" ({relative:+.1%})." if np.isfinite(relative) else ".")
         )

@@ -13,7 +13,7 @@ import warnings
 import numpy as np
 from scipy.stats import t as student_t
 
-from engine.insight_inputs import InsightSettings, _ratio
+from engine.insight_inputs import InsightSettings, safe_ratio
 
 TREND_METRICS: tuple[str, ...] = ("conversions", "revenue", "cpa", "roas")
 LOWER_IS_BETTER: frozenset[str] = frozenset({"cpa"})
@@ -52,7 +52,7 @@ def _ols(x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _trends(
+def fit_trends(
     series: dict[str, np.ndarray], timesteps: np.ndarray, settings: InsightSettings
 ) -> dict[str, dict[str, np.ndarray]]:
     """Slope, relative change over the window and direction of every trend metric at once."""
@@ -86,7 +86,7 @@ def _trends(
     }
 
 
-def _saturation(
+def fit_saturation(
     spend: np.ndarray, value: np.ndarray, settings: InsightSettings
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Power-law elasticity of value in spend, and the return at low versus high spend.
@@ -139,13 +139,13 @@ def _saturation(
         "elasticity": elasticity,
         "elasticity_stderr": np.where(identifiable, fit["stderr"], np.nan),
         "points": n,
-        "low_spend_return": np.where(enough, _ratio(value_low, spend_low), np.nan),
-        "high_spend_return": np.where(enough, _ratio(value_high, spend_high), np.nan),
+        "low_spend_return": np.where(enough, safe_ratio(value_low, spend_low), np.nan),
+        "high_spend_return": np.where(enough, safe_ratio(value_high, spend_high), np.nan),
         "incremental_return": np.where(enough & (mean_spend_gap > 0), incremental, np.nan),
     }, fit
 
 
-def _learning(
+def estimate_learning(
     spend: np.ndarray, value: np.ndarray, settings: InsightSettings
 ) -> dict[str, np.ndarray]:
     """Ratio estimate of return per unit spend and its delta-method interval, per campaign."""
@@ -153,7 +153,7 @@ def _learning(
     n = usable.sum(axis=0)
     total_spend = np.where(usable, spend, 0.0).sum(axis=0)
     total_value = np.where(usable, value, 0.0).sum(axis=0)
-    estimate = _ratio(total_value, total_spend)
+    estimate = safe_ratio(total_value, total_spend)
     residual = np.where(usable, value - estimate * spend, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_spend = total_spend / n
@@ -184,9 +184,9 @@ def _learning(
     }
 
 
-def _pooled_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+def pooled_ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     """Sum of numerator over sum of denominator per campaign, over timesteps reporting both."""
     both = np.isfinite(numerator) & np.isfinite(denominator)
-    return _ratio(
+    return safe_ratio(
         np.where(both, numerator, 0.0).sum(axis=0), np.where(both, denominator, 0.0).sum(axis=0)
     )

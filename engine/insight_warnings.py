@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from engine.insight_inputs import CampaignInfo, InsightSettings, RunInfo, _Tables
-from engine.insight_recommendations import _marginal_name, _marginal_text
+from engine.insight_inputs import CampaignInfo, HistoryTables, InsightSettings, RunInfo
+from engine.insight_recommendations import marginal_name, marginal_text
 from engine.insight_stats import LOWER_IS_BETTER
 
 ANOMALY_METRICS: tuple[str, ...] = ("cpa", "roas")
@@ -41,12 +41,14 @@ def _robust_z(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(np.isfinite(values), z, np.nan), median
 
 
-def _anomalies(
+def find_anomalies(
     campaigns: Sequence[CampaignInfo],
     series: dict[str, np.ndarray],
     timesteps: np.ndarray,
     settings: InsightSettings,
 ) -> list[dict[str, Any]]:
+    """Timesteps whose CPA or ROAS sits far from the campaign's usual value, largest |z|
+    first."""
     stacked = np.stack([series[name] for name in ANOMALY_METRICS])  # (M, T, K)
     z, median = _robust_z(stacked)
     enough = np.isfinite(stacked).sum(axis=1, keepdims=True) >= settings.anomaly_min_points
@@ -84,10 +86,10 @@ def _trailing(mask: np.ndarray) -> np.ndarray:
     return np.where(broken.any(axis=0), broken.argmax(axis=0), mask.shape[0])
 
 
-def _campaign_warnings(
+def find_campaign_warnings(
     campaigns: Sequence[CampaignInfo],
     objective: str,
-    tables: _Tables,
+    tables: HistoryTables,
     marginal: np.ndarray,
     learning: dict[str, np.ndarray],
     run: RunInfo | None,
@@ -137,15 +139,15 @@ def _campaign_warnings(
                 "campaign_id": campaigns[k].id,
                 "text": f"{campaigns[k].name} has been capped at its max_budget of "
                 f"{caps[k]:,.2f} for the last {int(capped[k])} timesteps while its "
-                f"{_marginal_name(objective)} {_marginal_text(objective, marginal[k])} is "
+                f"{marginal_name(objective)} {marginal_text(objective, marginal[k])} is "
                 "the best: raise the cap.",
             }
         )
     return found
 
 
-def _pace_warnings(
-    tables: _Tables, run: RunInfo | None, settings: InsightSettings
+def find_pace_warnings(
+    tables: HistoryTables, run: RunInfo | None, settings: InsightSettings
 ) -> list[dict[str, Any]]:
     """Reported spend against the plan: running out early, or leaving budget unspent.
 

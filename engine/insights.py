@@ -37,26 +37,26 @@ from engine.insight_inputs import (
     CampaignInfo,
     InsightSettings,
     RunInfo,
-    _derived,
-    _spend_now,
-    _tables,
+    current_budgets,
+    derived_series,
+    history_tables,
 )
-from engine.insight_recommendations import _curves, _recommendations
+from engine.insight_recommendations import fit_curves, recommend_shifts
 from engine.insight_stats import (
     LOWER_IS_BETTER,
     TREND_METRICS,
-    _learning,
-    _pooled_ratio,
-    _saturation,
-    _trends,
+    estimate_learning,
+    fit_saturation,
+    fit_trends,
+    pooled_ratio,
 )
 from engine.insight_warnings import (
     ANOMALY_METRICS,
     MAD_TO_SIGMA,
     MEAN_AD_TO_SIGMA,
-    _anomalies,
-    _campaign_warnings,
-    _pace_warnings,
+    find_anomalies,
+    find_campaign_warnings,
+    find_pace_warnings,
 )
 from engine.settings import VALUE_METRIC
 
@@ -111,23 +111,23 @@ def analyze(
         raise EngineError("at least one campaign is needed")
     settings = settings or InsightSettings()
     ids = [c.id for c in campaigns]
-    tables = _tables(history, ids)
-    series = _derived(tables)
+    tables = history_tables(history, ids)
+    series = derived_series(tables)
     spend, value = series["spend"], series[VALUE_METRIC[objective]]
-    trends = _trends(series, tables.timesteps, settings)
-    saturation, fit = _saturation(spend, value, settings)
-    learning = _learning(spend, value, settings)
-    spend_now = _spend_now(tables, ids, run)
+    trends = fit_trends(series, tables.timesteps, settings)
+    saturation, fit = fit_saturation(spend, value, settings)
+    learning = estimate_learning(spend, value, settings)
+    spend_now = current_budgets(tables, ids, run)
     smallest_spend = settings.min_shift_share * float(spend_now.sum())
-    curves, basis = _curves(saturation, fit, learning, smallest_spend)
-    recommendations, marginal = _recommendations(
+    curves, basis = fit_curves(saturation, fit, learning, smallest_spend)
+    recommendations, marginal = recommend_shifts(
         campaigns, objective, spend_now, curves, learning["status"], run, settings
     )
     totals = {name: np.nansum(series[name], axis=0) for name in ("spend", "conversions", "revenue")}
     pooled = {
-        "cpa": _pooled_ratio(spend, series["conversions"]),
-        "roas": _pooled_ratio(series["revenue"], spend),
-        "conversion_rate": _pooled_ratio(series["conversions"], series["clicks"]),
+        "cpa": pooled_ratio(spend, series["conversions"]),
+        "roas": pooled_ratio(series["revenue"], spend),
+        "conversion_rate": pooled_ratio(series["conversions"], series["clicks"]),
     }
     per_campaign = [
         {
@@ -149,7 +149,7 @@ def analyze(
         }
         for k, campaign in enumerate(campaigns)
     ]
-    campaign_warnings = _campaign_warnings(
+    campaign_warnings = find_campaign_warnings(
         campaigns, objective, tables, marginal, learning, run, settings
     )
     return _json(
@@ -159,8 +159,8 @@ def analyze(
             "timesteps_analyzed": int(tables.timesteps.size),
             "window": int(min(settings.window, tables.timesteps.size)),
             "campaigns": per_campaign,
-            "anomalies": _anomalies(campaigns, series, tables.timesteps, settings),
+            "anomalies": find_anomalies(campaigns, series, tables.timesteps, settings),
             "recommendations": recommendations,
-            "warnings": campaign_warnings + _pace_warnings(tables, run, settings),
+            "warnings": campaign_warnings + find_pace_warnings(tables, run, settings),
         }
     )

@@ -35,7 +35,7 @@ from engine.rps_bands import (
     DEFAULT_EQUAL_THRESHOLD,
     DEFAULT_HEAVY_THRESHOLD,
     BandTable,
-    _band_index,
+    band_indices,
     default_bands,
     symmetric_bands,
     validate_bands,
@@ -44,8 +44,8 @@ from engine.rps_prices import (
     DEFAULT_SIMULATION_STEPS,
     MAX_LOOKBACK,
     PRICE_KINDS,
-    _rolling_mean,
     edge_sign,
+    rolling_mean,
     simulate_price_streams,
     validate_lookback,
     validate_price_kind,
@@ -97,7 +97,7 @@ def rolling_rps(
     Early steps average over what is available; ``lookback=None`` averages all prices so far.
     """
     log_ratio = relative_price_strength(prices_a, prices_b)
-    return _rolling_mean(log_ratio, validate_lookback(lookback))
+    return rolling_mean(log_ratio, validate_lookback(lookback))
 
 
 def rps_allocation(
@@ -118,7 +118,7 @@ def rps_allocation(
     table = validate_bands(bands)
     log_ratio = np.log(a) - np.log(b)
     mean_rps = float(np.mean(log_ratio if window is None else log_ratio[-window:]))
-    band = int(_band_index(np.array([edge_sign(kind) * mean_rps]), table.thresholds)[0])
+    band = int(band_indices(np.array([edge_sign(kind) * mean_rps]), table.thresholds)[0])
     return {
         "allocation": table.allocations[band].tolist(),
         "rps": mean_rps,

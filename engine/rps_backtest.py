@@ -13,10 +13,16 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from engine.errors import EngineError
-from engine.rps_bands import BAND_NAMES, _band_index, _is_real, symmetric_bands, validate_bands
+from engine.rps_bands import (
+    BAND_NAMES,
+    band_indices,
+    is_real_number,
+    symmetric_bands,
+    validate_bands,
+)
 from engine.rps_prices import (
-    _rolling_mean,
     edge_sign,
+    rolling_mean,
     validate_lookback,
     validate_price_kind,
     validate_prices,
@@ -34,7 +40,7 @@ _FLAT_SPLIT = np.array([0.5, 0.5])
 
 
 def _validate_budget(budget: float) -> float:
-    if not _is_real(budget) or not math.isfinite(budget) or budget <= 0:
+    if not is_real_number(budget) or not math.isfinite(budget) or budget <= 0:
         raise EngineError(f"budget must be a finite number greater than 0 (got {budget!r})")
     return float(budget)
 
@@ -119,8 +125,8 @@ def backtest(
     window = validate_lookback(lookback)
     kind = validate_price_kind(price_kind)
     table = validate_bands(bands)
-    mean_rps = _rolling_mean(np.log(a) - np.log(b), window)
-    band_index = _band_index(edge_sign(kind) * mean_rps, table.thresholds)
+    mean_rps = rolling_mean(np.log(a) - np.log(b), window)
+    band_index = band_indices(edge_sign(kind) * mean_rps, table.thresholds)
     yields = _yields(a, b, kind)
     flat = _flat_results(yields, budget)
     strategy = _strategy_results(yields, budget, table.allocations, band_index)
@@ -153,7 +159,7 @@ def _validated_grid(
     for name, values in (("equal", equal_thresholds), ("heavy", heavy_thresholds)):
         if not values:
             raise EngineError(f"grid {name} thresholds must not be empty")
-        if not all(_is_real(v) and math.isfinite(v) and v > 0 for v in values):
+        if not all(is_real_number(v) and math.isfinite(v) and v > 0 for v in values):
             raise EngineError(f"grid {name} thresholds must be finite numbers > 0 (got {values})")
     pairs = [(e, h) for e in sorted(set(equal_thresholds)) for h in sorted(set(heavy_thresholds))]
     pairs = [(e, h) for e, h in pairs if e < h]
@@ -190,7 +196,7 @@ def grid_search(
     kind = validate_price_kind(price_kind)
     table = validate_bands(bands)
     window = validate_lookback(lookback)
-    if not _is_real(holdout_fraction) or not 0 < holdout_fraction < 1:
+    if not is_real_number(holdout_fraction) or not 0 < holdout_fraction < 1:
         raise EngineError(
             f"holdout_fraction must lie strictly between 0 and 1 (got {holdout_fraction!r})"
         )
@@ -213,8 +219,8 @@ def grid_search(
     train_totals = np.empty((len(usable_lookbacks), len(pairs)))
     tail_totals = np.empty_like(train_totals)
     for row, grid_lookback in enumerate(usable_lookbacks):
-        edge = sign * _rolling_mean(log_ratio, grid_lookback)
-        band_index = _band_index(edge[None, :], grid_thresholds)
+        edge = sign * rolling_mean(log_ratio, grid_lookback)
+        band_index = band_indices(edge[None, :], grid_thresholds)
         results = _strategy_results(yields, budget, table.allocations, band_index)
         train_totals[row] = results[:, :train_steps].sum(axis=-1)
         tail_totals[row] = results[:, train_steps:].sum(axis=-1)
@@ -222,7 +228,7 @@ def grid_search(
     equal_threshold, heavy_threshold = pairs[best_pair_at].tolist()
     best_tail = float(tail_totals[best_lookback_at, best_pair_at])
 
-    baseline_index = _band_index(sign * _rolling_mean(log_ratio, window), table.thresholds)
+    baseline_index = band_indices(sign * rolling_mean(log_ratio, window), table.thresholds)
     baseline = _strategy_results(yields, budget, table.allocations, baseline_index)
     flat_train, flat_tail = float(flat[:train_steps].sum()), float(flat[train_steps:].sum())
     return {

@@ -102,14 +102,15 @@ class BandTable:
         ]
 
 
-def _is_real(value: object) -> bool:
+def is_real_number(value: object) -> bool:
+    """A real number that is not a bool (True would otherwise pass as 1)."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def _band_bound(value: object, where: str) -> float | None:
     if value is None:
         return None
-    if not _is_real(value) or not math.isfinite(value):
+    if not is_real_number(value) or not math.isfinite(value):
         raise EngineError(f"{where} must be a finite number or null (got {value!r})")
     return float(value)
 
@@ -117,7 +118,7 @@ def _band_bound(value: object, where: str) -> float | None:
 def _band_allocation(value: object, where: str) -> tuple[float, float]:
     if isinstance(value, str | bytes | Mapping) or not isinstance(value, Sequence):
         raise EngineError(f"{where} must be a pair [share_a, share_b] (got {value!r})")
-    if len(value) != 2 or not all(_is_real(share) for share in value):
+    if len(value) != 2 or not all(is_real_number(share) for share in value):
         raise EngineError(f"{where} must be a pair of two numbers (got {list(value)!r})")
     share_a, share_b = float(value[0]), float(value[1])
     if not all(math.isfinite(s) and 0.0 <= s <= 1.0 for s in (share_a, share_b)):
@@ -196,7 +197,7 @@ def validate_bands(bands: Sequence[Mapping] | None) -> BandTable:
     return BandTable(threshold_array, allocation_array)
 
 
-def _band_index(edge: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
+def band_indices(edge: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """Band index per edge value; ties go to the band nearer EQUAL (index 2).
 
     ``edge`` has shape (..., T) and ``thresholds`` (..., 4); leading axes broadcast.

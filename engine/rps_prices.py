@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.errors import EngineError
-from engine.rps_bands import _is_real
+from engine.rps_bands import is_real_number
 
 PRICE_KINDS: tuple[str, ...] = ("cost", "value")
 DEFAULT_SIMULATION_STEPS = 30
@@ -81,7 +81,8 @@ def edge_sign(price_kind: str) -> float:
     return -1.0 if price_kind == "cost" else 1.0
 
 
-def _rolling_mean(values: np.ndarray, lookback: int | None) -> np.ndarray:
+def rolling_mean(values: np.ndarray, lookback: int | None) -> np.ndarray:
+    """Mean of the `lookback` values ending at each step; all values so far with None."""
     cumulative = np.concatenate(([0.0], np.cumsum(values)))
     ends = np.arange(1, values.size + 1)
     starts = ends - (values.size if lookback is None else lookback)
@@ -110,13 +111,13 @@ def simulate_price_streams(
     if not isinstance(seed, numbers.Integral) or isinstance(seed, bool) or seed < 0:
         raise EngineError(f"seed must be a non-negative integer (got {seed!r})")
     for name, value in (("start_a", start_a), ("start_b", start_b)):
-        if not _is_real(value) or not math.isfinite(value) or value <= 0:
+        if not is_real_number(value) or not math.isfinite(value) or value <= 0:
             raise EngineError(f"{name} must be a finite number greater than 0 (got {value!r})")
     for name, value in (("drift_a", drift_a), ("drift_b", drift_b)):
-        if not _is_real(value) or not math.isfinite(value):
+        if not is_real_number(value) or not math.isfinite(value):
             raise EngineError(f"{name} must be a finite number (got {value!r})")
     for name, value in (("volatility_a", volatility_a), ("volatility_b", volatility_b)):
-        if not _is_real(value) or not math.isfinite(value) or value < 0:
+        if not is_real_number(value) or not math.isfinite(value) or value < 0:
             raise EngineError(f"{name} must be a finite number >= 0 (got {value!r})")
     rng = np.random.default_rng(int(seed))
     shocks = rng.standard_normal((2, int(steps) - 1))

@@ -36,13 +36,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from engine.allocator import resolve_bounds, resolve_weights, solve_budget
-from engine.budget_ceilings import RATIO_ITERATIONS, _ceiling_solution, _target_efficiency
+from engine.budget_ceilings import RATIO_ITERATIONS, ceiling_solution, target_efficiency_solution
 from engine.capacity import (
     CAPACITY_BISECTIONS,
     SETTLE_ROUNDS,
-    _cap_net_profit,
-    _cap_on_path,
-    _settle_capped_stretches,
+    cap_net_profit,
+    cap_on_path,
+    settle_capped_stretches,
 )
 from engine.errors import EngineError
 from engine.groups import group_report, grouped_multiplier, resolve_groups, solve_grouped
@@ -145,19 +145,19 @@ def optimize_allocation(
     elif scenario == "flexible_budget":
         if target_mroi is None and objective != "net_profit":
             raise EngineError("flexible_budget needs target_mroi (or the net_profit objective)")
-        spend, multiplier = _ceiling_solution(curves, floor_multiplier, budget, low, high, worth)
+        spend, multiplier = ceiling_solution(curves, floor_multiplier, budget, low, high, worth)
     else:
         if (target_roas is None) == (target_cpa is None):
             raise EngineError("target_efficiency needs exactly one of target_roas and target_cpa")
         if target_roas is not None:
-            spend, multiplier = _target_efficiency(
+            spend, multiplier = target_efficiency_solution(
                 curves, target_roas, budget, low, high, worth, "ROAS"
             )
         else:
             # A cost per acquisition counts every response alike, whatever it is worth: the
             # path ignores the values, which the report still uses.
             path_worth = np.ones(size)
-            spend, multiplier = _target_efficiency(
+            spend, multiplier = target_efficiency_solution(
                 curves,
                 1.0 / target_cpa,
                 budget,
@@ -174,10 +174,10 @@ def optimize_allocation(
         capacity_binding = True
         if objective == "net_profit" and scenario != "target_efficiency":
             floor = floor_multiplier if scenario == "flexible_budget" else 1.0
-            spend, multiplier = _cap_net_profit(curves, capacity, floor, budget, low, high, worth)
+            spend, multiplier = cap_net_profit(curves, capacity, floor, budget, low, high, worth)
         else:
-            spend, multiplier = _cap_on_path(curves, capacity, multiplier, low, high, path_worth)
-            spend, multiplier = _settle_capped_stretches(
+            spend, multiplier = cap_on_path(curves, capacity, multiplier, low, high, path_worth)
+            spend, multiplier = settle_capped_stretches(
                 curves, capacity, budget, (spend, multiplier), low, high, path_worth
             )
     report = allocation_report(
