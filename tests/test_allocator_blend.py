@@ -1,0 +1,92 @@
+"""The batched solver for S-curve draws (`allocate_negexp_blend`) at its edges: units of money
+from subnormal to huge, budgets at a stretch's jump and a hair past it, curves at the concave
+limit, answered exactly as the closed-form negexp solver or the KKT conditions say."""
+
+import numpy as np
+import pytest
+
+from engine.allocator import allocate_negexp, allocate_negexp_blend, blend_tangent
+
+
+def _problems(seed: int, count: int):
+    """Single draws of two to five curves, concave and S-shaped, with minimums and caps."""
+    rng = np.random.default_rng(seed)
+    for _ in range(count):
+        size = int(rng.integers(2, 6))
+        alpha = rng.uniform(1, 1000, (1, size))
+        mu = 10 ** rng.uniform(-3, 0, (1, size))
+        blend = rng.choice([0.0, 0.2, 0.5, 1.0], (1, size))
+        lower = np.where(rng.random(size) < 0.4, rng.uniform(0, 100, size), 0.0)
+        upper = lower + rng.uniform(20, 400, size)
+        budget = float(lower.sum() + rng.uniform(0.05, 0.95) * (upper - lower).sum())
+        yield alpha, mu, blend, budget, lower, upper
+
+
+@pytest.mark.parametrize("unit", [1e-200, 1e-9, 1e9, 1e200])
+def test_blend_batch_answers_alike_in_any_unit_of_money(unit):
+    # Counting money in another unit scales every spend, bound and budget by 1 / unit and
+    # every mu by unit: the answer is the same allocation in the new unit. At 1e-200 the
+    # marginals far up the curves are below the smallest float (their logs are not).
+    for alpha, mu, blend, budget, lower, upper in _problems(0, 20):
+        expected = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
+        spend = allocate_negexp_blend(
+            alpha, mu * unit, blend, budget / unit, lower / unit, upper / unit
+        )
+        np.testing.assert_allclose(spend * unit, expected, rtol=1e-9, atol=1e-9 * budget)
+
+
+def test_blend_batch_splits_a_budget_far_up_curves_whose_marginals_underflow():
+    # Marginals 100 * exp(-x1) and 100 * exp(-2 * x2) meet at x1 = 2 * x2: 400 and 200 of
+    # 600. Counted in units of 1e-200 the common marginal, about 1e-372, is below the
+    # smallest float; the split is the same.
+    for unit in (1.0, 1e-200):
+        spend = allocate_negexp_blend(
+            np.array([[100.0, 50.0]]),
+            np.array([[1.0, 2.0]]) * unit,
+            0.0,
+            600.0 / unit,
+            np.zeros(2),
+            np.full(2, 1000.0 / unit),
+        )
+        np.testing.assert_allclose(spend[0] * unit, [400.0, 200.0], rtol=1e-12)
+
+
+def test_concave_draws_answer_as_the_closed_form_negexp_solver():
+    # At blend 0 every curve is the plain negexp, which allocate_negexp solves in closed form:
+    # three draws at once, budgets from the minimums to the caps.
+    rng = np.random.default_rng(1)
+    for _ in range(40):
+        size = int(rng.integers(1, 6))
+        alpha = rng.uniform(1, 1000, (3, size)) * (rng.random((3, size)) > 0.1)
+        mu = 10 ** rng.uniform(-3, 0, (3, size))
+        lower = np.where(rng.random(size) < 0.4, rng.uniform(0, 100, size), 0.0)
+        upper = lower + rng.uniform(0, 400, size)
+        for share in (0.0, 0.3, 0.97, 0.999999, 1.0):
+            budget = float(lower.sum() + share * (upper - lower).sum())
+            expected = allocate_negexp(alpha, mu, budget, lower, upper)
+            spend = allocate_negexp_blend(alpha, mu, 0.0, budget, lower, upper)
+            np.testing.assert_allclose(spend, expected, rtol=1e-11, atol=1e-11 * budget)
+
+
+def _s_curve_then_negexp() -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+    """An S-curve (blend 1) and a negexp of the same alpha * mu: at the S-curve's stretch
+    multiplier the negexp spends `beside`, and the S-curve jumps from 0 to `stretch`."""
+    alpha, mu = np.array([[100.0, 100.0]]), np.array([[0.01, 0.01]])
+    blend = np.array([[1.0, 0.0]])
+    touch = np.exp(-blend_tangent(1.0))
+    beside = -np.log(touch * (2.0 - 2.0 * touch)) / 0.01
+    return alpha, mu, blend, beside, blend_tangent(1.0) / 0.01
+
+
+def test_inside_a_stretch_s_jump_only_the_s_curve_takes_the_money():
+    # Budgets across the jump, up to a hair (1e-13) below its top: the negexp stays exactly
+    # where the stretch's multiplier puts it, the S-curve takes the rest up its line.
+    alpha, mu, blend, beside, stretch = _s_curve_then_negexp()
+    bounds = np.zeros(2), np.full(2, 1000.0)
+    budgets = (beside + 1.0, beside + 0.5 * stretch, (beside + stretch) * (1.0 - 1e-13))
+    first = allocate_negexp_blend(alpha, mu, blend, budgets[0], *bounds)[0]
+    assert first[1] == pytest.approx(beside, rel=1e-12)
+    for budget in budgets:
+        spend = allocate_negexp_blend(alpha, mu, blend, budget, *bounds)[0]
+        assert spend[1] == first[1]
+        assert spend[0] == pytest.approx(budget - beside, rel=1e-12)
