@@ -2,6 +2,8 @@
 from subnormal to huge, budgets at a stretch's jump and a hair past it, curves at the concave
 limit, answered exactly as the closed-form negexp solver or the KKT conditions say."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,39 @@ def test_inside_a_stretch_s_jump_only_the_s_curve_takes_the_money():
         spend = allocate_negexp_blend(alpha, mu, blend, budget, *bounds)[0]
         assert spend[1] == first[1]
         assert spend[0] == pytest.approx(budget - beside, rel=1e-12)
+
+
+def test_curves_at_the_concave_limit_answer_their_bounds_and_leave_the_rest_to_others():
+    # At blend 1/3 the marginal is flat at zero spend: the multiplier at the curve's start
+    # sits where its closed-form root is 0 up to rounding (and, unguarded, a hair below).
+    # Fixed by equal bounds, or capped at 0 beside a flat curve, the answer is exact.
+    grid = itertools.product((1.0, 2.0, 10.0, 100.0), (0.01, 0.05, 0.5), (1.0, 8.0))
+    for alpha, mu, spend in grid:
+        curve, bound = (np.array([[alpha]]), np.array([[mu]]), 1 / 3), np.array([spend])
+        fixed = allocate_negexp_blend(*curve, spend, bound, bound)
+        assert fixed.tolist() == [[spend]]
+        beside = allocate_negexp_blend(
+            np.array([[alpha, 0.0]]),
+            np.array([[mu, 0.2]]),
+            np.array([[1 / 3, 0.2]]),
+            spend,
+            np.zeros(2),
+            np.array([0.0, 2.0 * spend]),
+        )
+        assert beside.tolist() == [[0.0, spend]]
+
+
+def test_every_draw_spends_its_budget_to_rounding():
+    # Newton's steps leave the budget a hair off (up to 1e-12 of it); the last step spreads
+    # that hair over the free campaigns, so each draw spends its budget to a few bits.
+    rng = np.random.default_rng(2)
+    for _ in range(300):
+        draws, size = int(rng.integers(1, 4)), int(rng.integers(1, 5))
+        alpha = rng.uniform(1, 1000, (draws, size))
+        mu = 10 ** rng.uniform(-3, 0, (draws, size))
+        blend = rng.choice([0.0, 0.2, 1 / 3, 0.5, 1.0], (draws, size))
+        lower = np.where(rng.random(size) < 0.4, rng.uniform(0, 100, size), 0.0)
+        upper = lower + rng.uniform(1, 500, size)
+        budget = float(lower.sum() + 10 ** rng.uniform(-3, 0) * (upper - lower).sum())
+        spend = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
+        np.testing.assert_allclose(spend.sum(axis=1), budget, rtol=4e-15)
