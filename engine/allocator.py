@@ -530,6 +530,15 @@ def allocate_negexp_blend(
             newton = nu - gap / slope.sum(axis=1)
             inside = (newton > bottom) & (newton < top)  # false for NaN and infinities
             nu = np.where(settled, nu, np.where(inside, newton, 0.5 * (bottom + top)))
+        # A total that jumps inside the bracket leaves a gap no step closes (a curve whose
+        # marginal is flat to rounding over its bounds jumps from one to the other): there
+        # the budget is spent between the bracket's ends in turn, as at a stretch.
+        jumped = ~at_step & (np.abs(gap) > slack)
+        if jumped.any():
+            more, less = path(np.stack([bottom, top]))[0]
+            below_high = np.where(jumped[:, None], more, below_high)
+            at_high = np.where(jumped[:, None], less, at_high)
+            at_step = at_step | jumped
         # Newton leaves the budget a hair off; the free campaigns take it in proportion to
         # their slopes, which is the next Newton step itself.
         weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)

@@ -128,3 +128,21 @@ def test_every_draw_spends_its_budget_to_rounding():
         budget = float(lower.sum() + 10 ** rng.uniform(-3, 0) * (upper - lower).sum())
         spend = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
         np.testing.assert_allclose(spend.sum(axis=1), budget, rtol=4e-15)
+
+
+def test_a_curve_at_the_concave_limit_nearly_straight_over_its_bounds_keeps_to_the_budget():
+    # With mu * x about 1e-8 a blend-1/3 curve's marginal is flat to rounding from 0 to its
+    # cap, so its spend jumps from one to the other at a single multiplier, inside the
+    # bracket: the budget (600) must still be spent there, not the cap (1000). Its marginal
+    # is the higher one, so it takes the whole budget.
+    for exponent, alpha in itertools.product(range(11, 17), (50.0, 51.9, 60.0)):
+        mu = 10.0**-exponent
+        spend = allocate_negexp_blend(
+            np.array([[alpha, 200.0]]),
+            np.array([[mu, mu / 5]]),
+            np.array([[1 / 3, 0.2]]),
+            600.0,
+            np.zeros(2),
+            np.full(2, 1000.0),
+        )
+        np.testing.assert_allclose(spend, [[600.0, 0.0]], rtol=1e-12, atol=1e-9)
