@@ -24,7 +24,7 @@ def _problems(seed: int, count: int):
         yield alpha, mu, blend, budget, lower, upper
 
 
-@pytest.mark.parametrize("unit", [1e-200, 1e-9, 1e9, 1e200])
+@pytest.mark.parametrize("unit", [1e-200, 1e-50, 1e-9, 1e9, 1e200])
 def test_blend_batch_answers_alike_in_any_unit_of_money(unit):
     # Counting money in another unit scales every spend, bound and budget by 1 / unit and
     # every mu by unit: the answer is the same allocation in the new unit. At 1e-200 the
