@@ -5,10 +5,11 @@ Each point (numbered as `python -m benchmarks.mutation_score --list` numbers the
 with the mutation runner's own functions to a fresh copy of the module, and the mutant and
 the original solve the same random problems: blend batches (`allocate_negexp_blend`: every
 blend from concave to the full square, zero amplitudes, equal bounds, minimums past the
-tangent points, caps far up the tails, budgets at the floors, at the caps and inside a
-stretch's jump) and Hill problems (`solve_budget` with settling, minimums and caps). Printed
-per point: the largest spend difference as a fraction of the budget, and how many problems
-raised, gave a non-finite spend, or did not end within a second.
+tangent points, caps far up the tails, budgets at the floors, at the caps, a hair inside
+either, and inside a stretch's jump) and Hill problems (`solve_budget` with settling,
+minimums and caps). Printed per point: the largest spend difference as a fraction of the
+budget, and how many problems raised, gave a non-finite spend, or did not end within a
+second.
 
     python -m benchmarks.mutation_measure --point 219 --point 242 --problems 3000
 """
@@ -74,7 +75,10 @@ def blend_problems(rng: np.random.Generator) -> Iterator[Problem]:
             budget = floor
         elif kind < 0.2:
             budget = cap
-        elif kind < 0.55 and draws == 1:
+        elif kind < 0.3:  # just under the caps, or just over the floors
+            near = 10 ** rng.uniform(-6, -1) * (cap - floor)
+            budget = cap - near if rng.random() < 0.5 else floor + near
+        elif kind < 0.6 and draws == 1:
             k = int(rng.integers(size))
             w = float(blend[0, k])
             touch = allocator.blend_tangent(w)

@@ -146,3 +146,43 @@ def test_a_curve_at_the_concave_limit_nearly_straight_over_its_bounds_keeps_to_t
             np.full(2, 1000.0),
         )
         np.testing.assert_allclose(spend, [[600.0, 0.0]], rtol=1e-12, atol=1e-9)
+
+
+def test_budgets_a_hair_inside_the_caps_or_the_floors_meet_the_envelope_kkt_conditions():
+    # There the budget is met between the two outermost breakpoints, where the curves meet
+    # their bounds: every campaign that could take money has a marginal (on the envelope) no
+    # higher than every one that could give, whatever the curves' blends.
+    rng = np.random.default_rng(3)
+    for _ in range(150):
+        size = int(rng.integers(2, 5))
+        alpha = rng.uniform(1, 1000, (1, size))
+        mu = 10 ** rng.uniform(-3, -1, (1, size))
+        blend = rng.choice([0.2, 0.5, 0.7, 1.0], (1, size))
+        lower = np.where(rng.random(size) < 0.5, rng.uniform(0, 300, size), 0.0)
+        upper = lower + rng.uniform(1, 400, size)
+        hair = 10 ** rng.uniform(-6, -2) * float((upper - lower).sum())
+        for budget in (float(upper.sum()) - hair, float(lower.sum()) + hair):
+            spend = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)[0]
+            assert spend.sum() == pytest.approx(budget, rel=1e-12)
+            assert np.all(spend >= lower) and np.all(spend <= upper)
+            touch = np.exp(-np.array([blend_tangent(float(value)) for value in blend[0]]))
+            z = np.minimum(np.exp(-mu[0] * spend), touch)
+            marginal = alpha[0] * mu[0] * z * (1 + blend[0] - 2 * blend[0] * z)
+            can_give, can_take = spend > lower + 1e-9 * hair, spend < upper - 1e-9 * hair
+            if can_give.any() and can_take.any():
+                assert marginal[can_take].max() <= marginal[can_give].min() * (1 + 1e-9)
+
+
+def test_a_flat_curve_takes_only_what_the_other_curves_caps_leave():
+    # A curve of amplitude 0 has no marginal: the others fill to their caps first (25 and
+    # 275, far up their curves), whatever their blends, and the flat one takes the rest.
+    for blend in (0.2, 0.5, 1.0):
+        spend = allocate_negexp_blend(
+            np.array([[7500.0, 0.0, 320.0]]),
+            np.array([[0.01, 0.01, 0.0015]]),
+            np.array([[blend, 0.0, blend]]),
+            990.0,
+            np.array([0.0, 300.0, 0.0]),
+            np.array([25.0, 800.0, 275.0]),
+        )
+        np.testing.assert_allclose(spend, [[25.0, 690.0, 275.0]], rtol=1e-12)
