@@ -148,10 +148,24 @@ def test_a_curve_at_the_concave_limit_nearly_straight_over_its_bounds_keeps_to_t
         np.testing.assert_allclose(spend, [[600.0, 0.0]], rtol=1e-12, atol=1e-9)
 
 
+def _assert_envelope_kkt(alpha, mu, blend, budget, lower, upper, spend, tolerance):
+    """Each draw spends the budget within its bounds, and every campaign that could take
+    money (more than `tolerance` from its cap) has a marginal on the envelope no higher than
+    every one that could give."""
+    for d in range(alpha.shape[0]):
+        assert spend[d].sum() == pytest.approx(budget, rel=1e-12)
+        assert np.all(spend[d] >= lower) and np.all(spend[d] <= upper)
+        touch = np.exp(-np.array([blend_tangent(float(value)) for value in blend[d]]))
+        z = np.minimum(np.exp(-mu[d] * spend[d]), touch)
+        marginal = alpha[d] * mu[d] * z * (1 + blend[d] - 2 * blend[d] * z)
+        can_give, can_take = spend[d] > lower + tolerance, spend[d] < upper - tolerance
+        if can_give.any() and can_take.any():
+            assert marginal[can_take].max() <= marginal[can_give].min() * (1 + 1e-9)
+
+
 def test_budgets_a_hair_inside_the_caps_or_the_floors_meet_the_envelope_kkt_conditions():
     # There the budget is met between the two outermost breakpoints, where the curves meet
-    # their bounds: every campaign that could take money has a marginal (on the envelope) no
-    # higher than every one that could give, whatever the curves' blends.
+    # their bounds, whatever the curves' blends.
     rng = np.random.default_rng(3)
     for _ in range(150):
         size = int(rng.integers(2, 5))
@@ -162,15 +176,25 @@ def test_budgets_a_hair_inside_the_caps_or_the_floors_meet_the_envelope_kkt_cond
         upper = lower + rng.uniform(1, 400, size)
         hair = 10 ** rng.uniform(-6, -2) * float((upper - lower).sum())
         for budget in (float(upper.sum()) - hair, float(lower.sum()) + hair):
-            spend = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)[0]
-            assert spend.sum() == pytest.approx(budget, rel=1e-12)
-            assert np.all(spend >= lower) and np.all(spend <= upper)
-            touch = np.exp(-np.array([blend_tangent(float(value)) for value in blend[0]]))
-            z = np.minimum(np.exp(-mu[0] * spend), touch)
-            marginal = alpha[0] * mu[0] * z * (1 + blend[0] - 2 * blend[0] * z)
-            can_give, can_take = spend > lower + 1e-9 * hair, spend < upper - 1e-9 * hair
-            if can_give.any() and can_take.any():
-                assert marginal[can_take].max() <= marginal[can_give].min() * (1 + 1e-9)
+            spend = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
+            _assert_envelope_kkt(alpha, mu, blend, budget, lower, upper, spend, 1e-9 * hair)
+
+
+def test_draws_with_curves_at_the_concave_limit_or_nearly_square_meet_the_kkt_conditions():
+    # At blend 1/3 the spend's slope in the multiplier is infinite at zero spend, and near
+    # blend 1 the tangent point is far up the curve: the safeguarded steps still end at the
+    # root, in three draws at once.
+    rng = np.random.default_rng(4)
+    for _ in range(150):
+        size = int(rng.integers(2, 6))
+        alpha = rng.uniform(0.1, 3000, (3, size))
+        mu = 10 ** rng.uniform(-3, -0.5, (3, size))
+        blend = rng.choice([0.0, 0.2, 1 / 3, 0.5, 0.7, 0.9984, 1.0], (3, size))
+        lower = np.where(rng.random(size) < 0.3, rng.uniform(0, 300, size), 0.0)
+        upper = lower + rng.uniform(10, 600, size)
+        budget = float(lower.sum() + rng.uniform(0.05, 0.95) * (upper - lower).sum())
+        spend = allocate_negexp_blend(alpha, mu, blend, budget, lower, upper)
+        _assert_envelope_kkt(alpha, mu, blend, budget, lower, upper, spend, 1e-6 * budget)
 
 
 def test_a_flat_curve_takes_only_what_the_other_curves_caps_leave():
