@@ -159,10 +159,11 @@ def solve_monotone_multiplier(
     return low, high
 
 
-def _fill_in_turn(spend: np.ndarray, room: np.ndarray, amount: float) -> np.ndarray:
-    """Add up to `amount` to spend, campaign by campaign, within each one's room."""
+def _fill_in_turn(spend: np.ndarray, room: np.ndarray, amount: float | np.ndarray) -> np.ndarray:
+    """Add up to `amount` to spend, campaign by campaign (along the last axis), within each
+    one's room; for a batch (D, K), `amount` has shape (D, 1)."""
     room = np.maximum(room, 0.0)
-    return spend + np.clip(amount - (np.cumsum(room) - room), 0.0, room)
+    return spend + np.clip(amount - (np.cumsum(room, axis=-1) - room), 0.0, room)
 
 
 def spend_between(
@@ -351,10 +352,7 @@ def allocate_negexp(
     nu = np.where(np.isfinite(nu), nu, np.where(np.isfinite(nu_low), nu_low, nu_high))
     spend = spend_at(nu[:, None])[:, 0, :]
     # Flat curves (alpha == 0) take what the others cannot: the budget is always spent.
-    short = budget - spend.sum(axis=1)
-    room = np.maximum(upper - spend, 0.0)
-    before = np.cumsum(room, axis=1) - room
-    return spend + np.clip(short[:, None] - before, 0.0, room)
+    return _fill_in_turn(spend, upper - spend, budget - spend.sum(axis=1, keepdims=True))
 
 
 @lru_cache(maxsize=64)
@@ -530,29 +528,24 @@ def allocate_negexp_blend(
             newton = nu - gap / slope.sum(axis=1)
             inside = (newton > bottom) & (newton < top)  # false for NaN and infinities
             nu = np.where(settled, nu, np.where(inside, newton, 0.5 * (bottom + top)))
+        # Newton leaves the budget a hair off; the free campaigns take it in proportion to
+        # their slopes, which is the next Newton step itself.
+        weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)
+        spend = np.clip(spend - weights * gap[:, None], lower, upper)
         # A total that jumps inside the bracket leaves a gap no step closes (a curve whose
         # marginal is flat to rounding over its bounds jumps from one to the other): there
         # the budget is spent between the bracket's ends in turn, as at a stretch.
         jumped = ~at_step & (np.abs(gap) > slack)
         if jumped.any():
             more, less = path(np.stack([bottom, top]))[0]
-            below_high = np.where(jumped[:, None], more, below_high)
-            at_high = np.where(jumped[:, None], less, at_high)
-            at_step = at_step | jumped
-        # Newton leaves the budget a hair off; the free campaigns take it in proportion to
-        # their slopes, which is the next Newton step itself.
-        weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)
-        spend = np.clip(spend - weights * gap[:, None], lower, upper)
+            between = _fill_in_turn(less, more - less, budget - less.sum(axis=1, keepdims=True))
+            spend = np.where(jumped[:, None], between, spend)
     if at_step.any():
-        room = np.maximum(below_high - at_high, 0.0)
-        before = np.cumsum(room, axis=1) - room
-        stepped = at_high + np.clip((budget - at_high.sum(axis=1))[:, None] - before, 0.0, room)
+        amount = budget - at_high.sum(axis=1, keepdims=True)
+        stepped = _fill_in_turn(at_high, below_high - at_high, amount)
         spend = np.where(at_step[:, None], stepped, spend)
     # Flat or saturated curves take what the others leave: the budget is always spent.
-    short = budget - spend.sum(axis=1)
-    room = np.maximum(upper - spend, 0.0)
-    before = np.cumsum(room, axis=1) - room
-    return spend + np.clip(short[:, None] - before, 0.0, room)
+    return _fill_in_turn(spend, upper - spend, budget - spend.sum(axis=1, keepdims=True))
 
 
 def allocate_budget(

@@ -135,17 +135,20 @@ def test_a_curve_at_the_concave_limit_nearly_straight_over_its_bounds_keeps_to_t
     # cap, so its spend jumps from one to the other at a single multiplier, inside the
     # bracket: the budget (600) must still be spent there, not the cap (1000). Its marginal
     # is the higher one, so it takes the whole budget.
+    # In either order: the money is not handed out in turn.
     for exponent, alpha in itertools.product(range(11, 17), (50.0, 51.9, 60.0)):
         mu = 10.0**-exponent
-        spend = allocate_negexp_blend(
-            np.array([[alpha, 200.0]]),
-            np.array([[mu, mu / 5]]),
-            np.array([[1 / 3, 0.2]]),
-            600.0,
-            np.zeros(2),
-            np.full(2, 1000.0),
-        )
-        np.testing.assert_allclose(spend, [[600.0, 0.0]], rtol=1e-12, atol=1e-9)
+        for order in ([0, 1], [1, 0]):
+            spend = allocate_negexp_blend(
+                np.array([[alpha, 200.0]])[:, order],
+                np.array([[mu, mu / 5]])[:, order],
+                np.array([[1 / 3, 0.2]])[:, order],
+                600.0,
+                np.zeros(2),
+                np.full(2, 1000.0),
+            )
+            expected = np.array([[600.0, 0.0]])[:, order]
+            np.testing.assert_allclose(spend, expected, rtol=1e-12, atol=1e-9)
 
 
 def _assert_envelope_kkt(alpha, mu, blend, budget, lower, upper, spend, tolerance):
