@@ -133,22 +133,23 @@ def test_every_draw_spends_its_budget_to_rounding():
 def test_a_curve_at_the_concave_limit_nearly_straight_over_its_bounds_keeps_to_the_budget():
     # With mu * x about 1e-8 a blend-1/3 curve's marginal is flat to rounding from 0 to its
     # cap, so its spend jumps from one to the other at a single multiplier, inside the
-    # bracket: the budget (600) must still be spent there, not the cap (1000). Its marginal
-    # is the higher one, so it takes the whole budget.
-    # In either order: the money is not handed out in turn.
+    # bracket: the budget must still be spent there, not the cap (1000). Its marginal is
+    # above the other straight curve's, and a negexp meets it at a spend of 100: of 700,
+    # 100 and 600. In any order: the money is not handed out in turn.
     for exponent, alpha in itertools.product(range(11, 17), (50.0, 51.9, 60.0)):
         mu = 10.0**-exponent
-        for order in ([0, 1], [1, 0]):
+        meets_at_100 = alpha * mu * 2 / 3 * np.exp(1.0) / 0.01
+        for order in ([0, 1, 2], [0, 2, 1], [1, 2, 0], [2, 1, 0]):
             spend = allocate_negexp_blend(
-                np.array([[alpha, 200.0]])[:, order],
-                np.array([[mu, mu / 5]])[:, order],
-                np.array([[1 / 3, 0.2]])[:, order],
-                600.0,
-                np.zeros(2),
-                np.full(2, 1000.0),
+                np.array([[meets_at_100, alpha, 200.0]])[:, order],
+                np.array([[0.01, mu, mu / 5]])[:, order],
+                np.array([[0.0, 1 / 3, 0.2]])[:, order],
+                700.0,
+                np.zeros(3),
+                np.full(3, 1000.0),
             )
-            expected = np.array([[600.0, 0.0]])[:, order]
-            np.testing.assert_allclose(spend, expected, rtol=1e-12, atol=1e-9)
+            expected = np.array([[100.0, 600.0, 0.0]])[:, order]
+            np.testing.assert_allclose(spend, expected, rtol=1e-9, atol=1e-9)
 
 
 def _assert_envelope_kkt(alpha, mu, blend, budget, lower, upper, spend, tolerance):
