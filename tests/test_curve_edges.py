@@ -36,7 +36,6 @@ def test_the_parameters_defaults():
         "report_window": 8,
         "shared_factor": 0.0,
         "season_period": 7,
-        "level_walk": 0.0,
     }
 
 

@@ -24,8 +24,6 @@ reasonable start).
 `season_period` p (7: a week of daily timesteps; 0 off) divides each report by its day's factor,
 learnt over the run (engine.policies.weekly_profile); `shared_factor` w > 0 by a factor read
 off that row alone against the fit (engine.policies.shared_factor; off by default).
-`level_walk` w > 0 follows each campaign's level as a random walk of sd w in log a timestep
-(engine.policies.level_walk; off by default).
 
 A concave curve cannot say that a campaign's average return would rise with more budget, so a
 strongly S-shaped campaign that only pays off at high spend (brand, video) looks poor at the
@@ -65,7 +63,6 @@ from engine.framework import Context, Policy
 from engine.packing import pack, unpack
 from engine.params import Number
 from engine.policies.curve_stats import CurveStats
-from engine.policies.level_walk import LevelWalk
 from engine.policies.report_ages import ReportAges
 from engine.policies.weekly_profile import empty_profile
 
@@ -94,7 +91,7 @@ def _given_or(value: float | None, candidates: tuple[float, ...]) -> np.ndarray:
     return np.array(candidates if value is None else [value], dtype=float)
 
 
-class Curve(LevelWalk, ReportAges, CurveStats, Policy):
+class Curve(ReportAges, CurveStats, Policy):
     """Per-campaign saturating-curve posteriors on a grid, sampled and allocated exactly."""
 
     name = "curve"
@@ -117,7 +114,6 @@ class Curve(LevelWalk, ReportAges, CurveStats, Policy):
         "report_window": Number(8, 0, 60, integer=True),
         "shared_factor": Number(0.0, 0.0, 1.0),
         "season_period": Number(7, 0, 366, integer=True),
-        "level_walk": Number(0.0, 0.0, 1.0),
     }
 
     def __init__(self, params: Mapping | None = None) -> None:
@@ -247,7 +243,7 @@ class Curve(LevelWalk, ReportAges, CurveStats, Policy):
         )
         sums = self._unpacked(stats, context.n_campaigns)
         # Rows young enough to be corrected stay in the report record until they are not.
-        record, left, profile, levels = self.fold_report(
+        record, left, profile = self.fold_report(
             stats, context.spend, context.value, spend_unit, sums
         )
         discount = self.params["discount"]
@@ -270,7 +266,6 @@ class Curve(LevelWalk, ReportAges, CurveStats, Policy):
             **self.carried(stats),
             "reports": record,
             "weekly": profile,
-            **({} if levels is None else {"levels": levels}),
         }
         return packed, sums
 
@@ -297,7 +292,6 @@ class Curve(LevelWalk, ReportAges, CurveStats, Policy):
             sums = self._unpacked(stats, context.n_campaigns)
             if "reports" in stats:
                 sums = self.read_young(sums, stats, spend_unit)
-        level = sums.get("level")
         sums, value_total, value_cells = self.with_prior(sums, stats, context.n_campaigns)
         value_unit = value_total / max(value_cells, 1.0)
         if not 1e-150 < value_unit < 1e150:
@@ -334,7 +328,6 @@ class Curve(LevelWalk, ReportAges, CurveStats, Policy):
             "spend_unit": np.array(spend_unit),
             "value_unit": np.array(value_unit),
             "value_cells": np.array(value_cells),
-            **({} if level is None else {"level": level}),
         }
 
     def amplitude_weight(self, stats: Mapping, value_unit: float) -> float:
@@ -394,7 +387,7 @@ class Curve(LevelWalk, ReportAges, CurveStats, Policy):
         spread = np.sqrt(variance / post["kappa"][rows, chosen])
         at_share = post["mean"][rows, chosen] + spread * rng.standard_normal(shape)
         alpha = np.maximum(at_share, _LOWEST_AMPLITUDE) / self.at_equal_share[chosen]
-        alpha *= post["value_unit"] * post.get("level", 1.0)
+        alpha *= post["value_unit"]
         mu = 1.0 / (self.grid_scales[chosen] * post["spend_unit"])
         return alpha, mu, self.grid_blends[chosen]
 

@@ -19,7 +19,6 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from engine.packing import pack, unpack
-from engine.policies.level_walk import resized_levels
 from engine.policies.report_ages import resized_record
 
 SUM_KEYS = ("ff", "fy", "yy", "count")
@@ -104,8 +103,6 @@ class CurveStats:
             resized["prior"] = {**prior, **moved, "value": value.tolist()}
         if "reports" in stats:
             resized["reports"] = resized_record(stats["reports"], keep)
-        if "levels" in stats:
-            resized["levels"] = resized_levels(stats["levels"], keep)
         return resized
 
     def settled_stats(self, stats: dict, settings: Mapping, n_campaigns: int) -> dict:

@@ -31,7 +31,6 @@ from collections.abc import Sequence
 import numpy as np
 
 from engine.packing import pack, unpack
-from engine.policies.level_walk import filtered
 from engine.policies.shared_factor import deseasoned, predictions
 from engine.policies.weekly_profile import learnt, profile_of, row_factors
 
@@ -217,12 +216,6 @@ class ReportAges:
     def features(self, spend: np.ndarray, spend_unit: float) -> np.ndarray:
         raise NotImplementedError
 
-    def levels_in(self, stats: dict, n_campaigns: int) -> dict | None:
-        raise NotImplementedError
-
-    def level_noise(self, stats: dict | None, sums: dict[str, np.ndarray]) -> np.ndarray:
-        raise NotImplementedError
-
     def empty_reports(self, n_campaigns: int) -> dict:
         """The record of a run that has reported nothing."""
         return empty_record(n_campaigns, self.params["report_window"])
@@ -254,11 +247,10 @@ class ReportAges:
         value: np.ndarray,
         spend_unit: float,
         sums: dict[str, np.ndarray],
-    ) -> tuple[dict, dict[str, np.ndarray], dict, dict | None]:
+    ) -> tuple[dict, dict[str, np.ndarray], dict]:
         """The record with the finished row folded in, the terms of the rows that left it
-        (each discounted for its age, divided by its day's factor in the weekly profile and,
-        with levels, by its campaign's level) for the running sums `sums`, the weekly profile
-        with those rows learnt, and the levels (None without) that followed them."""
+        (each discounted for its age, divided by its day's factor in the weekly profile) for
+        the running sums `sums`, and the weekly profile with those rows learnt."""
         newest = int(stats["rows"])
         n_campaigns = spend.size
         record = stats.get("reports")
@@ -273,18 +265,11 @@ class ReportAges:
         for i, (row, spent, valued, seen) in enumerate(left):
             spends[i], values[i] = spent, valued
             weights[i] = seen * self.params["discount"] ** (newest - row)
-        levels = self.levels_in(stats, n_campaigns)
-        if rows.size and (int(profile["period"]) >= 2 or levels is not None):
+        if rows.size and int(profile["period"]) >= 2:
             predicted = predictions(sums, self.features(spends, spend_unit))
-            if levels is not None:
-                seasonal = values / row_factors(profile, rows)[:, None]
-                noise = self.level_noise(stats, sums)
-                levels, at_rows = filtered(levels, seasonal, weights, predicted, noise)
-                values = values / at_rows
             profile = learnt(profile, rows, values, weights, predicted)
             values = values / row_factors(profile, rows)[:, None]
-        terms = self.terms(spends, values, weights, spend_unit, sums)
-        return record, terms, profile, levels
+        return record, self.terms(spends, values, weights, spend_unit, sums), profile
 
     def read_young(
         self, sums: dict[str, np.ndarray], stats: dict, spend_unit: float
@@ -292,8 +277,7 @@ class ReportAges:
         """`with_young` for the record, newest row and weekly profile of statistics `stats`."""
         profile = profile_of(stats, self.params["season_period"])
         newest = int(stats["rows"]) - 1
-        levels = self.levels_in(stats, sums["yy"].size)
-        return self.with_young(sums, stats["reports"], spend_unit, newest, profile, levels, stats)
+        return self.with_young(sums, stats["reports"], spend_unit, newest, profile)
 
     def with_young(
         self,
@@ -302,16 +286,12 @@ class ReportAges:
         spend_unit: float,
         newest: int,
         profile: dict | None = None,
-        levels: dict | None = None,
-        stats: dict | None = None,
     ) -> dict[str, np.ndarray]:
         """The running sums plus the record's rows up to `newest`, each divided by how
         complete it is at its age and weighed by it (and discounted for its age), and by its
-        position's factor in the weekly profile `profile` if given. With `levels` (and the
-        `stats` holding them), the young rows also move each campaign's level, and are divided
-        by it; the sums then hold the level now as `level` (K,)."""
+        position's factor in the weekly profile `profile` if given."""
         young = young_rows(record, sums["yy"].size, newest)
-        if young["age"].size == 0 and levels is None:
+        if young["age"].size == 0:
             return sums
         complete = young["completeness"]
         age = young["age"][:, None]
@@ -319,15 +299,8 @@ class ReportAges:
         completed = young["value"] / complete
         if profile is not None:
             completed = completed / row_factors(profile, newest - young["age"])[:, None]
-        if levels is not None and young["age"].size:
-            predicted = predictions(sums, self.features(young["spend"], spend_unit))
-            noise = self.level_noise(stats, sums)
-            levels, at_rows = filtered(levels, completed, weight, predicted, noise)
-            completed = completed / at_rows
         added = self.terms(young["spend"], completed, weight, spend_unit, sums)
         total = {key: sums[key] + added[key] for key in added}
-        if levels is not None:
-            total["level"] = np.array(levels["mean"], dtype=float)
         for array in total.values():
             array.flags.writeable = False
         return total
