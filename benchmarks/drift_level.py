@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift", choices=("drift", "drift_season"), default="drift")
     args = parser.parse_args(argv)
     players = ("curve", "softmax", KnownDrift.name)
-    seasonality = float(SETTINGS[args.drift].get("seasonality", 0.0))
     scores = {}
     for condition in ("none", args.drift):
+        seasonality = float(SETTINGS[condition].get("seasonality", 0.0))
         worlds = [
             make_broad_world(
                 "mixed", campaigns_of(seed), args.timesteps, seed, **SETTINGS[condition]
