@@ -5,8 +5,9 @@ one amplitude a campaign from all its rows. Here, on the mixed worlds of benchma
 real_conditions with and without drift (same campaigns, same run seeds), three players:
 `curve`; `softmax`; and `curve` told each campaign's true drift level (the walk, seasonality
 left out), which divides every finished row by its campaign's level at that timestep before
-learning it and multiplies every drawn amplitude by the level of the timestep it decides: the
-limit of any level model on `curve` (a Kalman filter on each level included). Printed: each
+learning it and multiplies every drawn amplitude by the level of the timestep it decides:
+what a level model on `curve` (a Kalman filter on each level, say) would do if it knew the
+truth. Printed: each
 player's mean efficiency, its loss to drift (drift minus none, paired by world) and that
 loss's difference from `curve`'s, with standard errors over the worlds.
 
