@@ -13,16 +13,16 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from engine.rps import (
+from engine.rps import rps_allocation
+from engine.rps_backtest import (
     DEFAULT_GRID_EQUAL_THRESHOLDS,
     DEFAULT_GRID_HEAVY_THRESHOLDS,
     DEFAULT_GRID_LOOKBACKS,
     backtest,
     grid_search,
-    rps_allocation,
-    simulate_price_streams,
-    symmetric_bands,
 )
+from engine.rps_bands import symmetric_bands
+from engine.rps_prices import simulate_price_streams
 
 PREFIX_LOOP_MAX_STEPS = 1_000
 """The prefix loop is quadratic in the steps: longer histories would take tens of seconds."""

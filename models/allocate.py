@@ -6,15 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from engine.rps import (
+from engine.rps_backtest import (
     DEFAULT_GRID_EQUAL_THRESHOLDS,
     DEFAULT_GRID_HEAVY_THRESHOLDS,
     DEFAULT_GRID_LOOKBACKS,
     DEFAULT_HOLDOUT_FRACTION,
-    DEFAULT_SIMULATION_STEPS,
     MIN_GRID_STEPS,
-    validate_bands,
 )
+from engine.rps_bands import validate_bands
+from engine.rps_prices import DEFAULT_SIMULATION_STEPS
 from models.common import CreateBody, FiniteFloat, Real, Share, bounded
 
 MAX_PRICES = 10_000

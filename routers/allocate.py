@@ -7,7 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Body
 from starlette.concurrency import run_in_threadpool
 
-from engine.rps import backtest, grid_search, rps_allocation, simulate_price_streams
+from engine.rps import rps_allocation
+from engine.rps_backtest import backtest, grid_search
+from engine.rps_prices import simulate_price_streams
 from models.allocate import (
     SEED_EXAMPLE,
     SIMULATED_EXAMPLE,

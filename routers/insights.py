@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
-from engine.insights import CampaignInfo, RunInfo, analyze
+from engine.insight_inputs import CampaignInfo, RunInfo
+from engine.insights import analyze
 from models.common import TENANT_ERRORS
 from models.insights import InsightsOut
 from utils.bodies import BodyRoute

@@ -24,17 +24,10 @@ from engine.response import ResponseCurves
 from engine.scenarios import optimize_allocation
 from engine.specs import curves_from_specs
 from models.common import errors, inline_refs
-from models.optimize import (
-    MAX_FIT_CAMPAIGNS,
-    CurveAllocateOut,
-    CurveAllocateRequest,
-    CurveSource,
-    FitOut,
-    FitRequest,
-    FitSettings,
-    PlanRequest,
-    PlanResponse,
-)
+from models.optimize import CurveSource
+from models.optimize_allocate import CurveAllocateOut, CurveAllocateRequest
+from models.optimize_fit import MAX_FIT_CAMPAIGNS, FitOut, FitRequest, FitSettings
+from models.optimize_plan import PlanRequest, PlanResponse
 from utils import model_budgets
 from utils.bodies import BodyRoute, validate_body, validate_model
 from utils.crud import clients, fits

@@ -6,7 +6,9 @@ import math
 import pytest
 from fastapi.testclient import TestClient
 
-from engine.rps import backtest, default_bands, grid_search, simulate_price_streams
+from engine.rps_backtest import backtest, grid_search
+from engine.rps_bands import default_bands
+from engine.rps_prices import simulate_price_streams
 from tests.conftest import TenantUser
 from tests.test_rps import _bands_with
 

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from scipy.stats import t as student_t
 
 from engine.errors import EngineError
-from engine.insights import CampaignInfo, InsightSettings, RunInfo, analyze
+from engine.insight_inputs import CampaignInfo, InsightSettings, RunInfo
+from engine.insights import analyze
 from models.insights import InsightsOut
 
 

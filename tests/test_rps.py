@@ -11,18 +11,16 @@ from hypothesis import strategies as st
 from engine import make_policy
 from engine.cli.rps import main
 from engine.errors import EngineError
-from engine.rps import (
+from engine.rps import rolling_rps, rps_allocation
+from engine.rps_backtest import backtest, grid_search
+from engine.rps_bands import (
     BAND_NAMES,
     DEFAULT_BANDS,
-    backtest,
     default_bands,
-    grid_search,
-    rolling_rps,
-    rps_allocation,
-    simulate_price_streams,
     symmetric_bands,
     validate_bands,
 )
+from engine.rps_prices import simulate_price_streams
 
 SEED_A = [1.00, 1.20, 1.10]
 SEED_B = [1.30, 1.35, 1.25]

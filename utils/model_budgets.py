@@ -27,7 +27,9 @@ from engine.mmm.allocation import (
 )
 from engine.planning import plan_budgets
 from engine.response import ResponseCurves
-from models.optimize import CurveAllocateRequest, CurveSource, PlanRequest
+from models.optimize import CurveSource
+from models.optimize_allocate import CurveAllocateRequest
+from models.optimize_plan import PlanRequest
 from utils.crud import models as model_docs
 from utils.db import Store
 from utils.deps import not_found

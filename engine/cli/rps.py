@@ -10,15 +10,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from engine.errors import EngineError
-from engine.rps import (
-    DEFAULT_HOLDOUT_FRACTION,
+from engine.rps_backtest import DEFAULT_HOLDOUT_FRACTION, backtest, grid_search
+from engine.rps_bands import validate_bands
+from engine.rps_prices import (
     DEFAULT_SIMULATION_STEPS,
     PRICE_KINDS,
-    backtest,
     edge_sign,
-    grid_search,
     simulate_price_streams,
-    validate_bands,
     validate_price_kind,
     validate_prices,
 )

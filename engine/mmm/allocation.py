@@ -30,7 +30,8 @@ from engine.draws import DrawMeanCurves, allocate_on_draws
 from engine.mmm.answers import interval
 from engine.mmm.model import MarketingMixModel
 from engine.planning import plan_summary
-from engine.scenarios import allocation_report, optimize_allocation
+from engine.scenario_report import allocation_report
+from engine.scenarios import optimize_allocation
 
 PLAN_DRAWS = 25
 PLANS = ("sequential", "static", "flighting")

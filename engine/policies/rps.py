@@ -14,7 +14,9 @@ import numpy as np
 
 from engine.framework import Context, Policy, uniform_target
 from engine.params import Anything
-from engine.rps import rps_allocation, validate_bands, validate_lookback
+from engine.rps import rps_allocation
+from engine.rps_bands import validate_bands
+from engine.rps_prices import validate_lookback
 
 
 class RPS(Policy):
@@ -31,7 +33,8 @@ class RPS(Policy):
         validate_bands(self.params["bands"])
         if self.params["bands"] is not None:
             # Kept as plain JSON data: the state copies its parameters, and any read-only
-            # mapping given (engine.rps.DEFAULT_BANDS is one) could be neither copied nor stored.
+            # mapping given (engine.rps_bands.DEFAULT_BANDS is one) could be neither copied
+            # nor stored.
             self.params["bands"] = [
                 {**band, "allocation": list(band["allocation"])} for band in self.params["bands"]
             ]
