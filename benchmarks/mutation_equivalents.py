@@ -62,14 +62,6 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     ),
     Equivalent(
         "engine/allocator.py",
-        "allocate_negexp_blend.path",
-        "Mult -> Div",
-        "slope = level / (z * (four_blend * z - peak) * mu)",
-        "slope = level / (z / (four_blend * z - peak) * mu)",
-        "up to rounding: a wrong slope slows the safeguarded Newton steps, which still converge",
-    ),
-    Equivalent(
-        "engine/allocator.py",
         "allocate_negexp_blend",
         "GtE -> Gt",
         "reaches = path(nu_probe)[0].sum(axis=2) >= budget - slack",
@@ -107,15 +99,6 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "bottom = bottom - abs(bottom) * 1e-09",
         "pass",
         "up to rounding: without the hair the bracket starts at 0 instead; same crossing",
-    ),
-    Equivalent(
-        "engine/allocator.py",
-        "allocate_negexp_blend",
-        "statement -> pass",
-        "top = np.where(gap < 0, nu, top)",
-        "pass",
-        "up to rounding: the total is concave in nu on a piece, so Newton from above "
-        "converges monotonically inside the bracket; the top is never needed",
     ),
     Equivalent(
         "engine/allocator.py",
@@ -532,38 +515,6 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
     ),
     Equivalent(
         "engine/allocator.py",
-        "allocate_negexp_blend.log_marginal",
-        "Lt -> LtE",
-        "far = z < SMALLEST_NORMAL",
-        "far = z <= SMALLEST_NORMAL",
-        "at z exactly the smallest normal both branches give log z to rounding",
-    ),
-    Equivalent(
-        "engine/allocator.py",
-        "allocate_negexp_blend.path",
-        "Div -> Mult",
-        "np.copyto(slope, 0.5 * root / ((four_blend * z - peak) * mu), where=far)",
-        "np.copyto(slope, 0.5 * root * ((four_blend * z - peak) * mu), where=far)",
-        "up to rounding: a wrong far slope slows the safeguarded Newton steps, still converging",
-    ),
-    Equivalent(
-        "engine/allocator.py",
-        "allocate_negexp_blend.path",
-        "Mult -> Div",
-        "np.copyto(slope, 0.5 * root / ((four_blend * z - peak) * mu), where=far)",
-        "np.copyto(slope, 0.5 * root / ((four_blend * z - peak) / mu), where=far)",
-        "up to rounding: a wrong far slope slows the safeguarded Newton steps, still converging",
-    ),
-    Equivalent(
-        "engine/allocator.py",
-        "allocate_negexp_blend.path",
-        "0.5 -> 1.5",
-        "np.copyto(slope, 0.5 * root / ((four_blend * z - peak) * mu), where=far)",
-        "np.copyto(slope, 1.5 * root / ((four_blend * z - peak) * mu), where=far)",
-        "up to rounding: a wrong far slope slows the safeguarded Newton steps, still converging",
-    ),
-    Equivalent(
-        "engine/allocator.py",
         "allocate_negexp_blend",
         "LtE -> Lt",
         "settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))",
@@ -792,6 +743,222 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "def path(nu: np.ndarray, left_row: int | None=None, with_slope: bool=True) -> "
         "tuple[np.ndarray, np.ndarray | None]:",
         "the calls relying on the default discard the slope; computing it changes nothing",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "_settle_straight_stretches",
+        "Gt -> GtE",
+        "if turned_value > best_value:",
+        "if turned_value >= best_value:",
+        "a tie to the last bit swaps in an answer of the same value (the same spends where no "
+        "money moves)",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Add -> Sub",
+        "probes = low + (high - low) * quarters // 4",
+        "probes = low - (high - low) * quarters // 4",
+        "probes below the bracket are clamped to its first breakpoint: a linear search, same "
+        "breakpoint",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "GtE -> Gt",
+        "at_step = (high == count) | (low < 0) | (total_high >= budget - slack)",
+        "at_step = (high == count) | (low < 0) | (total_high > budget - slack)",
+        "up to rounding: differs only at a total of exactly budget - 1e-12 * budget",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "statement -> pass",
+        "top = np.where(reached, top, nu)",
+        "pass",
+        "up to rounding: a bracket that only shrinks from below; Newton's steps still reach the "
+        "root",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "_settle_straight_stretches",
+        "Gt -> GtE",
+        "if worth > best_value * (1 + 1e-12) + 1e-12:",
+        "if worth >= best_value * (1 + 1e-12) + 1e-12:",
+        "up to rounding: differs only at a value exactly at the threshold, a gain of 1e-12 "
+        "either way",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend.path",
+        "Lt -> LtE",
+        "free = on_curve & (raw > lowest_spend) & (raw < highest_spend)",
+        "free = on_curve & (raw > lowest_spend) & (raw <= highest_spend)",
+        "up to rounding: a spend exactly at its cap only changes the slope Newton steers by",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "4 -> 5",
+        "quarters = np.arange(1, 4)[:, None]",
+        "quarters = np.arange(1, 5)[:, None]",
+        "a fourth probe at the bracket's top is clamped inside it; any probes inside end the same",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Sub -> Add",
+        "probes = np.minimum(np.maximum(probes, low + 1), high - 1)",
+        "probes = np.minimum(np.maximum(probes, low + 1), high + 1)",
+        "in an open bracket the probes never reach its top, and a closed row's probe is discarded",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Sub -> Add",
+        "reaches = path(nu_probe)[0].sum(axis=2) >= budget - slack",
+        "reaches = path(nu_probe)[0].sum(axis=2) >= budget + slack",
+        "up to rounding: a breakpoint within 1e-12 of the budget may count as reached, or not",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Lt -> LtE",
+        "at_step = (high == count) | (low < 0) | (total_high >= budget - slack)",
+        "at_step = (high == count) | (low <= 0) | (total_high >= budget - slack)",
+        "between the two lowest breakpoints only one curve is off its cap: the fill in turn is "
+        "its root",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Sub -> Add",
+        "share = (total_low - budget) / (total_low - total_high)",
+        "share = (total_low + budget) / (total_low - total_high)",
+        "up to rounding: a first guess outside the bracket is bracketed and stepped to the same "
+        "root",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Sub -> Add",
+        "share = (total_low - budget) / (total_low - total_high)",
+        "share = (total_low - budget) / (total_low + total_high)",
+        "up to rounding: a first guess elsewhere in the bracket; the safeguarded steps find the "
+        "same root",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "GtE -> Gt",
+        "reached = gap >= 0",
+        "reached = gap > 0",
+        "a gap of exactly 0 is settled; the bracket update at it is never used",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Sub -> Add",
+        "newton = nu - gap / slope.sum(axis=1)",
+        "newton = nu + gap / slope.sum(axis=1)",
+        "up to rounding: a step the wrong way leaves the bracket and is replaced by a bisection",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Gt -> GtE",
+        "jumped = ~at_step & (np.abs(gap) > slack)",
+        "jumped = ~at_step & (np.abs(gap) >= slack)",
+        "up to rounding: a gap of exactly the slack is spent between bracket ends within the slack",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend.path",
+        "0.5 -> 1.5",
+        "slope = 0.5 * root / ((four_blend * z - peak) * mu)",
+        "slope = 1.5 * root / ((four_blend * z - peak) * mu)",
+        "a common factor of the slopes: Newton's steps shrink, the last step's weights do not "
+        "change",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend.path",
+        "Gt -> GtE",
+        "free = on_curve & (raw > lowest_spend) & (raw < highest_spend)",
+        "free = on_curve & (raw >= lowest_spend) & (raw < highest_spend)",
+        "up to rounding: a spend exactly at its minimum only changes the slope Newton steers by",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Gt -> GtE",
+        "breaks = np.concatenate([log_line, np.where(lower > beyond, log_marginal(lower), "
+        "log_line), np.where(upper > beyond, log_marginal(upper), log_line)], axis=1)",
+        "breaks = np.concatenate([log_line, np.where(lower >= beyond, log_marginal(lower), "
+        "log_line), np.where(upper > beyond, log_marginal(upper), log_line)], axis=1)",
+        "up to rounding: at a minimum exactly at the tangent point both breakpoints are its "
+        "log_line",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Gt -> GtE",
+        "breaks = np.concatenate([log_line, np.where(lower > beyond, log_marginal(lower), "
+        "log_line), np.where(upper > beyond, log_marginal(upper), log_line)], axis=1)",
+        "breaks = np.concatenate([log_line, np.where(lower > beyond, log_marginal(lower), "
+        "log_line), np.where(upper >= beyond, log_marginal(upper), log_line)], axis=1)",
+        "up to rounding: at a cap exactly at the tangent point both breakpoints are its log_line",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "4 -> 5",
+        "probes = low + (high - low) * quarters // 4",
+        "probes = low + (high - low) * quarters // 5",
+        "fifths instead of quarters: probes still inside the bracket, which ends at the same "
+        "breakpoint",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "0 -> 1",
+        "at_step = (high == count) | (low < 0) | (total_high >= budget - slack)",
+        "at_step = (high == count) | (low < 1) | (total_high >= budget - slack)",
+        "between the two lowest breakpoints only one curve is off its cap: the fill in turn is "
+        "its root",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Gt -> GtE",
+        "inside = (newton > bottom) & (newton < top)",
+        "inside = (newton >= bottom) & (newton < top)",
+        "a Newton step onto the bracket's end is a root to rounding, settled by the gap test",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "1 -> 2",
+        "nu_high = breaks[draw_index, np.minimum(high, count - 1)]",
+        "nu_high = breaks[draw_index, np.minimum(high, count - 2)]",
+        "between the two largest breakpoints every curve sits at its minimum: the budget is the "
+        "floor",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "LtE -> Lt",
+        "settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))",
+        "settled = at_step | (np.abs(gap) < slack) | (top - bottom <= 1e-15 * np.abs(nu))",
+        "up to rounding: a gap of exactly the slack takes one more step to the same root",
+    ),
+    Equivalent(
+        "engine/allocator.py",
+        "allocate_negexp_blend",
+        "Mult -> Div",
+        "settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))",
+        "settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 / np.abs(nu))",
+        "up to rounding: a looser or tighter width stop; Newton ends by the gap test first",
     ),
 )
 

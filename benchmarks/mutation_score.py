@@ -52,6 +52,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "engine/allocator.py": (
         "tests/test_allocator.py",
         "tests/test_allocator_edges.py",
+        "tests/test_allocator_blend.py",
         "tests/test_allocator_features.py",
         "tests/test_engine_allocators.py",
         "tests/test_scenarios.py",

@@ -21,7 +21,6 @@ from scipy.optimize import brentq
 
 from engine.errors import EngineError
 from engine.response import ResponseCurves
-from engine.settings import SMALLEST_NORMAL
 
 MAX_BISECTIONS = 200
 RELATIVE_TOLERANCE = 1e-13
@@ -160,10 +159,11 @@ def solve_monotone_multiplier(
     return low, high
 
 
-def _fill_in_turn(spend: np.ndarray, room: np.ndarray, amount: float) -> np.ndarray:
-    """Add up to `amount` to spend, campaign by campaign, within each one's room."""
+def _fill_in_turn(spend: np.ndarray, room: np.ndarray, amount: float | np.ndarray) -> np.ndarray:
+    """Add up to `amount` to spend, campaign by campaign (along the last axis), within each
+    one's room; for a batch (D, K), `amount` has shape (D, 1)."""
     room = np.maximum(room, 0.0)
-    return spend + np.clip(amount - (np.cumsum(room) - room), 0.0, room)
+    return spend + np.clip(amount - (np.cumsum(room, axis=-1) - room), 0.0, room)
 
 
 def spend_between(
@@ -352,10 +352,7 @@ def allocate_negexp(
     nu = np.where(np.isfinite(nu), nu, np.where(np.isfinite(nu_low), nu_low, nu_high))
     spend = spend_at(nu[:, None])[:, 0, :]
     # Flat curves (alpha == 0) take what the others cannot: the budget is always spent.
-    short = budget - spend.sum(axis=1)
-    room = np.maximum(upper - spend, 0.0)
-    before = np.cumsum(room, axis=1) - room
-    return spend + np.clip(short[:, None] - before, 0.0, room)
+    return _fill_in_turn(spend, upper - spend, budget - spend.sum(axis=1, keepdims=True))
 
 
 @lru_cache(maxsize=64)
@@ -432,14 +429,10 @@ def allocate_negexp_blend(
     highest_spend = np.array(np.broadcast_to(upper, alpha.shape), dtype=float)
 
     def log_marginal(x: np.ndarray) -> np.ndarray:
-        z = np.minimum(np.exp(-mu * x), tangent_z)
-        direct = np.log(start * z * (peak - twice_blend * z))
-        # Far up a curve (mu * x past ~708) z is subnormal or 0: take the logs term by term.
-        far = z < SMALLEST_NORMAL
-        if not far.any():
-            return direct
-        log_z = np.minimum(minus_mu * x, -tangent)
-        return np.where(far, log_start + log_z + np.log(peak - twice_blend * z), direct)
+        """The log of the marginal at spend x past the tangent point, term by term: far up a
+        curve (mu * x past ~708) z = exp(-mu * x) is subnormal or 0, its log is not."""
+        log_z = minus_mu * x
+        return log_start + log_z + np.log(peak - twice_blend * np.exp(log_z))
 
     def path(
         nu: np.ndarray, left_row: int | None = None, with_slope: bool = False
@@ -455,14 +448,10 @@ def allocate_negexp_blend(
         np.maximum(root, 0.0, out=root)
         np.sqrt(root, out=root)
         root += peak
-        z = np.multiply(2.0, level)
-        z /= root
-        raw = np.log(z)
-        # Far up a curve z is subnormal or 0 (spend read as the upper bound): there take
-        # log z = log(2 * level / root) term by term, level's log being exact.
-        far = z < SMALLEST_NORMAL
-        if far.any():
-            np.copyto(raw, LOG_TWO + log_level - np.log(root), where=far)
+        # z = 2 * level / root, by its logs: far up a curve z is subnormal or 0, its log is not.
+        raw = np.log(root)
+        np.subtract(log_level, raw, out=raw)
+        raw += LOG_TWO
         raw /= minus_mu
         on_curve = np.less(nu, log_line)
         if left_row is not None:
@@ -472,9 +461,10 @@ def allocate_negexp_blend(
         np.minimum(spend, highest_spend, out=spend)
         if not with_slope:
             return spend, None
-        slope = level / (z * (four_blend * z - peak) * mu)
-        if far.any():  # level / z = root / 2, without 0 / 0
-            np.copyto(slope, 0.5 * root / ((four_blend * z - peak) * mu), where=far)
+        # d spend / d nu = level / (z * (4 w z - peak) * mu), with level / z = root / 2: no
+        # product of a tiny z and a tiny mu that underflows to 0.
+        z = 2.0 * level / root
+        slope = 0.5 * root / ((four_blend * z - peak) * mu)
         free = on_curve & (raw > lowest_spend) & (raw < highest_spend)
         return spend, np.where(free, slope, 0.0)
 
@@ -490,7 +480,9 @@ def allocate_negexp_blend(
     )
     finite = np.isfinite(breaks)
     lowest = np.where(finite, breaks, np.inf).min(axis=1, keepdims=True)
-    breaks = np.sort(np.where(finite, breaks, np.where(np.isfinite(lowest), lowest, 0.0)), axis=1)
+    # A flat curve's breakpoints (log 0) sit at the draw's lowest; a draw of flat curves only
+    # has none, and every multiplier leaves its curves at their minimums.
+    breaks = np.sort(np.where(finite, breaks, lowest), axis=1)
     count = breaks.shape[1]
     draw_index = np.arange(draws)
     slack = 1e-12 * budget
@@ -530,8 +522,9 @@ def allocate_negexp_blend(
             settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))
             if settled.all():
                 break
-            bottom = np.where(gap >= 0, nu, bottom)
-            top = np.where(gap < 0, nu, top)
+            reached = gap >= 0
+            bottom = np.where(reached, nu, bottom)
+            top = np.where(reached, top, nu)
             newton = nu - gap / slope.sum(axis=1)
             inside = (newton > bottom) & (newton < top)  # false for NaN and infinities
             nu = np.where(settled, nu, np.where(inside, newton, 0.5 * (bottom + top)))
@@ -539,16 +532,20 @@ def allocate_negexp_blend(
         # their slopes, which is the next Newton step itself.
         weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)
         spend = np.clip(spend - weights * gap[:, None], lower, upper)
+        # A total that jumps inside the bracket leaves a gap no step closes (a curve whose
+        # marginal is flat to rounding over its bounds jumps from one to the other): there
+        # the budget is spent between the bracket's ends in turn, as at a stretch.
+        jumped = ~at_step & (np.abs(gap) > slack)
+        if jumped.any():
+            more, less = path(np.stack([bottom, top]))[0]
+            between = _fill_in_turn(less, more - less, budget - less.sum(axis=1, keepdims=True))
+            spend = np.where(jumped[:, None], between, spend)
     if at_step.any():
-        room = np.maximum(below_high - at_high, 0.0)
-        before = np.cumsum(room, axis=1) - room
-        stepped = at_high + np.clip((budget - at_high.sum(axis=1))[:, None] - before, 0.0, room)
+        amount = budget - at_high.sum(axis=1, keepdims=True)
+        stepped = _fill_in_turn(at_high, below_high - at_high, amount)
         spend = np.where(at_step[:, None], stepped, spend)
     # Flat or saturated curves take what the others leave: the budget is always spent.
-    short = budget - spend.sum(axis=1)
-    room = np.maximum(upper - spend, 0.0)
-    before = np.cumsum(room, axis=1) - room
-    return spend + np.clip(short[:, None] - before, 0.0, room)
+    return _fill_in_turn(spend, upper - spend, budget - spend.sum(axis=1, keepdims=True))
 
 
 def allocate_budget(

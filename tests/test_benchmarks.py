@@ -65,6 +65,7 @@ def run_benchmark(module: str, *args: str) -> str:
             ],
             "curve: {'shared_factor': 1.0}",
         ),
+        ("drift_level", ["--seeds", "1000", "1001", "--timesteps", "4"], "curve told the drift"),
         (
             "policy_efficiency",
             ["--seeds=2", "--horizons=3", "--distributions", "spread400", "--players", "curve"],
