@@ -35,10 +35,8 @@ from engine.mmm.sampler import (
     _draw,
     _rate,
     option_weights,
-    state_mean,
+    posterior,
     state_positive,
-    state_precision,
-    system,
 )
 
 LEVELS = np.array([0.03, 0.06, 0.12, 0.25, 0.5, 1.0, 2.0])
@@ -115,12 +113,10 @@ def rung_targets(
     q = tables.q
     slot = q + channel
     scale = spread * centre
-    matrix, vector = system(tables, options, scale, centre)
-    inverse = np.linalg.inv(matrix)
-    _, logdet = np.linalg.slogdet(matrix)
-    mean = np.einsum("spr,sr->sp", inverse, vector)
-    lam0 = state_precision(tables, options, scale)
-    m0 = state_mean(tables, options, centre)
+    post = posterior(tables, options, scale, centre)
+    vector, inverse, logdet, mean, lam0, m0 = (
+        post.vector, post.inverse, post.logdet, post.mean, post.lam0, post.m0
+    )  # fmt: skip
     now_precision, now_mean = lam0[:, channel, None], m0[:, channel, None]
     chosen = options[:, channel]
     precision = tables.lam0[channel, chosen][:, None] / (spread * levels[None, :]) ** 2

@@ -168,17 +168,46 @@ def _rate(tables: Tables, prior_quadratic: np.ndarray, quadratic: np.ndarray) ->
     return np.maximum(rate, 1e-12 * tables.b0)
 
 
+@dataclass(frozen=True)
+class Posterior:
+    """The conjugate posterior of option states (S,): the normal equations' vector (S, p),
+    their inverse (S, p, p) and log-determinant (S,), the mean (S, p), and the prior's
+    precisions and means (S, p)."""
+
+    vector: np.ndarray
+    inverse: np.ndarray
+    logdet: np.ndarray
+    mean: np.ndarray
+    lam0: np.ndarray
+    m0: np.ndarray
+
+
+def posterior(
+    tables: Tables, options: np.ndarray, scale: np.ndarray, centre: np.ndarray | None = None
+) -> Posterior:
+    """The conjugate posterior of option states, scales and centres, one inversion each."""
+    matrix, vector = system(tables, options, scale, centre)
+    inverse = np.linalg.inv(matrix)
+    _, logdet = np.linalg.slogdet(matrix)
+    return Posterior(
+        vector=vector,
+        inverse=inverse,
+        logdet=logdet,
+        mean=np.einsum("spr,sr->sp", inverse, vector),
+        lam0=state_precision(tables, options, scale),
+        m0=state_mean(tables, options, centre),
+    )
+
+
 def log_target(
     tables: Tables, options: np.ndarray, scale: np.ndarray, centre: np.ndarray | None = None
 ) -> np.ndarray:
     """Log posterior of option states, scales and centres (S,), up to one constant."""
     q = tables.q
-    matrix, vector = system(tables, options, scale, centre)
-    inverse = np.linalg.inv(matrix)
-    _, logdet = np.linalg.slogdet(matrix)
-    mean = np.einsum("spr,sr->sp", inverse, vector)
-    lam0 = state_precision(tables, options, scale)
-    m0 = state_mean(tables, options, centre)
+    post = posterior(tables, options, scale, centre)
+    vector, inverse, logdet, mean, lam0, m0 = (
+        post.vector, post.inverse, post.logdet, post.mean, post.lam0, post.m0
+    )  # fmt: skip
     shape = tables.a0 + 0.5 * tables.rows
     rate = _rate(tables, np.sum(lam0 * m0**2, axis=1), np.einsum("sp,sp->s", vector, mean))
     variance = np.diagonal(inverse, axis1=1, axis2=2)[:, q:] * (rate / shape)[:, None]
