@@ -37,7 +37,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "two multipliers a round converge to the same bracket; only the rounds differ",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "1 -> 2",
         "probes = np.minimum(np.maximum(probes, low + 1), high - 1)",
@@ -61,7 +61,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: differs only when the total is exactly budget * (1 - 1e-9)",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "GtE -> Gt",
         "reaches = path(nu_probe)[0].sum(axis=2) >= budget - slack",
@@ -101,7 +101,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: without the hair the bracket starts at 0 instead; same crossing",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Sub -> Add",
         "nu = np.where(np.isfinite(share), nu_low + share * (nu_high - nu_low), nu_low)",
@@ -109,7 +109,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a worse first guess, and the safeguarded steps find the same root",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "1 -> 2",
         "quarters = np.arange(1, 4)[:, None]",
@@ -117,7 +117,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "two probes inside the open bracket instead of three: the same crossing, in more rounds",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Sub -> Add",
         "probes = low + (high - low) * quarters // 4",
@@ -126,7 +126,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "in more rounds",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Add -> Sub",
         "nu = np.where(np.isfinite(share), nu_low + share * (nu_high - nu_low), nu_low)",
@@ -134,7 +134,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a worse first guess, and the safeguarded steps find the same root",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Lt -> LtE",
         "inside = (newton > bottom) & (newton < top)",
@@ -514,7 +514,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "without a token FastAPI's own 401 is Oktopus's: same status, detail and header",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "LtE -> Lt",
         "settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))",
@@ -522,7 +522,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "a collapsed bracket (top == bottom at nu == 0) repeats the same point until the cap",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "statement -> pass",
         "spend = np.clip(spend - weights * gap[:, None], lower, upper)",
@@ -530,7 +530,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: the gap (within 1e-12 of the budget) goes in turn instead of by slopes",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "1e-300 -> 1.0",
         "weights = slope / np.minimum(slope.sum(axis=1, keepdims=True), -1e-300)",
@@ -538,7 +538,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: the last step under-applied; the rest of a gap within 1e-12 goes in turn",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "blend_tangent",
         "64 -> 65",
         "@lru_cache(maxsize=64)",
@@ -546,7 +546,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "the cache size only: blend_tangent answers the same, cached or not",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Mult -> Div",
         "nu = np.where(np.isfinite(share), nu_low + share * (nu_high - nu_low), nu_low)",
@@ -615,7 +615,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "nothing assigns to a solution's fields",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "blend_tangent",
         "50.0 -> 51.0",
         "return float(brentq(gap, 1e-06, 50.0))",
@@ -639,7 +639,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a top twice as high is still a valid bracket end, one halving more",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Div -> Mult",
         "newton = nu - gap / slope.sum(axis=1)",
@@ -647,7 +647,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: wrong Newton steps, kept inside the shrinking bracket, find the same root",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "1 -> 2",
         "open_ = high - low > 1",
@@ -700,7 +700,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "Gt -> GtE",
         "if upper is not None and shortfall > 0:",
         "if upper is not None and shortfall >= 0:",
-        "a shortfall of 0 fills nothing: _fill_in_turn adds clip(0 - before, 0, room) = 0",
+        "a shortfall of 0 fills nothing: fill_in_turn adds clip(0 - before, 0, room) = 0",
     ),
     Equivalent(
         "engine/allocator.py",
@@ -719,7 +719,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a multiplier at the top narrows the bracket no worse; same crossing",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp",
         "0.0 -> 1.0",
         "breaks = np.where(finite, breaks, np.where(np.isfinite(floor_nu), floor_nu, 0.0))",
@@ -727,7 +727,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "a draw with no finite breakpoint spends the same at every finite multiplier",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp",
         "GtE -> Gt",
         "enough = totals >= budget",
@@ -735,7 +735,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a breakpoint total equal to the budget is reached from the piece below",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend.path",
         "False -> True",
         "def path(nu: np.ndarray, left_row: int | None=None, with_slope: bool=False) -> "
@@ -754,7 +754,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "money moves)",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Add -> Sub",
         "probes = low + (high - low) * quarters // 4",
@@ -763,7 +763,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "breakpoint",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "GtE -> Gt",
         "at_step = (high == count) | (low < 0) | (total_high >= budget - slack)",
@@ -771,7 +771,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: differs only at a total of exactly budget - 1e-12 * budget",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "statement -> pass",
         "top = np.where(reached, top, nu)",
@@ -789,7 +789,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "either way",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend.path",
         "Lt -> LtE",
         "free = on_curve & (raw > lowest_spend) & (raw < highest_spend)",
@@ -797,7 +797,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a spend exactly at its cap only changes the slope Newton steers by",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "4 -> 5",
         "quarters = np.arange(1, 4)[:, None]",
@@ -805,7 +805,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "a fourth probe at the bracket's top is clamped inside it; any probes inside end the same",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Sub -> Add",
         "probes = np.minimum(np.maximum(probes, low + 1), high - 1)",
@@ -813,7 +813,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "in an open bracket the probes never reach its top, and a closed row's probe is discarded",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Sub -> Add",
         "reaches = path(nu_probe)[0].sum(axis=2) >= budget - slack",
@@ -821,7 +821,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a breakpoint within 1e-12 of the budget may count as reached, or not",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Lt -> LtE",
         "at_step = (high == count) | (low < 0) | (total_high >= budget - slack)",
@@ -830,7 +830,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "its root",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Sub -> Add",
         "share = (total_low - budget) / (total_low - total_high)",
@@ -839,7 +839,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "root",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Sub -> Add",
         "share = (total_low - budget) / (total_low - total_high)",
@@ -848,7 +848,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "same root",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "GtE -> Gt",
         "reached = gap >= 0",
@@ -856,7 +856,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "a gap of exactly 0 is settled; the bracket update at it is never used",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Sub -> Add",
         "newton = nu - gap / slope.sum(axis=1)",
@@ -864,7 +864,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a step the wrong way leaves the bracket and is replaced by a bisection",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Gt -> GtE",
         "jumped = ~at_step & (np.abs(gap) > slack)",
@@ -872,7 +872,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a gap of exactly the slack is spent between bracket ends within the slack",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend.path",
         "0.5 -> 1.5",
         "slope = 0.5 * root / ((four_blend * z - peak) * mu)",
@@ -881,7 +881,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "change",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend.path",
         "Gt -> GtE",
         "free = on_curve & (raw > lowest_spend) & (raw < highest_spend)",
@@ -889,7 +889,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a spend exactly at its minimum only changes the slope Newton steers by",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Gt -> GtE",
         "breaks = np.concatenate([log_line, np.where(lower > beyond, log_marginal(lower), "
@@ -900,7 +900,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "log_line",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Gt -> GtE",
         "breaks = np.concatenate([log_line, np.where(lower > beyond, log_marginal(lower), "
@@ -910,7 +910,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: at a cap exactly at the tangent point both breakpoints are its log_line",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "4 -> 5",
         "probes = low + (high - low) * quarters // 4",
@@ -919,7 +919,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "breakpoint",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "0 -> 1",
         "at_step = (high == count) | (low < 0) | (total_high >= budget - slack)",
@@ -928,7 +928,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "its root",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Gt -> GtE",
         "inside = (newton > bottom) & (newton < top)",
@@ -936,7 +936,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "a Newton step onto the bracket's end is a root to rounding, settled by the gap test",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "1 -> 2",
         "nu_high = breaks[draw_index, np.minimum(high, count - 1)]",
@@ -945,7 +945,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "floor",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "LtE -> Lt",
         "settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))",
@@ -953,7 +953,7 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "up to rounding: a gap of exactly the slack takes one more step to the same root",
     ),
     Equivalent(
-        "engine/allocator.py",
+        "engine/negexp_allocator.py",
         "allocate_negexp_blend",
         "Mult -> Div",
         "settled = at_step | (np.abs(gap) <= slack) | (top - bottom <= 1e-15 * np.abs(nu))",

@@ -59,6 +59,16 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_planning.py",
         "tests/test_response.py",
     ),
+    "engine/negexp_allocator.py": (
+        "tests/test_allocator.py",
+        "tests/test_allocator_edges.py",
+        "tests/test_allocator_blend.py",
+        "tests/test_allocator_features.py",
+        "tests/test_engine_allocators.py",
+        "tests/test_scenarios.py",
+        "tests/test_planning.py",
+        "tests/test_response.py",
+    ),
     "engine/constraints.py": (
         "tests/test_constraints.py",
         "tests/test_engine_framework.py",

@@ -8,9 +8,6 @@ from scipy.optimize import minimize
 
 from engine.allocator import (
     allocate_budget,
-    allocate_negexp,
-    allocate_negexp_blend,
-    blend_tangent,
     fill_stretches_in_turn,
     inside_stretches,
     solve_budget,
@@ -19,6 +16,7 @@ from engine.allocator import (
 )
 from engine.draws import DrawMeanCurves
 from engine.errors import EngineError
+from engine.negexp_allocator import allocate_negexp, allocate_negexp_blend, blend_tangent
 from engine.response import HillCurves, NegExpCurves
 from engine.settings import SMALLEST_NORMAL
 

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from engine.allocator import allocate_negexp, allocate_negexp_blend, blend_tangent
+from engine.negexp_allocator import allocate_negexp, allocate_negexp_blend, blend_tangent
 
 
 def _problems(seed: int, count: int):

@@ -6,8 +6,6 @@ import pytest
 
 from engine.allocator import (
     RELATIVE_TOLERANCE,
-    allocate_negexp_blend,
-    blend_tangent,
     fill_stretches_in_turn,
     inside_stretches,
     kkt_path,
@@ -17,6 +15,7 @@ from engine.allocator import (
     spend_between,
 )
 from engine.errors import EngineError
+from engine.negexp_allocator import allocate_negexp_blend, blend_tangent
 from engine.response import HillCurves, NegExpCurves, ResponseCurves
 
 

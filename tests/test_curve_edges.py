@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from engine import EngineError, make_policy
-from engine.allocator import allocate_negexp_blend
+from engine.negexp_allocator import allocate_negexp_blend
 from engine.policies.curve import unit_curve
 from tests.test_curve_policy import _context, _run
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from engine import EngineError, make_policy
-from engine.allocator import allocate_negexp, allocate_negexp_blend
 from engine.framework import Context
+from engine.negexp_allocator import allocate_negexp, allocate_negexp_blend
 from engine.policies.curve import unit_curve
 
 SETTINGS = {"budget": 3000.0, "timesteps": 10, "seed": 3}

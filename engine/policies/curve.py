@@ -33,7 +33,7 @@ probability: S-curves y = a * c * (1 - w * (1 - c)),
 c = 1 - exp(-x/s), w = `s_blend` (S-shaped for w > 1/3; the default w = 1 is the squared
 negexp, whose value grows like x^2 at low spend as a Hill curve's like x^n, while w < 1 keeps a
 linear start that underrates such a campaign), still linear in a. Their draws are allocated
-exactly through their concave envelopes (engine.allocator.allocate_negexp_blend). Such draws
+exactly through their concave envelopes (engine.negexp_allocator.allocate_negexp_blend). Such draws
 fund a campaign fully or not at all, so a campaign drawn mostly as an S-curve follows the
 median of its draws' allocations rather than their mean, which would land on the convex
 stretch where an S-curve returns least; the others follow the mean.
@@ -57,9 +57,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.allocator import allocate_negexp, allocate_negexp_blend
 from engine.errors import EngineError
 from engine.framework import Context, Policy
+from engine.negexp_allocator import allocate_negexp, allocate_negexp_blend
 from engine.packing import pack, unpack
 from engine.params import Number
 from engine.policies.curve_stats import CurveStats
@@ -80,7 +80,7 @@ _S_SHAPED_PRIORS = (0.1, 0.2, 0.4)
 def unit_curve(spend: np.ndarray, scale: np.ndarray, blend: np.ndarray) -> np.ndarray:
     """c * (1 - w * (1 - c)) with c = 1 - exp(-spend / scale): negexp at w = 0, S-shaped above 1/3.
 
-    The curve family engine.allocator.allocate_negexp_blend allocates on; arguments broadcast.
+    The family engine.negexp_allocator.allocate_negexp_blend allocates on; arguments broadcast.
     """
     concave = -np.expm1(-spend / scale)
     return concave * (1.0 - blend * (1.0 - concave))

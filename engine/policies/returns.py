@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.allocator import allocate_negexp
 from engine.framework import Context, Policy, uniform_target
+from engine.negexp_allocator import allocate_negexp
 from engine.packing import pack, unpack
 from engine.params import Choice, Number
 from engine.policies.return_scales import GRID, curve_terms, fitted_scales
