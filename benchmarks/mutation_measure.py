@@ -1,17 +1,17 @@
-"""How far a mutant of engine/allocator.py moves the answers: the measurement behind an
-"equal up to rounding" entry in benchmarks/mutation_equivalents.py.
+"""How far a mutant of engine/allocator.py or engine/negexp_allocator.py moves the answers: the
+measurement behind an "equal up to rounding" entry in benchmarks/mutation_equivalents.py.
 
 Each point (numbered as `python -m benchmarks.mutation_score --list` numbers them) is applied
-with the mutation runner's own functions to a fresh copy of the module, and the mutant and
-the original solve the same random problems: blend batches (`allocate_negexp_blend`: every
-blend from concave to the full square, zero amplitudes, equal bounds, minimums past the
-tangent points, caps far up the tails, budgets at the floors, at the caps, a hair inside
-either, and inside a stretch's jump) and Hill problems (`solve_budget` with settling,
-minimums and caps). Printed per point: the largest spend difference as a fraction of the
-budget, and how many problems raised, gave a non-finite spend, or did not end within a
-second.
+with the mutation runner's own functions to a fresh copy of the module (a mutant of the
+allocator reaches the blend solver through the names that one imports from it), and the mutant
+and the original solve the same random problems: blend batches (`allocate_negexp_blend`: every
+blend from concave to the full square, zero amplitudes, equal bounds, minimums past the tangent
+points, caps far up the tails, budgets at the floors, at the caps, a hair inside either, and
+inside a stretch's jump) and Hill problems (`solve_budget` with settling, minimums and caps).
+Printed per point: the largest spend difference as a fraction of the budget, and how many
+problems raised, gave a non-finite spend, or did not end within a second.
 
-    python -m benchmarks.mutation_measure --point 219 --point 242 --problems 3000
+    python -m benchmarks.mutation_measure --module engine/negexp_allocator.py --point 254
 """
 
 from __future__ import annotations
@@ -26,25 +26,43 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 from benchmarks.mutation_points import ROOT, _apply, mutants_of
-from engine import allocator
+from engine import allocator, negexp_allocator
 from engine.response import HillCurves
 
-TARGET = "engine/allocator.py"
+TARGETS = ("engine/allocator.py", "engine/negexp_allocator.py")
+SHARED = ("MAX_BISECTIONS", "fill_in_turn")  # what the blend solver imports from the allocator
 Problem = tuple[str, tuple]
 
 
-def mutant_module(index: int) -> types.ModuleType:
-    """engine/allocator.py with mutation point `index` applied, as a module of its own."""
-    tree = ast.parse((ROOT / TARGET).read_text())
-    module = types.ModuleType(f"engine._allocator_mutant_{index}")
+def _module(path: str, index: int | None, name: str) -> types.ModuleType:
+    """The module at `path`, with mutation point `index` applied unless None, as a new module."""
+    tree = ast.parse((ROOT / path).read_text())
+    module = types.ModuleType(name)
     sys.modules[module.__name__] = module  # dataclasses look their module up there
-    exec(compile(ast.unparse(_apply(tree, index)), TARGET, "exec"), module.__dict__)
+    source = ast.unparse(tree if index is None else _apply(tree, index))
+    exec(compile(source, path, "exec"), module.__dict__)
     return module
+
+
+def mutant_module(index: int, target: str = TARGETS[0]) -> types.SimpleNamespace:
+    """The two solvers measured, `solve_budget` and `allocate_negexp_blend`, with mutation
+    point `index` of `target` applied."""
+    if target == TARGETS[1]:
+        blend = _module(target, index, f"engine._negexp_allocator_mutant_{index}")
+        return types.SimpleNamespace(
+            solve_budget=allocator.solve_budget, allocate_negexp_blend=blend.allocate_negexp_blend
+        )
+    mutant = _module(target, index, f"engine._allocator_mutant_{index}")
+    blend = _module(TARGETS[1], None, f"engine._negexp_allocator_over_{index}")
+    blend.__dict__.update({name: getattr(mutant, name) for name in SHARED})
+    return types.SimpleNamespace(
+        solve_budget=mutant.solve_budget, allocate_negexp_blend=blend.allocate_negexp_blend
+    )
 
 
 def _blend_spend(alpha, mu, blend, nu: float) -> np.ndarray:
     """Each S-curve's envelope spend at log-multiplier nu, unbounded (closed form)."""
-    tangent = np.array([allocator.blend_tangent(float(w)) for w in blend])
+    tangent = np.array([negexp_allocator.blend_tangent(float(w)) for w in blend])
     tangent_z = np.exp(-tangent)
     start = alpha * mu
     line = np.log(start * tangent_z * (1 + blend - 2 * blend * tangent_z))
@@ -81,7 +99,7 @@ def blend_problems(rng: np.random.Generator) -> Iterator[Problem]:
         elif kind < 0.6 and draws == 1:
             k = int(rng.integers(size))
             w = float(blend[0, k])
-            touch = allocator.blend_tangent(w)
+            touch = negexp_allocator.blend_tangent(w)
             if touch == 0.0 or not alpha[0, k]:
                 continue
             z = np.exp(-touch)
@@ -114,7 +132,7 @@ GENERATORS = {"blend": blend_problems, "hill": hill_problems}
 KINDS = tuple(GENERATORS)
 
 
-def _solve(module: types.ModuleType, problem: Problem) -> tuple[np.ndarray, float]:
+def _solve(module: types.SimpleNamespace, problem: Problem) -> tuple[np.ndarray, float]:
     kind, args = problem
     if kind == "blend":
         return module.allocate_negexp_blend(*args), args[3]
@@ -140,16 +158,22 @@ def _timed(call: Callable[[], tuple[np.ndarray, float]]) -> tuple[np.ndarray, fl
         signal.signal(signal.SIGALRM, previous)
 
 
-def measure(index: int, problems: int, seed: int, kinds: tuple[str, ...] = KINDS) -> dict:
+def measure(
+    index: int, problems: int, seed: int, kinds: tuple[str, ...] = KINDS, target: str = TARGETS[0]
+) -> dict:
     """Largest spend difference (fraction of the budget) between the mutant and the original
     over `problems` random problems of each kind, and the problem where it was largest."""
-    mutant = mutant_module(index)
+    mutant = mutant_module(index, target)
+    original = types.SimpleNamespace(
+        solve_budget=allocator.solve_budget,
+        allocate_negexp_blend=negexp_allocator.allocate_negexp_blend,
+    )
     worst, where, failures = 0.0, None, {"raised": 0, "non-finite": 0, "stalled": 0}
     for kind in kinds:
         source = GENERATORS[kind](np.random.default_rng(seed))
         for _ in range(problems):
             problem = next(source)
-            expected, budget = _solve(allocator, problem)
+            expected, budget = _solve(original, problem)
             try:
                 got, _ = _timed(lambda problem=problem: _solve(mutant, problem))
             except _Stalled:
@@ -169,16 +193,17 @@ def measure(index: int, problems: int, seed: int, kinds: tuple[str, ...] = KINDS
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--module", choices=TARGETS, default=TARGETS[0])
     parser.add_argument("--point", type=int, action="append", required=True)
     parser.add_argument("--problems", type=int, default=3000, help="problems of each kind")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--kind", choices=KINDS, action="append", help="default: every kind")
     parser.add_argument("--show", action="store_true", help="print the worst problem too")
     args = parser.parse_args(argv)
-    lines = {m.index: m for m in mutants_of(TARGET)}
+    lines = {m.index: m for m in mutants_of(args.module)}
     print(f"{'point':>5} {'line':>5}  {'mutation':18} {'max diff':>9} raised non-finite stalled")
     for index in args.point:
-        row = measure(index, args.problems, args.seed, tuple(args.kind or KINDS))
+        row = measure(index, args.problems, args.seed, tuple(args.kind or KINDS), args.module)
         mutant = lines[index]
         print(
             f"{index:>5} {mutant.line:>5}  {mutant.what:18} {row['worst']:>9.2e} "
