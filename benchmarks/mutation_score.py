@@ -45,30 +45,24 @@ from benchmarks.mutation_points import ROOT, Mutant, _apply, _module_files, chos
 
 __all__ = ["ROOT", "TARGETS", "_apply", "chosen", "main", "mutants_of", "score"]
 
+# The generic KKT allocator and the batched negexp solvers are tested through the same files.
+ALLOCATOR_TESTS = (
+    "tests/test_allocator.py",
+    "tests/test_allocator_edges.py",
+    "tests/test_allocator_blend.py",
+    "tests/test_allocator_features.py",
+    "tests/test_engine_allocators.py",
+    "tests/test_scenarios.py",
+    "tests/test_planning.py",
+    "tests/test_response.py",
+)
+
 # Module (a file, or a package folder) -> its own test files: every file that tests the
 # module through its public surface (the engine's functions, or the API routes it serves).
 # Each mutant runs only the tests in them that execute its statement.
 TARGETS: dict[str, tuple[str, ...]] = {
-    "engine/allocator.py": (
-        "tests/test_allocator.py",
-        "tests/test_allocator_edges.py",
-        "tests/test_allocator_blend.py",
-        "tests/test_allocator_features.py",
-        "tests/test_engine_allocators.py",
-        "tests/test_scenarios.py",
-        "tests/test_planning.py",
-        "tests/test_response.py",
-    ),
-    "engine/negexp_allocator.py": (
-        "tests/test_allocator.py",
-        "tests/test_allocator_edges.py",
-        "tests/test_allocator_blend.py",
-        "tests/test_allocator_features.py",
-        "tests/test_engine_allocators.py",
-        "tests/test_scenarios.py",
-        "tests/test_planning.py",
-        "tests/test_response.py",
-    ),
+    "engine/allocator.py": ALLOCATOR_TESTS,
+    "engine/negexp_allocator.py": ALLOCATOR_TESTS,
     "engine/constraints.py": (
         "tests/test_constraints.py",
         "tests/test_engine_framework.py",

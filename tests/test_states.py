@@ -29,6 +29,13 @@ def make_state(client, headers, ids, **fields):
     return client.post("/api/states", json=body, headers=headers)
 
 
+def created_state(client, headers, ids, **fields) -> dict:
+    """`make_state` that must succeed: the created state's document."""
+    made = make_state(client, headers, ids, **fields)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
 @pytest.fixture
 def campaigns(client, tenant):
     return make_campaigns(client, tenant.headers)

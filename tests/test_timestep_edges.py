@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.states import MetricsPost
-from tests.test_states import make_campaigns, make_state
+from tests.test_states import created_state, make_campaigns
 from utils.crud import campaigns, states
 from utils.db import as_utc
 from utils.decisions import decide
@@ -32,16 +32,6 @@ from utils.timesteps import (
 from utils.timesteps.driver import RETRY
 
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
-
-
-def _campaigns(client, headers, n: int = 2) -> list[str]:
-    return make_campaigns(client, headers, n)
-
-
-def _state(client, headers, ids, **fields) -> dict:
-    made = make_state(client, headers, ids, **fields)
-    assert made.status_code == 201, made.text
-    return made.json()
 
 
 def _stored(client, state_id: str) -> dict | None:
@@ -85,8 +75,8 @@ def _stale_step(client, state_id):
 def test_a_step_that_keeps_finding_its_state_rebalanced_gives_up_after_three_attempts(
     client, tenant, monkeypatch
 ):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     attempts = []
 
     def rebalanced_meanwhile(store, step, decision):
@@ -108,8 +98,8 @@ def test_a_step_decided_again_after_a_rebalance_never_advances_the_next_timestep
 ):
     """A step that lost to a re-balance is decided again for the same timestep: if another
     `next` advanced the state before the second read, the retry must not advance it again."""
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     real_commit, calls = advancing.commit_step, []
 
     def another_step_won_then_rebalanced(store, step, decision):
@@ -132,8 +122,8 @@ def test_a_step_that_lost_to_a_rebalance_or_to_another_step_says_which(client, t
     """Re-balanced (same timestep, still active): StateChanged, decide again. Advanced by
     another `next` (the state active still): the timestep was advanced. A stale step that
     finds its history row written by a later version leaves that row and logs it."""
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid = state["id"]
     store = client.app.state.store
     _report(client, tenant.headers, sid, 0, ids)
@@ -166,8 +156,8 @@ def test_a_step_that_lost_to_a_rebalance_or_to_another_step_says_which(client, t
 
 
 def test_a_step_committed_after_its_state_was_deleted_leaves_no_history(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid = state["id"]
     store = client.app.state.store
     _report(client, tenant.headers, sid, 0, ids)
@@ -182,8 +172,8 @@ def test_a_step_committed_after_its_state_was_deleted_leaves_no_history(client, 
 def test_a_deletion_racing_a_step_leaves_nothing_behind(client, tenant, monkeypatch):
     """The step commits between the deletion's removal of the rows and of the state: the
     state is already marked deleted, so the step loses and removes the row it wrote."""
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid = state["id"]
     _report(client, tenant.headers, sid, 0, ids)
     step, decision = _stale_step(client, sid)
@@ -205,8 +195,8 @@ def test_a_deletion_racing_a_step_leaves_nothing_behind(client, tenant, monkeypa
 
 
 def test_metrics_stored_for_a_state_deleted_meanwhile_are_removed(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid = state["id"]
     store = client.app.state.store
     stale = _stored(client, sid)
@@ -220,8 +210,8 @@ def test_metrics_stored_for_a_state_deleted_meanwhile_are_removed(client, tenant
 def test_a_cron_run_reports_an_unexpected_failure_as_internal_and_logs_it(
     client, tenant, admin_headers, monkeypatch, caplog
 ):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=1)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=1)
 
     async def broken(*args):
         raise RuntimeError("a worker fell over")
@@ -243,8 +233,8 @@ def test_a_cron_run_reports_an_unexpected_failure_as_internal_and_logs_it(
 def test_a_cron_run_advances_a_state_due_at_the_very_instant_of_the_run(
     client, tenant, admin_headers, monkeypatch
 ):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=1)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=1)
     assert datetime.fromisoformat(state["next_due_at"]) == T0 + timedelta(hours=1)
     monkeypatch.setattr(due, "utcnow", lambda: T0 + timedelta(hours=1))
     outcome = client.post("/api/timesteps/run", headers=admin_headers).json()
@@ -256,10 +246,10 @@ def test_a_cron_run_skips_a_state_another_call_advanced_after_the_listing(
 ):
     """Advanced meanwhile to a timestep not due yet: the skip says it was advanced, not that
     the run's clock was stopped."""
-    ids = _campaigns(client, tenant.headers)
+    ids = make_campaigns(client, tenant.headers, 2)
     now = datetime.now(UTC)
     start = (now - timedelta(minutes=90)).isoformat()
-    state = _state(client, tenant.headers, ids, start_at=start, timestep_hours=1)
+    state = created_state(client, tenant.headers, ids, start_at=start, timestep_hours=1)
     sid = state["id"]
     list_due = due._due
 
@@ -291,8 +281,8 @@ def test_a_direct_cron_run_covers_as_many_states_as_an_api_run(client):
 
 
 def test_a_rebalance_that_keeps_losing_gives_up_after_three_attempts(client, tenant, monkeypatch):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     store = client.app.state.store
     campaign = store.run(lambda: campaigns.get_owned(store, {}, ids[0]))
     paused = {**campaign, "status": "paused"}
@@ -313,8 +303,8 @@ def test_a_rebalance_that_keeps_losing_gives_up_after_three_attempts(client, ten
 def test_a_rebalance_moves_the_version_on_by_one_and_keeps_a_paused_runs_clock_stopped(
     client, tenant
 ):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids, start_at=T0.isoformat())
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids, start_at=T0.isoformat())
     url = f"/api/states/{state['id']}"
     capped = client.patch(
         f"/api/campaigns/{ids[0]}", json={"max_budget": 100}, headers=tenant.headers
@@ -336,9 +326,9 @@ def test_a_rebalance_moves_the_version_on_by_one_and_keeps_a_paused_runs_clock_s
 
 
 def test_bounds_a_run_cannot_hold_are_refused_naming_the_run(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    _state(client, tenant.headers, ids, name="spring")
-    unnamed = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    created_state(client, tenant.headers, ids, name="spring")
+    unnamed = created_state(client, tenant.headers, ids)
     refused = client.patch(
         f"/api/campaigns/{ids[0]}", json={"min_budget": 10**6}, headers=tenant.headers
     )
@@ -352,8 +342,8 @@ def test_a_campaign_added_mid_run_planned_nothing_and_reported_nothing_before(cl
     """A campaign added at timestep 1: timestep 0's rows cannot name it, its correction is
     refolded with nothing planned for it then, history keeps timestep 0's two campaigns, and
     the addition shows at the timestep it happened."""
-    ids = _campaigns(client, tenant.headers, n=3)
-    state = _state(client, tenant.headers, ids[:2])  # 300 a timestep: 150 each
+    ids = make_campaigns(client, tenant.headers, n=3)
+    state = created_state(client, tenant.headers, ids[:2])  # 300 a timestep: 150 each
     sid, url = state["id"], f"/api/states/{state['id']}"
     _report(client, tenant.headers, sid, 0, ids[:2])
     _next(client, tenant.headers, sid)
@@ -377,8 +367,8 @@ def test_a_campaign_added_mid_run_planned_nothing_and_reported_nothing_before(cl
 def test_a_correction_of_revenue_alone_is_refolded_and_an_unchanged_repost_writes_nothing(
     client, tenant
 ):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid = state["id"]
     _report(client, tenant.headers, sid, 0, ids)
     _next(client, tenant.headers, sid)
@@ -399,8 +389,8 @@ def test_a_correction_of_revenue_alone_is_refolded_and_an_unchanged_repost_write
 def test_reposting_a_correction_whose_refold_lost_refolds_it(client, tenant, monkeypatch):
     """The 409 of a refold that kept losing says to post the same rows again: that repost
     stores nothing new but folds the recorded rows into the engine."""
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid = state["id"]
     _report(client, tenant.headers, sid, 0, ids)
     _next(client, tenant.headers, sid)
@@ -416,7 +406,7 @@ def test_reposting_a_correction_whose_refold_lost_refolds_it(client, tenant, mon
 
 
 def test_a_run_whose_campaign_is_deleted_while_it_is_made_is_not_kept(client, tenant, monkeypatch):
-    ids = _campaigns(client, tenant.headers)
+    ids = make_campaigns(client, tenant.headers, 2)
     usable, reads = campaigns.usable, []
 
     def deleted_after_the_first_read(store, client_id, campaign_ids):
@@ -435,17 +425,17 @@ def test_a_run_whose_campaign_is_deleted_while_it_is_made_is_not_kept(client, te
 
 @pytest.mark.parametrize("micros", [999_999, 500_250])
 def test_a_start_time_is_cut_to_its_millisecond_not_rounded(client, tenant, micros):
-    ids = _campaigns(client, tenant.headers)
+    ids = make_campaigns(client, tenant.headers, 2)
     start = T0 + timedelta(microseconds=micros)
-    state = _state(client, tenant.headers, ids, start_at=start.isoformat(), timestep_hours=1)
+    state = created_state(client, tenant.headers, ids, start_at=start.isoformat(), timestep_hours=1)
     kept = T0 + timedelta(milliseconds=micros // 1000)
     assert datetime.fromisoformat(state["start_at"]) == kept
     assert as_utc(_stored(client, state["id"])["start_at"]) == kept
 
 
 def test_a_pause_and_a_resume_move_the_version_on_by_one_each(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     url = f"/api/states/{state['id']}"
     paused = client.post(f"{url}/pause", headers=tenant.headers).json()
     assert paused["version"] == 1 and _stored(client, state["id"])["version"] == 1
@@ -460,8 +450,8 @@ def test_the_retry_marker_names_itself():
 def test_reports_of_the_current_timestep_cost_no_refold_and_a_correction_one(
     client, tenant, monkeypatch
 ):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid = state["id"]
     _report(client, tenant.headers, sid, 0, ids)
     _next(client, tenant.headers, sid)
@@ -482,8 +472,8 @@ def test_reports_of_the_current_timestep_cost_no_refold_and_a_correction_one(
 def test_a_current_report_may_name_a_campaign_added_after_a_lost_step_wrote_its_row(client, tenant):
     """A step that lost to a pause leaves its history row at the current timestep: a report
     of that timestep still takes every campaign the run has now."""
-    ids = _campaigns(client, tenant.headers, n=3)
-    state = _state(client, tenant.headers, ids[:2])
+    ids = make_campaigns(client, tenant.headers, n=3)
+    state = created_state(client, tenant.headers, ids[:2])
     sid, url = state["id"], f"/api/states/{state['id']}"
     store = client.app.state.store
     step, decision = _stale_step(client, sid)

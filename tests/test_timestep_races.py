@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.test_states import make_campaigns, make_state
+from tests.test_states import created_state, make_campaigns
 from utils.crud import campaigns, states
 from utils.decisions import decide, refolded
 from utils.timesteps import (
@@ -25,16 +25,6 @@ from utils.timesteps import (
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
 
-def _campaigns(client, headers, n: int = 2) -> list[str]:
-    return make_campaigns(client, headers, n)
-
-
-def _state(client, headers, ids, **fields) -> dict:
-    made = make_state(client, headers, ids, **fields)
-    assert made.status_code == 201, made.text
-    return made.json()
-
-
 def _stored(client, state_id: str) -> dict:
     store = client.app.state.store
     return store.run(lambda: states.get(store, state_id))
@@ -48,8 +38,8 @@ def _report(client, headers, state_id, timestep, ids, spend=100.0, revenue=250.0
 
 
 def test_pausing_or_resuming_a_stale_copy_changes_nothing(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     store = client.app.state.store
     stale = _stored(client, state["id"])
     assert client.post(f"/api/states/{state['id']}/pause", headers=tenant.headers).is_success
@@ -63,8 +53,8 @@ def test_pausing_or_resuming_a_stale_copy_changes_nothing(client, tenant):
 
 
 def test_a_refold_is_not_written_over_an_engine_that_changed(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     _report(client, tenant.headers, state["id"], 0, ids)
     assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
     store = client.app.state.store
@@ -86,8 +76,8 @@ def test_a_refold_is_not_written_over_an_engine_that_changed(client, tenant):
 
 
 def test_a_stale_step_does_not_overwrite_a_later_history_row(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     _report(client, tenant.headers, state["id"], 0, ids)
     store = client.app.state.store
     stale = store.run(lambda: pending_step(store, _stored(client, state["id"])))
@@ -109,8 +99,8 @@ def test_a_stale_step_does_not_overwrite_a_later_history_row(client, tenant):
 
 
 def test_the_profit_reward_of_a_history_row_is_revenue_less_spend(client, tenant):
-    ids = _campaigns(client, tenant.headers, n=3)
-    state = _state(client, tenant.headers, ids, objective="profit")
+    ids = make_campaigns(client, tenant.headers, n=3)
+    state = created_state(client, tenant.headers, ids, objective="profit")
     rows = [
         {"campaign_id": ids[0], "spend": 100.0, "revenue": 250.0},
         {"campaign_id": ids[1], "spend": 80.0, "revenue": 20.0},
@@ -126,8 +116,8 @@ def test_the_profit_reward_of_a_history_row_is_revenue_less_spend(client, tenant
 
 
 def test_two_pauses_move_the_due_time_by_both_spans(client, tenant, monkeypatch):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=24)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=24)
     assert datetime.fromisoformat(state["next_due_at"]) == T0 + timedelta(hours=24)
     url = f"/api/states/{state['id']}"
     for pause_at, resume_at in ((1, 3), (5, 6)):
@@ -142,8 +132,8 @@ def test_two_pauses_move_the_due_time_by_both_spans(client, tenant, monkeypatch)
 def test_a_new_state_starts_at_version_0_and_each_step_keeps_the_due_times_on_the_clock(
     client, tenant
 ):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=2)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids, start_at=T0.isoformat(), timestep_hours=2)
     assert state["version"] == 0
     assert datetime.fromisoformat(state["next_due_at"]) == T0 + timedelta(hours=2)
     _report(client, tenant.headers, state["id"], 0, ids)
@@ -159,8 +149,8 @@ def test_a_new_state_starts_at_version_0_and_each_step_keeps_the_due_times_on_th
 
 
 def test_a_correction_refolds_the_spend_of_a_campaign_removed_since(client, tenant):
-    ids = _campaigns(client, tenant.headers, n=3)
-    state = _state(client, tenant.headers, ids)  # 300 a timestep: 100 each
+    ids = make_campaigns(client, tenant.headers, n=3)
+    state = created_state(client, tenant.headers, ids)  # 300 a timestep: 100 each
     url = f"/api/states/{state['id']}"
     rows = [
         {"campaign_id": cid, "spend": s} for cid, s in zip(ids, (100.0, 100.0, 40.0), strict=True)
@@ -180,8 +170,8 @@ def test_a_correction_refolds_the_spend_of_a_campaign_removed_since(client, tena
 
 
 def test_a_correction_to_a_completed_run_keeps_its_engine_as_it_ended(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids, timesteps=2)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids, timesteps=2)
     url = f"/api/states/{state['id']}"
     for t in range(2):
         _report(client, tenant.headers, state["id"], t, ids)
@@ -201,14 +191,14 @@ def test_a_correction_to_a_completed_run_keeps_its_engine_as_it_ended(client, te
     # run with no finished timestep, nor one deleted
     store = client.app.state.store
     assert store.run(lambda: pending_refold(store, state["id"])) is None
-    fresh = _state(client, tenant.headers, ids)
+    fresh = created_state(client, tenant.headers, ids)
     assert store.run(lambda: pending_refold(store, fresh["id"])) is None
     assert store.run(lambda: pending_refold(store, "no-such-state")) is None
 
 
 def test_a_rebalance_that_lost_a_race_is_planned_again_on_the_fresh_state(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     store = client.app.state.store
     campaign = store.run(lambda: campaigns.get_owned(store, {}, ids[0]))
     paused = {**campaign, "status": "paused"}
@@ -230,13 +220,13 @@ def test_a_rebalance_that_lost_a_race_is_planned_again_on_the_fresh_state(client
 
 
 def test_a_run_needs_one_active_campaign_and_one_is_enough(client, tenant):
-    ids = _campaigns(client, tenant.headers, 3)
+    ids = make_campaigns(client, tenant.headers, 3)
     for cid in ids[1:]:
         paused = client.patch(
             f"/api/campaigns/{cid}", json={"status": "paused"}, headers=tenant.headers
         )
         assert paused.status_code == 200, paused.text
-    state = _state(client, tenant.headers, ids)
+    state = created_state(client, tenant.headers, ids)
     assert state["budgets"][ids[0]] == pytest.approx(300.0)
     assert state["budgets"][ids[1]] == state["budgets"][ids[2]] == 0
     body = {"campaign_ids": ids[1:], "budget": 3000, "timesteps": 10}
@@ -248,8 +238,8 @@ def test_a_run_needs_one_active_campaign_and_one_is_enough(client, tenant):
 def test_reposting_what_was_reported_is_no_correction(client, tenant):
     """A finished timestep's row posted again as it was stores nothing and leaves history
     unmarked; a changed one is a correction. The current timestep's row is always stored."""
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid, cid = state["id"], ids[0]
     url = f"/api/states/{sid}/metrics"
     body = {"timestep": 0, "metrics": [{"campaign_id": cid, "spend": 80, "revenue": 120}]}
@@ -272,8 +262,8 @@ def test_reposting_what_was_reported_is_no_correction(client, tenant):
 
 
 def test_deleting_a_state_removes_its_history_and_metrics(client, tenant):
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid = state["id"]
     _report(client, tenant.headers, sid, 0, ids)
     assert client.post(f"/api/states/{sid}/next", headers=tenant.headers).status_code == 200
@@ -294,8 +284,8 @@ def test_a_report_recorded_at_the_instant_its_timestep_was_read_is_no_correction
     its timestep, at the same clock reading, was seen by the decision and is not late."""
     from utils.timesteps import advancing, reports
 
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     instant = T0 + timedelta(days=1)
     monkeypatch.setattr(reports, "utcnow", lambda: instant)
     monkeypatch.setattr(advancing, "utcnow", lambda: instant)
@@ -306,9 +296,9 @@ def test_a_report_recorded_at_the_instant_its_timestep_was_read_is_no_correction
 
 
 def test_a_start_time_is_kept_to_the_millisecond_as_stored(client, tenant):
-    ids = _campaigns(client, tenant.headers)
+    ids = make_campaigns(client, tenant.headers, 2)
     start = T0 + timedelta(microseconds=123_456)
-    state = _state(client, tenant.headers, ids, start_at=start.isoformat(), timestep_hours=1)
+    state = created_state(client, tenant.headers, ids, start_at=start.isoformat(), timestep_hours=1)
     kept = T0 + timedelta(milliseconds=123)
     assert datetime.fromisoformat(state["start_at"]) == kept
     assert datetime.fromisoformat(state["next_due_at"]) == kept + timedelta(hours=1)
@@ -320,7 +310,7 @@ def test_a_drawn_seed_fits_a_64_bit_integer(client, tenant, monkeypatch):
     """A run without a seed draws one the API itself would accept (below 2**63): MongoDB
     stores at most a signed 64-bit integer. The draw is pinned to its largest value."""
     monkeypatch.setattr(runs.secrets, "randbelow", lambda n: n - 1)
-    ids = _campaigns(client, tenant.headers)
+    ids = make_campaigns(client, tenant.headers, 2)
     body = {"campaign_ids": ids, "budget": 3000, "timesteps": 10}
     made = client.post("/api/states", json=body, headers=tenant.headers)
     assert made.status_code == 201, made.text
@@ -332,8 +322,8 @@ def test_a_step_that_lost_to_a_pause_or_to_another_step_says_which(client, tenan
     """A step decided while the state was paused says so (at its timestep); one that another
     `next` beat says the timestep was advanced, with the current timestep, even if the state
     was paused after that."""
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     sid, url = state["id"], f"/api/states/{state['id']}"
     store = client.app.state.store
 
@@ -357,8 +347,8 @@ def test_a_step_that_lost_to_a_pause_or_to_another_step_says_which(client, tenan
 
 
 def test_the_revenue_reward_of_a_history_row_is_the_revenue_alone(client, tenant):
-    ids = _campaigns(client, tenant.headers, n=2)
-    state = _state(client, tenant.headers, ids, objective="revenue")
+    ids = make_campaigns(client, tenant.headers, n=2)
+    state = created_state(client, tenant.headers, ids, objective="revenue")
     rows = [
         {"campaign_id": ids[0], "spend": 100.0, "revenue": 250.0},
         {"campaign_id": ids[1], "spend": 80.0, "revenue": 20.0},
@@ -375,8 +365,8 @@ def test_a_correction_whose_refold_keeps_losing_gives_up_after_ten_attempts(
 ):
     from utils.timesteps import refolds
 
-    ids = _campaigns(client, tenant.headers)
-    state = _state(client, tenant.headers, ids)
+    ids = make_campaigns(client, tenant.headers, 2)
+    state = created_state(client, tenant.headers, ids)
     _report(client, tenant.headers, state["id"], 0, ids)
     assert client.post(f"/api/states/{state['id']}/next", headers=tenant.headers).is_success
     attempts = []
