@@ -28,7 +28,8 @@ import numpy as np
 from benchmarks.policy_efficiency import campaigns_of
 from benchmarks.real_conditions import SETTINGS
 from engine import make_policy
-from engine.framework import Context, Policy
+from engine.context import Context
+from engine.framework import Policy
 from engine.policies.curve import Curve
 from engine.simulate import run
 from engine.worlds import WEEK, World, make_broad_world

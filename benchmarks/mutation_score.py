@@ -56,6 +56,14 @@ ALLOCATOR_TESTS = (
     "tests/test_planning.py",
     "tests/test_response.py",
 )
+# The policy framework and the modules split from it (the context a policy sees, the stored
+# state it loads) are tested through the same files.
+FRAMEWORK_TESTS = (
+    "tests/test_engine_framework.py",
+    "tests/test_framework_edges.py",
+    "tests/test_engine_edges.py",
+    "tests/test_engine_policies.py",
+)
 
 # Module (a file, or a package folder) -> its own test files: every file that tests the
 # module through its public surface (the engine's functions, or the API routes it serves).
@@ -68,12 +76,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_engine_framework.py",
         "tests/test_engine_edges.py",
     ),
-    "engine/framework.py": (
-        "tests/test_engine_framework.py",
-        "tests/test_framework_edges.py",
-        "tests/test_engine_edges.py",
-        "tests/test_engine_policies.py",
-    ),
+    "engine/framework.py": FRAMEWORK_TESTS,
+    "engine/context.py": FRAMEWORK_TESTS,
+    "engine/stored_state.py": FRAMEWORK_TESTS,
     "engine/policies/curve.py": (
         "tests/test_curve_policy.py",
         "tests/test_engine_policies.py",

@@ -27,7 +27,8 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
-from engine.framework import Context, Policy
+from engine.context import Context
+from engine.framework import Policy
 from engine.simulate import World, oracle_spend
 
 try:

@@ -7,6 +7,8 @@ exceeds `b`. A policy folds each finished timestep's observations into sufficien
 its own (running sums), and proposes target shares from them; the framework projects those onto
 the constraints (engine.constraints), turns shares into budgets and keeps the state a JSON-able
 dict. The state keeps no raw observation history, so its size does not grow with the run.
+What a policy sees of a step is an engine.context.Context; how a stored state is checked and
+loaded again (and its statistics folded from recorded timesteps) is engine.stored_state.
 Randomness comes from `default_rng([seed, counter])`, the counter being the number of decisions
 taken, so equal inputs always give equal allocations.
 
@@ -20,80 +22,25 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
-from functools import cached_property
+from dataclasses import replace
 from typing import ClassVar
 
 import numpy as np
 
 from engine.constraints import project_shares, share_amounts, share_bounds
+from engine.context import Context
 from engine.errors import EngineError
 from engine.params import Anything, Choice, Number, validate_params
 from engine.settings import (
     METRICS,
-    VALUE_METRIC,
     check_current_bounds,
     validate_active,
     validate_observations,
-    validate_progress,
     validate_settings,
 )
+from engine.stored_state import STATE_VERSION, StoredState, _finite_numbers
 
-STATE_VERSION = 2
 _EXHAUSTED = 1e-9
-_STATE_KEYS = frozenset(
-    {"version", "policy", "params", "settings", "t", "remaining", "spent", "shares", "budgets"}
-    | {"timestep_budget", "active", "previous_shares", "done", "rng", "stats"}
-)
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a policy sees when it learns from a finished timestep and decides the next one.
-
-    `observed[metric]` is the finished timestep's row (K,), NaN where unobserved, metrics being
-    those of engine.settings.METRICS plus `planned` (the budgets the framework planned); `t` is
-    the number of finished timesteps. `lower` and `upper` are the share bounds of the coming
-    timestep and `budget` the amount to split. `stats` is what the policy's `update_stats`
-    made of every finished timestep (None for a policy that keeps none), and `learned` what its
-    `learn` handed over besides (for example those statistics already decoded). Arrays are
-    read-only.
-    """
-
-    t: int
-    observed: Mapping[str, np.ndarray]
-    previous: np.ndarray
-    active: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-    budget: float
-    settings: dict
-    params: dict
-    stats: dict | None = None
-    learned: Mapping | None = None
-
-    @property
-    def n_campaigns(self) -> int:
-        """K, the number of campaigns (arms)."""
-        return self.active.size
-
-    @cached_property
-    def spend(self) -> np.ndarray:
-        """The finished timestep's spend, its planned budget where spend was not reported."""
-        reported = self.observed["spend"]
-        spend = np.where(np.isnan(reported), self.observed["planned"], reported)
-        spend.flags.writeable = False
-        return spend
-
-    @property
-    def value_metric(self) -> str:
-        """The metric policies learn: conversions, or revenue for revenue and profit."""
-        return VALUE_METRIC[self.settings["objective"]]
-
-    @property
-    def value(self) -> np.ndarray:
-        """The finished timestep's value metric (K,), NaN where unobserved."""
-        return self.observed[self.value_metric]
 
 
 def _spent_in(spend: list[float | None], planned: list[float]) -> float:
@@ -118,27 +65,7 @@ def _amount_array(amounts: list[float | None], missing: float) -> np.ndarray:
     return np.array([missing if amount is None else amount for amount in amounts], dtype=float)
 
 
-def _finite_numbers(values: object) -> bool:
-    """Whether `values` are all finite numbers (fsum: one C loop, where a check per item
-    would triple what loading a state costs)."""
-    try:
-        return math.isfinite(math.fsum(values))
-    except (TypeError, ValueError, OverflowError):
-        return False
-
-
-def _copied(state: Mapping) -> dict:
-    """A copy of a state sharing nothing mutable with it (cheaper than copy.deepcopy)."""
-    copied = dict(state)
-    for key in ("shares", "budgets", "active"):
-        copied[key] = list(state[key])
-    if state["previous_shares"] is not None:
-        copied["previous_shares"] = list(state["previous_shares"])
-    copied["rng"] = dict(state["rng"])
-    return copied
-
-
-class Policy:
+class Policy(StoredState):
     """A decision maker: subclasses set `name`, `param_specs` and implement `propose`."""
 
     name: ClassVar[str] = ""
@@ -411,29 +338,6 @@ class Policy:
             return self._replanned(state, mask, remaining, np.array(state["shares"], dtype=float))
         return state
 
-    def _folded(
-        self,
-        table: Mapping[str, np.ndarray],
-        timesteps: int,
-        settings: dict,
-        shares: np.ndarray,
-        base: dict | None = None,
-    ) -> dict | None:
-        """This policy's statistics of the first `timesteps` rows of `table` (metric -> (T, K)),
-        folded one timestep after the other from `base` (default `initial_stats`), as if
-        learned live. `update_stats` reads only the observations, so the bounds and shares its
-        context also holds are placeholders."""
-        n_campaigns = shares.size
-        stats = self.initial_stats(n_campaigns, settings) if base is None else base
-        mask = np.full(n_campaigns, True)
-        lower, upper = np.zeros(n_campaigns), np.ones(n_campaigns)
-        for t in range(timesteps):
-            observed = {metric: rows[t].copy() for metric, rows in table.items()}
-            learned = {"t": t + 1, "settings": settings}
-            context = self._context(learned, observed, mask, shares.copy(), lower, upper, 0.0)
-            stats = self.update_stats(stats, context)
-        return stats
-
     @staticmethod
     def _allocation(state: dict) -> dict:
         return {
@@ -486,62 +390,3 @@ class Policy:
             settings=state["settings"],
             params=self.params,
         )
-
-    def _load(self, state: Mapping) -> dict:
-        """A deep copy of a state checked enough that a corrupted one fails with EngineError."""
-        if not isinstance(state, Mapping):
-            raise EngineError("state must be an object")
-        if state.get("version") == 1:
-            state = self._from_version_1(state)
-        missing = sorted(_STATE_KEYS - set(state))
-        if missing:
-            raise EngineError(f"state is missing {missing}")
-        if state["version"] != STATE_VERSION:
-            raise EngineError(
-                f"state version {state['version']!r} is not supported (expected {STATE_VERSION})"
-            )
-        if state["policy"] != self.name:
-            raise EngineError(f"state belongs to policy {state['policy']!r}, not {self.name!r}")
-        try:
-            state = _copied(state)
-        except (TypeError, ValueError, KeyError) as exc:
-            raise EngineError(f"state is malformed: {exc}") from exc
-        if not {"seed", "counter"} <= set(state["rng"]):
-            raise EngineError("state rng must hold 'seed' and 'counter'")
-        n_campaigns = len(state["shares"])
-        state["settings"] = validate_settings(state["settings"], n_campaigns)
-        state["t"], state["spent"], state["remaining"] = validate_progress(
-            state["t"], state["spent"], state["remaining"], state["settings"]
-        )
-        state["params"] = copy.deepcopy(self.params)
-        for key in ("budgets", "previous_shares"):
-            if state[key] is not None and len(state[key]) != n_campaigns:
-                raise EngineError(f"state shares and {key} have different lengths")
-        for key in ("shares", "budgets", "previous_shares"):
-            if state[key] is not None and not _finite_numbers(state[key]):
-                raise EngineError(f"state {key} must hold finite numbers only")
-        for key in ("shares", "previous_shares"):
-            if state[key] is not None and not all(0.0 <= x <= 1.0 + 1e-9 for x in state[key]):
-                raise EngineError(f"state {key} must lie between 0 and 1")
-        if min(state["budgets"], default=0.0) < 0:
-            raise EngineError("state budgets must not be negative")
-        return state
-
-    def _from_version_1(self, state: Mapping) -> dict:
-        """A version 1 state (which kept every observation) with its observations folded into
-        this policy's statistics instead, one timestep after the other, as if learned live."""
-        try:
-            n_campaigns = len(state["shares"])
-            settings = validate_settings(state["settings"], n_campaigns)
-            rows = {
-                metric: np.array(state["history"][metric], dtype=float)
-                for metric in (*METRICS, "planned")
-            }
-            shares = np.array(state["shares"], dtype=float)
-            stats = self._folded(rows, int(state["t"]), settings, shares)
-        except EngineError:
-            raise
-        except (KeyError, IndexError, TypeError, ValueError) as exc:
-            raise EngineError(f"version 1 state is malformed: {exc!r}") from exc
-        kept = {key: value for key, value in state.items() if key != "history"}
-        return {**kept, "version": STATE_VERSION, "stats": stats}

@@ -25,8 +25,9 @@ from dataclasses import replace
 import numpy as np
 
 from engine.constraints import project_shares
+from engine.context import Context
 from engine.errors import EngineError
-from engine.framework import Context, Policy, uniform_target
+from engine.framework import Policy, uniform_target
 from engine.policies.curve import Curve, unit_curve
 
 BAND = (0.1, 0.9)

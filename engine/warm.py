@@ -27,8 +27,9 @@ from typing import Protocol
 import numpy as np
 
 from engine.constraints import project_shares
+from engine.context import Context
 from engine.errors import EngineError
-from engine.framework import Context, Policy
+from engine.framework import Policy
 from engine.policies.curve import Curve
 
 # Spends of the pseudo-observations, in equal shares of the timestep budget.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from engine import EngineError, make_policy
-from engine.framework import Context
+from engine.context import Context
 from engine.negexp_allocator import allocate_negexp, allocate_negexp_blend
 from engine.policies.curve import unit_curve
 

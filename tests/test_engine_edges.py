@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from engine import EngineError, make_policy
 from engine.allocator import allocate_budget
-from engine.framework import Context
+from engine.context import Context
 from engine.negexp_allocator import allocate_negexp, allocate_negexp_blend, blend_tangent
 from engine.policies.thompson import sample_returns
 from engine.response import MichaelisMentenCurves, NegExpCurves

@@ -57,8 +57,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from engine.context import Context
 from engine.errors import EngineError
-from engine.framework import Context, Policy
+from engine.framework import Policy
 from engine.negexp_allocator import allocate_negexp, allocate_negexp_blend
 from engine.packing import pack, unpack
 from engine.params import Number

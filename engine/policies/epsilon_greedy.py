@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.framework import Context, uniform_target
+from engine.context import Context
+from engine.framework import uniform_target
 from engine.params import Number
 from engine.policies.returns import Returns, ReturnsPolicy, best_active
 from engine.policies.step_rule import step_toward

@@ -31,7 +31,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from engine.framework import Context, Policy, uniform_target
+from engine.context import Context
+from engine.framework import Policy, uniform_target
 from engine.negexp_allocator import allocate_negexp
 from engine.packing import pack, unpack
 from engine.params import Choice, Number

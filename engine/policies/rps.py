@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from engine.framework import Context, Policy, uniform_target
+from engine.context import Context
+from engine.framework import Policy, uniform_target
 from engine.params import Anything
 from engine.rps import rps_allocation
 from engine.rps_bands import validate_bands

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.framework import Context
+from engine.context import Context
 from engine.params import Number
 from engine.policies.returns import Returns, ReturnsPolicy
 from engine.policies.step_rule import step_toward

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.framework import Context
+from engine.context import Context
 
 
 def step_toward(context: Context, chosen: int, strength: np.ndarray) -> np.ndarray:

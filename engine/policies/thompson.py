@@ -18,7 +18,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from engine.framework import Context, Policy
+from engine.context import Context
+from engine.framework import Policy
 from engine.params import Number
 from engine.settings import SMALLEST_NORMAL
 

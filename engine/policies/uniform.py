@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from engine.framework import Context, Policy, uniform_target
+from engine.context import Context
+from engine.framework import Policy, uniform_target
 
 
 class Uniform(Policy):
