@@ -222,6 +222,46 @@ def other_tenant(make_tenant: Callable[..., TenantUser]) -> TenantUser:
     return make_tenant()
 
 
+# A tenant's campaigns and run states, made through the API (the state tests and many others).
+
+
+def make_campaigns(client, headers, n=3, **fields):
+    ids = []
+    for k in range(n):
+        response = client.post(
+            "/api/campaigns",
+            json={"name": f"campaign {k}", "platform": "google", **fields},
+            headers=headers,
+        )
+        assert response.status_code == 201, response.text
+        ids.append(response.json()["id"])
+    return ids
+
+
+def make_state(client, headers, ids, **fields):
+    body = {"campaign_ids": ids, "budget": 3000, "timesteps": 10, "seed": 7, **fields}
+    return client.post("/api/states", json=body, headers=headers)
+
+
+def created_state(client, headers, ids, **fields) -> dict:
+    """`make_state` that must succeed: the created state's document."""
+    made = make_state(client, headers, ids, **fields)
+    assert made.status_code == 201, made.text
+    return made.json()
+
+
+@pytest.fixture
+def campaigns(client, tenant):
+    return make_campaigns(client, tenant.headers)
+
+
+@pytest.fixture
+def state(client, tenant, campaigns):
+    response = make_state(client, tenant.headers, campaigns)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
 @dataclass
 class LiveServer:
     """A real `uvicorn fast:app` process on a loopback port."""

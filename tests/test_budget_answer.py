@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from tests.test_states import make_campaigns, make_state
+from tests.conftest import make_campaigns, make_state
 
 
 def _budget(client, headers, state_id):

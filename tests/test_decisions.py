@@ -19,8 +19,7 @@ from fastapi.testclient import TestClient
 from engine import EngineError, make_policy
 from engine.simulate import make_world
 from fast import create_app
-from tests.conftest import client_user, make_settings
-from tests.test_states import make_campaigns, make_state
+from tests.conftest import client_user, make_campaigns, make_settings, make_state
 from utils import decisions
 from utils.decisions import DecisionPool, decide, engine_text, refolded
 

@@ -11,9 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fast import create_app
-from tests.conftest import client_user, make_settings
+from tests.conftest import client_user, make_campaigns, make_settings, make_state
 from tests.test_optimize_api import long_rows
-from tests.test_states import make_campaigns, make_state
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from engine.mmm import MarketingMixModel, load_rows
 from engine.mmm.allocation import curve_draws, mean_theta
 from engine.mmm.answers import response_draws
 from engine.mmm.synthetic import generate
-from tests.test_states import make_campaigns, make_state
+from tests.conftest import make_campaigns, make_state
 from utils import marketing_mix
 
 SAMPLER = {"draws": 200, "chains": 4, "burn": 10}

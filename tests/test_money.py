@@ -8,7 +8,7 @@ import json
 import pytest
 
 from models.money import budgets_in_cents, cents_down
-from tests.test_states import make_campaigns, make_state
+from tests.conftest import make_campaigns, make_state
 
 
 def _in_cents(amount: float) -> bool:

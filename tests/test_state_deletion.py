@@ -13,8 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from fast import create_app
-from tests.conftest import client_user, make_settings
-from tests.test_states import make_campaigns, make_state
+from tests.conftest import client_user, make_campaigns, make_settings, make_state
 from utils.crud import metrics as metrics_docs
 
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 from fastapi.testclient import TestClient
 
-from tests.test_states import make_campaigns
+from tests.conftest import make_campaigns
 from utils.db import Store
 
 # The unique keys exactly-once work and tenant isolation rest on: (collection, index, keys).

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models.states import MetricsPost
-from tests.test_states import created_state, make_campaigns
+from tests.conftest import created_state, make_campaigns
 from utils.crud import campaigns, states
 from utils.db import as_utc
 from utils.decisions import decide

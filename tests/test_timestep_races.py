@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.test_states import created_state, make_campaigns
+from tests.conftest import created_state, make_campaigns
 from utils.crud import campaigns, states
 from utils.decisions import decide, refolded
 from utils.timesteps import (

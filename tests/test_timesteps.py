@@ -20,9 +20,10 @@ from tests.conftest import (
     client_user,
     credential_login,
     login,
+    make_campaigns,
     make_settings,
+    make_state,
 )
-from tests.test_states import make_campaigns, make_state
 from utils import cron
 from utils.decisions import DecisionPool
 from utils.settings import get_settings
