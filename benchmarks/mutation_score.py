@@ -56,13 +56,19 @@ ALLOCATOR_TESTS = (
     "tests/test_planning.py",
     "tests/test_response.py",
 )
-# The policy framework and the modules split from it (the context a policy sees, the stored
-# state it loads) are tested through the same files.
+# The policy framework and the modules split from it are tested through the same files.
 FRAMEWORK_TESTS = (
     "tests/test_engine_framework.py",
     "tests/test_framework_edges.py",
     "tests/test_engine_edges.py",
     "tests/test_engine_policies.py",
+)
+# Logging in, tokens and their revocation, first login and throttling: deps and security.
+AUTH_TESTS = (
+    "tests/test_auth_tokens.py",
+    "tests/test_auth_revocation.py",
+    "tests/test_auth_passwords.py",
+    "tests/test_auth_throttle.py",
 )
 
 # Module (a file, or a package folder) -> its own test files: every file that tests the
@@ -92,10 +98,12 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_timestep_races.py",
         "tests/test_timestep_edges.py",
         "tests/test_states.py",
+        "tests/test_state_campaign_changes.py",
+        "tests/test_state_corrections.py",
         "tests/test_state_deletion.py",
     ),
-    "utils/deps.py": ("tests/test_isolation.py", "tests/test_deps.py", "tests/test_auth.py"),
-    "utils/security.py": ("tests/test_security.py", "tests/test_auth.py"),
+    "utils/deps.py": ("tests/test_isolation.py", "tests/test_deps.py", *AUTH_TESTS),
+    "utils/security.py": ("tests/test_security.py", *AUTH_TESTS),
 }
 # API tests run on the embedded store only, in one process: a mutant is about the module,
 # not the store.
