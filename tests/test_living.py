@@ -15,18 +15,6 @@ from tests.conftest import client_user, make_campaigns, make_settings, make_stat
 from tests.test_optimize_api import long_rows
 
 
-@pytest.fixture
-def campaigns(client, tenant):
-    return make_campaigns(client, tenant.headers)
-
-
-@pytest.fixture
-def state(client, tenant, campaigns):
-    response = make_state(client, tenant.headers, campaigns)
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
 def new_campaign(client, headers, name):
     response = client.post(
         "/api/campaigns", json={"name": name, "platform": "meta"}, headers=headers
