@@ -26,7 +26,8 @@ means, the mean of the differences in thousandths of efficiency and its standard
 the worlds. Seeds default to tuning seeds (1000 and above).
 
     python -m benchmarks.ids_curve [--columns spread400:30 spread100:90 negexp:30 ...]
-        [--seeds 48] [--broad-seeds 12] [--params rule=ids]
+        [--seeds 48] [--broad-seeds 12] [--first-seed 1000] [--rule ids] [--params factor=2]
+    python -m benchmarks.ids_curve --engine    # the engine's `curve` with `decision` "ids"
 
 A column is a distribution of benchmarks.policy_efficiency and a horizon; spread columns are
 played at step 0.25, the broad ones at 0.1 (the report's steps).
@@ -43,89 +44,21 @@ import numpy as np
 
 from benchmarks.policy_efficiency import DISTRIBUTIONS
 from benchmarks.real_conditions import parameter
-from engine.constraints import effective_step
 from engine.framework import Context
 from engine.negexp_allocator import allocate_negexp_blend
 from engine.params import Choice, Number
-from engine.policies.curve import Curve, unit_curve
+from engine.policies.curve import Curve
+from engine.policies.curve_decision import (
+    candidates,
+    draws_decision,
+    posterior_noise,
+    regret_and_gain,
+    step_box,
+)
+from engine.policies.curve_family import unit_curve
 from engine.simulate import run
 
-FRACTIONS = (0.25, 0.5, 1.0)
 RULES = ("ids", "factor", "weighted")
-
-
-def step_box(
-    lower: np.ndarray, upper: np.ndarray, previous: np.ndarray, step: float
-) -> tuple[np.ndarray, np.ndarray]:
-    """The share box a proposal is clipped to: bounds and `step` around `previous`."""
-    step = effective_step(lower, upper, previous, step) if step < 1.0 else 1.0
-    open_ = upper > 0
-    low = np.where(open_, np.maximum(lower, previous - step), 0.0)
-    high = np.where(open_, np.maximum(np.minimum(upper, previous + step), low), 0.0)
-    return low, high
-
-
-def project_batch(targets: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
-    """Exact Euclidean projections of N targets (N, K) onto {low <= s <= high, sum(s) = 1}.
-
-    sum(clip(t + tau, low, high)) is piecewise linear in tau, sum(low) at its first kink,
-    its slope rising by 1 at each low - t and falling by 1 at each high - t: sorting the
-    kinks and summing the slopes gives it at every kink, and tau is interpolated, for all
-    targets at once (engine.constraints projects one target the same way).
-    """
-    n_targets, n_campaigns = targets.shape
-    kinks = np.concatenate([low[None, :] - targets, high[None, :] - targets], axis=1)
-    steps = np.repeat([1.0, -1.0], n_campaigns)
-    order = np.argsort(kinks, axis=1, kind="stable")
-    kinks = np.take_along_axis(kinks, order, axis=1)
-    slopes = np.cumsum(steps[order], axis=1)[:, :-1]
-    rises = np.cumsum(slopes * np.diff(kinks, axis=1), axis=1)
-    totals = low.sum() + np.concatenate([np.zeros((n_targets, 1)), rises], axis=1)
-    piece = np.clip((totals < 1.0).sum(axis=1) - 1, 0, 2 * n_campaigns - 2)
-    rows = np.arange(n_targets)
-    left, right = totals[rows, piece], totals[rows, piece + 1]
-    width = kinks[rows, piece + 1] - kinks[rows, piece]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        tau = kinks[rows, piece] + np.clip((1.0 - left) / (right - left), 0.0, 1.0) * width
-    tau = np.where(np.isfinite(tau), tau, kinks[rows, piece])
-    shares = np.clip(targets + tau[:, None], low, high)
-    return shares / shares.sum(axis=1, keepdims=True)
-
-
-def candidates(
-    current: np.ndarray,
-    allocations: np.ndarray,
-    low: np.ndarray,
-    high: np.ndarray,
-    fractions: tuple[float, ...] = FRACTIONS,
-) -> np.ndarray:
-    """Candidate shares (1 + F * D, K): the current decision, then its mixtures with each
-    draw's allocation (shares (D, K)), every one paced as the framework paces a proposal
-    (projected onto the step box `low`..`high`)."""
-    mixes = current[None, None, :] + np.asarray(fractions)[:, None, None] * (
-        allocations[None, :, :] - current[None, None, :]
-    )
-    targets = np.concatenate([current[None, :], mixes.reshape(-1, current.size)])
-    return project_batch(targets, low, high)
-
-
-def regret_and_gain(
-    shares: np.ndarray,
-    alpha: np.ndarray,
-    mu: np.ndarray,
-    blend: np.ndarray,
-    budget: float,
-    best: np.ndarray,
-    noise: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Expected regret (N,), information gain (N,) of N candidate shares (N, K) under D
-    drawn curves (D, K), and the draws' optimal values within the box `best` (D,)."""
-    values = alpha[None] * unit_curve(shares[:, None, :] * budget, 1.0 / mu[None], blend[None])
-    totals = values.sum(axis=2)  # (N, D)
-    best = np.maximum(best, totals.max(axis=0))
-    regret = (best[None, :] - totals).mean(axis=1)
-    gain = 0.5 * np.log1p(values.var(axis=1) / noise[None, :]).sum(axis=1)
-    return regret, gain, best
 
 
 def choose(
@@ -145,12 +78,6 @@ def choose(
         best = int(np.argmax(ratio))
         return best if ratio[best] > factor * ratio[0] else 0
     return int(np.argmin(regret - weight * scale * gain))
-
-
-def posterior_noise(post: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Each campaign's noise variance (K,) in squared value units, over its grid posterior."""
-    per_grid = post["scale"] / post["shape"][:, None]
-    return np.maximum((post["grid"] * per_grid).sum(axis=1), 1e-12) * post["value_unit"] ** 2
 
 
 class IdsCurve(Curve):
@@ -176,15 +103,10 @@ class IdsCurve(Curve):
         budget = context.budget
         lower, upper = context.lower, context.upper
         alpha, mu, blend = self.sample_curves(post, rng, self.params["draws"])
-        spend = allocate_negexp_blend(alpha, mu, blend, budget, lower * budget, upper * budget)
-        s_shaped = (blend > 0).mean(axis=0) >= 0.5
-        current = np.where(s_shaped, np.median(spend, axis=0), spend.mean(axis=0))
-        if current.sum() <= 0:
-            current = spend.mean(axis=0)
-        current = current / current.sum()
+        current, allocations = draws_decision(alpha, mu, blend, budget, lower, upper)
         step, previous = context.settings["step"], context.previous
         low, high = step_box(lower, upper, previous, step)
-        shares = candidates(current, spend / budget, low, high)
+        shares = candidates(current, allocations, low, high)
         if self.params["eval_draws"]:
             # Fresh draws judge the candidates: on the draws that made them, each draw's own
             # allocation would score its own draw's optimum, a bias toward following one draw.
@@ -192,7 +114,7 @@ class IdsCurve(Curve):
         boxed = allocate_negexp_blend(alpha, mu, blend, budget, low * budget, high * budget)
         best = (alpha * unit_curve(boxed, 1.0 / mu, blend)).sum(axis=1)
         regret, gain, best = regret_and_gain(
-            shares, alpha, mu, blend, budget, best, posterior_noise(post)
+            shares, (alpha, mu, blend), budget, best, posterior_noise(post)
         )
         scale = float(best.mean()) / max(context.n_campaigns, 1)
         index = choose(
@@ -216,8 +138,14 @@ def column_of(text: str) -> tuple[str, int]:
     return name, int(horizon)
 
 
+def variant(params: dict[str, object], engine: bool) -> Curve:
+    """The player paired against `curve`: the engine's `curve` with `decision` "ids" (and
+    `params`), or this module's `IdsCurve` with `params`."""
+    return Curve({**params, "decision": "ids"}) if engine else IdsCurve(params)
+
+
 def paired(
-    name: str, horizon: int, seeds: list[int], params: dict[str, object]
+    name: str, horizon: int, seeds: list[int], params: dict[str, object], engine: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """`curve`'s and the variant's efficiencies on each seed's world of one column."""
     step = 0.25 if name.startswith("spread") else 0.1
@@ -225,7 +153,7 @@ def paired(
     for seed in seeds:
         world = DISTRIBUTIONS[name](seed, horizon)
         base.append(run(Curve(), world, seed, step=step).efficiency)
-        ours.append(run(IdsCurve(params), world, seed, step=step).efficiency)
+        ours.append(run(variant(params, engine), world, seed, step=step).efficiency)
     return np.array(ours), np.array(base)
 
 
@@ -253,20 +181,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broad-seeds", type=int, default=12, help="worlds per other column")
     parser.add_argument("--params", type=parameter, nargs="*", default=[])
     parser.add_argument("--rule", choices=RULES, default="ids")
+    parser.add_argument(
+        "--engine", action="store_true", help="pair curve with decision 'ids' (--params: curve's)"
+    )
     args = parser.parse_args(argv)
-    params: dict[str, object] = {**dict(args.params), "rule": args.rule}
+    params: dict[str, object] = dict(args.params)
+    if not args.engine:
+        params["rule"] = args.rule
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    print(f"curve_ids {params} against curve; load average {load}")
-    print(f"{'column':<14}{'worlds':>7}{'curve':>9}{'ids':>9}{'diff e-3':>10}{'(s.e.)':>8}")
+    player = "curve decision=ids" if args.engine else "curve_ids"
+    print(f"{player} {params} against curve; load average {load}")
+    print(
+        f"{'column':<14}{'worlds':>7}{'curve':>9}{'(worst)':>9}{'ids':>9}{'(worst)':>9}"
+        f"{'diff e-3':>10}{'(s.e.)':>8}"
+    )
     started = time.perf_counter()
     for name, horizon in args.columns:
         count = args.seeds if name.startswith("spread") else args.broad_seeds
         seeds = list(range(args.first_seed, args.first_seed + count))
-        ours, base = paired(name, horizon, seeds, params)
+        ours, base = paired(name, horizon, seeds, params, args.engine)
         lead = 1000 * (ours - base)
         error = lead.std(ddof=1) / np.sqrt(lead.size) if lead.size > 1 else float("nan")
         print(
-            f"{name + ':' + str(horizon):<14}{lead.size:>7}{base.mean():>9.4f}{ours.mean():>9.4f}"
+            f"{name + ':' + str(horizon):<14}{lead.size:>7}{base.mean():>9.4f}"
+            f"{base.min():>9.3f}{ours.mean():>9.4f}{ours.min():>9.3f}"
             f"{lead.mean():>+10.1f}{error:>8.1f}",
             flush=True,
         )

@@ -36,6 +36,7 @@ def test_the_parameters_defaults():
         "report_window": 8,
         "shared_factor": 0.0,
         "season_period": 7,
+        "decision": "mean",
     }
 
 
