@@ -216,11 +216,11 @@ def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
 
 
 def regret_table(results: list[dict]) -> str:
-    """Median, p90 and max regret, and median and p90 gain left, of every rule and bound
+    """Median, mean, p90 and max regret, and median and p90 gain left, of every rule and bound
     over the data sets' results (gain left over the data sets with a gain to make), and on
     how many data sets the model's decision did worse than the current split."""
     lines = [
-        f"{'decision':<30} {'spend bounds (x mean)':>22} {'regret median':>14} "
+        f"{'decision':<30} {'spend bounds (x mean)':>22} {'regret median':>14} {'mean':>7} "
         f"{'regret p90':>11} {'regret max':>11} {'gain left median':>17} {'gain left p90':>14}"
     ]
     for rule in RULES:
@@ -235,6 +235,7 @@ def regret_table(results: list[dict]) -> str:
             )
             lines.append(
                 f"{rule:<30} {f'{bounds[0]:g} to {bounds[1]:g}':>22} {np.median(lost):>14.2%} "
+                f"{lost.mean():>7.2%} "
                 f"{np.percentile(lost, 90):>11.2%} {lost.max():>11.2%} {median_left:>17} "
                 f"{p90_left:>14}"
             )
