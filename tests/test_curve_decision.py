@@ -3,6 +3,8 @@ expected regret and information gain, and the information ratio that chooses amo
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -118,3 +120,46 @@ def test_the_decision_parameter():
     mean = make_policy("curve", {"s_shaped_prior": 0.0}).propose(context, np.random.default_rng(5))
     # The same first draws: "ids" chooses among the mean and its mixtures with them.
     assert not np.allclose(shares, mean)
+
+
+def _campaigns(client, headers) -> list[str]:
+    ids = []
+    for k in range(3):
+        made = client.post(
+            "/api/campaigns", json={"name": f"c{k}", "platform": "google"}, headers=headers
+        )
+        assert made.status_code == 201, made.text
+        ids.append(made.json()["id"])
+    return ids
+
+
+def _state_body(ids: list[str], params: dict) -> dict:
+    policy = {"name": "curve", "params": params}
+    return {"campaign_ids": ids, "budget": 3000, "timesteps": 10, "seed": 7, "policy": policy}
+
+
+def test_the_api_runs_an_information_directed_curve_and_refuses_a_bad_decision(client, tenant):
+    headers = tenant.headers
+    ids = _campaigns(client, headers)
+    bad = client.post("/api/states", json=_state_body(ids, {"decision": "x"}), headers=headers)
+    assert bad.status_code == 422, bad.text
+    assert "decision" in bad.text
+    assert client.get("/api/states", headers=headers).json()["total"] == 0
+    made = client.post("/api/states", json=_state_body(ids, {"decision": "ids"}), headers=headers)
+    assert made.status_code == 201, made.text
+    sid = made.json()["id"]
+    for t in range(3):
+        budgets = client.get(f"/api/states/{sid}/budget", headers=headers).json()["budgets"]
+        metrics = [
+            {"campaign_id": c, "spend": budgets[c], "revenue": 3 * budgets[c] / (1 + k)}
+            for k, c in enumerate(ids)
+        ]
+        posted = client.post(
+            f"/api/states/{sid}/metrics", json={"timestep": t, "metrics": metrics}, headers=headers
+        )
+        assert posted.status_code == 200, posted.text
+        advanced = client.post(f"/api/states/{sid}/next", headers=headers)
+        assert advanced.status_code == 200, advanced.text
+    doc = advanced.json()
+    assert doc["current_time"] == 3
+    assert math.isclose(sum(doc["budgets"].values()), doc["remaining"] / 7, rel_tol=1e-9)
