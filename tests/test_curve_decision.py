@@ -107,7 +107,7 @@ def test_candidates_are_projected_as_the_framework_projects_a_proposal():
 
 
 def test_the_decision_parameter():
-    assert make_policy("curve").params["decision"] == "mean"
+    assert make_policy("curve").params["decision"] == "ids"
     with pytest.raises(EngineError, match="decision"):
         make_policy("curve", {"decision": "thompson"})
     policy = make_policy("curve", {"decision": "ids", "s_shaped_prior": 0.0})
@@ -117,7 +117,7 @@ def test_the_decision_parameter():
     step = context.settings["step"]
     assert shares.sum() == pytest.approx(1.0)
     assert np.abs(shares - previous).max() <= step + 1e-12
-    mean = make_policy("curve", {"s_shaped_prior": 0.0}).propose(context, np.random.default_rng(5))
+    mean = make_policy("curve", {"decision": "mean", "s_shaped_prior": 0.0}).propose(context, np.random.default_rng(5))
     # The same first draws: "ids" chooses among the mean and its mixtures with them.
     assert not np.allclose(shares, mean)
 

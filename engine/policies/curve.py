@@ -116,7 +116,7 @@ class Curve(ReportAges, CurveStats, Policy):
         "report_window": Number(8, 0, 60, integer=True),
         "shared_factor": Number(0.0, 0.0, 1.0),
         "season_period": Number(7, 0, 366, integer=True),
-        "decision": Choice("mean", ("mean", "ids")),
+        "decision": Choice("ids", ("mean", "ids")),
     }
 
     def __init__(self, params: Mapping | None = None) -> None:
