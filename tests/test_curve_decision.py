@@ -117,7 +117,8 @@ def test_the_decision_parameter():
     step = context.settings["step"]
     assert shares.sum() == pytest.approx(1.0)
     assert np.abs(shares - previous).max() <= step + 1e-12
-    mean = make_policy("curve", {"decision": "mean", "s_shaped_prior": 0.0}).propose(context, np.random.default_rng(5))
+    mean_rule = make_policy("curve", {"decision": "mean", "s_shaped_prior": 0.0})
+    mean = mean_rule.propose(context, np.random.default_rng(5))
     # The same first draws: "ids" chooses among the mean and its mixtures with them.
     assert not np.allclose(shares, mean)
 
