@@ -34,7 +34,7 @@ def run_benchmark(module: str, *args: str) -> str:
         (
             "decision_step",
             ["--campaigns", "3", "--history", "2", "--repeats", "2"],
-            "curve, K=200",
+            "curve ids, K=200",
         ),
         (
             "policy_efficiency",
@@ -66,6 +66,11 @@ def run_benchmark(module: str, *args: str) -> str:
             "curve: {'shared_factor': 1.0}",
         ),
         ("drift_level", ["--seeds", "1000", "1001", "--timesteps", "4"], "curve told the drift"),
+        (
+            "ids_curve",
+            ["--columns", "spread400:4", "first:4", "--seeds", "2", "--broad-seeds", "1"],
+            "spread400:4",
+        ),
         (
             "policy_efficiency",
             ["--seeds=2", "--horizons=3", "--distributions", "spread400", "--players", "curve"],

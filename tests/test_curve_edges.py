@@ -36,6 +36,7 @@ def test_the_parameters_defaults():
         "report_window": 8,
         "shared_factor": 0.0,
         "season_period": 7,
+        "decision": "ids",
     }
 
 
@@ -125,7 +126,7 @@ def _s_curve_draws(budget: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def test_s_curve_draws_follow_their_median_under_one_unit_of_budget(monkeypatch):
-    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 5})
+    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 5, "decision": "mean"})
     state = _run(policy, REPORTS, settings={"budget": 9.0, "timesteps": 10})
     context = _context(policy, state)
     budget = context.budget
@@ -139,7 +140,7 @@ def test_s_curve_draws_follow_their_median_under_one_unit_of_budget(monkeypatch)
 
 
 def test_a_campaign_drawn_only_concave_follows_the_mean_beside_s_curves(monkeypatch):
-    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 5})
+    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 5, "decision": "mean"})
     state = _run(policy, REPORTS)
     context = _context(policy, state)
     budget = context.budget

@@ -110,7 +110,7 @@ def test_sampled_amplitudes_stay_positive_for_a_campaign_that_earned_nothing():
 
 
 def test_s_curve_draws_follow_the_median_of_their_allocations(monkeypatch):
-    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 5})
+    policy = make_policy("curve", {"decision": "mean", "s_shaped_prior": 0.4, "draws": 5})
     state = _run(policy, REPORTS)
     context = _context(policy, state)
     budget = context.budget
@@ -265,7 +265,7 @@ def test_pooling_mixes_the_grid_prior_with_the_campaigns_mean_posterior():
 
 
 def test_concave_draws_propose_the_mean_of_their_allocations_as_shares():
-    policy = make_policy("curve", {"s_shaped_prior": 0.0})
+    policy = make_policy("curve", {"decision": "mean", "s_shaped_prior": 0.0})
     context = _context(policy, _run(policy, REPORTS))
     shares = policy.propose(context, np.random.default_rng(5))
     post = policy.posterior(context)
@@ -355,7 +355,7 @@ def test_the_last_grid_curve_can_be_drawn():
 
 
 def test_half_of_the_draws_s_shaped_is_enough_to_follow_the_median(monkeypatch):
-    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 4})
+    policy = make_policy("curve", {"decision": "mean", "s_shaped_prior": 0.4, "draws": 4})
     state = _run(policy, REPORTS)
     context = _context(policy, state)
     budget = context.budget
@@ -464,7 +464,7 @@ def test_a_step_uses_the_posterior_its_statistics_give_back(monkeypatch, discoun
 
 def test_when_every_median_is_zero_the_mean_of_the_draws_is_proposed(monkeypatch):
     # Five S-shaped draws each fund one campaign alone: every campaign's median is 0.
-    policy = make_policy("curve", {"s_shaped_prior": 0.4, "draws": 5})
+    policy = make_policy("curve", {"decision": "mean", "s_shaped_prior": 0.4, "draws": 5})
     state = _run(policy, REPORTS)
     context = _context(policy, state)
     budget = context.budget

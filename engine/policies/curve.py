@@ -38,6 +38,11 @@ fund a campaign fully or not at all, so a campaign drawn mostly as an S-curve fo
 median of its draws' allocations rather than their mean, which would land on the convex
 stretch where an S-curve returns least; the others follow the mean.
 
+`decision` "ids" picks the move among the mean, the draws' allocations and mixtures of the
+two by its information ratio (expected regret squared over information gain, judged on fresh
+draws; engine.policies.curve_decision): moves that show the curvature the mean's narrow band
+of spends hides, when they are cheap. "mean" (the default) follows the mean or median above.
+
 The noise prior counts conversions: a timestep's value made of a few conversions is noisy in
 proportion, so an advertiser with many small campaigns is not believed from its first reports.
 The amplitude prior (each campaign's value at an equal share, around the average campaign's)
@@ -60,9 +65,15 @@ import numpy as np
 from engine.context import Context
 from engine.errors import EngineError
 from engine.framework import Policy
-from engine.negexp_allocator import allocate_negexp, allocate_negexp_blend
 from engine.packing import pack, unpack
-from engine.params import Number
+from engine.params import Choice, Number
+from engine.policies.curve_decision import (
+    EVAL_DRAWS,
+    draws_decision,
+    information_directed,
+    posterior_noise,
+)
+from engine.policies.curve_family import unit_curve
 from engine.policies.curve_stats import CurveStats
 from engine.policies.report_ages import ReportAges
 from engine.policies.weekly_profile import empty_profile
@@ -78,15 +89,6 @@ _SPREADS = (0.5, 0.7, 1.0, 1.4, 2.0, 3.0)
 _S_SHAPED_PRIORS = (0.1, 0.2, 0.4)
 
 
-def unit_curve(spend: np.ndarray, scale: np.ndarray, blend: np.ndarray) -> np.ndarray:
-    """c * (1 - w * (1 - c)) with c = 1 - exp(-spend / scale): negexp at w = 0, S-shaped above 1/3.
-
-    The family engine.negexp_allocator.allocate_negexp_blend allocates on; arguments broadcast.
-    """
-    concave = -np.expm1(-spend / scale)
-    return concave * (1.0 - blend * (1.0 - concave))
-
-
 def _given_or(value: float | None, candidates: tuple[float, ...]) -> np.ndarray:
     """A hyperparameter fixed by a parameter, or the candidates the data will weigh."""
     return np.array(candidates if value is None else [value], dtype=float)
@@ -98,7 +100,7 @@ class Curve(ReportAges, CurveStats, Policy):
     name = "curve"
     # The sums do not depend on these: they only weigh, pool or sample the posterior.
     mutable_params = frozenset(
-        {"prior_weight", "amplitude_spread", "pooling", "draws", "scale_spread"}
+        {"prior_weight", "amplitude_spread", "pooling", "draws", "scale_spread", "decision"}
     )
     param_specs = {
         "grid_size": Number(40, 4, 200, integer=True),
@@ -115,6 +117,7 @@ class Curve(ReportAges, CurveStats, Policy):
         "report_window": Number(8, 0, 60, integer=True),
         "shared_factor": Number(0.0, 0.0, 1.0),
         "season_period": Number(7, 0, 366, integer=True),
+        "decision": Choice("ids", ("mean", "ids")),
     }
 
     def __init__(self, params: Mapping | None = None) -> None:
@@ -396,18 +399,14 @@ class Curve(ReportAges, CurveStats, Policy):
         post = self.posterior(context)
         if post["value_cells"] == 0:
             return context.previous
-        lower, upper = context.lower * context.budget, context.upper * context.budget
+        budget, bounds = context.budget, (context.lower, context.upper)
         alpha, mu, blend = self.sample_curves(post, rng, self.params["draws"])
-        if not blend.any():
-            spend = allocate_negexp(alpha, mu, context.budget, lower, upper)
-            return spend.mean(axis=0) / context.budget
-        # S-curve draws fund a campaign fully or not at all; their mean would sit on the
-        # convex stretch in between, where it returns least, so a campaign drawn mostly as an
-        # S-curve follows the median of its draws. The others keep their mean: with many
-        # campaigns the median of each would leave most of them at 0.
-        spend = allocate_negexp_blend(alpha, mu, blend, context.budget, lower, upper)
-        s_shaped = (blend > 0).mean(axis=0) >= 0.5
-        middle = np.where(s_shaped, np.median(spend, axis=0), spend.mean(axis=0))
-        if middle.sum() <= 0:
-            return spend.mean(axis=0) / context.budget
-        return middle / middle.sum()
+        shares, allocations = draws_decision(alpha, mu, blend, budget, *bounds)
+        if self.params["decision"] == "mean":
+            return shares
+        fresh = self.sample_curves(post, rng, EVAL_DRAWS)
+        step = context.settings["step"]
+        noise = posterior_noise(post)
+        return information_directed(
+            shares, allocations, fresh, noise, budget, bounds, context.previous, step
+        )
