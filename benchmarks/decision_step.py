@@ -1,17 +1,17 @@
 """Time of one `advance` (one decision step) per policy, against a trivial baseline.
 
 Each policy plays a negexp world of K campaigns for `history` timesteps; then the next
-`advance` (validation, folding the timestep into the running sums, allocation, new state) is timed
-`repeats` times and the median reported. The baseline, measured in the same run, is the
+`advance` (validation, folding the timestep into the running sums, allocation, new state) is
+timed `repeats` times and the median reported. The baseline, measured in the same run, is the
 `uniform` policy: the same framework work (validation, pacing, projection, state) around a
 trivial decision. A JSON round trip of the state (what storing and loading it costs anyway) is
 shown for scale, `curve` without its S-shaped curve family ("curve, concave") for what that
 family costs a decision, and with `decision` "mean" ("curve, mean") for what its default
 information-directed choice of the move costs over following the draws' mean allocation.
 "curve refold" is what a late correction costs once: `Policy.refold` folding every one of
-the `history` timesteps again (run in a decision worker, not per step). "curve, K=200" is one `curve` decision for 200 campaigns
-(the most a state holds; "curve mean, K=200" with `decision` "mean"), whose
-"x uniform" column is still against the K-campaign baseline.
+the `history` timesteps again (run in a decision worker, not per step). "curve, K=200" is
+one `curve` decision for 200 campaigns (the most a state holds; "curve mean, K=200" with
+`decision` "mean"), whose "x uniform" column is still against the K-campaign baseline.
 
     python -m benchmarks.decision_step [--campaigns 20] [--history 30 90] [--repeats 200]
 """
