@@ -1,17 +1,17 @@
 """Time of one `advance` (one decision step) per policy, against a trivial baseline.
 
 Each policy plays a negexp world of K campaigns for `history` timesteps; then the next
-`advance` (validation, folding the timestep into the running sums, allocation, new state) is timed
-`repeats` times and the median reported. The baseline, measured in the same run, is the
+`advance` (validation, folding the timestep into the running sums, allocation, new state) is
+timed `repeats` times and the median reported. The baseline, measured in the same run, is the
 `uniform` policy: the same framework work (validation, pacing, projection, state) around a
 trivial decision. A JSON round trip of the state (what storing and loading it costs anyway) is
 shown for scale, `curve` without its S-shaped curve family ("curve, concave") for what that
-family costs a decision, and with `decision` "ids" ("curve, ids") for what its
-information-directed choice of the move costs. "curve refold" is what a late correction
-costs once: `Policy.refold` folding every one of the `history` timesteps again (run in a
-decision worker, not per step). "curve, K=200" is one `curve` decision for 200 campaigns
-(the most a state holds; "curve ids, K=200" with `decision` "ids"), whose
-"x uniform" column is still against the K-campaign baseline.
+family costs a decision, and with `decision` "mean" ("curve, mean") for what its default
+information-directed choice of the move costs over following the draws' mean allocation.
+"curve refold" is what a late correction costs once: `Policy.refold` folding every one of
+the `history` timesteps again (run in a decision worker, not per step). "curve, K=200" is
+one `curve` decision for 200 campaigns (the most a state holds; "curve mean, K=200" with
+`decision` "mean"), whose "x uniform" column is still against the K-campaign baseline.
 
     python -m benchmarks.decision_step [--campaigns 20] [--history 30 90] [--repeats 200]
 """
@@ -34,7 +34,7 @@ TARGET_MS = 5.0
 LARGE_CAMPAIGNS = 200
 LARGE_TARGET_MS = 50.0
 CONCAVE_ONLY = {"s_shaped_prior": 0.0}
-INFORMATION_DIRECTED = {"decision": "ids"}
+MEAN_RULE = {"decision": "mean"}
 
 
 def median_ms(action: Callable[[], object], repeats: int) -> float:
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     variants = [(name, name, None) for name in policies]
     # What the S-shaped curve family costs a decision: curve with the concave family alone.
     variants.append(("curve, concave", "curve", CONCAVE_ONLY))
-    # What the information-directed choice of the move costs a decision.
-    variants.append(("curve, ids", "curve", INFORMATION_DIRECTED))
+    # What the default information-directed choice of the move costs over the mean rule.
+    variants.append(("curve, mean", "curve", MEAN_RULE))
     for label, name, params in variants:
         rows[label] = []
         for history in args.history:
@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
                 median_ms(lambda p=policy, s=state, r=report: p.advance(s, r), args.repeats)
             )
     large = f"curve, K={LARGE_CAMPAIGNS}"
-    for label, params in ((large, None), (f"curve ids, K={LARGE_CAMPAIGNS}", INFORMATION_DIRECTED)):
+    for label, params in ((large, None), (f"curve mean, K={LARGE_CAMPAIGNS}", MEAN_RULE)):
         rows[label] = []
         for history in args.history:
             policy, state, report = state_after("curve", LARGE_CAMPAIGNS, history, params)

@@ -70,6 +70,16 @@ AUTH_TESTS = (
     "tests/test_auth_passwords.py",
     "tests/test_auth_throttle.py",
 )
+# `curve`, its decision and its curve family are tested through the same files.
+CURVE_TESTS = (
+    "tests/test_curve_policy.py",
+    "tests/test_engine_policies.py",
+    "tests/test_curve_edges.py",
+    "tests/test_engine_edges.py",
+    "tests/test_weekly_profile.py",
+    "tests/test_shared_factor.py",
+    "tests/test_curve_decision.py",
+)
 
 # Module (a file, or a package folder) -> its own test files: every file that tests the
 # module through its public surface (the engine's functions, or the API routes it serves).
@@ -85,14 +95,9 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "engine/framework.py": FRAMEWORK_TESTS,
     "engine/context.py": FRAMEWORK_TESTS,
     "engine/stored_state.py": FRAMEWORK_TESTS,
-    "engine/policies/curve.py": (
-        "tests/test_curve_policy.py",
-        "tests/test_engine_policies.py",
-        "tests/test_curve_edges.py",
-        "tests/test_engine_edges.py",
-        "tests/test_weekly_profile.py",
-        "tests/test_shared_factor.py",
-    ),
+    "engine/policies/curve.py": CURVE_TESTS,
+    "engine/policies/curve_decision.py": CURVE_TESTS,
+    "engine/policies/curve_family.py": CURVE_TESTS,
     "utils/timesteps": (
         "tests/test_timesteps.py",
         "tests/test_timestep_races.py",

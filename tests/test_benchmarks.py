@@ -34,7 +34,7 @@ def run_benchmark(module: str, *args: str) -> str:
         (
             "decision_step",
             ["--campaigns", "3", "--history", "2", "--repeats", "2"],
-            "curve ids, K=200",
+            "curve mean, K=200",
         ),
         (
             "policy_efficiency",
