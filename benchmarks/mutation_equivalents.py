@@ -426,14 +426,6 @@ EQUIVALENTS: tuple[Equivalent, ...] = (
         "numpy's reshape reads any negative size as the one to infer, as it reads -1",
     ),
     Equivalent(
-        "utils/timesteps/rebalancing.py",
-        "save_rebalanced",
-        "0 -> 1",
-        "count = 0",
-        "count = 1",
-        "the count returned is not read by its caller",
-    ),
-    Equivalent(
         "utils/timesteps/due.py",
         "",
         "8 -> 9",
