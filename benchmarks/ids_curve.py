@@ -1,6 +1,8 @@
-"""`curve` with an information-directed decision (Russo & Van Roy), paired against `curve`.
+"""`curve` with an information-directed decision (Russo & Van Roy), paired against its mean rule.
 
-`curve` follows the mean (median for S-shaped campaigns) of its draws' exact allocations.
+The baseline is `curve` with `decision` "mean" (the default before the information-directed
+decision became it): it follows the mean (median for S-shaped campaigns) of its draws' exact
+allocations.
 `IdsCurve` keeps the same draws as posterior samples and chooses among candidate next shares:
 that decision, and for every draw d the mixtures current + f * (draw d's allocation - current)
 for f in `FRACTIONS`, each paced the way the framework paces a proposal (projected onto the
@@ -138,8 +140,12 @@ def column_of(text: str) -> tuple[str, int]:
     return name, int(horizon)
 
 
+MEAN_RULE = {"decision": "mean"}
+"""The baseline every variant is paired against."""
+
+
 def variant(params: dict[str, object], engine: bool) -> Curve:
-    """The player paired against `curve`: the engine's `curve` with `decision` "ids" (and
+    """The player paired against the mean rule: the engine's `curve` with `decision` "ids" (and
     `params`), or this module's `IdsCurve` with `params`."""
     return Curve({**params, "decision": "ids"}) if engine else IdsCurve(params)
 
@@ -147,12 +153,12 @@ def variant(params: dict[str, object], engine: bool) -> Curve:
 def paired(
     name: str, horizon: int, seeds: list[int], params: dict[str, object], engine: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """`curve`'s and the variant's efficiencies on each seed's world of one column."""
+    """The mean rule's and the variant's efficiencies on each seed's world of one column."""
     step = 0.25 if name.startswith("spread") else 0.1
     ours, base = [], []
     for seed in seeds:
         world = DISTRIBUTIONS[name](seed, horizon)
-        base.append(run(Curve(), world, seed, step=step).efficiency)
+        base.append(run(Curve(MEAN_RULE), world, seed, step=step).efficiency)
         ours.append(run(variant(params, engine), world, seed, step=step).efficiency)
     return np.array(ours), np.array(base)
 
@@ -190,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         params["rule"] = args.rule
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     player = "curve decision=ids" if args.engine else "curve_ids"
-    print(f"{player} {params} against curve; load average {load}")
+    print(f"{player} {params} against curve {MEAN_RULE}; load average {load}")
     print(
         f"{'column':<14}{'worlds':>7}{'curve':>9}{'(worst)':>9}{'ids':>9}{'(worst)':>9}"
         f"{'diff e-3':>10}{'(s.e.)':>8}"
