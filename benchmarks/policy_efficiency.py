@@ -24,9 +24,15 @@ Each world distribution is a column; each cell is a policy's mean efficiency ove
   are played at `--spread-step` (0.25, that measurement's step), the others at `--step`.
 
 Rows: Oktopus's policies; `known curves`, which knows the true curves and moves at the same
-step (the limit); and MABWiser's Thompson sampling, UCB1, epsilon-greedy and softmax used as
-budget allocators (benchmarks.peers says exactly how; `pip install mabwiser`, skipped
-without it). Every row plays the same worlds with the same run seeds, in the same run.
+step (the limit); `known shapes` and `known shapes (thompson)` (benchmarks.known_shapes),
+told every campaign's curve shape and the column's generator prior, learning only each
+campaign's amplitude and value per conversion from the reports with exact posteriors, and
+splitting on their posterior means or on one draw (a reference for what the reports of a
+run hold; on `real` they still assume a stationary world with complete reports, so there
+they are a misspecified learner told the shapes, not a limit); and MABWiser's Thompson
+sampling, UCB1, epsilon-greedy and softmax used as budget allocators (benchmarks.peers says
+exactly how; `pip install mabwiser`, skipped without it). Every row plays the same worlds
+with the same run seeds, in the same run.
 
 Reported seeds start at 0; the policies' defaults were tuned on seeds 1000 and above, which
 are never reported (`--first-seed 1000` reproduces the tuning runs).
@@ -45,6 +51,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.known_shapes import KnownShapes, ShapePrior, broad_prior, first_prior, spread_prior
 from benchmarks.peers import MABWISER_POLICIES, KnownCurves, MabwiserAllocator
 from engine.simulate import BENCHMARK_POLICIES, World, make_broad_world, make_world, run
 from engine.spread_worlds import make_spread_world
@@ -91,13 +98,28 @@ DISTRIBUTIONS: dict[str, Callable[[int, int], World]] = {
     "real": _broad("mixed", value_sigma=REAL_VALUE_SIGMA, **CONDITIONS),
     **{f"spread{level}": _spread(level) for level in SPREAD_LEVELS},
 }
-PLAYERS = (*BENCHMARK_POLICIES, "known curves", *MABWISER_POLICIES)
+KNOWN_SHAPES = {"known shapes": "mean", "known shapes (thompson)": "thompson"}
+PLAYERS = (*BENCHMARK_POLICIES, "known curves", *KNOWN_SHAPES, *MABWISER_POLICIES)
 
 
-def play(player: str, world: World, seed: int, step: float) -> float:
-    """One run's efficiency."""
+def shape_prior(distribution: str, world: World) -> ShapePrior:
+    """The generator's own prior of a distribution's worlds, for the known-shapes players."""
+    if distribution == "first":
+        return first_prior(world)
+    if distribution.startswith("spread"):
+        return spread_prior(world)
+    return broad_prior(world)
+
+
+def play(player: str, world: World, seed: int, step: float, distribution: str = "mixed") -> float:
+    """One run's efficiency (`distribution` names the world's generator, for the players that
+    are told its prior)."""
     if player == "known curves":
         return run(KnownCurves(world), world, seed, step=step).efficiency
+    if player in KNOWN_SHAPES:
+        prior = shape_prior(distribution, world)
+        shapes = KnownShapes(world, KNOWN_SHAPES[player], prior)
+        return run(shapes, world, seed, step=step).efficiency
     if player in MABWISER_POLICIES:
         return run(MabwiserAllocator(player, seed), world, seed, step=step).efficiency
     return run(player, world, seed, step=step).efficiency
@@ -147,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             for player in args.players:
                 results[player, name] = np.array(
                     [
-                        play(player, world, seed, step)
+                        play(player, world, seed, step, name)
                         for seed, world in zip(seeds, worlds, strict=True)
                     ]
                 )
