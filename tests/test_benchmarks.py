@@ -76,6 +76,19 @@ def run_benchmark(module: str, *args: str) -> str:
             ["--seeds=2", "--horizons=3", "--distributions", "spread400", "--players", "curve"],
             "step 0.1 (spread*: 0.25)",
         ),
+        (
+            "policy_efficiency",
+            [
+                *("--seeds=1", "--horizons=3", "--distributions", "first", "negexp", "spread100"),
+                *("--players", "known shapes", "known shapes (thompson)"),
+            ],
+            "known shapes (thompson)",
+        ),
+        (
+            "known_shapes_by_k",
+            ["--seeds", "2", "--timesteps", "3", "--distributions", "negexp"],
+            "negexp          all       2",
+        ),
         ("next_breakdown", ["--warmup", "1", "--measure", "1"], "engine decision step"),
         ("warm_start", ["--latency"], "forecast"),
         ("cron_batch", ["--states", "4", "--campaigns", "3"], "advanced"),
