@@ -4,9 +4,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from benchmarks.mmm_regret import BOUNDS, RULES, regret_table
+from benchmarks.mmm_regret import BOUNDS, RULES, prior_mean_effects, regret_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,9 +145,10 @@ def test_regret_table_gain_left_is_median_and_p90_over_finite_sets():
     lines = regret_table(results).splitlines()
     first = next(line for line in lines if line.startswith(RULES[0]))
     assert f"{bounds[0]:g} to {bounds[1]:g}" in first
-    # regret (median, mean, p90, max) over all three sets; gain left only over the two with a
-    # gain to make, one of them (1.2) below the current split
-    assert first.split()[-6:] == ["2.00%", "3.00%", "5.20%", "6.00%", "65.00%", "109.00%"]
+    # regret (median, mean ± its standard error, p90, max) over all three sets; gain left only
+    # over the two with a gain to make, one of them (1.2) below the current split
+    fields = ["2.00%", "3.00%", "±", "1.53%", "5.20%", "6.00%", "65.00%", "109.00%"]
+    assert first.split()[-8:] == fields
     assert lines[-1].endswith(
         ", ".join(f"1 of 3 data sets ({low:g} to {high:g})" for low, high in BOUNDS)
     )
@@ -195,3 +197,25 @@ def test_paired_table_compares_each_prior_with_the_first_on_the_same_sets():
     assert " ".join(rows[0][-7:]) == "-1.00 ± 1.15 (2 better, 1 worse)"
     first = next(line for line in lines if line.startswith("zero")).split()
     assert first[1:3] == ["4.00%", "4.00%"] and first[4] == "1"
+
+
+def test_prior_mean_effects_matches_quadrature_per_channel():
+    # independent channels: each posterior mean is a one-dimensional integral of the normal
+    # likelihood times the log-uniform prior (density 1/b on [low, high])
+    center = np.array([0.3, 1.5, 6.0])
+    precision = np.diag([4.0, 25.0, 1.0])
+    low, high = np.full(3, 0.4), np.full(3, 4.0)
+    b = np.linspace(0.4, 4.0, 200_001)[:, None]
+    density = np.exp(-0.5 * np.diag(precision) * (b - center) ** 2) / b
+    expected = (b * density).sum(axis=0) / density.sum(axis=0)
+    assert np.allclose(prior_mean_effects(center, precision, low, high), expected, rtol=0.01)
+
+
+def test_prior_mean_effects_follows_the_correlation_between_channels():
+    # two effects known only through their sum (strongly anti-correlated): the first pinned
+    # by a tight range, so the second takes the rest of the sum
+    precision = 400.0 * np.array([[1.0, 1.0], [1.0, 1.0]]) + 1e-3 * np.eye(2)
+    center = np.array([1.5, 1.5])
+    means = prior_mean_effects(center, precision, np.array([0.9, 0.1]), np.array([1.1, 10.0]))
+    assert abs(means[0] - 1.0) < 0.02
+    assert abs(means[1] - 2.0) < 0.05
