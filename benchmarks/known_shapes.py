@@ -146,9 +146,14 @@ class Posterior:
 
     def draw_revenue(self, rng: np.random.Generator) -> np.ndarray:
         """One posterior draw of A V per campaign."""
+        return self.revenue_at(rng.random(self.weights.shape[0]))
+
+    def revenue_at(self, uniform: np.ndarray) -> np.ndarray:
+        """A V per campaign at the posterior quantile `uniform` (K,) of the grid cells (in
+        their row-major order): a draw, given uniform draws on [0, 1)."""
         k, n_a, n_v = self.weights.shape
         cdf = np.cumsum(self.weights.reshape(k, -1), axis=1)
-        cell = np.minimum((cdf < rng.random(k)[:, None] * cdf[:, -1:]).sum(axis=1), n_a * n_v - 1)
+        cell = np.minimum((cdf < uniform[:, None] * cdf[:, -1:]).sum(axis=1), n_a * n_v - 1)
         rows = np.arange(k)
         return np.exp(self.log_amplitude[rows, cell // n_v] + self.log_value[rows, cell % n_v])
 

@@ -29,7 +29,10 @@ told every campaign's curve shape and the column's generator prior, learning onl
 campaign's amplitude and value per conversion from the reports with exact posteriors, and
 splitting on their posterior means or on one draw (a reference for what the reports of a
 run hold; on `real` they still assume a stationary world with complete reports, so there
-they are a misspecified learner told the shapes, not a limit); and MABWiser's Thompson
+they are a misspecified learner told the shapes, not a limit); `known family (thompson)`
+(benchmarks.known_family), told only each campaign's family and Hill exponent and the
+column's generator priors, scales included, learning scale, amplitude and value with exact
+posteriors and playing Thompson sampling; and MABWiser's Thompson
 sampling, UCB1, epsilon-greedy and softmax used as budget allocators (benchmarks.peers says
 exactly how; `pip install mabwiser`, skipped without it). Every row plays the same worlds
 with the same run seeds, in the same run.
@@ -51,6 +54,13 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks.known_family import (
+    FamilyPrior,
+    KnownFamily,
+    broad_family_prior,
+    first_family_prior,
+    spread_family_prior,
+)
 from benchmarks.known_shapes import KnownShapes, ShapePrior, broad_prior, first_prior, spread_prior
 from benchmarks.peers import MABWISER_POLICIES, KnownCurves, MabwiserAllocator
 from engine.simulate import BENCHMARK_POLICIES, World, make_broad_world, make_world, run
@@ -99,7 +109,14 @@ DISTRIBUTIONS: dict[str, Callable[[int, int], World]] = {
     **{f"spread{level}": _spread(level) for level in SPREAD_LEVELS},
 }
 KNOWN_SHAPES = {"known shapes": "mean", "known shapes (thompson)": "thompson"}
-PLAYERS = (*BENCHMARK_POLICIES, "known curves", *KNOWN_SHAPES, *MABWISER_POLICIES)
+KNOWN_FAMILY = "known family (thompson)"
+PLAYERS = (
+    *BENCHMARK_POLICIES,
+    "known curves",
+    *KNOWN_SHAPES,
+    KNOWN_FAMILY,
+    *MABWISER_POLICIES,
+)
 
 
 def shape_prior(distribution: str, world: World) -> ShapePrior:
@@ -111,6 +128,15 @@ def shape_prior(distribution: str, world: World) -> ShapePrior:
     return broad_prior(world)
 
 
+def family_prior(distribution: str, world: World) -> FamilyPrior:
+    """The generator's own priors of a distribution's worlds, for the known-family player."""
+    if distribution == "first":
+        return first_family_prior(world)
+    if distribution.startswith("spread"):
+        return spread_family_prior(world)
+    return broad_family_prior(world)
+
+
 def play(player: str, world: World, seed: int, step: float, distribution: str = "mixed") -> float:
     """One run's efficiency (`distribution` names the world's generator, for the players that
     are told its prior)."""
@@ -120,6 +146,9 @@ def play(player: str, world: World, seed: int, step: float, distribution: str = 
         prior = shape_prior(distribution, world)
         shapes = KnownShapes(world, KNOWN_SHAPES[player], prior)
         return run(shapes, world, seed, step=step).efficiency
+    if player == KNOWN_FAMILY:
+        family = KnownFamily(world, family_prior(distribution, world))
+        return run(family, world, seed, step=step).efficiency
     if player in MABWISER_POLICIES:
         return run(MabwiserAllocator(player, seed), world, seed, step=step).efficiency
     return run(player, world, seed, step=step).efficiency
