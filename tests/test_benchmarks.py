@@ -86,6 +86,14 @@ def run_benchmark(module: str, *args: str) -> str:
             "known shapes (thompson)",
         ),
         (
+            "policy_efficiency",
+            [
+                *("--seeds=1", "--horizons=3", "--distributions", "first", "negexp", "spread100"),
+                *("--players", "known family (thompson)"),
+            ],
+            "known family (thompson)",
+        ),
+        (
             "known_shapes_by_k",
             ["--seeds", "2", "--timesteps", "3", "--distributions", "negexp"],
             "negexp          all       2",
