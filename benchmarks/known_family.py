@@ -205,11 +205,11 @@ def log_evidence(
     valued: np.ndarray,
     revenue: np.ndarray,
     with_value: bool,
-) -> np.ndarray:
+) -> tuple[np.ndarray, np.ndarray]:
     """log of the integral over (log A, log V) of exp(count a - exposure e^a - valued v -
-    revenue e^-v) against the Gaussian prior (`mean` (N, 2), `precision` (N, 2, 2)); without
-    `with_value`, over log A alone (the value factor left out). Adaptive Gauss-Hermite
-    quadrature on the Laplace approximation."""
+    revenue e^-v) against the Gaussian prior (`mean` (N, 2), `precision` (N, 2, 2)), and the
+    log posterior mean of A V; without `with_value`, over log A alone (the value factor left
+    out) and of A. Adaptive Gauss-Hermite quadrature on the Laplace approximation."""
     d = 2 if with_value else 1
     centre, inverse = mean[:, :d], precision[:, :d, :d]
 
@@ -245,18 +245,19 @@ def log_evidence(
     values = log_f - 0.5 * quadratic + 0.5 * (z**2).sum(axis=0)[None, :]
     log_det_chol = np.log(np.abs(np.diagonal(chol, axis1=1, axis2=2))).sum(axis=1)
     log_det_precision = np.linalg.slogdet(inverse)[1]
-    return (
-        logsumexp(values + log_w[None, :], axis=1)
-        + log_det_chol
-        + 0.5 * log_det_precision
-        - 0.5 * d * np.log(2.0 * np.pi)
-    )
+    integral = logsumexp(values + log_w[None, :], axis=1)
+    log_mean = logsumexp(values + log_w[None, :] + points.sum(axis=1), axis=1) - integral
+    normalizer = log_det_chol + 0.5 * log_det_precision - 0.5 * d * np.log(2.0 * np.pi)
+    return integral + normalizer, log_mean
 
 
-def scale_log_posterior(prior: FamilyPrior, sums: Mapping[str, np.ndarray], value_cv: float):
+def scale_log_posterior(
+    prior: FamilyPrior, sums: Mapping[str, np.ndarray], value_cv: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(K, G) log posterior weights of the scale points, normalized per campaign, given the
     sums (see the module): `conversions`, `valued`, `revenue` (K,), and per scale point
-    `exposure` and `log_exposure` (K, G)."""
+    `exposure` and `log_exposure` (K, G); and (K, G) the log posterior mean of A V given each
+    scale point (of A alone with `value_bounds`)."""
     k, points = sums["exposure"].shape
     shape = 1.0 / value_cv**2
     with_value = prior.value_bounds is None
@@ -266,7 +267,7 @@ def scale_log_posterior(prior: FamilyPrior, sums: Mapping[str, np.ndarray], valu
             shape if key in ("valued", "revenue") else 1.0
         )
 
-    evidence = log_evidence(
+    evidence, log_mean = log_evidence(
         prior.mean.reshape(k * points, 2),
         prior.precision.reshape(k * points, 2, 2),
         flat("conversions"),
@@ -274,9 +275,10 @@ def scale_log_posterior(prior: FamilyPrior, sums: Mapping[str, np.ndarray], valu
         flat("valued"),
         flat("revenue"),
         with_value,
-    ).reshape(k, points)
-    log_weight = prior.log_weight + sums["log_exposure"] + evidence
-    return log_weight - logsumexp(log_weight, axis=1, keepdims=True)
+    )
+    log_weight = prior.log_weight + sums["log_exposure"] + evidence.reshape(k, points)
+    normalized = log_weight - logsumexp(log_weight, axis=1, keepdims=True)
+    return normalized, log_mean.reshape(k, points)
 
 
 class KnownFamily(KnownShapes):
@@ -349,7 +351,7 @@ class KnownFamily(KnownShapes):
     def scale_posterior(self, stats: Mapping) -> np.ndarray:
         """(K, G) posterior weights of the scale points of the campaigns the state holds."""
         ids = np.asarray(stats["ids"], dtype=int)
-        log_weight = scale_log_posterior(self._prior_of(ids), self._sums(stats), self.value_cv)
+        log_weight, _ = scale_log_posterior(self._prior_of(ids), self._sums(stats), self.value_cv)
         return np.exp(log_weight)
 
     def posterior_given(self, stats: Mapping, points: np.ndarray) -> Posterior:

@@ -29,13 +29,14 @@ told every campaign's curve shape and the column's generator prior, learning onl
 campaign's amplitude and value per conversion from the reports with exact posteriors, and
 splitting on their posterior means or on one draw (a reference for what the reports of a
 run hold; on `real` they still assume a stationary world with complete reports, so there
-they are a misspecified learner told the shapes, not a limit); `known family (thompson)`
-(benchmarks.known_family), told only each campaign's family and Hill exponent and the
-column's generator priors, scales included, learning scale, amplitude and value with exact
-posteriors and playing Thompson sampling; and MABWiser's Thompson
-sampling, UCB1, epsilon-greedy and softmax used as budget allocators (benchmarks.peers says
-exactly how; `pip install mabwiser`, skipped without it). Every row plays the same worlds
-with the same run seeds, in the same run.
+they are a misspecified learner told the shapes, not a limit); `known family` and `known
+family (thompson)` (benchmarks.known_family_mean, benchmarks.known_family), told only each
+campaign's family and Hill exponent and the column's generator priors, scales included,
+learning scale, amplitude and value with exact posteriors, and splitting on the
+posterior-mean curves or on one draw; and MABWiser's Thompson sampling, UCB1,
+epsilon-greedy and softmax used as budget allocators (benchmarks.peers says exactly how;
+`pip install mabwiser`, skipped without it). Every row plays the same worlds with the same
+run seeds, in the same run.
 
 Reported seeds start at 0; the policies' defaults were tuned on seeds 1000 and above, which
 are never reported (`--first-seed 1000` reproduces the tuning runs).
@@ -61,6 +62,7 @@ from benchmarks.known_family import (
     first_family_prior,
     spread_family_prior,
 )
+from benchmarks.known_family_mean import KnownFamilyMean
 from benchmarks.known_shapes import KnownShapes, ShapePrior, broad_prior, first_prior, spread_prior
 from benchmarks.peers import MABWISER_POLICIES, KnownCurves, MabwiserAllocator
 from engine.simulate import BENCHMARK_POLICIES, World, make_broad_world, make_world, run
@@ -109,12 +111,12 @@ DISTRIBUTIONS: dict[str, Callable[[int, int], World]] = {
     **{f"spread{level}": _spread(level) for level in SPREAD_LEVELS},
 }
 KNOWN_SHAPES = {"known shapes": "mean", "known shapes (thompson)": "thompson"}
-KNOWN_FAMILY = "known family (thompson)"
+KNOWN_FAMILY = {"known family": KnownFamilyMean, "known family (thompson)": KnownFamily}
 PLAYERS = (
     *BENCHMARK_POLICIES,
     "known curves",
     *KNOWN_SHAPES,
-    KNOWN_FAMILY,
+    *KNOWN_FAMILY,
     *MABWISER_POLICIES,
 )
 
@@ -129,7 +131,7 @@ def shape_prior(distribution: str, world: World) -> ShapePrior:
 
 
 def family_prior(distribution: str, world: World) -> FamilyPrior:
-    """The generator's own priors of a distribution's worlds, for the known-family player."""
+    """The generator's own priors of a distribution's worlds, for the known-family players."""
     if distribution == "first":
         return first_family_prior(world)
     if distribution.startswith("spread"):
@@ -146,8 +148,8 @@ def play(player: str, world: World, seed: int, step: float, distribution: str = 
         prior = shape_prior(distribution, world)
         shapes = KnownShapes(world, KNOWN_SHAPES[player], prior)
         return run(shapes, world, seed, step=step).efficiency
-    if player == KNOWN_FAMILY:
-        family = KnownFamily(world, family_prior(distribution, world))
+    if player in KNOWN_FAMILY:
+        family = KNOWN_FAMILY[player](world, family_prior(distribution, world))
         return run(family, world, seed, step=step).efficiency
     if player in MABWISER_POLICIES:
         return run(MabwiserAllocator(player, seed), world, seed, step=step).efficiency

@@ -89,7 +89,7 @@ def run_benchmark(module: str, *args: str) -> str:
             "policy_efficiency",
             [
                 *("--seeds=1", "--horizons=3", "--distributions", "first", "negexp", "spread100"),
-                *("--players", "known family (thompson)"),
+                *("--players", "known family", "known family (thompson)"),
             ],
             "known family (thompson)",
         ),

@@ -10,8 +10,10 @@ from benchmarks.known_family import (
     point_scale_prior,
     scale_log_posterior,
     spread_family_prior,
+    unit_curves,
 )
-from benchmarks.known_shapes import KnownShapes, broad_prior
+from benchmarks.known_family_mean import KnownFamilyMean
+from benchmarks.known_shapes import KnownShapes, broad_prior, posterior
 from engine.simulate import make_broad_world, run
 from engine.spread_worlds import make_spread_world
 
@@ -77,7 +79,7 @@ def test_the_scale_posterior_matches_a_fine_grid():
     player = KnownFamily(world, broad_family_prior(world, points=12))
     stats = _fed(player, world, _varied(world, 3))
     sums = player._sums(stats)
-    mine = scale_log_posterior(player.family_prior, sums, player.value_cv)
+    mine, _ = scale_log_posterior(player.family_prior, sums, player.value_cv)
     np.testing.assert_allclose(
         np.exp(mine), np.exp(_brute_force(player.family_prior, sums, player.value_cv)), atol=1e-4
     )
@@ -122,3 +124,58 @@ def test_late_corrections_and_launches_keep_each_campaigns_sums():
     result = run(KnownFamily(world), world, 6)
     assert 0.5 < result.efficiency <= 1.0
     assert np.all(result.shares[:, ~world.live(9)][9] == 0)
+
+
+def test_the_mean_rule_told_the_true_scale_splits_like_known_shapes():
+    """With one scale point, the truth, the posterior-mean curve is known shapes' E[A V] u:
+    the same curve (to the quadrature's accuracy) and nearly the same run (to the spend
+    grid's)."""
+    world = make_broad_world("mixed", 9, 6, 5)
+    told = KnownFamilyMean(world, point_scale_prior(world, broad_prior(world)))
+    stats = _fed(told, world, _varied(world, 3))
+    spend = np.geomspace(10.0, 5000.0, 7)
+    truth = world.scale[:, None]
+    unit = np.column_stack(
+        [unit_curves(world.kind, world.shape, np.full(9, x), truth)[:, 0] for x in spend]
+    )
+    keys = ("conversions", "valued", "revenue")
+    sums = {key: np.asarray(stats[key], dtype=float) for key in keys}
+    sums["exposure"] = np.asarray(stats["exposure"])[:, 0]
+    mean = posterior(broad_prior(world), sums, told.value_cv).mean_revenue()
+    np.testing.assert_allclose(told.expected_revenue(stats, spend), mean[:, None] * unit, rtol=2e-3)
+    shapes = KnownShapes(world, "mean", broad_prior(world))
+    assert run(told, world, 5).efficiency == pytest.approx(
+        run(shapes, world, 5).efficiency, abs=2e-3
+    )
+
+
+class _PriorOnly(KnownFamilyMean):
+    """The mean rule on the prior alone: no report is ever folded in."""
+
+    def update_stats(self, stats: dict, context) -> dict:
+        return {**stats, "t": stats["t"] + 1}
+
+
+def test_the_mean_rule_learns_on_a_spread_world():
+    world = make_spread_world("michaelis_menten", 5, 12, 2, conversions=400)
+    prior = spread_family_prior(world)
+    learnt = run(KnownFamilyMean(world, prior), world, 2, step=0.25).efficiency
+    assert learnt > run(_PriorOnly(world, prior), world, 2, step=0.25).efficiency + 0.02
+    assert learnt > 0.93
+
+
+@pytest.mark.parametrize(("family", "within"), [("negexp", 0.05), ("hill", 0.15)])
+def test_the_posterior_mean_curve_approaches_the_true_curve(family, within):
+    """After many conversions reported at varied spends, each campaign's posterior-mean
+    revenue curve comes close to its true one from a fifth to three equal shares (Hill's
+    less so: an S-shaped campaign saturating beyond the spends tried is known less well at
+    low spends)."""
+    world = make_spread_world(family, 5, 10, 4, conversions=20_000)
+    player = KnownFamilyMean(world, spread_family_prior(world))
+    stats = _fed(player, world, _varied(world, 6))
+    equal = world.timestep_budget / world.n_campaigns
+    spend = equal * np.geomspace(0.2, 3.0, 6)
+    truth = np.column_stack(
+        [world.expected_conversions(np.full(5, x), 0) * world.value_per_conversion for x in spend]
+    )
+    np.testing.assert_allclose(player.expected_revenue(stats, spend), truth, rtol=within)
