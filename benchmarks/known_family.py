@@ -30,9 +30,9 @@ scales; what `curve` loses beyond it is `curve`'s own approximations of that lea
 - Decision: Thompson sampling. One uniform draw per campaign picks the scale by its
   posterior's inverse distribution function, and what is left of it picks (A, V) given that
   scale, so that with one scale point the player draws exactly as "known shapes (thompson)";
-  the split is the oracle's exact solver on the world with the drawn scales and A V. (The
-  posterior-mean curve is a mixture over scales, no longer one of the families, so the mean
-  rule would need a grid allocator; it is not built.)
+  the split is the oracle's exact solver on the world with the drawn scales and A V. The
+  mean rule, on the posterior-mean curves (mixtures over scales), is
+  benchmarks.known_family_mean.
 
 Row "known family (thompson)" of benchmarks.policy_efficiency:
 
