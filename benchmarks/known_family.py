@@ -339,10 +339,12 @@ class KnownFamily(KnownShapes):
         fresh["t"] = stats["t"]
         return fresh
 
-    def _sums(self, stats: Mapping) -> dict[str, np.ndarray]:
+    def sums_of(self, stats: Mapping) -> dict[str, np.ndarray]:
+        """The state's sums as arrays: (K,) scale-free, (K, G) per scale point."""
         return {key: np.asarray(stats[key], dtype=float) for key in (*_SCALAR, *_PER_SCALE)}
 
-    def _prior_of(self, ids: np.ndarray) -> FamilyPrior:
+    def prior_of(self, ids: np.ndarray) -> FamilyPrior:
+        """The family prior of the world's campaigns `ids`."""
         p = self.family_prior
         return FamilyPrior(
             p.scale[ids], p.log_weight[ids], p.mean[ids], p.precision[ids], p.value_bounds
@@ -351,7 +353,7 @@ class KnownFamily(KnownShapes):
     def scale_posterior(self, stats: Mapping) -> np.ndarray:
         """(K, G) posterior weights of the scale points of the campaigns the state holds."""
         ids = np.asarray(stats["ids"], dtype=int)
-        log_weight, _ = scale_log_posterior(self._prior_of(ids), self._sums(stats), self.value_cv)
+        log_weight, _ = scale_log_posterior(self.prior_of(ids), self.sums_of(stats), self.value_cv)
         return np.exp(log_weight)
 
     def posterior_given(self, stats: Mapping, points: np.ndarray) -> Posterior:
@@ -359,7 +361,7 @@ class KnownFamily(KnownShapes):
         `points` (K,)."""
         ids = np.asarray(stats["ids"], dtype=int)
         rows = np.arange(ids.size)
-        sums = self._sums(stats)
+        sums = self.sums_of(stats)
         given = {
             "conversions": sums["conversions"],
             "exposure": sums["exposure"][rows, points],

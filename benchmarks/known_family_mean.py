@@ -40,7 +40,7 @@ class KnownFamilyMean(KnownFamily):
     def expected_revenue(self, stats: dict, spend: np.ndarray) -> np.ndarray:
         """(K, N) posterior-mean revenue of the campaigns the state holds at `spend` (N,)."""
         ids = np.asarray(stats["ids"], dtype=int)
-        prior, sums = self._prior_of(ids), self._sums(stats)
+        prior, sums = self.prior_of(ids), self.sums_of(stats)
         log_weight, log_mean = scale_log_posterior(prior, sums, self.value_cv)
         size = np.exp(log_weight + log_mean)  # (K, G): P(s) E[A V | s]
         if prior.value_bounds is not None:

@@ -78,7 +78,7 @@ def test_the_scale_posterior_matches_a_fine_grid():
     world = make_broad_world("hill", 4, 6, 2)
     player = KnownFamily(world, broad_family_prior(world, points=12))
     stats = _fed(player, world, _varied(world, 3))
-    sums = player._sums(stats)
+    sums = player.sums_of(stats)
     mine, _ = scale_log_posterior(player.family_prior, sums, player.value_cv)
     np.testing.assert_allclose(
         np.exp(mine), np.exp(_brute_force(player.family_prior, sums, player.value_cv)), atol=1e-4
