@@ -281,6 +281,18 @@ def scale_log_posterior(
     return normalized, log_mean.reshape(k, points)
 
 
+def split_draw(weights: np.ndarray, uniform: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One uniform draw per row of `weights` (K, G) made into a draw of a point by the inverse
+    distribution function, and what is left of it: a uniform draw apart from the point."""
+    cdf = np.cumsum(weights, axis=1)
+    scaled = uniform * cdf[:, -1]
+    points = np.minimum((cdf < scaled[:, None]).sum(axis=1), weights.shape[1] - 1)
+    rows = np.arange(weights.shape[0])
+    below = cdf[rows, points] - weights[rows, points]
+    within = np.clip((scaled - below) / weights[rows, points], 0.0, np.nextafter(1.0, 0.0))
+    return points, within
+
+
 class KnownFamily(KnownShapes):
     """Told every campaign's family and Hill exponent and the generator's priors; learns
     scales, amplitudes and values exactly and plays Thompson sampling (see the module).
@@ -375,13 +387,7 @@ class KnownFamily(KnownShapes):
         (scale, A, V), one uniform draw each (see the module)."""
         stats = context.stats
         ids = np.asarray(stats["ids"], dtype=int)
-        weights = self.scale_posterior(stats)
-        cdf = np.cumsum(weights, axis=1)
-        uniform = rng.random(ids.size) * cdf[:, -1]
-        points = np.minimum((cdf < uniform[:, None]).sum(axis=1), weights.shape[1] - 1)
-        rows = np.arange(ids.size)
-        below = cdf[rows, points] - weights[rows, points]
-        within = np.clip((uniform - below) / weights[rows, points], 0.0, np.nextafter(1.0, 0.0))
+        points, within = split_draw(self.scale_posterior(stats), rng.random(ids.size))
         revenue = self.posterior_given(stats, points).revenue_at(within)
         t = min(context.t, self.world.timesteps - 1)
         estimated = replace(

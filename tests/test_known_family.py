@@ -9,6 +9,7 @@ from benchmarks.known_family import (
     broad_family_prior,
     point_scale_prior,
     scale_log_posterior,
+    split_draw,
     spread_family_prior,
     unit_curves,
 )
@@ -179,3 +180,19 @@ def test_the_posterior_mean_curve_approaches_the_true_curve(family, within):
         [world.expected_conversions(np.full(5, x), 0) * world.value_per_conversion for x in spend]
     )
     np.testing.assert_allclose(player.expected_revenue(stats, spend), truth, rtol=within)
+
+
+def test_a_uniform_draw_splits_into_a_point_and_a_fresh_uniform():
+    """Thompson's draw: points follow the weights, and what is left of the uniform draw is
+    uniform whatever the point, so (A, V) given the scale is drawn from its own posterior."""
+    weights = np.array([[0.1, 0.6, 0.0, 0.3], [0.25, 0.25, 0.25, 0.25]])
+    uniform = np.random.default_rng(8).random((20_000, 1)) * np.ones((1, 2))
+    drawn = [split_draw(weights, u) for u in uniform]
+    points = np.array([p for p, _ in drawn])
+    within = np.array([w for _, w in drawn])
+    for row in range(2):
+        share = np.bincount(points[:, row], minlength=4) / len(points)
+        np.testing.assert_allclose(share, weights[row], atol=0.01)
+        for point in np.flatnonzero(weights[row]):
+            left = within[points[:, row] == point, row]
+            assert abs(left.mean() - 0.5) < 0.02 and abs(left.var() - 1 / 12) < 0.01
