@@ -18,6 +18,8 @@ channel's spend within given multiples of its mean. Beside it, on the same data 
   engine/mmm/synthetic.py) instead of least squares (Gibbs sampling, `prior_mean_effects`),
   the data's Gaussian likelihood being exact for that generator: what even the
   Bayes decision that knows the curves' shapes and the prior they were drawn from leaves;
+- `known shapes, wide prior`: the same with the ROI prior ten times wider at both ends (the
+  range a hundred times as wide in ratio): how much of that row's edge is knowing the range;
 - `model, hedged 1 sd`: the model's decision moved toward only as far as the posterior
   backs it (`hedged_spend`: the expected gain over the current split at least one
   posterior sd of that gain), a hedge against the sets where the decision loses;
@@ -52,9 +54,11 @@ RULES = (
     "true shapes",
     "known shapes, least squares",
     "known shapes, true prior",
+    "known shapes, wide prior",
     "current split",
 )
 ROI_RANGE = (0.4, 4.0)  # the generator's default: true ROIs log-uniform in this range
+WIDENING = 10.0  # the wide prior: log-uniform from the true range's low / 10 to its high x 10
 GIBBS_CHAINS, GIBBS_SWEEPS, GIBBS_BURN, GIBBS_GRID = 64, 400, 100, 1000
 
 
@@ -81,11 +85,15 @@ def allocate_on(
     return allocate_budget(GridCurves(grid, envelope), budget, lower=lower, upper=grid[:, -1])
 
 
-def known_shape_effects(truth: dict, model: MarketingMixModel) -> tuple[np.ndarray, np.ndarray]:
+def known_shape_effects(
+    truth: dict, model: MarketingMixModel
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each channel's effect (C,) with the true adstock and saturation given and the model's
     baseline columns profiled out, on the fitted periods: by non-negative least squares,
-    and as the posterior mean under the generator's ROI prior (log-uniform in its range)
-    with the Gaussian likelihood of those columns (`prior_mean_effects`)."""
+    and as the posterior mean with the Gaussian likelihood of those columns
+    (`prior_mean_effects`) under the generator's ROI prior (log-uniform in its range), and
+    under a prior WIDENING times wider at both ends (what a user who knows only that the
+    returns lie within a thousandfold range could assume)."""
     rows = model.fit_rows
     spend = model.data.spend[:rows]
     media = np.empty((rows, spend.shape[1]))
@@ -104,7 +112,13 @@ def known_shape_effects(truth: dict, model: MarketingMixModel) -> tuple[np.ndarr
     per_effect = np.array([c["contribution"] / c["effect"] / c["spend"] for c in truth["channels"]])
     low, high = truth.get("roi_range", ROI_RANGE)
     precision = media.T @ media / noise
-    return nonnegative, prior_mean_effects(plain, precision, low / per_effect, high / per_effect)
+    return (
+        nonnegative,
+        prior_mean_effects(plain, precision, low / per_effect, high / per_effect),
+        prior_mean_effects(
+            plain, precision, low / WIDENING / per_effect, high * WIDENING / per_effect
+        ),
+    )
 
 
 def prior_mean_effects(
@@ -203,7 +217,7 @@ def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
     budget = float(current.sum())
     channels = current.size
     true_effect = np.array([channel["effect"] for channel in truth["channels"]])
-    fitted_effect, bayes_effect = known_shape_effects(truth, model)
+    fitted_effect, bayes_effect, wide_effect = known_shape_effects(truth, model)
     answer = {}
     for low, high in BOUNDS:
         lower, upper = low * current, high * current
@@ -231,6 +245,9 @@ def regrets(truth: dict, model: MarketingMixModel, current: np.ndarray) -> dict:
             ),
             "known shapes, true prior": allocate_on(
                 grid, true_curve * (bayes_effect / true_effect)[:, None], budget, lower
+            ),
+            "known shapes, wide prior": allocate_on(
+                grid, true_curve * (wide_effect / true_effect)[:, None], budget, lower
             ),
             "current split": current,
         }  # fmt: skip
