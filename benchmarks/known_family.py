@@ -55,6 +55,7 @@ from benchmarks.known_shapes import (
     _correlated,
     broad_prior,
     posterior,
+    running_ids,
 )
 from engine.context import Context
 from engine.errors import EngineError
@@ -338,11 +339,7 @@ class KnownFamily(KnownShapes):
     def resize_stats(self, stats: dict, keep: Sequence[int | None], n_old: int) -> dict:
         """The campaigns running at the next timestep (the world says which), each kept one
         with its sums, an added one with none."""
-        ids = np.flatnonzero(self.world.live(stats["t"])).tolist()
-        if len(ids) != len(keep) or any(
-            old is not None and stats["ids"][old] != ids[i] for i, old in enumerate(keep)
-        ):
-            raise EngineError("the resized campaigns are not those the world runs next")
+        ids = running_ids(self.world, stats, keep)
         fresh = self._fresh(ids)
         for key in (*_SCALAR, *_PER_SCALE):
             fresh[key] = [

@@ -217,6 +217,17 @@ def _derivatives(
     return hessian, gradient
 
 
+def running_ids(world: World, stats: Mapping, keep: Sequence[int | None]) -> list[int]:
+    """The world's campaigns running at the next timestep, checked against `keep` (the
+    engine's resize: each new place's old index, None for a launched campaign)."""
+    ids = np.flatnonzero(world.live(stats["t"])).tolist()
+    if len(ids) != len(keep) or any(
+        old is not None and stats["ids"][old] != ids[i] for i, old in enumerate(keep)
+    ):
+        raise EngineError("the resized campaigns are not those the world runs next")
+    return ids
+
+
 class KnownShapes(Policy):
     """Told every campaign's curve shape and the generator's prior; learns amplitudes and
     values exactly (see the module). `prior` defaults to the broad worlds' own."""
@@ -287,11 +298,7 @@ class KnownShapes(Policy):
     def resize_stats(self, stats: dict, keep: Sequence[int | None], n_old: int) -> dict:
         """The campaigns running at the next timestep (the world says which), each kept one
         with its sums, an added one with none."""
-        ids = np.flatnonzero(self.world.live(stats["t"])).tolist()
-        if len(ids) != len(keep) or any(
-            old is not None and stats["ids"][old] != ids[i] for i, old in enumerate(keep)
-        ):
-            raise EngineError("the resized campaigns are not those the world runs next")
+        ids = running_ids(self.world, stats, keep)
         sums = {key: [0.0 if old is None else stats[key][old] for old in keep] for key in _SUMS}
         return {"ids": ids, "t": stats["t"], **sums}
 
