@@ -53,7 +53,7 @@ class LogCurves(response.ResponseCurves):
         return self.vmax / (np.log(2.0) * (self.k + np.maximum(x, 0.0)))
 
     def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):
             spend = self.vmax / (np.log(2.0) * np.asarray(lam, dtype=float)) - self.k
         return np.maximum(spend, 0.0)
 

@@ -167,3 +167,16 @@ def test_runs_add_launched_and_remove_ended_campaigns_and_the_oracle_splits_amon
     # Late conversions of an ended campaign still count its spend as spent.
     assert max(policy.retired) > 0
     assert 0.5 < result.efficiency < 1.0
+
+
+def test_log_curves_inverse_marginal_at_a_vanishing_price_is_unbounded_without_overflow():
+    # the allocator's search may probe a marginal as small as a subnormal float; the spend
+    # there is beyond any budget (inf), and numpy's overflow must not escape as a warning
+    # (pyproject.toml turns the engine's RuntimeWarnings into errors)
+    from engine.worlds import LogCurves
+
+    curves = LogCurves(np.array([1.0, 2.0]), np.array([1.0, 3.0]))
+    assert np.all(np.isinf(curves.inverse_marginal(1e-320)))
+    assert np.all(np.isinf(curves.inverse_marginal(0.0)))
+    spend = curves.inverse_marginal(np.array([1e-3, 1e-320]))
+    assert spend[0] == pytest.approx(1.0 / (np.log(2.0) * 1e-3) - 1.0) and np.isinf(spend[1])
