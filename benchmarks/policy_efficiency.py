@@ -33,10 +33,11 @@ they are a misspecified learner told the shapes, not a limit); `known family` an
 family (thompson)` (benchmarks.known_family_mean, benchmarks.known_family), told only each
 campaign's family and Hill exponent and the column's generator priors, scales included,
 learning scale, amplitude and value with exact posteriors, and splitting on the
-posterior-mean curves or on one draw; and MABWiser's Thompson sampling, UCB1,
-epsilon-greedy and softmax used as budget allocators (benchmarks.peers says exactly how;
-`pip install mabwiser`, skipped without it). Every row plays the same worlds with the same
-run seeds, in the same run.
+posterior-mean curves or on one draw, and `known family (ids)` (benchmarks.known_family_ids),
+the same learner choosing its move by the least information ratio; and MABWiser's Thompson
+sampling, UCB1, epsilon-greedy and softmax used as budget allocators (benchmarks.peers says
+exactly how; `pip install mabwiser`, skipped without it). Every row plays the same worlds
+with the same run seeds, in the same run.
 
 Reported seeds start at 0; the policies' defaults were tuned on seeds 1000 and above, which
 are never reported (`--first-seed 1000` reproduces the tuning runs).
@@ -62,6 +63,7 @@ from benchmarks.known_family import (
     first_family_prior,
     spread_family_prior,
 )
+from benchmarks.known_family_ids import KnownFamilyIds
 from benchmarks.known_family_mean import KnownFamilyMean
 from benchmarks.known_shapes import KnownShapes, ShapePrior, broad_prior, first_prior, spread_prior
 from benchmarks.peers import MABWISER_POLICIES, KnownCurves, MabwiserAllocator
@@ -111,7 +113,11 @@ DISTRIBUTIONS: dict[str, Callable[[int, int], World]] = {
     **{f"spread{level}": _spread(level) for level in SPREAD_LEVELS},
 }
 KNOWN_SHAPES = {"known shapes": "mean", "known shapes (thompson)": "thompson"}
-KNOWN_FAMILY = {"known family": KnownFamilyMean, "known family (thompson)": KnownFamily}
+KNOWN_FAMILY = {
+    "known family": KnownFamilyMean,
+    "known family (thompson)": KnownFamily,
+    "known family (ids)": KnownFamilyIds,
+}
 PLAYERS = (
     *BENCHMARK_POLICIES,
     "known curves",

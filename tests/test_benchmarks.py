@@ -89,9 +89,9 @@ def run_benchmark(module: str, *args: str) -> str:
             "policy_efficiency",
             [
                 *("--seeds=1", "--horizons=3", "--distributions", "first", "negexp", "spread100"),
-                *("--players", "known family", "known family (thompson)"),
+                *("--players", "known family", "known family (thompson)", "known family (ids)"),
             ],
-            "known family (thompson)",
+            "known family (ids)",
         ),
         (
             "known_shapes_by_k",
