@@ -94,6 +94,11 @@ def run_benchmark(module: str, *args: str) -> str:
             "known family (ids)",
         ),
         (
+            "known_family_paired",
+            ["--seeds", "2", "--timesteps", "3", "--distributions", "negexp"],
+            "known family (ids) - known family (thompson)",
+        ),
+        (
             "known_shapes_by_k",
             ["--seeds", "2", "--timesteps", "3", "--distributions", "negexp"],
             "negexp          all       2",
