@@ -82,12 +82,13 @@ def test_a_campaign_seen_at_one_spend_is_moved_to_show_its_curvature():
 
 
 def test_without_the_information_gain_it_moves_less(monkeypatch):
-    """The same with g constant (the least expected regret alone) moves it by under a third
-    of the step on average: the test above measures the information gain."""
+    """The same with g constant (the least expected regret alone) moves it by under half the
+    step on average (0.067 of the budget, step 0.2, when written), so the test above fails
+    without the information gain."""
     monkeypatch.setattr(
         known_family_ids, "information_gain", lambda conversions: np.ones(conversions.shape[0])
     )
-    assert _moves_of_the_unmoved_campaign().mean() < 0.35 * STEP
+    assert _moves_of_the_unmoved_campaign().mean() < 0.5 * STEP
 
 
 def test_the_information_gain_grows_with_the_draws_disagreement():
