@@ -137,6 +137,19 @@ def _columns(row: dict[str, list], members: np.ndarray, were: np.ndarray) -> dic
     }
 
 
+def run_settings(world: World, seed: int, step: float = 0.1, floor: float = 0.0) -> dict:
+    """The settings of a run over the world's T timesteps: its whole budget, revenue as the
+    objective, the pace `step` and the `floor` share."""
+    return {
+        "budget": world.timestep_budget * world.timesteps,
+        "timesteps": world.timesteps,
+        "step": step,
+        "floor": floor,
+        "objective": "revenue",
+        "seed": seed,
+    }
+
+
 def run(
     policy: str | Policy,
     world: World,
@@ -157,14 +170,7 @@ def run(
     """
     engine_policy = make_policy(policy, params) if isinstance(policy, str) else policy
     n_campaigns, timesteps = world.n_campaigns, world.timesteps
-    settings = {
-        "budget": world.timestep_budget * timesteps,
-        "timesteps": timesteps,
-        "step": step,
-        "floor": floor,
-        "objective": "revenue",
-        "seed": seed,
-    }
+    settings = run_settings(world, seed, step, floor)
     members = np.flatnonzero(world.live(0))  # the world's campaigns the state holds, in order
     state = engine_policy.init(members.size, settings)
     rng = np.random.default_rng([seed, 7919])

@@ -15,22 +15,14 @@ from benchmarks.known_family import (
 )
 from benchmarks.known_family_mean import KnownFamilyMean
 from benchmarks.known_shapes import KnownShapes, broad_prior, posterior
-from engine.simulate import make_broad_world, run
+from engine.simulate import make_broad_world, run, run_settings
 from engine.spread_worlds import make_spread_world
 
 
 def _fed(player: KnownFamily, world, spends: np.ndarray, seed: int = 0) -> dict:
     """The player's statistics after reports of the world at `spends` (T, K), through the
     engine API (the reports say what was spent, whatever the player planned)."""
-    settings = {
-        "budget": world.timestep_budget * world.timesteps,
-        "timesteps": world.timesteps,
-        "step": 1.0,
-        "floor": 0.0,
-        "objective": "revenue",
-        "seed": seed,
-    }
-    state = player.init(world.n_campaigns, settings)
+    state = player.init(world.n_campaigns, run_settings(world, seed, step=1.0))
     rng = np.random.default_rng([seed, 1])
     for t, spend in enumerate(spends):
         state, _ = player.advance(state, world.observe(spend, t, rng))

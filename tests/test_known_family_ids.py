@@ -9,7 +9,7 @@ from benchmarks import known_family_ids
 from benchmarks.known_family_ids import KnownFamilyIds, information_gain
 from benchmarks.known_family_mean import KnownFamilyMean
 from engine.context import Context
-from engine.simulate import make_broad_world, run
+from engine.simulate import make_broad_world, run, run_settings
 
 STEP = 0.2
 SEEDS = range(12)
@@ -18,15 +18,7 @@ SEEDS = range(12)
 def _reports(player: KnownFamilyIds, world, spends: np.ndarray) -> dict:
     """The player's statistics after reports of the world's expected conversions (rounded)
     and their revenue at `spends` (T, K), through the engine API."""
-    settings = {
-        "budget": world.timestep_budget * world.timesteps,
-        "timesteps": world.timesteps,
-        "step": STEP,
-        "floor": 0.0,
-        "objective": "revenue",
-        "seed": 0,
-    }
-    state = player.init(world.n_campaigns, settings)
+    state = player.init(world.n_campaigns, run_settings(world, 0, step=STEP))
     rng = np.random.default_rng(1)
     for t, spend in enumerate(spends):
         report = world.observe(spend, t, rng)

@@ -12,21 +12,13 @@ from benchmarks.known_shapes import (
     spread_prior,
 )
 from benchmarks.peers import KnownCurves
-from engine.simulate import make_broad_world, make_world, oracle_spend, run
+from engine.simulate import make_broad_world, make_world, oracle_spend, run, run_settings
 from engine.spread_worlds import make_spread_world
 
 
 def _played(player: KnownShapes, world, timesteps: int, seed: int = 0, step: float = 1.0):
     """The player's state after `timesteps` reports of the world, through the engine API."""
-    settings = {
-        "budget": world.timestep_budget * world.timesteps,
-        "timesteps": world.timesteps,
-        "step": step,
-        "floor": 0.0,
-        "objective": "revenue",
-        "seed": seed,
-    }
-    state = player.init(world.n_campaigns, settings)
+    state = player.init(world.n_campaigns, run_settings(world, seed, step=step))
     rng = np.random.default_rng([seed, 1])
     for t in range(timesteps):
         state, _ = player.advance(state, world.observe(np.array(state["budgets"]), t, rng))
