@@ -103,10 +103,12 @@ def _spread_out(shape_prior: ShapePrior, points: int) -> tuple[np.ndarray, np.nd
     return mean, np.repeat(shape_prior.precision[:, None], points, axis=1)
 
 
-def broad_family_prior(world: World, points: int = SCALE_POINTS) -> FamilyPrior:
-    """`engine.worlds.make_broad_world`'s own prior: scales log-uniform 0.1 to 10 equal shares."""
+def broad_family_prior(
+    world: World, points: int = SCALE_POINTS, volume: float = 1.0
+) -> FamilyPrior:
+    """`make_broad_world`'s own prior at `volume`: scales log-uniform 0.1 to 10 equal shares."""
     scale = _log_uniform(world, 0.1, 10.0, points)
-    mean, precision = _spread_out(broad_prior(world), points)
+    mean, precision = _spread_out(broad_prior(world, volume), points)
     return FamilyPrior(scale, np.full(scale.shape, -np.log(points)), mean, precision)
 
 

@@ -83,10 +83,11 @@ def _correlated(mean_revenue: np.ndarray, sd_revenue: float, mean_value: float, 
     return ShapePrior(mean=mean, precision=precision)
 
 
-def broad_prior(world: World) -> ShapePrior:
-    """`engine.worlds.make_broad_world`'s own prior."""
+def broad_prior(world: World, volume: float = 1.0) -> ShapePrior:
+    """`engine.worlds.make_broad_world`'s own prior, at the world's `volume` (a factor on
+    every amplitude, so on revenue at the scale: log A's mean moves by log volume)."""
     equal_share = world.timestep_budget / world.n_campaigns
-    mean_revenue = np.full(world.n_campaigns, np.log(3.0 * equal_share) - 0.32)
+    mean_revenue = np.full(world.n_campaigns, np.log(3.0 * volume * equal_share) - 0.32)
     return _correlated(mean_revenue, 0.8, np.log(40.0), 0.5)
 
 

@@ -23,6 +23,14 @@ Each world distribution is a column; each cell is a policy's mean efficiency ove
   or 1600 conversions a timestep in all (400 reproduces that measurement's figures). They
   are played at `--spread-step` (0.25, that measurement's step), the others at `--step`.
 
+`--volume V` multiplies every campaign's expected conversions by V on the broad columns
+(negexp, mm, hill, log, mixed, real; `make_broad_world`'s `volume`), everything else of their
+worlds unchanged, and the reference players' amplitude priors follow; first and spread* are
+unchanged (spread* set their conversion counts by name). A line under the header gives each
+column's conversions per campaign a timestep at an equal split: the last row of each table,
+`conv/campaign`, is the median over the worlds of each world's median campaign, with the
+lowest and highest world's in brackets.
+
 Rows: Oktopus's policies; `known curves`, which knows the true curves and moves at the same
 step (the limit); `known shapes` and `known shapes (thompson)` (benchmarks.known_shapes),
 told every campaign's curve shape and the column's generator prior, learning only each
@@ -43,7 +51,7 @@ Reported seeds start at 0; the policies' defaults were tuned on seeds 1000 and a
 are never reported (`--first-seed 1000` reproduces the tuning runs).
 
     python -m benchmarks.policy_efficiency [--seeds 6] [--horizons 30 90] [--step 0.1]
-        [--spread-step 0.25] [--distributions spread400 ...] [--players curve ...]
+        [--spread-step 0.25] [--volume 1] [--distributions spread400 ...] [--players curve ...]
 """
 
 from __future__ import annotations
@@ -69,7 +77,7 @@ from benchmarks.known_shapes import KnownShapes, ShapePrior, broad_prior, first_
 from benchmarks.peers import MABWISER_POLICIES, KnownCurves, MabwiserAllocator
 from engine.simulate import BENCHMARK_POLICIES, World, make_broad_world, make_world, run
 from engine.spread_worlds import make_spread_world
-from engine.worlds import FAMILIES
+from engine.worlds import FAMILIES, VOLUMES
 
 CONDITIONS = {"drift": 0.02, "seasonality": 0.15, "shift": True, "delays": True, "launches": True}
 REAL_VALUE_SIGMA = 1.0
@@ -86,9 +94,10 @@ def _first(seed: int, timesteps: int) -> World:
     return make_world(family, (3, 8, 20)[(seed // 3) % 3], timesteps, seed)
 
 
-def _broad(family: str, **conditions: object) -> Callable[[int, int], World]:
-    def make(seed: int, timesteps: int) -> World:
-        return make_broad_world(family, campaigns_of(seed), timesteps, seed, **conditions)
+def _broad(family: str, **conditions: object) -> Callable[..., World]:
+    def make(seed: int, timesteps: int, volume: float = 1.0) -> World:
+        k = campaigns_of(seed)
+        return make_broad_world(family, k, timesteps, seed, volume=volume, **conditions)
 
     return make
 
@@ -102,7 +111,7 @@ def _spread(conversions: float) -> Callable[[int, int], World]:
 
 
 SPREAD_LEVELS = (100, 400, 1600)
-DISTRIBUTIONS: dict[str, Callable[[int, int], World]] = {
+DISTRIBUTIONS: dict[str, Callable[..., World]] = {
     "first": _first,
     "negexp": _broad("negexp"),
     "mm": _broad("michaelis_menten"),
@@ -112,6 +121,8 @@ DISTRIBUTIONS: dict[str, Callable[[int, int], World]] = {
     "real": _broad("mixed", value_sigma=REAL_VALUE_SIGMA, **CONDITIONS),
     **{f"spread{level}": _spread(level) for level in SPREAD_LEVELS},
 }
+BROAD = ("negexp", "mm", "hill", "log", "mixed", "real")
+"""The columns of `make_broad_world`, the ones `--volume` applies to."""
 KNOWN_SHAPES = {"known shapes": "mean", "known shapes (thompson)": "thompson"}
 KNOWN_FAMILY = {
     "known family": KnownFamilyMean,
@@ -127,44 +138,80 @@ PLAYERS = (
 )
 
 
-def shape_prior(distribution: str, world: World) -> ShapePrior:
-    """The generator's own prior of a distribution's worlds, for the known-shapes players."""
+def make_worlds(name: str, seeds: list[int], timesteps: int, volume: float = 1.0) -> list[World]:
+    """The worlds of column `name`, one a seed; `volume` applies to the broad columns only."""
+    if name not in BROAD and volume != 1.0:
+        raise ValueError(f"volume applies to the broad columns {BROAD}, not {name!r}")
+    extra = {"volume": volume} if name in BROAD else {}
+    return [DISTRIBUTIONS[name](seed, timesteps, **extra) for seed in seeds]
+
+
+def conversions_at_equal(worlds: list[World]) -> tuple[float, float, float]:
+    """Each world's median campaign's expected conversions a timestep at an equal split (at
+    timestep 0): their median over the worlds, lowest and highest."""
+    medians = []
+    for world in worlds:
+        equal = np.full(world.n_campaigns, world.timestep_budget / world.n_campaigns)
+        medians.append(np.median(world.expected_conversions(equal, 0)))
+    return float(np.median(medians)), float(np.min(medians)), float(np.max(medians))
+
+
+def shape_prior(distribution: str, world: World, volume: float = 1.0) -> ShapePrior:
+    """The generator's own prior of a distribution's worlds, for the known-shapes players
+    (`volume`: the broad worlds' factor on every campaign's conversions)."""
     if distribution == "first":
         return first_prior(world)
     if distribution.startswith("spread"):
         return spread_prior(world)
-    return broad_prior(world)
+    return broad_prior(world, volume)
 
 
-def family_prior(distribution: str, world: World) -> FamilyPrior:
-    """The generator's own priors of a distribution's worlds, for the known-family players."""
+def family_prior(distribution: str, world: World, volume: float = 1.0) -> FamilyPrior:
+    """The generator's own priors of a distribution's worlds, for the known-family players
+    (`volume`: the broad worlds' factor on every campaign's conversions)."""
     if distribution == "first":
         return first_family_prior(world)
     if distribution.startswith("spread"):
         return spread_family_prior(world)
-    return broad_family_prior(world)
+    return broad_family_prior(world, volume=volume)
 
 
-def play(player: str, world: World, seed: int, step: float, distribution: str = "mixed") -> float:
-    """One run's efficiency (`distribution` names the world's generator, for the players that
-    are told its prior)."""
+def play(
+    player: str,
+    world: World,
+    seed: int,
+    step: float,
+    distribution: str = "mixed",
+    volume: float = 1.0,
+) -> float:
+    """One run's efficiency (`distribution` names the world's generator and `volume` its factor
+    on conversions, for the players that are told its prior)."""
     if player == "known curves":
         return run(KnownCurves(world), world, seed, step=step).efficiency
     if player in KNOWN_SHAPES:
-        prior = shape_prior(distribution, world)
+        prior = shape_prior(distribution, world, volume)
         shapes = KnownShapes(world, KNOWN_SHAPES[player], prior)
         return run(shapes, world, seed, step=step).efficiency
     if player in KNOWN_FAMILY:
-        family = KNOWN_FAMILY[player](world, family_prior(distribution, world))
+        family = KNOWN_FAMILY[player](world, family_prior(distribution, world, volume))
         return run(family, world, seed, step=step).efficiency
     if player in MABWISER_POLICIES:
         return run(MabwiserAllocator(player, seed), world, seed, step=step).efficiency
     return run(player, world, seed, step=step).efficiency
 
 
-def table(results: dict[tuple[str, str], np.ndarray], players: list[str], names: list[str]) -> str:
-    """Rows of players, columns of distributions: mean (worst world)."""
-    width = max(len(p) for p in players) + 2
+LEVELS = "conv/campaign"
+
+
+def table(
+    results: dict[tuple[str, str], np.ndarray],
+    players: list[str],
+    names: list[str],
+    levels: dict[str, tuple[float, float, float]] | None = None,
+) -> str:
+    """Rows of players, columns of distributions: mean (worst world); with `levels`, a last
+    row of each column's conversions per campaign (`conversions_at_equal`)."""
+    width = max(len(p) for p in [*players, LEVELS]) + 2
     lines = [" " * width + "".join(f"{name:>16}" for name in names)]
     for player in players:
         cells = "".join(
@@ -172,6 +219,11 @@ def table(results: dict[tuple[str, str], np.ndarray], players: list[str], names:
             for name in names
         )
         lines.append(f"{player:<{width}}{cells}")
+    if levels is not None:
+        cells = "".join(
+            f"{levels[n][0]:.1f} ({levels[n][1]:.0f}-{levels[n][2]:.0f})".rjust(16) for n in names
+        )
+        lines.append(f"{LEVELS:<{width}}{cells}")
     return "\n".join(lines)
 
 
@@ -182,36 +234,52 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--horizons", type=int, nargs="+", default=[30, 90])
     parser.add_argument("--step", type=float, default=0.1)
     parser.add_argument("--spread-step", type=float, default=0.25, help="step of spread*")
+    parser.add_argument(
+        "--volume",
+        type=float,
+        default=1.0,
+        help="factor on every campaign's expected conversions in the broad columns "
+        f"({', '.join(BROAD)}); first and spread* unchanged",
+    )
     parser.add_argument("--distributions", nargs="+", default=list(DISTRIBUTIONS))
     parser.add_argument("--players", nargs="+", default=list(PLAYERS))
     args = parser.parse_args(argv)
     unknown = set(args.players) - set(PLAYERS) | set(args.distributions) - set(DISTRIBUTIONS)
     if unknown:
         parser.error(f"unknown {sorted(unknown)}")
+    if not VOLUMES[0] <= args.volume <= VOLUMES[1]:
+        parser.error(f"--volume must be in [{VOLUMES[0]:g}, {VOLUMES[1]:g}]")
     if not MABWISER_POLICIES:
         print("MABWiser rows skipped: pip install mabwiser", file=sys.stderr)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    volume = (
+        f"conversions x{args.volume:g} on the broad columns (first, spread* unchanged); "
+        if args.volume != 1.0
+        else ""
+    )
     print(
         f"seeds {seeds[0]}..{seeds[-1]}, step {args.step:g} (spread*: {args.spread_step:g}); "
-        f"load average {load}; "
+        f"{volume}load average {load}; "
         f"mean efficiency over the worlds (worst world)"
     )
     started = time.perf_counter()
     for timesteps in args.horizons:
-        results = {}
+        results, levels = {}, {}
         for name in args.distributions:
-            worlds = [DISTRIBUTIONS[name](seed, timesteps) for seed in seeds]
+            factor = args.volume if name in BROAD else 1.0
+            worlds = make_worlds(name, seeds, timesteps, factor)
+            levels[name] = conversions_at_equal(worlds)
             step = args.spread_step if name.startswith("spread") else args.step
             for player in args.players:
                 results[player, name] = np.array(
                     [
-                        play(player, world, seed, step, name)
+                        play(player, world, seed, step, name, factor)
                         for seed, world in zip(seeds, worlds, strict=True)
                     ]
                 )
         print(f"\nT = {timesteps}")
-        print(table(results, args.players, args.distributions))
+        print(table(results, args.players, args.distributions, levels))
         if {"real", "mixed"} <= set(args.distributions) and "curve" in args.players:
             loss = results["curve", "mixed"] - results["curve", "real"]
             print(

@@ -19,6 +19,7 @@ import numpy as np
 
 from engine import response
 from engine.errors import EngineError
+from engine.log_curves import LogCurves
 
 FAMILIES: tuple[str, ...] = ("negexp", "michaelis_menten", "hill")
 """The families of `make_world`."""
@@ -33,29 +34,6 @@ is realistic at its highest amplitude over the run, and a walk much wider than t
 ordinary amplitudes worth so little a click that clicks overflow a Poisson draw."""
 MAX_DELAY = 7
 """Late conversions come in 1 to MAX_DELAY timesteps after the timestep that spent for them."""
-
-
-class LogCurves(response.ResponseCurves):
-    """Diminishing returns that never saturate: vmax * log(1 + x / k) / log(2)."""
-
-    def __init__(self, vmax: np.ndarray, k: np.ndarray):
-        self.vmax = response.as_campaign_array("vmax", vmax)
-        self.k = response.as_campaign_array("k", k)
-
-    @property
-    def size(self) -> int:
-        return self.vmax.size
-
-    def response(self, x: np.ndarray) -> np.ndarray:
-        return self.vmax * np.log1p(np.maximum(x, 0.0) / self.k) / np.log(2.0)
-
-    def marginal(self, x: np.ndarray) -> np.ndarray:
-        return self.vmax / (np.log(2.0) * (self.k + np.maximum(x, 0.0)))
-
-    def inverse_marginal(self, lam: float | np.ndarray) -> np.ndarray:
-        with np.errstate(divide="ignore", over="ignore"):
-            spend = self.vmax / (np.log(2.0) * np.asarray(lam, dtype=float)) - self.k
-        return np.maximum(spend, 0.0)
 
 
 def saturation(kind: np.ndarray, ratio: np.ndarray, shape: np.ndarray) -> np.ndarray:
@@ -308,6 +286,8 @@ def make_world(
 
 
 MIXED = "mixed"
+VOLUMES = (0.01, 1000.0)
+"""The range of `make_broad_world`'s volume (a factor on every campaign's conversions)."""
 _MIXED_ODDS = (0.3, 0.3, 0.25, 0.15)
 
 
@@ -322,6 +302,7 @@ def make_broad_world(
     delays: bool = False,
     value_sigma: float = 0.0,
     launches: bool = False,
+    volume: float = 1.0,
 ) -> World:
     """A world as broad as real advertisers; equal seeds give equal worlds.
 
@@ -336,12 +317,18 @@ def make_broad_world(
     `value_sigma` > 0: log-normal order values with that sd in log (gamma, cv 0.5, otherwise);
     `launches`: about a fifth of the campaigns launch during the first half of the run and
     another fifth end during the second half (at least two run throughout; drawn apart from
-    everything else, so the world is otherwise the one without launches).
+    everything else, so the world is otherwise the one without launches). `volume`
+    multiplies every campaign's amplitude, so its expected conversions at any spend, and
+    nothing else: the curves' shapes, values, conditions and the oracle's split are those of
+    volume 1 (costs per click follow, so conversion rates per click stay as realistic).
     """
     known = (*ALL_FAMILIES, MIXED)
     check_world(family, n_campaigns, timesteps, seed, drift, seasonality, 0.5, known)
     if not 0.0 <= value_sigma <= 3.0:
         raise EngineError(f"value_sigma must be in [0, 3] (got {value_sigma!r})")
+    number = isinstance(volume, (int, float, np.integer, np.floating))
+    if isinstance(volume, bool) or not (number and VOLUMES[0] <= volume <= VOLUMES[1]):
+        raise EngineError(f"volume must be in [{VOLUMES[0]:g}, {VOLUMES[1]:g}] (got {volume!r})")
     rng = np.random.default_rng([seed, n_campaigns, 7919, known.index(family)])
     equal_share = TIMESTEP_BUDGET / n_campaigns
     if family == MIXED:
@@ -352,7 +339,7 @@ def make_broad_world(
     value = rng.lognormal(np.log(40.0), 0.5, n_campaigns)
     revenue_at_scale = 3.0 * equal_share * rng.lognormal(-0.32, 0.8, n_campaigns)
     shape = np.where(kind == 2, rng.uniform(1.2, 2.5, n_campaigns), 1.0)
-    amplitude = _moving(revenue_at_scale / value, timesteps, drift, seasonality, rng)
+    amplitude = volume * _moving(revenue_at_scale / value, timesteps, drift, seasonality, rng)
     moved = None
     if shift:
         weights = revenue_at_scale / revenue_at_scale.sum()

@@ -94,6 +94,14 @@ def run_benchmark(module: str, *args: str) -> str:
             "known family (ids)",
         ),
         (
+            "policy_efficiency",
+            [
+                *("--seeds=1", "--horizons=3", "--distributions", "negexp", "spread100"),
+                *("--players", "curve", "known family", "--volume", "4"),
+            ],
+            "conversions x4 on the broad columns (first, spread* unchanged)",
+        ),
+        (
             "known_family_paired",
             ["--seeds", "2", "--timesteps", "3", "--distributions", "negexp"],
             "known family (ids) - known family (thompson)",

@@ -5,8 +5,9 @@ import pytest
 
 from engine.errors import EngineError
 from engine.framework import Policy
+from engine.log_curves import LogCurves
 from engine.simulate import LateReports, make_broad_world, oracle_spend, run
-from engine.worlds import ALL_FAMILIES, MAX_DELAY, TIMESTEP_BUDGET
+from engine.worlds import ALL_FAMILIES, MAX_DELAY, TIMESTEP_BUDGET, World
 
 
 def test_broad_worlds_span_the_ranges_of_real_advertisers():
@@ -173,10 +174,58 @@ def test_log_curves_inverse_marginal_at_a_vanishing_price_is_unbounded_without_o
     # the allocator's search may probe a marginal as small as a subnormal float; the spend
     # there is beyond any budget (inf), and numpy's overflow must not escape as a warning
     # (pyproject.toml turns the engine's RuntimeWarnings into errors)
-    from engine.worlds import LogCurves
-
     curves = LogCurves(np.array([1.0, 2.0]), np.array([1.0, 3.0]))
     assert np.all(np.isinf(curves.inverse_marginal(1e-320)))
     assert np.all(np.isinf(curves.inverse_marginal(0.0)))
     spend = curves.inverse_marginal(np.array([1e-3, 1e-320]))
     assert spend[0] == pytest.approx(1.0 / (np.log(2.0) * 1e-3) - 1.0) and np.isinf(spend[1])
+
+
+CONDITIONED = {"drift": 0.02, "seasonality": 0.15, "shift": True, "delays": True}
+
+
+def _fields(world: World) -> dict:
+    return {name: value for name, value in vars(world).items() if name != "family"}
+
+
+def test_volume_multiplies_every_campaigns_conversions_and_leaves_the_rest_of_the_world():
+    plain = make_broad_world("mixed", 12, 6, seed=2, launches=True, **CONDITIONED)
+    louder = make_broad_world("mixed", 12, 6, seed=2, launches=True, volume=4.0, **CONDITIONED)
+    spends = np.random.default_rng(0).uniform(0.0, 3 * TIMESTEP_BUDGET / 12, (5, 12))
+    for t in range(6):
+        for spend in spends:
+            louder_conversions = louder.expected_conversions(spend, t)
+            assert louder_conversions == pytest.approx(4 * plain.expected_conversions(spend, t))
+        k = plain.n_campaigns
+        bounds = np.zeros(k), np.where(plain.live(t), np.inf, 0.0)
+        assert oracle_spend(louder, t, *bounds) == pytest.approx(oracle_spend(plain, t, *bounds))
+    for name in ("scale", "shape", "value_per_conversion", "kind", "click_through"):
+        assert np.array_equal(getattr(louder, name), getattr(plain, name)), name
+    for name in ("delay_share", "start", "end"):
+        assert np.array_equal(getattr(louder, name), getattr(plain, name)), name
+    assert louder.shift == plain.shift
+    # Clicks follow the conversions, so each campaign's conversion rate per click is unchanged.
+    assert louder.cost_per_click == pytest.approx(plain.cost_per_click / 4)
+
+
+def test_volume_one_is_the_world_without_it_bit_for_bit():
+    plain = make_broad_world("hill", 9, 5, seed=7, **CONDITIONED)
+    same = make_broad_world("hill", 9, 5, seed=7, volume=1.0, **CONDITIONED)
+    for name, value in _fields(plain).items():
+        assert np.array_equal(value, _fields(same)[name]), name
+
+
+def test_a_sixteenfold_volume_reports_sixteen_times_the_conversions():
+    plain = make_broad_world("negexp", 4, 1, seed=3)
+    louder = make_broad_world("negexp", 4, 1, seed=3, volume=16.0)
+    spend = np.full(4, TIMESTEP_BUDGET / 4)
+    rng = np.random.default_rng(5)
+    reports = np.array([louder.observe(spend, 0, rng)["conversions"] for _ in range(100)])
+    expected = 16 * plain.expected_conversions(spend, 0)
+    assert reports.mean(axis=0) == pytest.approx(expected, rel=0.05)
+
+
+@pytest.mark.parametrize("volume", [0.0, 0.001, 1001.0, float("nan"), "4", None, True])
+def test_a_volume_outside_its_range_is_refused_naming_it(volume):
+    with pytest.raises(EngineError, match="volume"):
+        make_broad_world("negexp", 3, 2, seed=0, volume=volume)
