@@ -203,6 +203,11 @@ def play(
 LEVELS = "conv/campaign"
 
 
+def _count(conversions: float) -> str:
+    """A conversions count, to a tenth below 10 and whole above."""
+    return f"{conversions:.1f}" if conversions < 10 else f"{conversions:.0f}"
+
+
 def table(
     results: dict[tuple[str, str], np.ndarray],
     players: list[str],
@@ -221,7 +226,8 @@ def table(
         lines.append(f"{player:<{width}}{cells}")
     if levels is not None:
         cells = "".join(
-            f"{levels[n][0]:.1f} ({levels[n][1]:.0f}-{levels[n][2]:.0f})".rjust(16) for n in names
+            f" {_count(levels[n][0])} ({_count(levels[n][1])}-{_count(levels[n][2])})".rjust(16)
+            for n in names
         )
         lines.append(f"{LEVELS:<{width}}{cells}")
     return "\n".join(lines)

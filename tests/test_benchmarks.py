@@ -102,6 +102,11 @@ def run_benchmark(module: str, *args: str) -> str:
             "conversions x4 on the broad columns (first, spread* unchanged)",
         ),
         (
+            "volume_by_world",
+            ["--seeds", "2", "--timesteps", "3", "--volumes", "1", "4", "--distributions", "hill"],
+            "conv/campaign       x1       x4",
+        ),
+        (
             "known_family_paired",
             ["--seeds", "2", "--timesteps", "3", "--distributions", "negexp"],
             "known family (ids) - known family (thompson)",
