@@ -16,9 +16,9 @@ hold about the amplitudes and values; what `curve` loses beyond it is curvature 
   with a reported revenue and that revenue. With log-normal order values (`value_sigma`, the
   `real` column) the gamma of the same cv stands in for the sum of log-normals: not exact.
 - Priors (`ShapePrior`: a Gaussian in (log A, log V), a log-uniform value where one is):
-  broad worlds draw revenue at the scale A V = 3 equal shares x LogNormal(-0.32, 0.8) apart
-  from V ~ LogNormal(log 40, 0.5), so log A and log V are correlated a priori, and the
-  posterior is joint; the first simulator's worlds draw A V = (half of) scale x
+  broad worlds draw revenue at the scale A V = 3 equal shares x LogNormal(-0.32, 0.8) (times
+  their `volume`) apart from V ~ LogNormal(log 40, 0.5), so log A and log V are correlated a
+  priori, and the posterior is joint; the first simulator's worlds draw A V = (half of) scale x
   LogNormal(log 4, 0.5) and V ~ LogNormal(log 40, 0.4); spread worlds draw V log-uniform over
   20 to 80 and scale every amplitude so that an equal split buys a set number of conversions,
   which couples the campaigns: each campaign's prior is the Gaussian fitted to its own
