@@ -26,10 +26,10 @@ Each world distribution is a column; each cell is a policy's mean efficiency ove
 `--volume V` multiplies every campaign's expected conversions by V on the broad columns
 (negexp, mm, hill, log, mixed, real; `make_broad_world`'s `volume`), everything else of their
 worlds unchanged, and the reference players' amplitude priors follow; first and spread* are
-unchanged (spread* set their conversion counts by name). A line under the header gives each
-column's conversions per campaign a timestep at an equal split: the last row of each table,
-`conv/campaign`, is the median over the worlds of each world's median campaign, with the
-lowest and highest world's in brackets.
+unchanged (spread* set their conversion counts by name). Each table's last row,
+`conv/campaign`, gives each column's conversions per campaign a timestep at an equal split:
+the median over the worlds of each world's median campaign, with the lowest and highest
+world's in brackets.
 
 Rows: Oktopus's policies; `known curves`, which knows the true curves and moves at the same
 step (the limit); `known shapes` and `known shapes (thompson)` (benchmarks.known_shapes),
