@@ -70,7 +70,7 @@ AUTH_TESTS = (
     "tests/test_auth_passwords.py",
     "tests/test_auth_throttle.py",
 )
-# `curve`, its decision and its curve family are tested through the same files.
+# `curve`, its decision, its curve family and its priors are tested through the same files.
 CURVE_TESTS = (
     "tests/test_curve_policy.py",
     "tests/test_engine_policies.py",
@@ -98,6 +98,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "engine/policies/curve.py": CURVE_TESTS,
     "engine/policies/curve_decision.py": CURVE_TESTS,
     "engine/policies/curve_family.py": CURVE_TESTS,
+    "engine/policies/curve_priors.py": CURVE_TESTS,
     "utils/timesteps": (
         "tests/test_timesteps.py",
         "tests/test_timestep_races.py",
