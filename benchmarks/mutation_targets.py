@@ -7,6 +7,7 @@ from __future__ import annotations
 # The generic KKT allocator and the batched negexp solvers are tested through the same files.
 ALLOCATOR_TESTS = (
     "tests/test_allocator.py",
+    "tests/test_negexp_allocator.py",
     "tests/test_allocator_edges.py",
     "tests/test_allocator_blend.py",
     "tests/test_allocator_features.py",
