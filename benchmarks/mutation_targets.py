@@ -33,6 +33,7 @@ AUTH_TESTS = (
 # `curve`, its decision, its curve family and its priors are tested through the same files.
 CURVE_TESTS = (
     "tests/test_curve_policy.py",
+    "tests/test_curve_priors.py",
     "tests/test_engine_policies.py",
     "tests/test_curve_edges.py",
     "tests/test_engine_edges.py",
