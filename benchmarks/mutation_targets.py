@@ -62,6 +62,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
         "tests/test_timesteps.py",
         "tests/test_timestep_races.py",
         "tests/test_timestep_edges.py",
+        "tests/test_timestep_report_edges.py",
         "tests/test_states.py",
         "tests/test_state_campaign_changes.py",
         "tests/test_state_corrections.py",
