@@ -60,6 +60,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "engine/policies/curve_priors.py": CURVE_TESTS,
     "utils/timesteps": (
         "tests/test_timesteps.py",
+        "tests/test_timestep_concurrency.py",
         "tests/test_timestep_races.py",
         "tests/test_timestep_edges.py",
         "tests/test_timestep_report_edges.py",
