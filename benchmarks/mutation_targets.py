@@ -19,6 +19,7 @@ ALLOCATOR_TESTS = (
 # The policy framework and the modules split from it are tested through the same files.
 FRAMEWORK_TESTS = (
     "tests/test_engine_framework.py",
+    "tests/test_engine_refolds.py",
     "tests/test_framework_edges.py",
     "tests/test_engine_edges.py",
     "tests/test_engine_policies.py",
@@ -49,6 +50,7 @@ TARGETS: dict[str, tuple[str, ...]] = {
     "engine/constraints.py": (
         "tests/test_constraints.py",
         "tests/test_engine_framework.py",
+        "tests/test_engine_refolds.py",
         "tests/test_engine_edges.py",
     ),
     "engine/framework.py": FRAMEWORK_TESTS,
