@@ -1,5 +1,8 @@
-"""Client threads that drive a server over HTTP for a bounded time, and the CPU time the server's
-processes (read from /proc, Linux) and the client spend meanwhile."""
+"""Client threads that drive a server for a bounded time, and the CPU time spent meanwhile.
+
+The server's API process and its worker processes are read from /proc (Linux), the client's
+threads from this process's own CPU time.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
-"""The core modules the mutation benchmark scores, each with its own test files: every file
-that tests the module through its public surface (the engine's functions, or the API routes it
-serves). Each mutant runs only the tests in them that execute its statement."""
+"""The core modules the mutation benchmark scores, each with its own test files.
+
+A module's test files are every file that tests it through its public surface (the engine's
+functions, or the API routes it serves). Each mutant runs only the tests in them that execute
+its statement.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,8 @@
-"""What the dashboard's browser tests share: headless Chromium, a client user's run made
-through the API, and opening and logging in to the dashboard in a fresh page."""
+"""What the dashboard's browser tests share: Chromium, a client user's run, a logged-in page.
+
+Headless Chromium through Playwright, a client user's run made through the API, and opening
+and logging in to the dashboard in a fresh page.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What the insights tests share: history rows built from arrays, campaigns c0, c1, ..., and one
-campaign's figures picked from an analysis."""
+"""What the insights tests share: histories from arrays, campaigns c0, c1, ..., a lookup by id."""
 
 from __future__ import annotations
 

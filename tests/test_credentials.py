@@ -1,6 +1,8 @@
-"""API credentials, through HTTP on every backend: a secret shown once, listing, revoking and
-expiry, what happens to them when their user is deleted, moved or rescoped, and the scopes
-their tokens may hold."""
+"""API credentials, through HTTP on every backend.
+
+A secret shown once, listing, revoking and expiry, what happens to credentials when their user
+is deleted, moved or rescoped, and the scopes their tokens may hold.
+"""
 
 from __future__ import annotations
 

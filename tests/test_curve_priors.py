@@ -1,6 +1,9 @@
-"""The `curve` policy's priors (engine.policies.curve_priors): the grid prior, its candidate
-hyperparameters and what it learns of them across campaigns, the amplitude prior's weight,
-the noise prior, and the posterior grid weights they give with the campaigns' evidence."""
+"""The `curve` policy's priors (engine.policies.curve_priors) and what they learn.
+
+The grid prior, its candidate hyperparameters and what it learns of them across campaigns,
+the amplitude prior's weight, the noise prior, and the posterior grid weights they give with
+the campaigns' evidence.
+"""
 
 from __future__ import annotations
 

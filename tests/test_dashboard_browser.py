@@ -1,12 +1,12 @@
-"""The dashboard in a real browser as a client user works it: headless Chromium (Debian's
-package) driven by Playwright.
+"""The dashboard in a real browser as a client user works it.
 
-A client user logs in, opens a run, posts metrics through the forms, advances, runs into the
-409 case after the run moved on behind the page's back, and sees every chart with its title;
-campaign names with markup show as text; a user builds and changes a living run, and fits a
-marketing mix model. Screenshots (1280x800 and a 390-px phone) go to the test's temp dir.
-Skipped, with the reason printed, only when Chromium or Playwright is missing. An admin's work
-and sessions that end are in tests/test_dashboard_browser_admin.py.
+Headless Chromium (Debian's package) driven by Playwright. A client user logs in, opens a run,
+posts metrics through the forms, advances, runs into the 409 case after the run moved on
+behind the page's back, and sees every chart with its title; campaign names with markup show
+as text; a user builds and changes a living run, and fits a marketing mix model. Screenshots
+(1280x800 and a 390-px phone) go to the test's temp dir. Skipped, with the reason printed,
+only when Chromium or Playwright is missing. An admin's work and sessions that end are in
+tests/test_dashboard_browser_admin.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""The dashboard in a real browser as an admin uses it, and sessions that end: picking a
-client (past the first page of clients, or one deleted meanwhile), the curve optimizer, the
-API docs page on its own, and a session the server no longer accepts.
+"""The dashboard in a real browser as an admin uses it, and sessions that end.
+
+Picking a client (past the first page of clients, or one deleted meanwhile), the curve
+optimizer, the API docs page on its own, and a session the server no longer accepts.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""The budget-step framework: settings validation, budget pacing, and the constraint projection
-(late corrections: tests/test_engine_refolds.py)."""
+"""The budget-step framework: settings validation, budget pacing, and the constraint projection.
+
+Late corrections are in tests/test_engine_refolds.py.
+"""
 
 import json
 import math

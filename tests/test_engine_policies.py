@@ -1,5 +1,7 @@
-"""Every policy: invariants under random and adversarial use, determinism, and learning (what
-the curve policy's grid prior learns across campaigns: tests/test_curve_priors.py)."""
+"""Every policy: invariants under random and adversarial use, determinism, and learning.
+
+What the curve policy's grid prior learns across campaigns is in tests/test_curve_priors.py.
+"""
 
 import json
 

@@ -1,6 +1,8 @@
-"""Late corrections in the budget-step framework: refolding a run from its finished timesteps
-learns and paces as if the corrected numbers had come in time, counts unreported spend as
-planned, keeps within the bounds and the budget, and needs every finished timestep."""
+"""Late corrections in the budget-step framework: refolding a run from its finished timesteps.
+
+A refold learns and paces as if the corrected numbers had come in time, counts unreported
+spend as planned, keeps within the bounds and the budget, and needs every finished timestep.
+"""
 
 import math
 

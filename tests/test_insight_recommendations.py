@@ -1,6 +1,8 @@
-"""Insights' recommendations and warnings: budget moved toward the higher marginal return within
-the pace, floor and caps, the warnings on silence, floors, caps and pace, and campaigns whose
-marginal return is not known or not representable."""
+"""Insights' recommendations and warnings, and campaigns whose marginal return is unknown.
+
+Budget moved toward the higher marginal return within the pace, floor and caps; the warnings
+on silence, floors, caps and pace; marginal returns not known or not representable.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""Insights on crafted histories whose right answer is known (trends, anomalies, saturation,
-learning), and invariants on random ones (recommendations and warnings:
-tests/test_insight_recommendations.py)."""
+"""Insights on crafted histories whose right answer is known, and invariants on random ones.
+
+Trends, anomalies, saturation and learning; recommendations and warnings are in
+tests/test_insight_recommendations.py.
+"""
 
 from __future__ import annotations
 

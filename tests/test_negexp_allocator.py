@@ -1,6 +1,8 @@
-"""The batched solvers of engine.negexp_allocator: the closed-form negexp batch against the
-bisection, the S-curve draws' batch against the KKT conditions of their concave envelopes, and
-the blend's tangent point."""
+"""The batched solvers of engine.negexp_allocator and the blend's tangent point.
+
+The closed-form negexp batch against the bisection, and the S-curve draws' batch against the
+KKT conditions of their concave envelopes.
+"""
 
 import numpy as np
 import pytest

@@ -1,5 +1,7 @@
-"""The curve-fit optimizer endpoints: /api/optimize/fit, /allocate, /plan (every backend; bad
-input: tests/test_optimize_bad_input.py)."""
+"""The curve-fit optimizer endpoints: /api/optimize/fit, /allocate, /plan (every backend).
+
+Bad input is in tests/test_optimize_bad_input.py.
+"""
 
 from __future__ import annotations
 

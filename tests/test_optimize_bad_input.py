@@ -1,5 +1,7 @@
-"""The curve-fit optimizer endpoints on bad input (every backend): data, uploads, settings and
-requests that answer 422 naming what is wrong, and store nothing."""
+"""The curve-fit optimizer endpoints on bad input: 422 naming what is wrong, nothing stored.
+
+Data, uploads, settings and requests, on every backend.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""The RPS band allocator at one step: its bands, the allocation they give, its symmetries and
-lookback, and bad input (over time: tests/test_rps_backtest.py)."""
+"""The RPS band allocator at one step: bands, allocation, symmetries, lookback, bad input.
+
+The allocator over time is in tests/test_rps_backtest.py.
+"""
 
 import json
 import math

@@ -1,5 +1,8 @@
-"""The RPS band allocator over time: simulated price streams, the backtest, the grid search
-over lookbacks and thresholds, and the command line."""
+"""The RPS band allocator over time: simulated prices, backtest, grid search and CLI.
+
+Simulated price streams, the backtest, the grid search over lookbacks and thresholds, and the
+command line.
+"""
 
 import math
 

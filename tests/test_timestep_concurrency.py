@@ -1,5 +1,8 @@
-"""Exactly-once advancement under concurrency: twenty simultaneous `next` calls on a real
-server, and metrics reported while `next` decides, during a refold, or after `next` wrote."""
+"""Exactly-once advancement under concurrency: simultaneous `next` calls and reports.
+
+Twenty simultaneous `next` calls on a real server, and metrics reported while `next` decides,
+during a refold, or after `next` wrote.
+"""
 
 from __future__ import annotations
 

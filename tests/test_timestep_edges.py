@@ -1,7 +1,10 @@
-"""The timestep service's less travelled branches: steps that lose their compare-and-set in
-each way, deletions racing writes, cron runs that meet a state changed since the listing, and
-the version each write moves on. Each test plays one interleaving on a small run, step by step
-(reports and corrections at the edges: tests/test_timestep_report_edges.py)."""
+"""The timestep service's less travelled branches: lost compare-and-sets, races, cron, versions.
+
+Steps that lose their compare-and-set in each way, deletions racing writes, cron runs that
+meet a state changed since the listing, and the version each write moves on. Each test plays
+one interleaving on a small run, step by step (reports and corrections at the edges:
+tests/test_timestep_report_edges.py).
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,10 @@
-"""Reports at the timestep service's edges: metrics stored for a state deleted meanwhile, a
-campaign added mid-run, corrections that change no spend or whose refold lost, which reports
-cost a refold, and a report naming a campaign added after a lost step. Each test plays one
-interleaving on a small run, step by step."""
+"""Reports and corrections at the timestep service's edges.
+
+Metrics stored for a state deleted meanwhile, a campaign added mid-run, corrections that
+change no spend or whose refold lost, which reports cost a refold, and a report naming a
+campaign added after a lost step. Each test plays one interleaving on a small run, step by
+step.
+"""
 
 from __future__ import annotations
 

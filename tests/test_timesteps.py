@@ -1,6 +1,9 @@
-"""The cron run and the run's clock: due states advanced once, scope and credentials, a
-failing state among others, the command line; pauses that stop the clock (concurrent `next`
-and reports: tests/test_timestep_concurrency.py)."""
+"""The cron run and the run's clock.
+
+Due states advanced once, scope and credentials, a failing state among others, the command
+line; pauses that stop the clock (concurrent `next` and reports:
+tests/test_timestep_concurrency.py).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,7 @@
-"""Users (admin only), through HTTP on every backend: their CRUD, who may call the routes, and
-pagination (API credentials: tests/test_credentials.py)."""
+"""Users (admin only), through HTTP on every backend: CRUD, admin-only routes, pagination.
+
+API credentials are in tests/test_credentials.py.
+"""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
-"""What the timestep service's edge tests share: a state read straight from the store, rows
-counted, metrics posted and a step taken through the API, and a step decided now to be
-committed later."""
+"""What the timestep edge tests share: stored states, row counts, reports, steps.
+
+A state read straight from the store, rows counted, metrics posted and a step taken through
+the API, and a step decided now to be committed later.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What the user and credential tests share: the users route, a client made by an admin, and a
-document read straight from the store."""
+"""What the user and credential tests share: the users route, a client, a stored document."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""The `curve` policy's priors: the grid prior over scales and families, learnt among
-candidate hyperparameters, and the amplitude and noise priors of every campaign's curve.
+"""The `curve` policy's grid prior (learnt among candidates), amplitude prior and noise prior.
 
-Unit-free, as the policy's sums: spend in equal shares of the timestep budget, value in its
-observed mean.
+The grid prior spreads over scales and curve families, its hyperparameters weighed among
+candidates by every campaign's evidence; the amplitude and noise priors hold for every
+campaign's curve. Unit-free, as the policy's sums: spend in equal shares of the timestep
+budget, value in its observed mean.
 """
 
 from __future__ import annotations
