@@ -345,3 +345,22 @@ def live_server(backend: str, tmp_path: Path) -> Iterator[LiveServer]:
     stop_server(server)
     if backend == "mongodb":
         drop_database(env["MONGODB_DB"])
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator:
+    """Headless Chromium for the dashboard's browser tests (tests.browser_helpers)."""
+    from tests.browser_helpers import chromium_browser
+
+    with chromium_browser() as started:
+        yield started
+
+
+@pytest.fixture
+def run(live_server: LiveServer) -> Iterator[tuple]:
+    """A client (USD) with a user, three campaigns and a run advanced three timesteps, made
+    on the live server for the dashboard's browser tests: (url, the user's API client, id)."""
+    from tests.browser_helpers import client_run
+
+    with client_run(live_server.url) as made:
+        yield made

@@ -1,6 +1,6 @@
 """The API's docs page (/api): Swagger UI from this server only, under a strict policy.
 
-The browser test in tests/test_dashboard_browser.py logs the admin in there with every other
+The browser test in tests/test_dashboard_browser_admin.py logs the admin in there with every other
 host refused; these check the same without a browser.
 """
 

@@ -1,10 +1,13 @@
-"""Every policy: invariants under random and adversarial use, determinism, and learning."""
+"""Every policy: invariants under random and adversarial use, determinism, and learning.
+
+What the curve policy's grid prior learns across campaigns is in tests/test_curve_priors.py.
+"""
 
 import json
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import POLICY_NAMES, EngineError, make_policy
@@ -307,101 +310,6 @@ def test_curve_with_s_curves_funds_a_campaign_that_pays_off_only_at_high_spend()
     s_shaped = run("curve", world, 119)
     assert s_shaped.efficiency > concave.efficiency + 0.01
     assert s_shaped.shares[:, 2].mean() > concave.shares[:, 2].mean() + 0.05
-
-
-def peaked_likelihood(policy, log_scales):
-    """Each campaign's likelihood on the curve grid, sharply peaked at its own concave scale."""
-    log_grid = np.log(policy.grid_scales)
-    concave = policy.grid_blends == 0
-    peaks = np.exp(-0.5 * ((log_grid[None, :] - np.array(log_scales)[:, None]) / 0.1) ** 2)
-    return np.where(concave[None, :], peaks, 1e-6 * peaks)
-
-
-def spread_of(prior, policy):
-    """The sd of log scale under a grid prior, S-curve family included."""
-    log_grid = np.log(policy.grid_scales)
-    mean = prior @ log_grid / prior.sum()
-    return np.sqrt(prior @ (log_grid - mean) ** 2 / prior.sum())
-
-
-def test_curve_learns_how_widely_saturation_spends_spread_across_campaigns():
-    policy = make_policy("curve")
-    fixed = make_policy("curve", {"scale_spread": 1.0, "s_shaped_prior": 0.2})
-    assert fixed.candidate_priors.shape[0] == 1
-    clustered = peaked_likelihood(policy, [0.1, -0.1, 0.05, 0.0, -0.05, 0.1])
-    scattered = peaked_likelihood(policy, [-3.0, 3.0, -2.5, 2.5, -3.0, 3.0])
-    narrow = spread_of(policy.grid_prior(clustered), policy)
-    wide = spread_of(policy.grid_prior(scattered), policy)
-    unlearnt = spread_of(fixed.grid_prior(clustered), fixed)
-    assert narrow < 0.6 < unlearnt < wide
-    # A fixed hyperprior ignores the data; no data at all leaves the candidates' plain average.
-    assert np.array_equal(fixed.grid_prior(scattered), fixed.grid_prior(clustered))
-    flat = policy.grid_prior(np.ones((4, policy.grid_scales.size)))
-    assert np.allclose(flat, policy.candidate_priors.mean(axis=0))
-
-
-def test_curve_learns_whether_campaigns_are_s_shaped():
-    policy = make_policy("curve", {"scale_spread": 1.0})
-    s_family = policy.grid_blends > 0
-    concave_fits = peaked_likelihood(policy, np.linspace(-0.6, 0.6, 12))
-    s_fits = np.empty_like(concave_fits)  # the same peaks, on the S-curve half of the grid
-    s_fits[:, s_family], s_fits[:, ~s_family] = (
-        concave_fits[:, ~s_family],
-        concave_fits[:, s_family],
-    )
-    share = {
-        "concave": policy.grid_prior(concave_fits)[s_family].sum(),
-        "s_shaped": policy.grid_prior(s_fits)[s_family].sum(),
-    }
-    assert share["concave"] < 0.15 < 0.3 < share["s_shaped"]
-    for no_s_curves in ({"s_shaped_prior": 0.0}, {"s_blend": 0.0}):
-        concave_only = make_policy("curve", no_s_curves)
-        assert concave_only.grid_blends.max() == 0.0
-        assert concave_only.grid_scales.size == concave_only.params["grid_size"]
-
-
-@PROPERTY_SETTINGS
-@given(
-    spread=st.one_of(st.none(), st.floats(1e-4, 5.0)),
-    low=st.floats(-25.0, 25.0),
-    decades=st.floats(0.5, 6.0),
-    grid_size=st.sampled_from([4, 40, 200]),
-    s_shaped_prior=st.sampled_from([None, 0.0, 0.2, 1.0]),
-)
-@example(spread=1e-4, low=np.log(0.05), decades=np.log(1000.0), grid_size=40, s_shaped_prior=None)
-@example(spread=0.01, low=np.log(0.05), decades=np.log(1000.0), grid_size=4, s_shaped_prior=0.2)
-@example(spread=None, low=np.log(1e6), decades=np.log(100.0), grid_size=40, s_shaped_prior=None)
-@example(spread=None, low=np.log(1e-9), decades=np.log(100.0), grid_size=40, s_shaped_prior=1.0)
-def test_curve_grid_prior_is_a_distribution_however_far_the_grid_lies_from_an_equal_share(
-    spread, low, decades, grid_size, s_shaped_prior
-):
-    """A narrow spread, or a grid of scales far from one equal share, leaves each candidate
-    prior's mass on the scales nearest an equal share: never 0 / 0 (NaN), which would make
-    every draw pick the grid's first point whatever the data."""
-    given_params = {"scale_spread": spread, "s_shaped_prior": s_shaped_prior}
-    params = {
-        "scale_min": float(np.exp(low)),
-        "scale_max": float(np.exp(low + decades)),
-        "grid_size": grid_size,
-        **{name: value for name, value in given_params.items() if value is not None},
-    }
-    policy = make_policy("curve", params)
-    size = policy.grid_scales.size
-    rng = np.random.default_rng(0)
-    for likelihood in (np.ones((3, size)), rng.random((3, size)), np.eye(3, size)):
-        prior = policy.grid_prior(likelihood)
-        assert np.all(np.isfinite(prior)) and np.all(prior >= 0), params
-        assert prior.sum() == pytest.approx(1.0), params
-    by_scale = policy.grid_prior(np.ones((3, size))).reshape(-1, policy.scales.size).sum(axis=0)
-    assert by_scale.argmax() == np.argmin(np.abs(np.log(policy.scales))), params
-
-
-@pytest.mark.parametrize(
-    "params", [{"scale_spread": 0.0}, {"scale_spread": -1}, {"s_shaped_prior": 1.5}]
-)
-def test_curve_hyperparameters_given_out_of_range_are_refused(params):
-    with pytest.raises(EngineError, match=next(iter(params))):
-        make_policy("curve", params)
 
 
 @pytest.mark.parametrize("name", POLICY_NAMES)

@@ -1,7 +1,10 @@
-"""The timestep service's less travelled branches: steps that lose their compare-and-set in
-each way, deletions racing writes, campaigns added mid-run, corrections that change no
-spend, cron runs that meet a state changed since the listing, and the version each write
-moves on. Each test plays one interleaving on a small run, step by step."""
+"""The timestep service's less travelled branches: lost compare-and-sets, races, cron, versions.
+
+Steps that lose their compare-and-set in each way, deletions racing writes, cron runs that
+meet a state changed since the listing, and the version each write moves on. Each test plays
+one interleaving on a small run, step by step (reports and corrections at the edges:
+tests/test_timestep_report_edges.py).
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from models.states import MetricsPost
 from tests.conftest import created_state, make_campaigns
+from tests.timestep_helpers import _next, _report, _rows, _stale_step, _stored
 from utils.crud import campaigns, states
 from utils.db import as_utc
 from utils.decisions import decide
@@ -24,52 +27,16 @@ from utils.timesteps import (
     due,
     pending_step,
     rebalanced_states,
-    refolds,
     runs,
     save_rebalanced,
-    store_metrics,
 )
 from utils.timesteps.driver import RETRY
 
 T0 = datetime(2030, 1, 7, 9, 0, tzinfo=UTC)
 
 
-def _stored(client, state_id: str) -> dict | None:
-    store = client.app.state.store
-    return store.run(lambda: states.get(store, state_id))
-
-
-def _rows(client, name: str, state_id: str) -> int:
-    return client.app.state.store.collection(name).count({"state_id": state_id})
-
-
-def _post(client, headers, state_id, timestep, rows):
-    body = {"timestep": timestep, "metrics": rows}
-    return client.post(f"/api/states/{state_id}/metrics", json=body, headers=headers)
-
-
-def _report(client, headers, state_id, timestep, ids, spend=100.0, revenue=250.0):
-    rows = [{"campaign_id": cid, "spend": spend, "revenue": revenue} for cid in ids]
-    posted = _post(client, headers, state_id, timestep, rows)
-    assert posted.status_code == 200, posted.text
-
-
-def _next(client, headers, state_id):
-    stepped = client.post(f"/api/states/{state_id}/next", headers=headers)
-    assert stepped.status_code == 200, stepped.text
-    return stepped.json()
-
-
 def _logged(caplog) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name == "oktopus.timesteps"]
-
-
-def _stale_step(client, state_id):
-    """A step read and decided now, to be committed after something else happened."""
-    store = client.app.state.store
-    step = store.run(lambda: pending_step(store, _stored(client, state_id)))
-    s = step.state
-    return step, decide(s["policy"], s["engine"], step.observations, step.active)
 
 
 def test_a_step_that_keeps_finding_its_state_rebalanced_gives_up_after_three_attempts(
@@ -192,19 +159,6 @@ def test_a_deletion_racing_a_step_leaves_nothing_behind(client, tenant, monkeypa
     for name in ("history", "metrics", "states"):
         assert _rows(client, name, sid) == 0, name
     assert client.app.state.store.collection("states").count({"_id": sid}) == 0
-
-
-def test_metrics_stored_for_a_state_deleted_meanwhile_are_removed(client, tenant):
-    ids = make_campaigns(client, tenant.headers, 2)
-    state = created_state(client, tenant.headers, ids)
-    sid = state["id"]
-    store = client.app.state.store
-    stale = _stored(client, sid)
-    assert client.delete(f"/api/states/{sid}", headers=tenant.headers).status_code == 204
-    body = MetricsPost(timestep=0, metrics=[{"campaign_id": ids[0], "spend": 10.0}])
-    with pytest.raises(StateConflict, match="The state was deleted"):
-        store.run(lambda: store_metrics(store, stale, body))
-    assert _rows(client, "metrics", sid) == 0
 
 
 def test_a_cron_run_reports_an_unexpected_failure_as_internal_and_logs_it(
@@ -338,73 +292,6 @@ def test_bounds_a_run_cannot_hold_are_refused_naming_the_run(client, tenant):
     assert f"; state {unnamed['id']}: " in detail
 
 
-def test_a_campaign_added_mid_run_planned_nothing_and_reported_nothing_before(client, tenant):
-    """A campaign added at timestep 1: timestep 0's rows cannot name it, its correction is
-    refolded with nothing planned for it then, history keeps timestep 0's two campaigns, and
-    the addition shows at the timestep it happened."""
-    ids = make_campaigns(client, tenant.headers, n=3)
-    state = created_state(client, tenant.headers, ids[:2])  # 300 a timestep: 150 each
-    sid, url = state["id"], f"/api/states/{state['id']}"
-    _report(client, tenant.headers, sid, 0, ids[:2])
-    _next(client, tenant.headers, sid)
-    added = client.patch(url, json={"campaign_ids": ids}, headers=tenant.headers)
-    assert added.status_code == 200, added.text
-    outside = _post(client, tenant.headers, sid, 0, [{"campaign_id": ids[2], "spend": 5.0}])
-    assert outside.status_code == 422
-    assert f"Campaigns not in this state at timestep 0: {ids[2]}" in outside.text
-    late = _post(client, tenant.headers, sid, 0, [{"campaign_id": ids[0], "spend": 80.0}])
-    assert late.status_code == 200 and late.json()["correction"] is True
-    assert _stored(client, sid)["remaining"] == pytest.approx(3000 - 80 - 100, abs=1e-6)
-    _report(client, tenant.headers, sid, 1, ids)
-    _next(client, tenant.headers, sid)
-    rows = client.get(f"{url}/history", headers=tenant.headers).json()["items"]
-    assert list(rows[0]["metrics"]) == ids[:2] and list(rows[1]["metrics"]) == ids
-    assert rows[0]["events"] == []
-    assert [event["timestep"] for event in rows[1]["events"]] == [1]
-    assert rows[1]["events"][0]["changes"]["campaign_ids"]["to"] == ids
-
-
-def test_a_correction_of_revenue_alone_is_refolded_and_an_unchanged_repost_writes_nothing(
-    client, tenant
-):
-    ids = make_campaigns(client, tenant.headers, 2)
-    state = created_state(client, tenant.headers, ids)
-    sid = state["id"]
-    _report(client, tenant.headers, sid, 0, ids)
-    _next(client, tenant.headers, sid)
-    before = _stored(client, sid)
-    revenue = [{"campaign_id": ids[0], "spend": 100.0, "revenue": 900.0}]
-    corrected = _post(client, tenant.headers, sid, 0, revenue)
-    assert corrected.status_code == 200 and corrected.json()["correction"] is True
-    after = _stored(client, sid)
-    # the same spend: nothing to re-pace, yet the engine learnt the new revenue
-    assert after["remaining"] == before["remaining"] and after["budgets"] == before["budgets"]
-    assert after["engine"] != before["engine"]
-    assert after["version"] == before["version"] + 1
-    again = _post(client, tenant.headers, sid, 0, revenue)
-    assert again.status_code == 200 and again.json()["recorded"] == 0
-    assert _stored(client, sid) == after
-
-
-def test_reposting_a_correction_whose_refold_lost_refolds_it(client, tenant, monkeypatch):
-    """The 409 of a refold that kept losing says to post the same rows again: that repost
-    stores nothing new but folds the recorded rows into the engine."""
-    ids = make_campaigns(client, tenant.headers, 2)
-    state = created_state(client, tenant.headers, ids)
-    sid = state["id"]
-    _report(client, tenant.headers, sid, 0, ids)
-    _next(client, tenant.headers, sid)
-    rows = [{"campaign_id": ids[0], "spend": 40.0}]
-    with monkeypatch.context() as patched:
-        patched.setattr(refolds, "commit_refold", lambda *args: False)
-        lost = _post(client, tenant.headers, sid, 0, rows)
-    assert lost.status_code == 409, lost.text
-    assert _stored(client, sid)["remaining"] == pytest.approx(3000 - 200, abs=1e-6)
-    again = _post(client, tenant.headers, sid, 0, rows)
-    assert again.status_code == 200 and again.json()["recorded"] == 0
-    assert _stored(client, sid)["remaining"] == pytest.approx(3000 - 140, abs=1e-6)
-
-
 def test_a_run_whose_campaign_is_deleted_while_it_is_made_is_not_kept(client, tenant, monkeypatch):
     ids = make_campaigns(client, tenant.headers, 2)
     usable, reads = campaigns.usable, []
@@ -445,45 +332,3 @@ def test_a_pause_and_a_resume_move_the_version_on_by_one_each(client, tenant):
 
 def test_the_retry_marker_names_itself():
     assert repr(RETRY) == "RETRY"
-
-
-def test_reports_of_the_current_timestep_cost_no_refold_and_a_correction_one(
-    client, tenant, monkeypatch
-):
-    ids = make_campaigns(client, tenant.headers, 2)
-    state = created_state(client, tenant.headers, ids)
-    sid = state["id"]
-    _report(client, tenant.headers, sid, 0, ids)
-    _next(client, tenant.headers, sid)
-    pool = client.app.state.decisions
-    refold, refolded = pool.refold, []
-
-    async def counted(policy, engine, *rest):
-        refolded.append(len(rest[0]))  # the finished timesteps it was given
-        return await refold(policy, engine, *rest)
-
-    monkeypatch.setattr(pool, "refold", counted)
-    _report(client, tenant.headers, sid, 1, ids)
-    assert refolded == []
-    _report(client, tenant.headers, sid, 0, ids, spend=90.0)
-    assert refolded == [1]
-
-
-def test_a_current_report_may_name_a_campaign_added_after_a_lost_step_wrote_its_row(client, tenant):
-    """A step that lost to a pause leaves its history row at the current timestep: a report
-    of that timestep still takes every campaign the run has now."""
-    ids = make_campaigns(client, tenant.headers, n=3)
-    state = created_state(client, tenant.headers, ids[:2])
-    sid, url = state["id"], f"/api/states/{state['id']}"
-    store = client.app.state.store
-    step, decision = _stale_step(client, sid)
-    assert client.post(f"{url}/pause", headers=tenant.headers).is_success
-    with pytest.raises(StateConflict, match="was paused"):
-        store.run(lambda: commit_step(store, step, decision))
-    assert _rows(client, "history", sid) == 1
-    added = client.patch(url, json={"campaign_ids": ids}, headers=tenant.headers)
-    assert added.status_code == 200, added.text
-    assert client.post(f"{url}/resume", headers=tenant.headers).is_success
-    current = _post(client, tenant.headers, sid, 0, [{"campaign_id": ids[2], "spend": 5.0}])
-    assert current.status_code == 200, current.text
-    assert current.json()["correction"] is False

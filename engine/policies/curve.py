@@ -52,8 +52,9 @@ weight in reports instead).
 Why these choices (what was measured, what was tried and dropped) is in docs/curve_policy.md.
 
 Spend is measured in equal shares of the timestep budget and value in its observed mean, so the
-priors below are unit-free. The state keeps discounted sums per campaign x scale (folded in one
-timestep at a time, as arrays over both), so a step costs the same however long the run.
+priors (engine.policies.curve_priors) are unit-free. The state keeps discounted sums per
+campaign x scale (folded in one timestep at a time, as arrays over both), so a step costs the
+same however long the run.
 """
 
 from __future__ import annotations
@@ -74,27 +75,21 @@ from engine.policies.curve_decision import (
     posterior_noise,
 )
 from engine.policies.curve_family import unit_curve
+from engine.policies.curve_priors import (
+    NOISE_SHAPE,
+    S_SHAPED_PRIORS,
+    SPREADS,
+    CurvePriors,
+    given_or,
+)
 from engine.policies.curve_stats import CurveStats
 from engine.policies.report_ages import ReportAges
 from engine.policies.weekly_profile import empty_profile
 
-_NOISE_SHAPE = 1.0
-_NOISE_SCALE = 0.01
-_COUNTING = 1.5
-"""Variance of a timestep's value over (its value x the value of one conversion): 1 for
-Poisson counts, plus the squared coefficient of variation of order values (0.5 assumed)."""
 _LOWEST_AMPLITUDE = 1e-9
-# Candidate hyperparameters of the grid prior, weighed by the data when not given as parameters.
-_SPREADS = (0.5, 0.7, 1.0, 1.4, 2.0, 3.0)
-_S_SHAPED_PRIORS = (0.1, 0.2, 0.4)
 
 
-def _given_or(value: float | None, candidates: tuple[float, ...]) -> np.ndarray:
-    """A hyperparameter fixed by a parameter, or the candidates the data will weigh."""
-    return np.array(candidates if value is None else [value], dtype=float)
-
-
-class Curve(ReportAges, CurveStats, Policy):
+class Curve(ReportAges, CurveStats, CurvePriors, Policy):
     """Per-campaign saturating-curve posteriors on a grid, sampled and allocated exactly."""
 
     name = "curve"
@@ -127,8 +122,8 @@ class Curve(ReportAges, CurveStats, Policy):
         self.scales = np.geomspace(
             self.params["scale_min"], self.params["scale_max"], self.params["grid_size"]
         )
-        spreads = _given_or(self.params["scale_spread"], _SPREADS)
-        s_priors = _given_or(self.params["s_shaped_prior"], _S_SHAPED_PRIORS)
+        spreads = given_or(self.params["scale_spread"], SPREADS)
+        s_priors = given_or(self.params["s_shaped_prior"], S_SHAPED_PRIORS)
         # Families on one grid of scales: concave curves, then S-curves unless ruled out (at
         # `s_blend` 0 they would be the concave curves again, at twice the cost).
         s_curves = s_priors.any() and self.params["s_blend"] > 0
@@ -138,33 +133,6 @@ class Curve(ReportAges, CurveStats, Policy):
         self.at_equal_share = unit_curve(1.0, self.grid_scales, self.grid_blends)
         self.candidate_priors = self._candidate_priors(spreads, s_priors, len(blends))
         self.signature = self._signature()
-
-    def _candidate_priors(
-        self, spreads: np.ndarray, s_priors: np.ndarray, n_families: int
-    ) -> np.ndarray:
-        """One grid prior (row) per (spread, S-curve prior) pair: (candidates, G)."""
-        log_shape = -0.5 * (np.log(self.scales)[None, :] / spreads[:, None]) ** 2
-        # From each row's peak: a narrow spread, or a grid far from an equal share, would
-        # underflow every scale to 0 and normalise 0 / 0.
-        shape = np.exp(log_shape - log_shape.max(axis=1, keepdims=True))
-        shape /= shape.sum(axis=1, keepdims=True)  # (spreads, scales)
-        family = np.stack([1.0 - s_priors, s_priors], axis=1)[:, :n_families]
-        family /= family.sum(axis=1, keepdims=True)  # (S-curve priors, families)
-        priors = shape[:, None, None, :] * family[None, :, :, None]
-        return priors.reshape(spreads.size * s_priors.size, n_families * self.scales.size)
-
-    def grid_prior(self, likelihood: np.ndarray) -> np.ndarray:
-        """The candidate grid priors averaged by how well each explains every campaign's data.
-
-        `likelihood` (K, G) is each campaign's likelihood on the grid, up to a factor per
-        campaign, which cancels. A hyperparameter given as a parameter leaves one candidate.
-        """
-        if self.candidate_priors.shape[0] == 1:
-            return self.candidate_priors[0]
-        evidence = np.maximum(likelihood @ self.candidate_priors.T, np.finfo(float).tiny)
-        log_evidence = np.log(evidence).sum(axis=0)
-        weights = np.exp(log_evidence - log_evidence.max())
-        return (weights / weights.sum()) @ self.candidate_priors
 
     def _signature(self) -> list[float]:
         """The parameters running sums depend on; sums made under others are rebuilt."""
@@ -309,8 +277,8 @@ class Curve(ReportAges, CurveStats, Policy):
         kappa0, mean0 = self.amplitude_weight(stats, value_unit), 1.0
         kappa = kappa0 + s_ff
         mean = (kappa0 * mean0 + s_fy) / kappa
-        shape = _NOISE_SHAPE + 0.5 * count  # (K,)
-        prior_scale = _NOISE_SHAPE * prior_noise
+        shape = NOISE_SHAPE + 0.5 * count  # (K,)
+        prior_scale = NOISE_SHAPE * prior_noise
         scale = prior_scale[:, None] + 0.5 * np.maximum(
             s_yy[:, None] + kappa0 * mean0**2 - kappa * mean**2, 0.0
         )
@@ -333,44 +301,6 @@ class Curve(ReportAges, CurveStats, Policy):
             "value_unit": np.array(value_unit),
             "value_cells": np.array(value_cells),
         }
-
-    def amplitude_weight(self, stats: Mapping, value_unit: float) -> float:
-        """The prior weight on every campaign's amplitude, in observations.
-
-        Conjugacy makes the amplitude's prior variance the noise variance over this weight. A
-        fixed weight (a quarter report) made that prior as tight as the reports are precise:
-        with 30 conversions a report it held every campaign within about 0.4 of the average,
-        where an advertiser's campaigns spread several-fold; and since the amplitude a scale
-        implies moves with the scale, that pull biased every campaign's scale by the same
-        amount however long the run. So the weight is the noise prior of an average report
-        over `amplitude_spread` squared: a prior sd of that many average campaigns' values at
-        an equal share. One weight for all campaigns: a campaign's own reports, near 0 at
-        first for a small one, would leave it no prior at all. `prior_weight` fixes it.
-        """
-        given = self.params["prior_weight"]
-        if given is not None:
-            return float(given)
-        average = self.noise_prior(stats, value_unit, np.ones(1), np.ones(1))
-        return float(average[0]) / self.params["amplitude_spread"] ** 2
-
-    @staticmethod
-    def noise_prior(
-        stats: Mapping, value_unit: float, s_yy: np.ndarray, count: np.ndarray
-    ) -> np.ndarray:
-        """Each campaign's prior noise variance (K,), in squared value units.
-
-        Counting noise where conversions are reported: a timestep's value y made of
-        conversions worth v each varies by about _COUNTING * v * y, so a campaign with few
-        conversions a timestep is not believed from its first reports (a fixed small prior
-        made the first decisions of 150 campaigns, 5 conversions each, worse than an equal
-        split). Else, or where larger, a small fixed variance."""
-        conversions = float(stats.get("conversions", 0.0))
-        counted = float(stats.get("counted_value", 0.0))
-        if not (conversions > 0 and counted > 0):
-            return np.full(count.size, _NOISE_SCALE)
-        per_conversion = counted / conversions / value_unit
-        typical = np.sqrt(np.divide(s_yy, count, out=np.ones_like(s_yy), where=count > 0))
-        return np.maximum(_NOISE_SCALE, _COUNTING * per_conversion * typical)
 
     def sample_curves(
         self, post: dict[str, np.ndarray], rng: np.random.Generator, count: int = 1
