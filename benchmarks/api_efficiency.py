@@ -21,21 +21,17 @@ client of the API gets.
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 import httpx
 import numpy as np
 from fastapi.testclient import TestClient
 
+from benchmarks.in_process_api import admin_headers, in_process_client
 from benchmarks.policy_efficiency import DISTRIBUTIONS
 from engine.simulate import oracle_spend, run
 from engine.worlds import FAMILIES, World
-from fast import create_app
-from utils.settings import Settings
 
-PASSWORD = "benchmark-admin-password"
 USER_PASSWORD = "benchmark-user-password"
 STATIONARY = [name for name in DISTRIBUTIONS if name != "real"]
 """The distributions played: every one of `benchmarks.policy_efficiency`'s but `real`, whose late
@@ -44,8 +40,7 @@ reports, drift and launches this client loop does not replay."""
 
 def client_headers(client: TestClient) -> dict[str, str]:
     """A client user's auth headers: the admin creates a client and a user with write scope."""
-    token = client.post("/api/auth/token", data={"username": "admin", "password": PASSWORD})
-    admin = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    admin = admin_headers(client)
     answer = client.post("/api/clients", json={"name": "Benchmark"}, headers=admin)
     answer.raise_for_status()
     user = {
@@ -141,37 +136,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = f"{'world':<10} {'player':<10} {'seed':>4} {'K':>3} {'family':<16}"
     print(f"{header} {'API':>8} {'engine':>8} {'diff':>9}")
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            mongodb_uri="mongomock://",
-            data_dir=Path(folder),
-            admin_password=PASSWORD,
-            secret_key="benchmark-signing-key",
-            password_hash_memory_kib=1024,
-            cors_origins=[],
-        )
-        with TestClient(create_app(settings)) as client:
-            headers = client_headers(client)
-            for name, player in [(d, p) for d in args.distributions for p in args.players]:
-                through_api, in_engine = [], []
-                for seed in seeds:
-                    world = DISTRIBUTIONS[name](seed, args.timesteps)
-                    label = f"{name} {player} {seed}"
-                    api = api_run(client, headers, player, world, seed, args.step, label)
-                    engine = run(player, world, seed, step=args.step).efficiency
-                    through_api.append(api)
-                    in_engine.append(engine)
-                    kinds = sorted({FAMILIES[int(k)] for k in world.kind})
-                    family = kinds[0] if len(kinds) == 1 else "mixed"
-                    print(
-                        f"{name:<10} {player:<10} {seed:>4} {world.n_campaigns:>3} {family:<16} "
-                        f"{api:>8.4f} {engine:>8.4f} {api - engine:>+9.5f}"
-                    )
+    with in_process_client() as client:
+        headers = client_headers(client)
+        for name, player in [(d, p) for d in args.distributions for p in args.players]:
+            through_api, in_engine = [], []
+            for seed in seeds:
+                world = DISTRIBUTIONS[name](seed, args.timesteps)
+                label = f"{name} {player} {seed}"
+                api = api_run(client, headers, player, world, seed, args.step, label)
+                engine = run(player, world, seed, step=args.step).efficiency
+                through_api.append(api)
+                in_engine.append(engine)
+                kinds = sorted({FAMILIES[int(k)] for k in world.kind})
+                family = kinds[0] if len(kinds) == 1 else "mixed"
                 print(
-                    f"{name:<10} {player:<10} mean (worst world): API {np.mean(through_api):.4f} "
-                    f"({min(through_api):.3f}), engine {np.mean(in_engine):.4f} "
-                    f"({min(in_engine):.3f})"
+                    f"{name:<10} {player:<10} {seed:>4} {world.n_campaigns:>3} {family:<16} "
+                    f"{api:>8.4f} {engine:>8.4f} {api - engine:>+9.5f}"
                 )
+            print(
+                f"{name:<10} {player:<10} mean (worst world): API {np.mean(through_api):.4f} "
+                f"({min(through_api):.3f}), engine {np.mean(in_engine):.4f} "
+                f"({min(in_engine):.3f})"
+            )
     print(f"{time.perf_counter() - started:.0f} s")
     return 0
 

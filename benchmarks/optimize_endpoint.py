@@ -12,19 +12,14 @@ Budget and capacity are per campaign (400 and 200, as 400,000 and 200,000 for th
 from __future__ import annotations
 
 import argparse
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
-from fastapi.testclient import TestClient
 
+from benchmarks.in_process_api import admin_headers, in_process_client
 from engine.scenarios import optimize_allocation
 from engine.specs import curves_from_specs
-from fast import create_app
-from utils.settings import Settings
 
-PASSWORD = "benchmark-admin-password"
 BUDGET_PER_CAMPAIGN = 400.0
 CAPACITY_PER_CAMPAIGN = 200.0
 
@@ -97,33 +92,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     curves = make_curves(args.campaigns)
-    with tempfile.TemporaryDirectory() as folder:
-        settings = Settings(
-            mongodb_uri="mongomock://",
-            data_dir=Path(folder),
-            admin_password=PASSWORD,
-            secret_key="benchmark-signing-key",
-            password_hash_memory_kib=1024,
-            cors_origins=[],
-        )
-        with TestClient(create_app(settings)) as client:
-            token = client.post("/api/auth/token", data={"username": "admin", "password": PASSWORD})
-            headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
-            print(f"{'scenario':<14} {'K':>6} {'endpoint ms':>12} {'engine ms':>10} {'ratio':>6}")
-            budget = BUDGET_PER_CAMPAIGN * args.campaigns
-            for name, options in scenarios(args.campaigns).items():
-                body = {"budget": budget, "curves": curves, **options}
+    with in_process_client() as client:
+        headers = admin_headers(client)
+        print(f"{'scenario':<14} {'K':>6} {'endpoint ms':>12} {'engine ms':>10} {'ratio':>6}")
+        budget = BUDGET_PER_CAMPAIGN * args.campaigns
+        for name, options in scenarios(args.campaigns).items():
+            body = {"budget": budget, "curves": curves, **options}
 
-                def call(body: dict = body) -> None:
-                    answer = client.post("/api/optimize/allocate", json=body, headers=headers)
-                    assert answer.status_code == 200, answer.text
+            def call(body: dict = body) -> None:
+                answer = client.post("/api/optimize/allocate", json=body, headers=headers)
+                assert answer.status_code == 200, answer.text
 
-                endpoint = best_of(call, args.repeats)
-                engine = best_of(lambda body=body: engine_only(body), args.repeats)
-                print(
-                    f"{name:<14} {args.campaigns:>6} {endpoint * 1e3:>12.1f} "
-                    f"{engine * 1e3:>10.1f} {endpoint / engine:>6.2f}"
-                )
+            endpoint = best_of(call, args.repeats)
+            engine = best_of(lambda body=body: engine_only(body), args.repeats)
+            print(
+                f"{name:<14} {args.campaigns:>6} {endpoint * 1e3:>12.1f} "
+                f"{engine * 1e3:>10.1f} {endpoint / engine:>6.2f}"
+            )
 
 
 if __name__ == "__main__":

@@ -122,6 +122,11 @@ def run_benchmark(module: str, *args: str) -> str:
         ("next_load", ["--seconds", "1", "--states", "2"], "throughput ratio next/bare"),
         ("optimize_endpoint", ["--campaigns", "50", "--repeats", "1"], "capacity           50"),
         (
+            "api_efficiency",
+            ["--seeds", "1", "--timesteps", "3", "--players", "uniform"],
+            "uniform    mean (worst world): API 0.8909 (0.891), engine 0.8909 (0.891)",
+        ),
+        (
             "allocator_features",
             ["--sizes", "20", "--seeds", "1", "--cap", "1"],
             "flighting     20    1",
