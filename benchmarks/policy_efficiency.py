@@ -42,7 +42,9 @@ family (thompson)` (benchmarks.known_family_mean, benchmarks.known_family), told
 campaign's family and Hill exponent and the column's generator priors, scales included,
 learning scale, amplitude and value with exact posteriors, and splitting on the
 posterior-mean curves or on one draw, and `known family (ids)` (benchmarks.known_family_ids),
-the same learner choosing its move by the least information ratio; and MABWiser's Thompson
+the same learner choosing its move by the least information ratio, and `known family
+(believes negexp)` (benchmarks.known_family_negexp), the same learner taking every curve for
+a negative exponential; and MABWiser's Thompson
 sampling, UCB1, epsilon-greedy and softmax used as budget allocators (benchmarks.peers says
 exactly how; `pip install mabwiser`, skipped without it). Every row plays the same worlds
 with the same run seeds, in the same run.
@@ -73,6 +75,7 @@ from benchmarks.known_family import (
 )
 from benchmarks.known_family_ids import KnownFamilyIds
 from benchmarks.known_family_mean import KnownFamilyMean
+from benchmarks.known_family_negexp import KnownFamilyNegexp
 from benchmarks.known_shapes import KnownShapes, ShapePrior, broad_prior, first_prior, spread_prior
 from benchmarks.peers import MABWISER_POLICIES, KnownCurves, MabwiserAllocator
 from engine.simulate import BENCHMARK_POLICIES, World, make_broad_world, make_world, run
@@ -128,6 +131,7 @@ KNOWN_FAMILY = {
     "known family": KnownFamilyMean,
     "known family (thompson)": KnownFamily,
     "known family (ids)": KnownFamilyIds,
+    "known family (believes negexp)": KnownFamilyNegexp,
 }
 PLAYERS = (
     *BENCHMARK_POLICIES,
