@@ -63,6 +63,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -82,6 +83,7 @@ from engine.simulate import BENCHMARK_POLICIES, World, make_broad_world, make_wo
 from engine.spread_worlds import make_spread_world
 from engine.worlds import FAMILIES, VOLUMES
 
+Prior = TypeVar("Prior", ShapePrior, FamilyPrior)
 CONDITIONS = {"drift": 0.02, "seasonality": 0.15, "shift": True, "delays": True, "launches": True}
 REAL_VALUE_SIGMA = 1.0
 
@@ -160,24 +162,33 @@ def conversions_at_equal(worlds: list[World]) -> tuple[float, float, float]:
     return float(np.median(medians)), float(np.min(medians)), float(np.max(medians))
 
 
-def shape_prior(distribution: str, world: World, volume: float = 1.0) -> ShapePrior:
-    """The generator's own prior of a distribution's worlds, for the known-shapes players
+def _generator_prior(
+    distribution: str,
+    world: World,
+    volume: float,
+    first: Callable[[World], Prior],
+    spread: Callable[[World], Prior],
+    broad: Callable[..., Prior],
+) -> Prior:
+    """The prior `first`, `spread` or `broad` gives for the generator of `distribution`'s worlds
     (`volume`: the broad worlds' factor on every campaign's conversions)."""
     if distribution == "first":
-        return first_prior(world)
+        return first(world)
     if distribution.startswith("spread"):
-        return spread_prior(world)
-    return broad_prior(world, volume)
+        return spread(world)
+    return broad(world, volume=volume)
+
+
+def shape_prior(distribution: str, world: World, volume: float = 1.0) -> ShapePrior:
+    """The generator's own prior of a distribution's worlds, for the known-shapes players."""
+    return _generator_prior(distribution, world, volume, first_prior, spread_prior, broad_prior)
 
 
 def family_prior(distribution: str, world: World, volume: float = 1.0) -> FamilyPrior:
-    """The generator's own priors of a distribution's worlds, for the known-family players
-    (`volume`: the broad worlds' factor on every campaign's conversions)."""
-    if distribution == "first":
-        return first_family_prior(world)
-    if distribution.startswith("spread"):
-        return spread_family_prior(world)
-    return broad_family_prior(world, volume=volume)
+    """The generator's own priors of a distribution's worlds, for the known-family players."""
+    return _generator_prior(
+        distribution, world, volume, first_family_prior, spread_family_prior, broad_family_prior
+    )
 
 
 def play(
